@@ -1,0 +1,211 @@
+import type { NodeId } from '../wire/ids.js';
+import { metricInfinity } from '../wire/limits.js';
+import { ProbeState, type HelloTlv, type IhuTlv, type ProbeStateValue, type ProbeTlv } from '../wire/messages.js';
+import { HelloHistory, linkCost, linkCostHysteresis, rxCostFromHistory } from './link-cost.js';
+import type { TimingProfile } from './profiles.js';
+
+/** A node-local handle for one point-to-point link (an adjacency), chosen by the driver. */
+export type LinkId = number & { readonly __brand: 'LinkId' };
+
+/** Why a neighbour stopped being usable. */
+export type DownReason = 'probe-timeout' | 'peer-down' | 'hello-loss' | 'ihu-expired' | 'peer-changed' | 'link-removed';
+
+/** What `evaluate` found changed about a neighbour. */
+export type NeighbourChange = 'none' | 'up' | 'down' | 'cost';
+
+/** Weight of a new RTT sample in the smoothed RTT (TCP's SRTT gain, 1/8). */
+const rttGain = 1 / 8;
+/** Largest RTT sample believed; larger ones come from clock wrap or a peer's bug. */
+const rttSampleMsMax = 10_000;
+
+/** Microseconds of `nowMs` modulo 2^32, the clock carried in probes, Hellos and IHUs. */
+export function clockUs(nowMs: number): number {
+  return Math.round(nowMs * 1000) >>> 0;
+}
+
+/**
+ * What one node knows about the neighbour at the other end of one link: the BFD-like probe
+ * session (RFC 5880 three-way states and detection time), the Hello history and IHU (RFC 8966),
+ * the smoothed RTT (RFC 9616) and the resulting link cost.
+ */
+export class Neighbour {
+  peer: NodeId | null = null;
+  probeState: ProbeStateValue = ProbeState.down;
+  probeDetectAtMs = Number.POSITIVE_INFINITY;
+  helloExpectedAtMs = Number.POSITIVE_INFINITY;
+  ihuExpiresAtMs = Number.POSITIVE_INFINITY;
+  txCost = metricInfinity;
+  rttMs = Number.NaN;
+  /** The cost routing uses for this link; infinite while the neighbour is not usable. */
+  cost = metricInfinity;
+  usable = false;
+  /** Set when the probe session went down since the last `evaluate`, with the reason. */
+  private pendingDown: DownReason | null = null;
+  private history = new HelloHistory();
+  private peerHelloIntervalMs = 0;
+  private lastHelloUs = 0;
+  private lastHelloRxMs = Number.NaN;
+  private lastProbeUs = 0;
+  private lastProbeRxMs = Number.NaN;
+
+  constructor(
+    readonly link: LinkId,
+    private readonly profile: TimingProfile,
+  ) {}
+
+  /** Learns the peer's NodeId; returns true when a different node now answers on this link. */
+  notePeer(sender: NodeId): boolean {
+    if (this.peer === sender) return false;
+    const replaced = this.peer !== null;
+    this.resetState();
+    this.peer = sender;
+    return replaced;
+  }
+
+  /** Processes a probe: three-way state machine, detection time, RTT sample. */
+  onProbe(nowMs: number, probe: ProbeTlv): void {
+    this.lastProbeUs = probe.txUs;
+    this.lastProbeRxMs = nowMs;
+    this.probeDetectAtMs = nowMs + probe.detectMult * probe.intervalMs;
+    this.advanceProbeState(probe.state);
+    if (probe.echoUs !== 0) this.sampleRtt(nowMs, probe.echoUs, probe.holdUs);
+  }
+
+  /** Processes a Hello: history, and when the next one is due. */
+  onHello(nowMs: number, hello: HelloTlv): void {
+    this.history.recordHello(hello.seqno);
+    this.peerHelloIntervalMs = hello.intervalMs;
+    this.helloExpectedAtMs = nowMs + hello.intervalMs * 1.5;
+    this.lastHelloUs = hello.timestampUs;
+    this.lastHelloRxMs = nowMs;
+  }
+
+  /** Processes an IHU: our transmit cost as the peer sees it, its expiry, an RTT sample. */
+  onIhu(nowMs: number, ihu: IhuTlv): void {
+    this.txCost = ihu.rxCost;
+    this.ihuExpiresAtMs = nowMs + ihu.intervalMs * this.profile.expiryFactor;
+    if (ihu.originUs !== 0) this.sampleRtt(nowMs, ihu.originUs, ihu.holdUs);
+  }
+
+  /** Applies every timer due at `nowMs`: probe detection, missed Hellos, IHU expiry. */
+  expire(nowMs: number): void {
+    if (nowMs >= this.probeDetectAtMs) {
+      this.probeDetectAtMs = Number.POSITIVE_INFINITY;
+      if (this.probeState !== ProbeState.down) this.goDown('probe-timeout');
+    }
+    while (nowMs >= this.helloExpectedAtMs) {
+      this.history.recordMiss();
+      this.helloExpectedAtMs += this.peerHelloIntervalMs;
+      if (this.history.received() === 0) this.helloExpectedAtMs = Number.POSITIVE_INFINITY;
+    }
+    if (nowMs >= this.ihuExpiresAtMs) {
+      this.ihuExpiresAtMs = Number.POSITIVE_INFINITY;
+      this.txCost = metricInfinity;
+    }
+  }
+
+  /** The earliest time at which `expire` has something to do. */
+  nextDeadlineMs(): number {
+    return Math.min(this.probeDetectAtMs, this.helloExpectedAtMs, this.ihuExpiresAtMs);
+  }
+
+  /** Recomputes usability and cost (with hysteresis) and says what changed. */
+  evaluate(): NeighbourChange {
+    const wasUsable = this.usable;
+    this.usable = this.peer !== null && this.isAlive();
+    if (!this.usable) {
+      this.cost = metricInfinity;
+      return wasUsable ? 'down' : 'none';
+    }
+    this.pendingDown = null;
+    const computed = this.computeCost();
+    if (!wasUsable) {
+      this.cost = computed;
+      return 'up';
+    }
+    if (computed === this.cost) return 'none';
+    if (computed >= metricInfinity || this.cost >= metricInfinity || Math.abs(computed - this.cost) >= linkCostHysteresis) {
+      this.cost = computed;
+      return 'cost';
+    }
+    return 'none';
+  }
+
+  /** Why the neighbour went down, for the event the node emits. */
+  downReason(): DownReason {
+    const reason = this.pendingDown;
+    this.pendingDown = null;
+    if (reason !== null) return reason;
+    if (this.txCost >= metricInfinity && this.history.twoOfThree()) return 'ihu-expired';
+    return 'hello-loss';
+  }
+
+  /** Fields of the next probe to this neighbour: our state and the echo for its RTT. */
+  probeEcho(nowMs: number): { state: ProbeStateValue; echoUs: number; holdUs: number } {
+    if (Number.isNaN(this.lastProbeRxMs)) return { state: this.probeState, echoUs: 0, holdUs: 0 };
+    return { state: this.probeState, echoUs: this.lastProbeUs, holdUs: clockUs(nowMs - this.lastProbeRxMs) };
+  }
+
+  /** Fields of the next IHU to this neighbour (RFC 8966 rxcost and RFC 9616 origin/hold). */
+  ihuFields(nowMs: number): { rxCost: number; originUs: number; holdUs: number } {
+    const rxCost = rxCostFromHistory(this.history.received(), this.history.expected());
+    if (Number.isNaN(this.lastHelloRxMs)) return { rxCost, originUs: 0, holdUs: 0 };
+    return { rxCost, originUs: this.lastHelloUs, holdUs: clockUs(nowMs - this.lastHelloRxMs) };
+  }
+
+  /** Marks the link administratively removed. */
+  remove(): void {
+    this.resetState();
+    this.peer = null;
+  }
+
+  private isAlive(): boolean {
+    if (this.profile.probeIntervalMs !== null) return this.probeState === ProbeState.up;
+    return this.history.twoOfThree() && this.txCost < metricInfinity;
+  }
+
+  private computeCost(): number {
+    const rxCost = rxCostFromHistory(this.history.received(), this.history.expected());
+    // With probes the link is known to be bidirectional before the first IHU arrives.
+    const txCost = this.txCost >= metricInfinity && this.profile.probeIntervalMs !== null ? 256 : this.txCost;
+    return linkCost(rxCost, txCost, this.rttMs);
+  }
+
+  private advanceProbeState(remote: ProbeStateValue): void {
+    if (this.probeState === ProbeState.down) {
+      if (remote === ProbeState.down) this.probeState = ProbeState.init;
+      else if (remote === ProbeState.init) this.probeState = ProbeState.up;
+    } else if (this.probeState === ProbeState.init) {
+      if (remote !== ProbeState.down) this.probeState = ProbeState.up;
+    } else if (remote === ProbeState.down) {
+      this.goDown('peer-down');
+    }
+  }
+
+  private goDown(reason: DownReason): void {
+    this.probeState = ProbeState.down;
+    this.pendingDown = reason;
+  }
+
+  private sampleRtt(nowMs: number, originUs: number, holdUs: number): void {
+    const rttUs = (clockUs(nowMs) - originUs - holdUs) >>> 0;
+    const sampleMs = rttUs / 1000;
+    if (sampleMs > rttSampleMsMax) return;
+    this.rttMs = Number.isNaN(this.rttMs) ? sampleMs : this.rttMs + (sampleMs - this.rttMs) * rttGain;
+  }
+
+  private resetState(): void {
+    this.probeState = ProbeState.down;
+    this.probeDetectAtMs = Number.POSITIVE_INFINITY;
+    this.helloExpectedAtMs = Number.POSITIVE_INFINITY;
+    this.ihuExpiresAtMs = Number.POSITIVE_INFINITY;
+    this.txCost = metricInfinity;
+    this.rttMs = Number.NaN;
+    this.cost = metricInfinity;
+    this.pendingDown = null;
+    this.lastProbeRxMs = Number.NaN;
+    this.lastHelloRxMs = Number.NaN;
+    this.history = new HelloHistory();
+    this.usable = false;
+  }
+}

@@ -1,0 +1,74 @@
+import type { NodeId } from '../wire/ids.js';
+import type { DataTlv } from '../wire/messages.js';
+import type { DownReason, LinkId } from './neighbour.js';
+
+/** What the driver hands the core. */
+export type MeshInput =
+  | { readonly kind: 'timer' }
+  | { readonly kind: 'datagram'; readonly link: LinkId; readonly bytes: Uint8Array }
+  | { readonly kind: 'addLink'; readonly link: LinkId }
+  | { readonly kind: 'removeLink'; readonly link: LinkId }
+  | SendInput
+  | PingInput;
+
+/** Send an application datagram to `dst`. */
+export interface SendInput {
+  readonly kind: 'send';
+  readonly dst: NodeId;
+  readonly id: number;
+  readonly payload: Uint8Array;
+  readonly hopLimit?: number;
+}
+
+/** Send an echo request (ping); with a small hop limit it is a traceroute probe. */
+export interface PingInput {
+  readonly kind: 'ping';
+  readonly dst: NodeId;
+  readonly id: number;
+  readonly hopLimit?: number;
+  readonly payload?: Uint8Array;
+}
+
+/** A datagram for the driver to put on a link. `data` is set for routed datagrams, for tracing. */
+export interface Transmit {
+  readonly link: LinkId;
+  readonly bytes: Uint8Array;
+  readonly data?: DataTlv;
+}
+
+/** Something the node reports to its driver and operator. */
+export type MeshEvent =
+  | { readonly kind: 'neighbourUp'; readonly link: LinkId; readonly peer: NodeId; readonly cost: number }
+  | { readonly kind: 'neighbourDown'; readonly link: LinkId; readonly peer: NodeId; readonly reason: DownReason }
+  | { readonly kind: 'routeChanged'; readonly dst: NodeId; readonly link: LinkId | null; readonly metric: number }
+  | { readonly kind: 'delivered'; readonly src: NodeId; readonly id: number; readonly payload: Uint8Array; readonly hopLimit: number }
+  | { readonly kind: 'echoReply'; readonly from: NodeId; readonly id: number; readonly hopLimit: number }
+  | FeedbackEvent;
+
+/** Routed error feedback, or a local send that found no route (reporter is this node). */
+export interface FeedbackEvent {
+  readonly kind: 'unreachable' | 'hopLimitExceeded';
+  readonly reporter: NodeId;
+  readonly dst: NodeId;
+  readonly id: number;
+}
+
+/** Everything one `handle` call produced, and when the core next needs a timer call. */
+export interface MeshOutput {
+  readonly sends: readonly Transmit[];
+  readonly events: readonly MeshEvent[];
+  readonly nextDeadlineMs: number;
+}
+
+/** Counters a node keeps about itself. */
+export interface MeshStats {
+  decodeErrors: number;
+  unknownLink: number;
+  dataForwarded: number;
+  dataDelivered: number;
+  dropNoRoute: number;
+  dropHopLimit: number;
+  controlBytesSent: number;
+  dataBytesSent: number;
+  seqnoRequestsSent: number;
+}

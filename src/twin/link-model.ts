@@ -1,0 +1,65 @@
+import type { Prng } from './prng.js';
+
+/** Parameters of one direction of a simulated link. */
+export interface LinkParams {
+  /** Fixed one-way propagation delay. */
+  readonly delayMs: number;
+  /** Each packet gets an extra delay uniform in [0, jitterMs]; FIFO order is kept. */
+  readonly jitterMs: number;
+  /** Probability that a packet is lost. */
+  readonly loss: number;
+  /** Serialisation rate; packets queue behind each other at this rate. */
+  readonly bandwidthBps: number;
+  /** Bytes the transmit queue holds; a packet that would overflow it is dropped. */
+  readonly queueBytesMax: number;
+}
+
+/** Why the link model did not deliver a packet. */
+export type LinkDrop = 'down' | 'loss' | 'queue';
+
+/**
+ * One direction of a simulated link: delay with jitter, random loss, a bandwidth-limited
+ * FIFO queue with a byte bound, plus the fault state (cut, extra loss, extra delay) that
+ * scenarios change at run time.
+ */
+export class LinkDirection {
+  up = true;
+  extraLoss = 0;
+  extraDelayMs = 0;
+  private busyUntilMs = 0;
+  private lastArrivalMs = 0;
+  drops = { down: 0, loss: 0, queue: 0 };
+  bytesCarried = 0;
+
+  constructor(
+    readonly params: LinkParams,
+    private readonly rng: Prng,
+  ) {}
+
+  /** When a packet of `bytes` sent at `nowMs` arrives, or why it does not. */
+  transmit(nowMs: number, bytes: number): number | LinkDrop {
+    if (!this.up) return this.drop('down');
+    const loss = this.params.loss + this.extraLoss;
+    if (loss > 0 && this.rng.next() < loss) return this.drop('loss');
+    const serialiseMs = (bytes * 8 * 1000) / this.params.bandwidthBps;
+    const startMs = Math.max(nowMs, this.busyUntilMs);
+    const queuedBytes = ((startMs - nowMs) * this.params.bandwidthBps) / 8000;
+    if (queuedBytes + bytes > this.params.queueBytesMax) return this.drop('queue');
+    this.busyUntilMs = startMs + serialiseMs;
+    const jitter = this.params.jitterMs > 0 ? this.rng.next() * this.params.jitterMs : 0;
+    const arrival = Math.max(this.busyUntilMs + this.params.delayMs + this.extraDelayMs + jitter, this.lastArrivalMs);
+    this.lastArrivalMs = arrival;
+    this.bytesCarried += bytes;
+    return arrival;
+  }
+
+  /** Empties the queue, as when the link goes down and comes back. */
+  reset(): void {
+    this.busyUntilMs = 0;
+  }
+
+  private drop(reason: LinkDrop): LinkDrop {
+    this.drops[reason]++;
+    return reason;
+  }
+}

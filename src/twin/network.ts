@@ -1,0 +1,193 @@
+import { MeshNode } from '../mesh/node.js';
+import type { LinkId } from '../mesh/neighbour.js';
+import type { TimingProfile } from '../mesh/profiles.js';
+import type { MeshEvent, MeshInput, MeshOutput, Transmit } from '../mesh/types.js';
+import { nodeId, type NodeId } from '../wire/ids.js';
+import { EventQueue } from './event-queue.js';
+import { LinkDirection, type LinkDrop, type LinkParams } from './link-model.js';
+import type { Prng } from './prng.js';
+import type { Topology } from './topology.js';
+
+/** A simulated node: its routing core (null while crashed) and its links (edge indexes). */
+export interface SimNode {
+  readonly index: number;
+  readonly id: NodeId;
+  mesh: MeshNode | null;
+  boots: number;
+  timerAtMs: number;
+  readonly edges: number[];
+}
+
+/** An undirected simulated link; `forward` carries a -> b, `backward` b -> a. */
+export interface SimEdge {
+  readonly index: number;
+  readonly a: number;
+  readonly b: number;
+  readonly forward: LinkDirection;
+  readonly backward: LinkDirection;
+}
+
+/** What the metrics and invariant checkers see of a run. */
+export interface NetworkObserver {
+  /** A node put `transmit` on `edge`; `arrival` is the arrival time or why it was dropped. */
+  onTransmit?(from: number, edge: SimEdge, transmit: Transmit, arrival: number | LinkDrop): void;
+  /** A node reported `event`. */
+  onMeshEvent?(node: number, event: MeshEvent): void;
+  /** A node finished handling one input (invariants are checked here). */
+  afterHandle?(node: number): void;
+}
+
+/** Everything needed to build a simulated network. */
+export interface NetworkConfig {
+  readonly topology: Topology;
+  readonly profile: TimingProfile;
+  readonly rng: Prng;
+  /** Parameters of each direction of edge `index` (from a to b when `forward`). */
+  readonly linkParams: (index: number, forward: boolean) => LinkParams;
+  readonly emitRouteEvents?: boolean;
+}
+
+type SimEvent =
+  | { readonly k: 0; readonly node: number; readonly edge: number; readonly bytes: Uint8Array; readonly via: LinkDirection }
+  | { readonly k: 1; readonly node: number; readonly boot: number }
+  | { readonly k: 2; readonly run: () => void };
+
+/** NodeId of the node at `index` in a twin: index + 1 (0 is not a valid NodeId). */
+export function twinNodeId(index: number): NodeId {
+  return nodeId(index + 1);
+}
+
+/**
+ * The twin's network: the very same MeshNode code as the daemon, driven by a virtual clock
+ * and simulated links through a deterministic event queue.
+ */
+export class Network {
+  readonly nodes: SimNode[];
+  readonly edges: SimEdge[];
+  readonly queue = new EventQueue<SimEvent>(1 << 16);
+  nowMs = 0;
+  eventsProcessed = 0;
+  observer: NetworkObserver = {};
+  private readonly config: NetworkConfig;
+
+  constructor(config: NetworkConfig) {
+    this.config = config;
+    const { topology, rng } = config;
+    this.nodes = Array.from({ length: topology.nodeCount }, (_, index) => ({
+      index,
+      id: twinNodeId(index),
+      mesh: null,
+      boots: 0,
+      timerAtMs: Number.POSITIVE_INFINITY,
+      edges: [],
+    }));
+    this.edges = topology.edges.map(([a, b], index) => {
+      this.nodes[a]!.edges.push(index);
+      this.nodes[b]!.edges.push(index);
+      return {
+        index,
+        a,
+        b,
+        forward: new LinkDirection(config.linkParams(index, true), rng.split('link', index, 'ab')),
+        backward: new LinkDirection(config.linkParams(index, false), rng.split('link', index, 'ba')),
+      };
+    });
+  }
+
+  /** Boots every node at the current time. */
+  bootAll(): void {
+    for (const node of this.nodes) this.boot(node.index);
+  }
+
+  /** Starts (or restarts, with all state lost) the routing core of node `index`. */
+  boot(index: number): void {
+    const node = this.nodes[index]!;
+    node.boots++;
+    const rng = this.config.rng.split('node', index, 'boot', node.boots);
+    node.mesh = new MeshNode({
+      id: node.id,
+      random: () => rng.next(),
+      profile: this.config.profile,
+      links: node.edges as LinkId[],
+      emitRouteEvents: this.config.emitRouteEvents ?? false,
+    });
+    this.input(index, { kind: 'timer' });
+  }
+
+  /** Stops node `index`: its state is gone and it neither sends nor receives until booted again. */
+  crash(index: number): void {
+    const node = this.nodes[index]!;
+    node.mesh = null;
+    node.timerAtMs = Number.POSITIVE_INFINITY;
+  }
+
+  /** Hands `input` to node `index` now (ignored while the node is down). */
+  input(index: number, input: MeshInput): void {
+    const node = this.nodes[index]!;
+    if (node.mesh === null) return;
+    this.apply(node, node.mesh.handle(this.nowMs, input));
+  }
+
+  /** Runs `run` at virtual time `atMs`. */
+  at(atMs: number, run: () => void): void {
+    this.queue.push(Math.max(atMs, this.nowMs), { k: 2, run });
+  }
+
+  /** Processes events until virtual time `untilMs` (inclusive) or until `shouldStop` says so. */
+  runUntil(untilMs: number): void {
+    const queue = this.queue;
+    while (queue.peekTimeMs() <= untilMs) {
+      const event = queue.pop()!;
+      this.nowMs = queue.lastTimeMs;
+      this.eventsProcessed++;
+      this.dispatch(event);
+    }
+    this.nowMs = Math.max(this.nowMs, untilMs);
+  }
+
+  /** The other end of `edge` seen from `node`. */
+  peerOf(edge: SimEdge, node: number): number {
+    return edge.a === node ? edge.b : edge.a;
+  }
+
+  private dispatch(event: SimEvent): void {
+    if (event.k === 0) {
+      const node = this.nodes[event.node]!;
+      // A packet still in flight when its link is cut is lost with the link.
+      if (node.mesh === null || !event.via.up) return;
+      this.apply(node, node.mesh.handle(this.nowMs, { kind: 'datagram', link: event.edge as LinkId, bytes: event.bytes }));
+    } else if (event.k === 1) {
+      const node = this.nodes[event.node]!;
+      if (node.mesh === null || node.boots !== event.boot || node.timerAtMs !== this.nowMs) return;
+      node.timerAtMs = Number.POSITIVE_INFINITY;
+      this.apply(node, node.mesh.handle(this.nowMs, { kind: 'timer' }));
+    } else {
+      event.run();
+    }
+  }
+
+  private apply(node: SimNode, output: MeshOutput): void {
+    for (const transmit of output.sends) this.carry(node.index, transmit);
+    const observer = this.observer;
+    if (observer.onMeshEvent !== undefined) {
+      for (const event of output.events) observer.onMeshEvent(node.index, event);
+    }
+    const deadline = output.nextDeadlineMs;
+    if (deadline < node.timerAtMs) {
+      node.timerAtMs = Math.max(deadline, this.nowMs);
+      this.queue.push(node.timerAtMs, { k: 1, node: node.index, boot: node.boots });
+    }
+    observer.afterHandle?.(node.index);
+  }
+
+  private carry(from: number, transmit: Transmit): void {
+    const edge = this.edges[transmit.link]!;
+    const forward = edge.a === from;
+    const direction = forward ? edge.forward : edge.backward;
+    const to = forward ? edge.b : edge.a;
+    const arrival = direction.transmit(this.nowMs, transmit.bytes.length);
+    this.observer.onTransmit?.(from, edge, transmit, arrival);
+    if (typeof arrival !== 'number') return;
+    this.queue.push(arrival, { k: 0, node: to, edge: edge.index, bytes: transmit.bytes, via: direction });
+  }
+}

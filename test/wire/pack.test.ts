@@ -1,0 +1,94 @@
+/** packTlvs: order kept, every packet valid, and as few packets as possible. */
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { decodePacket, packTlvs, tlvBytes } from '../../src/wire/codec.js';
+import { WireError, WireErrorCode } from '../../src/wire/errors.js';
+import type { NodeId } from '../../src/wire/ids.js';
+import { packetBytesMax, payloadBytesMax, tlvsPerPacketMax } from '../../src/wire/limits.js';
+import type { DataTlv, Tlv } from '../../src/wire/messages.js';
+import { anyTlvArb, tlvArb } from './arbitraries.js';
+
+const id = (n: number): NodeId => n as NodeId;
+
+function data(payloadBytes: number): DataTlv {
+  return { type: 'data', kind: 0, hopLimit: 64, src: id(1), dst: id(2), id: payloadBytes, payload: new Uint8Array(payloadBytes) };
+}
+
+function update(n: number): Tlv {
+  return { type: 'update', source: id(n + 1), seqno: n & 0xffff, metric: 96, intervalMs: 4000 };
+}
+
+/** Checks the packTlvs contract for `tlvs` and returns the packets. */
+function checkPacked(tlvs: readonly Tlv[]): Uint8Array[] {
+  const packets = packTlvs(tlvs);
+  const decoded = packets.map(decodePacket);
+  expect(decoded.flat()).toStrictEqual(tlvs);
+  decoded.forEach((packetTlvs, i) => {
+    expect(packets[i]!.length).toBeLessThanOrEqual(packetBytesMax);
+    expect(packetTlvs.length).toBeGreaterThan(0);
+    expect(packetTlvs.length).toBeLessThanOrEqual(tlvsPerPacketMax);
+    // Greedy fill is optimal for a fixed order: the next packet's first TLV did not fit here.
+    const next = decoded[i + 1]?.[0];
+    if (next !== undefined) {
+      const fits = packets[i]!.length + tlvBytes(next) <= packetBytesMax && packetTlvs.length < tlvsPerPacketMax;
+      expect(fits).toBe(false);
+    }
+  });
+  return packets;
+}
+
+describe('packTlvs', () => {
+  test('no TLVs give no packets', () => {
+    expect(packTlvs([])).toStrictEqual([]);
+  });
+
+  test('a single TLV gives a single packet', () => {
+    expect(checkPacked([update(0)])).toHaveLength(1);
+  });
+
+  test('splits at tlvsPerPacketMax', () => {
+    // Route Requests are the smallest TLV, so the count limit binds before the byte limit.
+    const tlvs = Array.from({ length: 2 * tlvsPerPacketMax + 1 }, (_, i): Tlv => ({ type: 'routeRequest', source: id(i + 1) }));
+    expect(checkPacked(tlvs).map((p) => decodePacket(p).length)).toStrictEqual([tlvsPerPacketMax, tlvsPerPacketMax, 1]);
+  });
+
+  test('splits at packetBytesMax, filling a packet to the last byte', () => {
+    const tlvs = [data(payloadBytesMax), data(700), data(payloadBytesMax - 700 - tlvBytes(data(0))), data(0)];
+    const packets = checkPacked(tlvs);
+    expect(packets.map((p) => p.length)).toStrictEqual([packetBytesMax, packetBytesMax, 1 + tlvBytes(data(0))]);
+  });
+
+  test('keeps order rather than reordering to save packets', () => {
+    // Reordering could fit these in two packets; packTlvs must not.
+    const tlvs = [data(800), data(800), data(500), data(500)];
+    expect(checkPacked(tlvs)).toHaveLength(3);
+  });
+
+  test('property: small TLVs', () => {
+    fc.assert(fc.property(fc.array(tlvArb, { maxLength: 400 }), (tlvs) => void checkPacked(tlvs)), { numRuns: 100 });
+  });
+
+  test('property: any TLVs, including full-size Data', () => {
+    fc.assert(fc.property(fc.array(anyTlvArb, { maxLength: 40 }), (tlvs) => void checkPacked(tlvs)), { numRuns: 100 });
+  });
+
+  test('a TLV too large for any packet is rejected, named by its index', () => {
+    const tlvs = [update(0), data(payloadBytesMax + 1)];
+    expect(() => packTlvs(tlvs)).toThrow(WireError);
+    expect(() => packTlvs(tlvs)).toThrow(`packTlvs: tlvs[1] (data): expected payload of at most ${payloadBytesMax} bytes, got ${payloadBytesMax + 1}`);
+  });
+
+  test('an invalid field in a later packet is named by its index in the whole list', () => {
+    const tlvs = Array.from({ length: 200 }, (_, i) => update(i));
+    tlvs[150] = { type: 'update', source: id(151), seqno: 0, metric: 0, intervalMs: 0 };
+    let thrown: unknown;
+    try {
+      packTlvs(tlvs);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(WireError);
+    expect((thrown as WireError).code).toBe(WireErrorCode.ERR_WIRE_ENCODE);
+    expect((thrown as WireError).message).toContain('packTlvs: tlvs[150] (update): expected intervalMs in 1..65535, got 0');
+  });
+});
