@@ -29,6 +29,8 @@ export function clockUs(nowMs: number): number {
  * the smoothed RTT (RFC 9616) and the resulting link cost.
  */
 export class Neighbour {
+  /** Column of this neighbour in the node's route table, assigned by the node. */
+  slot = -1;
   peer: NodeId | null = null;
   probeState: ProbeStateValue = ProbeState.down;
   probeDetectAtMs = Number.POSITIVE_INFINITY;

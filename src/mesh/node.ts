@@ -10,21 +10,11 @@ import {
   type Tlv,
   type UpdateTlv,
 } from '../wire/messages.js';
-import { advanceFeasibility } from './feasibility.js';
 import { hopLimitDefault, originate, receiveData, type ForwardingContext } from './forwarding.js';
-import { addMetric } from './link-cost.js';
 import { Neighbour, clockUs, type LinkId } from './neighbour.js';
 import { Outbox } from './outbox.js';
 import { fastProfile, type TimingProfile } from './profiles.js';
-import {
-  bestAlternate,
-  hasUnfeasibleRoute,
-  newSourceEntry,
-  removeRouteVia,
-  routeVia,
-  selectRoute,
-  type SourceEntry,
-} from './route-table.js';
+import { RouteTable } from './route-table.js';
 import { seqnoNewer, seqnoPlus } from './seqno.js';
 import type { MeshEvent, MeshInput, MeshOutput, MeshStats, PingInput, SendInput, Transmit } from './types.js';
 
@@ -75,13 +65,17 @@ export class MeshNode {
     controlBytesSent: 0,
     dataBytesSent: 0,
     seqnoRequestsSent: 0,
+    updatesReceived: 0,
+    updatesChanged: 0,
+    advertsSent: 0,
   };
   private readonly random: () => number;
   private readonly emitRouteEvents: boolean;
   private readonly neighbours = new Map<LinkId, Neighbour>();
   private neighbourList: Neighbour[] = [];
-  private readonly sources = new Map<NodeId, SourceEntry>();
-  private readonly starved = new Set<SourceEntry>();
+  private readonly table = new RouteTable();
+  /** Source slots waiting for a seqno (starvation). */
+  private readonly starved = new Set<number>();
   private readonly forwardedRequests = new Map<NodeId, { seqno: number; untilMs: number }>();
   private seqno: number;
   private helloSeqno = 0;
@@ -92,10 +86,22 @@ export class MeshNode {
   private nextHousekeepingAtMs = Number.POSITIVE_INFINITY;
   private nowMs = 0;
   private readonly outbox = new Outbox();
-  private readonly pendingAdverts = new Set<SourceEntry>();
+  private readonly pendingAdverts = new Set<number>();
   private selfAdvertPending = false;
-  private sends: Transmit[] = [];
-  private events: MeshEvent[] = [];
+  /** When pending non-urgent updates go out; infinity when none wait. */
+  private advertFlushAtMs = Number.POSITIVE_INFINITY;
+  /** Set when an update must go out at the end of this call (retraction, new seqno). */
+  private urgentAdvert = false;
+  /** Lower bound of every neighbour's next deadline, so timers need not scan neighbours on every call. */
+  private neighbourDeadlineMs = Number.POSITIVE_INFINITY;
+  /** Output buffers, reused by every call: what `handle` returns is valid until the next call. */
+  private readonly sends: Transmit[] = [];
+  private readonly events: MeshEvent[] = [];
+  private readonly output: { sends: Transmit[]; events: MeshEvent[]; nextDeadlineMs: number } = {
+    sends: this.sends,
+    events: this.events,
+    nextDeadlineMs: Number.POSITIVE_INFINITY,
+  };
   private readonly forwarding: ForwardingContext;
 
   constructor(config: MeshNodeConfig) {
@@ -108,23 +114,27 @@ export class MeshNode {
     this.forwarding = {
       id: this.id,
       stats: this.stats,
-      nextHop: (dst) => this.sources.get(dst)?.selected?.neighbour ?? null,
+      nextHop: (dst) => this.selectedNeighbour(dst),
       transmit: (transmit) => this.sends.push(transmit),
       emit: (event) => this.events.push(event),
     };
   }
 
-  /** Processes one input at `nowMs` and returns what to send, what happened, and the next deadline. */
+  /**
+   * Processes one input at `nowMs` and returns what to send, what happened, and the next
+   * deadline. The returned object and its arrays are reused: they are valid until the next call.
+   */
   handle(nowMs: number, input: MeshInput): MeshOutput {
     this.nowMs = nowMs;
-    this.sends = [];
-    this.events = [];
+    this.sends.length = 0;
+    this.events.length = 0;
     if (!this.started) this.start();
     this.dispatch(input);
     this.runTimers();
     this.flushAdverts();
-    this.stats.controlBytesSent += this.outbox.flush(this.neighbourList, this.sends);
-    return { sends: this.sends, events: this.events, nextDeadlineMs: this.nextDeadlineMs() };
+    if (!this.outbox.isEmpty()) this.stats.controlBytesSent += this.outbox.flush(this.neighbourList, this.sends);
+    this.output.nextDeadlineMs = this.nextDeadlineMs();
+    return this.output;
   }
 
   /** This node's current own seqno. */
@@ -134,43 +144,53 @@ export class MeshNode {
 
   /** The link of the selected route to `dst`, or null. */
   nextHopLink(dst: NodeId): LinkId | null {
-    return this.sources.get(dst)?.selected?.neighbour.link ?? null;
+    return this.selectedNeighbour(dst)?.link ?? null;
   }
 
   /** The metric of the selected route to `dst` (infinity when none, 0 for itself). */
   metricTo(dst: NodeId): number {
     if (dst === this.id) return 0;
-    return this.sources.get(dst)?.selected?.metric ?? metricInfinity;
+    const slot = this.table.slotOf(dst);
+    return slot < 0 ? metricInfinity : this.metricOfSlot(slot);
   }
 
   /** The selected routes, in ascending destination order. */
   routes(): RouteView[] {
+    const table = this.table;
     const views: RouteView[] = [];
-    for (const entry of this.sources.values()) {
-      const selected = entry.selected;
-      if (selected === null) continue;
+    for (const slot of table.slots()) {
+      const k = table.selected[slot]!;
+      if (k < 0) continue;
+      const alternate = table.alternate(slot);
       views.push({
-        dst: entry.source,
-        link: selected.neighbour.link,
-        nextHop: selected.neighbour.peer,
-        metric: selected.metric,
-        seqno: selected.seqno,
-        alternateLink: bestAlternate(entry)?.neighbour.link ?? null,
+        dst: table.sourceAt(slot),
+        link: table.neighbours[k]!.link,
+        nextHop: table.neighbours[k]!.peer,
+        metric: table.metricOf(slot, k),
+        seqno: table.seqnoOf(slot, k),
+        alternateLink: alternate < 0 ? null : table.neighbours[alternate]!.link,
       });
     }
     return views.sort((a, b) => a.dst - b.dst);
   }
 
-  /** Fraction of reachable destinations that have a feasible alternate next hop ready. */
+  /** How many reachable destinations have a feasible alternate next hop ready (fast reroute coverage). */
   alternateCoverage(): { withAlternate: number; reachable: number } {
     let withAlternate = 0;
     let reachable = 0;
-    for (const entry of this.sources.values()) {
-      if (entry.selected === null) continue;
+    for (const slot of this.table.slots()) {
+      if (this.table.selected[slot]! < 0) continue;
       reachable++;
-      if (bestAlternate(entry) !== null) withAlternate++;
+      if (this.table.alternate(slot) >= 0) withAlternate++;
     }
     return { withAlternate, reachable };
+  }
+
+  private selectedNeighbour(dst: NodeId): Neighbour | null {
+    const slot = this.table.slotOf(dst);
+    if (slot < 0) return null;
+    const k = this.table.selected[slot]!;
+    return k < 0 ? null : this.table.neighbours[k]!;
   }
 
   /** Neighbours with their peer, usability and cost, in link order. */
@@ -215,6 +235,10 @@ export class MeshNode {
   private addLink(link: LinkId): void {
     if (this.neighbours.has(link)) return;
     const neighbour = new Neighbour(link, this.profile);
+    const free = this.table.neighbours.indexOf(null);
+    neighbour.slot = free >= 0 ? free : this.table.neighbours.length;
+    this.table.ensureNeighbourSlot(neighbour.slot);
+    this.table.neighbours[neighbour.slot] = neighbour;
     this.neighbours.set(link, neighbour);
     this.neighbourList = [...this.neighbours.values()].sort((a, b) => a.link - b.link);
   }
@@ -229,6 +253,7 @@ export class MeshNode {
     this.neighbourList = this.neighbourList.filter((n) => n !== neighbour);
     if (wasUsable && peer !== null) this.events.push({ kind: 'neighbourDown', link, peer, reason: 'link-removed' });
     this.flushRoutesVia(neighbour);
+    this.table.neighbours[neighbour.slot] = null;
   }
 
   private originateLocal(input: SendInput | PingInput): void {
@@ -260,6 +285,7 @@ export class MeshNode {
     }
     for (const tlv of tlvs) this.onSensingTlv(neighbour, tlv);
     this.refreshNeighbour(neighbour);
+    this.neighbourDeadlineMs = Math.min(this.neighbourDeadlineMs, neighbour.nextDeadlineMs());
     if (!neighbour.usable) return;
     for (const tlv of tlvs) this.onRoutingTlv(neighbour, tlv);
   }
@@ -336,97 +362,98 @@ export class MeshNode {
 
   /** Fast reroute: drop every route through a lost neighbour and reselect at once. */
   private flushRoutesVia(neighbour: Neighbour): void {
-    for (const entry of this.sources.values()) {
-      if (removeRouteVia(entry, neighbour) !== null) this.reselect(entry);
+    for (const slot of this.table.slots()) {
+      if (this.table.clearRoute(slot, neighbour.slot)) this.reselect(slot);
     }
   }
 
+  /** A link cost changed: every route through it has a new metric, so reselect them. */
   private recomputeRoutesVia(neighbour: Neighbour): void {
-    for (const entry of this.sources.values()) {
-      const route = routeVia(entry, neighbour);
-      if (route === undefined) continue;
-      route.metric = addMetric(route.advMetric, neighbour.cost);
-      this.reselect(entry);
+    for (const slot of this.table.slots()) {
+      if (this.table.hasRoute(slot, neighbour.slot)) this.reselect(slot);
     }
   }
 
   private onUpdate(neighbour: Neighbour, tlv: UpdateTlv): void {
+    this.stats.updatesReceived++;
     if (tlv.source === this.id) return;
-    let entry = this.sources.get(tlv.source);
-    if (entry === undefined) {
-      if (tlv.metric === metricInfinity) return;
-      entry = newSourceEntry(tlv.source, this.nowMs);
-      this.sources.set(tlv.source, entry);
-    }
-    const route = routeVia(entry, neighbour);
+    const table = this.table;
+    let slot = table.slotOf(tlv.source);
     if (tlv.metric === metricInfinity) {
-      if (route !== undefined) {
-        removeRouteVia(entry, neighbour);
-        this.reselect(entry);
-      }
+      if (slot >= 0 && table.clearRoute(slot, neighbour.slot)) this.reselect(slot);
       return;
     }
+    if (slot < 0) slot = table.ensureSlot(tlv.source, this.nowMs);
     const expiresAtMs = this.nowMs + tlv.intervalMs * this.profile.expiryFactor;
-    if (route === undefined) {
-      entry.routes.push({ neighbour, seqno: tlv.seqno, advMetric: tlv.metric, metric: addMetric(tlv.metric, neighbour.cost), expiresAtMs });
-    } else {
-      route.expiresAtMs = expiresAtMs;
-      if (route.seqno === tlv.seqno && route.advMetric === tlv.metric) return;
-      route.seqno = tlv.seqno;
-      route.advMetric = tlv.metric;
-      route.metric = addMetric(tlv.metric, neighbour.cost);
-    }
-    this.reselect(entry);
+    if (!table.setRoute(slot, neighbour.slot, tlv.seqno, tlv.metric, expiresAtMs)) return;
+    this.stats.updatesChanged++;
+    this.reselect(slot);
   }
 
-  private reselect(entry: SourceEntry): void {
-    const previous = entry.selected;
-    const next = selectRoute(entry);
-    entry.selected = next;
+  private reselect(slot: number): void {
+    const table = this.table;
+    const previous = table.selected[slot]!;
+    const next = table.select(slot);
+    table.selected[slot] = next;
     if (next !== previous && this.emitRouteEvents) {
-      this.events.push({ kind: 'routeChanged', dst: entry.source, link: next?.neighbour.link ?? null, metric: next?.metric ?? metricInfinity });
+      const link = next < 0 ? null : table.neighbours[next]!.link;
+      this.events.push({ kind: 'routeChanged', dst: table.sourceAt(slot), link, metric: this.metricOfSlot(slot) });
     }
-    if (next === null) {
-      if (entry.advertisedMetric < metricInfinity) this.pendingAdverts.add(entry);
-      if (hasUnfeasibleRoute(entry)) this.startStarving(entry);
+    if (next < 0) {
+      if (table.advertisedMetric[slot]! < metricInfinity) this.queueAdvert(slot, true);
+      if (table.hasUnfeasibleRoute(slot)) this.startStarving(slot);
       return;
     }
-    entry.lastSelectedMs = this.nowMs;
-    this.starved.delete(entry);
-    entry.seqnoRetryAtMs = Number.POSITIVE_INFINITY;
-    const moved = Math.abs(next.metric - entry.advertisedMetric);
-    if (entry.advertisedMetric >= metricInfinity || next.seqno !== entry.advertisedSeqno || moved >= advertiseThreshold) {
-      this.pendingAdverts.add(entry);
+    table.lastSelectedMs[slot] = this.nowMs;
+    if (this.starved.delete(slot)) table.seqnoRetryAtMs[slot] = Number.POSITIVE_INFINITY;
+    const advertised = table.advertisedMetric[slot]!;
+    const newSeqno = advertised < metricInfinity && table.seqnoOf(slot, next) !== table.advertisedSeqno[slot];
+    if (newSeqno || advertised >= metricInfinity || Math.abs(table.metricOf(slot, next) - advertised) >= advertiseThreshold) {
+      this.queueAdvert(slot, newSeqno);
     }
   }
 
-  private startStarving(entry: SourceEntry): void {
-    if (this.starved.has(entry)) return;
-    this.starved.add(entry);
-    entry.seqnoRequestsSent = 0;
-    this.sendSeqnoRequest(entry);
+  private metricOfSlot(slot: number): number {
+    const k = this.table.selected[slot]!;
+    return k < 0 ? metricInfinity : this.table.metricOf(slot, k);
   }
 
-  private sendSeqnoRequest(entry: SourceEntry): void {
-    const fd = entry.fd;
-    if (fd === null || entry.seqnoRequestsSent >= seqnoRequestsMax) {
-      this.starved.delete(entry);
-      entry.seqnoRetryAtMs = Number.POSITIVE_INFINITY;
+  /** Queues a triggered update; urgent ones (retractions, new seqnos) leave at the end of this call. */
+  private queueAdvert(slot: number, urgent: boolean): void {
+    this.pendingAdverts.add(slot);
+    if (urgent) this.urgentAdvert = true;
+    else if (this.advertFlushAtMs === Number.POSITIVE_INFINITY) this.advertFlushAtMs = this.nowMs + this.profile.updateCoalesceMs;
+  }
+
+  private startStarving(slot: number): void {
+    if (this.starved.has(slot)) return;
+    this.starved.add(slot);
+    this.table.seqnoRequestsSent[slot] = 0;
+    this.sendSeqnoRequest(slot);
+  }
+
+  /** Starvation (RFC 8966 3.8.2.1): ask the neighbours holding unfeasible routes for a newer seqno. */
+  private sendSeqnoRequest(slot: number): void {
+    const table = this.table;
+    const fdSeqno = table.fdSeqno[slot]!;
+    if (fdSeqno < 0 || table.seqnoRequestsSent[slot]! >= seqnoRequestsMax) {
+      this.starved.delete(slot);
+      table.seqnoRetryAtMs[slot] = Number.POSITIVE_INFINITY;
       return;
     }
     const request: SeqnoRequestTlv = {
       type: 'seqnoRequest',
-      source: entry.source,
-      seqno: seqnoPlus(fd.seqno, 1),
+      source: table.sourceAt(slot),
+      seqno: seqnoPlus(fdSeqno, 1),
       hopCount: seqnoRequestHopCount,
       requester: this.id,
     };
-    for (const route of entry.routes) {
-      if (route.metric < metricInfinity && route.neighbour.usable) this.outbox.toNeighbour(route.neighbour, request);
+    for (const neighbour of this.neighbourList) {
+      if (neighbour.usable && table.hasRoute(slot, neighbour.slot)) this.outbox.toNeighbour(neighbour, request);
     }
     this.stats.seqnoRequestsSent++;
-    entry.seqnoRequestsSent++;
-    entry.seqnoRetryAtMs = this.nowMs + this.profile.seqnoRequestRetryMs * 2 ** (entry.seqnoRequestsSent - 1);
+    const sent = ++table.seqnoRequestsSent[slot]!;
+    table.seqnoRetryAtMs[slot] = this.nowMs + this.profile.seqnoRequestRetryMs * 2 ** (sent - 1);
   }
 
   private onRouteRequest(neighbour: Neighbour, tlv: RouteRequestTlv): void {
@@ -435,8 +462,8 @@ export class MeshNode {
     } else if (tlv.source === this.id) {
       this.outbox.toNeighbour(neighbour, this.selfUpdate());
     } else {
-      const entry = this.sources.get(tlv.source);
-      if (entry !== undefined) this.outbox.toNeighbour(neighbour, this.advertise(entry));
+      const slot = this.table.slotOf(tlv.source);
+      if (slot >= 0) this.outbox.toNeighbour(neighbour, this.advertise(slot));
     }
   }
 
@@ -446,37 +473,46 @@ export class MeshNode {
       if (tlv.seqno !== this.seqno && !seqnoNewer(this.seqno, tlv.seqno)) {
         this.seqno = tlv.seqno;
         this.selfAdvertPending = true;
+        this.urgentAdvert = true;
       } else {
         this.outbox.toNeighbour(neighbour, this.selfUpdate());
       }
       return;
     }
-    const entry = this.sources.get(tlv.source);
-    const selected = entry?.selected ?? null;
-    if (entry === undefined || selected === null) return;
-    if (selected.seqno === tlv.seqno || seqnoNewer(selected.seqno, tlv.seqno)) {
-      this.outbox.toNeighbour(neighbour, this.advertise(entry));
+    const table = this.table;
+    const slot = table.slotOf(tlv.source);
+    const k = slot < 0 ? -1 : table.selected[slot]!;
+    if (k < 0) return;
+    const seqno = table.seqnoOf(slot, k);
+    if (seqno === tlv.seqno || seqnoNewer(seqno, tlv.seqno)) {
+      this.outbox.toNeighbour(neighbour, this.advertise(slot));
       return;
     }
-    if (tlv.hopCount < 2 || selected.neighbour === neighbour) return;
+    const nextHop = table.neighbours[k]!;
+    if (tlv.hopCount < 2 || nextHop === neighbour) return;
     const previous = this.forwardedRequests.get(tlv.source);
     if (previous !== undefined && previous.seqno === tlv.seqno && previous.untilMs > this.nowMs) return;
     this.forwardedRequests.set(tlv.source, { seqno: tlv.seqno, untilMs: this.nowMs + this.profile.seqnoRequestRetryMs });
-    this.outbox.toNeighbour(selected.neighbour, { ...tlv, hopCount: tlv.hopCount - 1 });
+    this.outbox.toNeighbour(nextHop, { ...tlv, hopCount: tlv.hopCount - 1 });
   }
 
-  /** The update we send for `entry` now; records it as advertised and tightens the feasibility distance. */
-  private advertise(entry: SourceEntry): UpdateTlv {
-    const selected = entry.selected;
+  /** The update we send for `slot` now; records it as advertised and tightens the feasibility distance. */
+  private advertise(slot: number): UpdateTlv {
+    this.stats.advertsSent++;
+    const table = this.table;
+    const k = table.selected[slot]!;
+    const source = table.sourceAt(slot);
     const intervalMs = this.profile.updateIntervalMs;
-    if (selected === null) {
-      entry.advertisedMetric = metricInfinity;
-      return { type: 'update', source: entry.source, seqno: entry.advertisedSeqno, metric: metricInfinity, intervalMs };
+    if (k < 0) {
+      table.advertisedMetric[slot] = metricInfinity;
+      return { type: 'update', source, seqno: table.advertisedSeqno[slot]!, metric: metricInfinity, intervalMs };
     }
-    entry.advertisedSeqno = selected.seqno;
-    entry.advertisedMetric = selected.metric;
-    entry.fd = advanceFeasibility(entry.fd, selected.seqno, selected.metric);
-    return { type: 'update', source: entry.source, seqno: selected.seqno, metric: selected.metric, intervalMs };
+    const seqno = table.seqnoOf(slot, k);
+    const metric = table.metricOf(slot, k);
+    table.advertisedSeqno[slot] = seqno;
+    table.advertisedMetric[slot] = metric;
+    table.advanceFeasibility(slot, seqno, metric);
+    return { type: 'update', source, seqno, metric, intervalMs };
   }
 
   private selfUpdate(): UpdateTlv {
@@ -486,17 +522,20 @@ export class MeshNode {
   private sendFullDump(neighbour: Neighbour | null): void {
     const queue = (tlv: Tlv): void => (neighbour === null ? this.outbox.toAll(tlv) : this.outbox.toNeighbour(neighbour, tlv));
     queue(this.selfUpdate());
-    for (const entry of this.sources.values()) {
-      if (entry.selected !== null) queue(this.advertise(entry));
+    for (const slot of this.table.slots()) {
+      if (this.table.selected[slot]! >= 0) queue(this.advertise(slot));
     }
   }
 
   private flushAdverts(): void {
+    if (!this.urgentAdvert && this.nowMs < this.advertFlushAtMs) return;
+    this.urgentAdvert = false;
+    this.advertFlushAtMs = Number.POSITIVE_INFINITY;
     if (this.selfAdvertPending) {
       this.outbox.toAll(this.selfUpdate());
       this.selfAdvertPending = false;
     }
-    for (const entry of this.pendingAdverts) this.outbox.toAll(this.advertise(entry));
+    for (const slot of this.pendingAdverts) this.outbox.toAll(this.advertise(slot));
     this.pendingAdverts.clear();
   }
 
@@ -508,15 +547,23 @@ export class MeshNode {
       this.sendFullDump(null);
       this.nextUpdateAtMs = now + this.profile.updateIntervalMs * (0.75 + 0.25 * this.random());
     }
-    for (const neighbour of this.neighbourList) {
-      if (now < neighbour.nextDeadlineMs()) continue;
-      neighbour.expire(now);
-      this.refreshNeighbour(neighbour);
-    }
+    if (now >= this.neighbourDeadlineMs) this.expireNeighbours();
     if (now >= this.nextHousekeepingAtMs) this.housekeeping();
-    for (const entry of this.starved) {
-      if (now >= entry.seqnoRetryAtMs && entry.selected === null) this.sendSeqnoRequest(entry);
+    for (const slot of this.starved) {
+      if (now >= this.table.seqnoRetryAtMs[slot]! && this.table.selected[slot]! < 0) this.sendSeqnoRequest(slot);
     }
+  }
+
+  private expireNeighbours(): void {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const neighbour of this.neighbourList) {
+      if (this.nowMs >= neighbour.nextDeadlineMs()) {
+        neighbour.expire(this.nowMs);
+        this.refreshNeighbour(neighbour);
+      }
+      earliest = Math.min(earliest, neighbour.nextDeadlineMs());
+    }
+    this.neighbourDeadlineMs = earliest;
   }
 
   private sendProbes(): void {
@@ -562,18 +609,15 @@ export class MeshNode {
     return { type: 'ihu', rxCost: fields.rxCost, intervalMs, originUs: fields.originUs, holdUs: fields.holdUs };
   }
 
-  /** Expires routes whose updates stopped (RFC 8966 3.5.? route expiry) and forgets idle sources. */
+  /** Expires routes whose updates stopped (RFC 8966 3.5.5) and forgets idle sources. */
   private housekeeping(): void {
     const now = this.nowMs;
+    const table = this.table;
     this.nextHousekeepingAtMs = now + this.housekeepingIntervalMs();
-    for (const [source, entry] of this.sources) {
-      const before = entry.routes.length;
-      for (let i = entry.routes.length - 1; i >= 0; i--) {
-        if (entry.routes[i]!.expiresAtMs <= now) entry.routes.splice(i, 1);
-      }
-      if (entry.routes.length !== before) this.reselect(entry);
-      const idle = entry.selected === null && entry.routes.length === 0 && !this.starved.has(entry);
-      if (idle && now - entry.lastSelectedMs >= this.profile.sourceGcMs) this.sources.delete(source);
+    for (const slot of [...table.slots()]) {
+      if (table.expireRoutes(slot, now)) this.reselect(slot);
+      const idle = table.selected[slot]! < 0 && !this.starved.has(slot) && table.isEmpty(slot);
+      if (idle && now - table.lastSelectedMs[slot]! >= this.profile.sourceGcMs) table.freeSlot(slot);
     }
     for (const [source, forwarded] of this.forwardedRequests) {
       if (forwarded.untilMs <= now) this.forwardedRequests.delete(source);
@@ -582,8 +626,8 @@ export class MeshNode {
 
   private nextDeadlineMs(): number {
     let deadline = Math.min(this.nextProbeAtMs, this.nextHelloAtMs, this.nextUpdateAtMs, this.nextHousekeepingAtMs);
-    for (const neighbour of this.neighbourList) deadline = Math.min(deadline, neighbour.nextDeadlineMs());
-    for (const entry of this.starved) deadline = Math.min(deadline, entry.seqnoRetryAtMs);
+    deadline = Math.min(deadline, this.neighbourDeadlineMs, this.advertFlushAtMs);
+    for (const slot of this.starved) deadline = Math.min(deadline, this.table.seqnoRetryAtMs[slot]!);
     return deadline;
   }
 }

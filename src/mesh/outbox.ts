@@ -24,6 +24,11 @@ export class Outbox {
     this.everyone.push(tlv);
   }
 
+  /** True when nothing is queued. */
+  isEmpty(): boolean {
+    return this.unicast.size === 0 && this.everyone.length === 0;
+  }
+
   /** Packs everything queued into transmits, returns the bytes sent, and empties the outbox. */
   flush(neighbours: readonly Neighbour[], out: Transmit[]): number {
     let bytesSent = 0;

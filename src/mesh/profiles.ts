@@ -11,6 +11,8 @@ export interface TimingProfile {
   /** An IHU is sent with every n-th Hello (RFC 8966 default: IHU interval = 3 Hello intervals). */
   readonly ihuEveryHellos: number;
   readonly updateIntervalMs: number;
+  /** Non-urgent triggered updates wait up to this long so that many changes share one packet. */
+  readonly updateCoalesceMs: number;
   /** Routes and IHUs expire after this many of their advertised intervals (RFC 8966: 3.5). */
   readonly expiryFactor: number;
   /** Seqno requests are resent after this long while a source stays starved. */
@@ -30,6 +32,7 @@ export const fastProfile: TimingProfile = {
   helloIntervalMs: 1000,
   ihuEveryHellos: 3,
   updateIntervalMs: 20_000,
+  updateCoalesceMs: 20,
   expiryFactor: 3.5,
   seqnoRequestRetryMs: 250,
   sourceGcMs: 180_000,
@@ -44,6 +47,7 @@ export const rfc8966Profile: TimingProfile = {
   helloIntervalMs: 4000,
   ihuEveryHellos: 3,
   updateIntervalMs: 16_000,
+  updateCoalesceMs: 50,
   expiryFactor: 3.5,
   seqnoRequestRetryMs: 2000,
   sourceGcMs: 180_000,

@@ -1,104 +1,254 @@
 import type { NodeId } from '../wire/ids.js';
 import { metricInfinity } from '../wire/limits.js';
-import { isFeasible, type FeasibilityDistance } from './feasibility.js';
+import { addMetric } from './link-cost.js';
 import type { Neighbour } from './neighbour.js';
+import { seqnoNewer } from './seqno.js';
 
 /** A selected route is abandoned for another only when the other is better by more than this. */
 export const routeSwitchHysteresis = 32;
-
-/** One route to a source through one neighbour (RFC 8966 3.2.6). */
-export interface RouteEntry {
-  readonly neighbour: Neighbour;
-  seqno: number;
-  /** The metric the neighbour advertised (what feasibility is checked on). */
-  advMetric: number;
-  /** advMetric plus the link cost: what selection compares. */
-  metric: number;
-  expiresAtMs: number;
-}
-
-/** Everything a node knows about one source (destination): feasibility distance, routes, selection. */
-export interface SourceEntry {
-  readonly source: NodeId;
-  fd: FeasibilityDistance | null;
-  readonly routes: RouteEntry[];
-  selected: RouteEntry | null;
-  /** The (seqno, metric) we last advertised; metric is infinity after a retraction or before any. */
-  advertisedSeqno: number;
-  advertisedMetric: number;
-  /** When to resend a seqno request while starved; infinity when not starved. */
-  seqnoRetryAtMs: number;
-  seqnoRequestsSent: number;
-  /** Last time this entry had a selected route, for garbage collection. */
-  lastSelectedMs: number;
-}
-
-/** A new, empty source entry. */
-export function newSourceEntry(source: NodeId, nowMs: number): SourceEntry {
-  return {
-    source,
-    fd: null,
-    routes: [],
-    selected: null,
-    advertisedSeqno: 0,
-    advertisedMetric: metricInfinity,
-    seqnoRetryAtMs: Number.POSITIVE_INFINITY,
-    seqnoRequestsSent: 0,
-    lastSelectedMs: nowMs,
-  };
-}
-
-/** True when `route` may be selected now: finite, through a usable neighbour, and feasible. */
-export function isSelectable(entry: SourceEntry, route: RouteEntry): boolean {
-  return route.metric < metricInfinity && route.neighbour.usable && isFeasible(entry.fd, route.seqno, route.advMetric);
-}
-
-/** True when a finite route exists that feasibility alone keeps us from using (starvation). */
-export function hasUnfeasibleRoute(entry: SourceEntry): boolean {
-  return entry.routes.some((r) => r.metric < metricInfinity && r.neighbour.usable && !isFeasible(entry.fd, r.seqno, r.advMetric));
-}
-
-/** The best selectable route, ties broken by the lower link id so every run picks the same. */
-export function bestRoute(entry: SourceEntry, excluded: Neighbour | null): RouteEntry | null {
-  let best: RouteEntry | null = null;
-  for (const route of entry.routes) {
-    if (route.neighbour === excluded || !isSelectable(entry, route)) continue;
-    if (best === null || route.metric < best.metric || (route.metric === best.metric && route.neighbour.link < best.neighbour.link)) {
-      best = route;
-    }
-  }
-  return best;
-}
+/** Marks "no route" / "no distance" in the integer columns. */
+const none = -1;
 
 /**
- * Route selection with hysteresis (RFC 8966 3.6): keep the current route while it stays
- * selectable unless another is better by more than `routeSwitchHysteresis`, so that small
- * metric noise (RTT jitter) does not make routes flap.
+ * The routing table of one node (RFC 8966 3.2.5-3.2.6): per source its feasibility
+ * distance, what we last advertised, the selected route, and one route per neighbour.
+ *
+ * Kept as columns of typed arrays indexed by source slot (and by source slot times the
+ * neighbour slot width for routes), not as objects: a 1000-node twin holds a million
+ * sources and eight million routes, and as objects the garbage collector spent most of
+ * the run walking them.
  */
-export function selectRoute(entry: SourceEntry): RouteEntry | null {
-  const best = bestRoute(entry, null);
-  const current = entry.selected;
-  if (current === null || best === null || best === current) return best;
-  if (!entry.routes.includes(current) || !isSelectable(entry, current)) return best;
-  return best.metric + routeSwitchHysteresis < current.metric ? best : current;
+export class RouteTable {
+  /** Neighbours by slot; null where a slot is free. Shared with the node, which assigns slots. */
+  readonly neighbours: (Neighbour | null)[] = [];
+  private readonly slotBySource = new Map<NodeId, number>();
+  private sourceBySlot: NodeId[] = [];
+  private readonly freeSlots: number[] = [];
+  private capacity = 0;
+  private width = 1;
+  fdSeqno = new Int32Array(0);
+  fdMetric = new Int32Array(0);
+  selected = new Int16Array(0);
+  advertisedSeqno = new Int32Array(0);
+  advertisedMetric = new Int32Array(0);
+  seqnoRetryAtMs = new Float64Array(0);
+  seqnoRequestsSent = new Uint8Array(0);
+  lastSelectedMs = new Float64Array(0);
+  private routeSeqno = new Int32Array(0);
+  private routeAdvMetric = new Int32Array(0);
+  private routeExpiresAtMs = new Float64Array(0);
+
+  /** The slot of `source`, or -1. */
+  slotOf(source: NodeId): number {
+    return this.slotBySource.get(source) ?? none;
+  }
+
+  /** The source held in `slot`. */
+  sourceAt(slot: number): NodeId {
+    return this.sourceBySlot[slot]!;
+  }
+
+  /** Slots of every source known, in no particular order. */
+  slots(): IterableIterator<number> {
+    return this.slotBySource.values();
+  }
+
+  /** Number of sources known. */
+  get size(): number {
+    return this.slotBySource.size;
+  }
+
+  /** The slot of `source`, creating an empty entry when it is new. */
+  ensureSlot(source: NodeId, nowMs: number): number {
+    const existing = this.slotBySource.get(source);
+    if (existing !== undefined) return existing;
+    const slot = this.freeSlots.pop() ?? this.slotBySource.size;
+    if (slot >= this.capacity) this.grow(Math.max(16, this.capacity * 2), this.width);
+    this.slotBySource.set(source, slot);
+    this.sourceBySlot[slot] = source;
+    this.fdSeqno[slot] = none;
+    this.fdMetric[slot] = metricInfinity;
+    this.selected[slot] = none;
+    this.advertisedSeqno[slot] = 0;
+    this.advertisedMetric[slot] = metricInfinity;
+    this.seqnoRetryAtMs[slot] = Number.POSITIVE_INFINITY;
+    this.seqnoRequestsSent[slot] = 0;
+    this.lastSelectedMs[slot] = nowMs;
+    this.routeAdvMetric.fill(none, slot * this.width, (slot + 1) * this.width);
+    return slot;
+  }
+
+  /** Forgets the source in `slot` (garbage collection of idle sources). */
+  freeSlot(slot: number): void {
+    this.slotBySource.delete(this.sourceBySlot[slot]!);
+    this.freeSlots.push(slot);
+  }
+
+  /** Makes room for neighbour slot `k` in every source's route row. */
+  ensureNeighbourSlot(k: number): void {
+    if (k >= this.width) this.grow(this.capacity, Math.max(k + 1, this.width * 2));
+  }
+
+  /** True when a route through neighbour slot `k` is stored for `slot`. */
+  hasRoute(slot: number, k: number): boolean {
+    return this.routeAdvMetric[slot * this.width + k]! !== none;
+  }
+
+  /** The seqno of the route through `k` (only meaningful when hasRoute). */
+  seqnoOf(slot: number, k: number): number {
+    return this.routeSeqno[slot * this.width + k]!;
+  }
+
+  /** The metric neighbour `k` advertised (only meaningful when hasRoute). */
+  advMetricOf(slot: number, k: number): number {
+    return this.routeAdvMetric[slot * this.width + k]!;
+  }
+
+  /** The route's metric: advertised metric plus the current link cost. */
+  metricOf(slot: number, k: number): number {
+    return addMetric(this.routeAdvMetric[slot * this.width + k]!, this.neighbours[k]!.cost);
+  }
+
+  /** Stores the route through `k`; returns false when only its expiry changed. */
+  setRoute(slot: number, k: number, seqno: number, advMetric: number, expiresAtMs: number): boolean {
+    const i = slot * this.width + k;
+    this.routeExpiresAtMs[i] = expiresAtMs;
+    if (this.routeAdvMetric[i] === advMetric && this.routeSeqno[i] === seqno) return false;
+    this.routeSeqno[i] = seqno;
+    this.routeAdvMetric[i] = advMetric;
+    return true;
+  }
+
+  /** Removes the route through `k`; returns whether there was one. */
+  clearRoute(slot: number, k: number): boolean {
+    const i = slot * this.width + k;
+    if (this.routeAdvMetric[i] === none) return false;
+    this.routeAdvMetric[i] = none;
+    return true;
+  }
+
+  /** Removes expired routes of `slot`; returns whether any was removed. */
+  expireRoutes(slot: number, nowMs: number): boolean {
+    let removed = false;
+    const base = slot * this.width;
+    for (let k = 0; k < this.width; k++) {
+      if (this.routeAdvMetric[base + k] !== none && this.routeExpiresAtMs[base + k]! <= nowMs) {
+        this.routeAdvMetric[base + k] = none;
+        removed = true;
+      }
+    }
+    return removed;
+  }
+
+  /** True when `slot` stores no route at all. */
+  isEmpty(slot: number): boolean {
+    const base = slot * this.width;
+    for (let k = 0; k < this.width; k++) if (this.routeAdvMetric[base + k] !== none) return false;
+    return true;
+  }
+
+  /**
+   * The feasibility condition of RFC 8966 3.5.1 against this source's distance: a route is
+   * feasible when its seqno is newer, or equal with a strictly smaller advertised metric.
+   */
+  isFeasible(slot: number, seqno: number, advMetric: number): boolean {
+    const fdSeqno = this.fdSeqno[slot]!;
+    if (fdSeqno === none) return true;
+    if (seqnoNewer(seqno, fdSeqno)) return true;
+    return seqno === fdSeqno && advMetric < this.fdMetric[slot]!;
+  }
+
+  /** True when the route through `k` may be selected: finite, usable neighbour, feasible. */
+  isSelectable(slot: number, k: number): boolean {
+    const i = slot * this.width + k;
+    const adv = this.routeAdvMetric[i]!;
+    if (adv === none) return false;
+    const neighbour = this.neighbours[k]!;
+    if (!neighbour.usable || addMetric(adv, neighbour.cost) >= metricInfinity) return false;
+    return this.isFeasible(slot, this.routeSeqno[i]!, adv);
+  }
+
+  /** True when a usable finite route exists that only feasibility keeps us from (starvation). */
+  hasUnfeasibleRoute(slot: number): boolean {
+    for (let k = 0; k < this.width; k++) {
+      if (!this.hasRoute(slot, k)) continue;
+      const neighbour = this.neighbours[k]!;
+      if (neighbour.usable && this.metricOf(slot, k) < metricInfinity && !this.isSelectable(slot, k)) return true;
+    }
+    return false;
+  }
+
+  /** The best selectable neighbour slot other than `excluded`, ties to the lower link id; -1 if none. */
+  best(slot: number, excluded: number): number {
+    let bestK = none;
+    let bestMetric = metricInfinity;
+    for (let k = 0; k < this.width; k++) {
+      if (k === excluded || !this.isSelectable(slot, k)) continue;
+      const metric = this.metricOf(slot, k);
+      if (metric < bestMetric || (metric === bestMetric && this.neighbours[k]!.link < this.neighbours[bestK]!.link)) {
+        bestK = k;
+        bestMetric = metric;
+      }
+    }
+    return bestK;
+  }
+
+  /**
+   * Route selection with hysteresis (RFC 8966 3.6): keep the current route while it stays
+   * selectable unless another is better by more than `routeSwitchHysteresis`, so that metric
+   * noise (RTT jitter) does not make routes flap.
+   */
+  select(slot: number): number {
+    const bestK = this.best(slot, none);
+    const current = this.selected[slot]!;
+    if (current === none || bestK === none || bestK === current || !this.isSelectable(slot, current)) return bestK;
+    return this.metricOf(slot, bestK) + routeSwitchHysteresis < this.metricOf(slot, current) ? bestK : current;
+  }
+
+  /** The best feasible alternate to the selected next hop (fast reroute); -1 if none. */
+  alternate(slot: number): number {
+    const current = this.selected[slot]!;
+    return current === none ? none : this.best(slot, current);
+  }
+
+  /** Tightens the feasibility distance after advertising (seqno, metric); it never loosens. */
+  advanceFeasibility(slot: number, seqno: number, metric: number): void {
+    if (metric >= metricInfinity) return;
+    const fdSeqno = this.fdSeqno[slot]!;
+    if (fdSeqno === none || seqnoNewer(seqno, fdSeqno) || (seqno === fdSeqno && metric < this.fdMetric[slot]!)) {
+      this.fdSeqno[slot] = seqno;
+      this.fdMetric[slot] = metric;
+    }
+  }
+
+  private grow(capacity: number, width: number): void {
+    const copyPerSource = <T extends Int32Array | Float64Array>(old: T, make: (n: number) => T): T => {
+      const next = make(capacity * width);
+      if (width === this.width) next.set(old);
+      else for (let s = 0; s < this.capacity; s++) next.set(old.subarray(s * this.width, (s + 1) * this.width), s * width);
+      return next;
+    };
+    // New cells, including the new neighbour columns of existing rows, start as "no route".
+    const routeAdv = copyPerSource(this.routeAdvMetric, (n) => new Int32Array(n).fill(none));
+    this.routeSeqno = copyPerSource(this.routeSeqno, (n) => new Int32Array(n));
+    this.routeExpiresAtMs = copyPerSource(this.routeExpiresAtMs, (n) => new Float64Array(n));
+    this.routeAdvMetric = routeAdv;
+    this.fdSeqno = growColumn(this.fdSeqno, capacity, (n) => new Int32Array(n));
+    this.fdMetric = growColumn(this.fdMetric, capacity, (n) => new Int32Array(n));
+    this.selected = growColumn(this.selected, capacity, (n) => new Int16Array(n));
+    this.advertisedSeqno = growColumn(this.advertisedSeqno, capacity, (n) => new Int32Array(n));
+    this.advertisedMetric = growColumn(this.advertisedMetric, capacity, (n) => new Int32Array(n));
+    this.seqnoRetryAtMs = growColumn(this.seqnoRetryAtMs, capacity, (n) => new Float64Array(n));
+    this.seqnoRequestsSent = growColumn(this.seqnoRequestsSent, capacity, (n) => new Uint8Array(n));
+    this.lastSelectedMs = growColumn(this.lastSelectedMs, capacity, (n) => new Float64Array(n));
+    this.capacity = capacity;
+    this.width = width;
+  }
 }
 
-/** The best feasible alternate: a ready next hop if the selected one fails (fast reroute). */
-export function bestAlternate(entry: SourceEntry): RouteEntry | null {
-  if (entry.selected === null) return null;
-  return bestRoute(entry, entry.selected.neighbour);
-}
-
-/** Removes and returns the route through `neighbour`, if any. */
-export function removeRouteVia(entry: SourceEntry, neighbour: Neighbour): RouteEntry | null {
-  const index = entry.routes.findIndex((r) => r.neighbour === neighbour);
-  if (index < 0) return null;
-  const [removed] = entry.routes.splice(index, 1);
-  return removed ?? null;
-}
-
-/** The route through `neighbour`, if any. */
-export function routeVia(entry: SourceEntry, neighbour: Neighbour): RouteEntry | undefined {
-  for (const route of entry.routes) if (route.neighbour === neighbour) return route;
-  return undefined;
+function growColumn<T extends Int32Array | Int16Array | Float64Array | Uint8Array>(old: T, capacity: number, make: (n: number) => T): T {
+  if (old.length >= capacity) return old;
+  const next = make(capacity);
+  next.set(old);
+  return next;
 }

@@ -71,4 +71,7 @@ export interface MeshStats {
   controlBytesSent: number;
   dataBytesSent: number;
   seqnoRequestsSent: number;
+  updatesReceived: number;
+  updatesChanged: number;
+  advertsSent: number;
 }
