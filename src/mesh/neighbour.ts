@@ -174,6 +174,14 @@ export class Neighbour {
   }
 
   private advanceProbeState(remote: ProbeStateValue): void {
+    const wasUp = this.probeState === ProbeState.up;
+    this.advanceProbeStateMachine(remote);
+    // A new session starts a new Hello history: the Hellos missed while the link was down
+    // say nothing about its loss rate now, and would inflate its ETX cost for 16 Hellos.
+    if (!wasUp && this.probeState === ProbeState.up) this.history = new HelloHistory();
+  }
+
+  private advanceProbeStateMachine(remote: ProbeStateValue): void {
     if (this.probeState === ProbeState.down) {
       if (remote === ProbeState.down) this.probeState = ProbeState.init;
       else if (remote === ProbeState.init) this.probeState = ProbeState.up;

@@ -56,8 +56,8 @@ function checkInt(fn: string, name: string, value: number, min: number, max: num
 }
 
 /**
- * Sorts edges given as parallel endpoint lists (a < b) into canonical order and drops
- * duplicates. Sorting the numeric keys a*n+b in a Float64Array is exact (n <= 10^6) and
+ * Sorts edges given as parallel endpoint lists (a < b, no duplicates: callers never make
+ * them) into canonical order. Sorting the numeric keys a*n+b in a Float64Array is exact (n <= 10^6) and
  * much faster than sorting tuples with a comparator.
  */
 function canonicalEdges(nodeCount: number, from: readonly number[], to: readonly number[]): Edge[] {
@@ -65,10 +65,7 @@ function canonicalEdges(nodeCount: number, from: readonly number[], to: readonly
   for (let i = 0; i < from.length; i++) keys[i] = from[i]! * nodeCount + to[i]!;
   keys.sort();
   const edges: Edge[] = [];
-  let previous = -1;
   for (const key of keys) {
-    if (key === previous) continue;
-    previous = key;
     const a = Math.floor(key / nodeCount);
     edges.push([a, key - a * nodeCount]);
   }

@@ -1,0 +1,281 @@
+import type { Flow, FlowTracker } from './flows.js';
+import type { Network } from './network.js';
+import type { Prng } from './prng.js';
+import { crosses, type FailureSet, type RecoveryTracker } from './recovery.js';
+import type { FaultSpec, LinkEnds, PartitionFault } from './scenario.js';
+
+/** Packets sent up to this long after a repair still count as sent during the fault. */
+export const faultGraceMs = 1000;
+/** Packets sent up to this long before a fault may still be in flight when it strikes; they count as sent during it. */
+export const inFlightMsMax = 1000;
+
+/** One fault as it happened, for the report. */
+export interface FaultRecord {
+  readonly atMs: number;
+  readonly kind: string;
+  readonly target: string;
+  readonly affectedFlows: number;
+}
+
+/** An interval of virtual time during which some fault was active. */
+export interface FaultWindow {
+  readonly startMs: number;
+  endMs: number;
+}
+
+/** Where every fault of a scenario turns into link and node state changes at run time. */
+export interface FaultContext {
+  readonly network: Network;
+  readonly flows: FlowTracker;
+  readonly recovery: RecoveryTracker;
+  readonly positions: readonly (readonly [number, number])[] | null;
+  readonly endMs: number;
+}
+
+/**
+ * Turns scenario faults into scheduled actions on the simulated network: cutting and
+ * restoring links, crashing and restarting nodes, degrading links and splitting the network.
+ */
+export class FaultInjector {
+  readonly records: FaultRecord[] = [];
+  readonly windows: FaultWindow[] = [];
+
+  constructor(
+    private readonly ctx: FaultContext,
+    private readonly rng: Prng,
+  ) {}
+
+  /** Schedules every fault of the scenario. */
+  scheduleAll(faults: readonly FaultSpec[]): void {
+    faults.forEach((fault, index) => this.schedule(fault, this.rng.split('fault', index)));
+  }
+
+  private schedule(fault: FaultSpec, rng: Prng): void {
+    const net = this.ctx.network;
+    switch (fault.kind) {
+      case 'linkFailure':
+      case 'nodeCrash':
+        for (let i = 0; i < fault.count; i++) {
+          const atMs = (fault.startS + i * fault.everyS) * 1000;
+          net.at(atMs, () => this.randomFailure(fault.kind, fault.target === 'onPath', fault.downS * 1000, rng));
+        }
+        return;
+      case 'linkCut':
+        net.at(fault.atS * 1000, () => this.cutEdges('linkCut', [this.edgeOf(fault.link)], toMs(fault.untilS)));
+        return;
+      case 'nodeDown':
+        net.at(fault.atS * 1000, () => this.crashNode('nodeDown', fault.node, toMs(fault.untilS)));
+        return;
+      case 'flap':
+        for (let i = 0; i < fault.count; i++) {
+          const atMs = (fault.atS + i * fault.periodS) * 1000;
+          net.at(atMs, () => this.cutEdges('flap', [this.edgeOf(fault.link)], atMs + (fault.periodS * 1000) / 2));
+        }
+        return;
+      case 'degrade':
+        net.at(fault.atS * 1000, () => this.degrade(fault.link, fault.loss, fault.extraDelayMs, fault.untilS * 1000, rng));
+        return;
+      case 'partition':
+        net.at(fault.atS * 1000, () => this.partition(fault, rng));
+        return;
+      case 'churn':
+        this.scheduleChurn(fault.ratePerMin, fault.startS * 1000, fault.untilS * 1000, fault.downS * 1000, rng);
+        return;
+    }
+  }
+
+  private scheduleChurn(ratePerMin: number, startMs: number, untilMs: number, downMs: number, rng: Prng): void {
+    let atMs = startMs + rng.exponential(60_000 / ratePerMin);
+    while (atMs < untilMs) {
+      const when = atMs;
+      this.ctx.network.at(when, () => {
+        const node = this.pickNode(false, rng);
+        if (node !== null) this.crashNode('churn', node, when + downMs);
+      });
+      atMs += rng.exponential(60_000 / ratePerMin);
+    }
+  }
+
+  private randomFailure(kind: 'linkFailure' | 'nodeCrash', onPath: boolean, downMs: number, rng: Prng): void {
+    const restoreAtMs = this.ctx.network.nowMs + downMs;
+    if (kind === 'linkFailure') {
+      const edge = this.pickEdge(onPath, rng);
+      if (edge !== null) this.cutEdges(kind, [edge], restoreAtMs);
+    } else {
+      const node = this.pickNode(onPath, rng);
+      if (node !== null) this.crashNode(kind, node, restoreAtMs);
+    }
+  }
+
+  /** A random edge (on some flow's current path when `onPath`) whose links are up. */
+  private pickEdge(onPath: boolean, rng: Prng): number | null {
+    const net = this.ctx.network;
+    const up = (e: number): boolean => net.edges[e]!.forward.up && net.edges[e]!.backward.up;
+    let candidates: number[];
+    if (onPath) {
+      const used = new Set<number>();
+      for (const flow of this.ctx.flows.flows) for (const e of this.ctx.flows.currentPath(flow).edges) used.add(e);
+      candidates = [...used].filter(up).sort((a, b) => a - b);
+    } else {
+      candidates = net.edges.map((e) => e.index).filter(up);
+    }
+    return candidates.length === 0 ? null : rng.pick(candidates);
+  }
+
+  /** A random live node that is no flow's endpoint (an intermediate hop of some flow when `onPath`). */
+  private pickNode(onPath: boolean, rng: Prng): number | null {
+    const net = this.ctx.network;
+    const endpoints = new Set<number>();
+    for (const flow of this.ctx.flows.flows) endpoints.add(flow.src).add(flow.dst);
+    let candidates: number[];
+    if (onPath) {
+      const used = new Set<number>();
+      for (const flow of this.ctx.flows.flows) for (const n of this.ctx.flows.currentPath(flow).nodes) used.add(n);
+      candidates = [...used].sort((a, b) => a - b);
+    } else {
+      candidates = net.nodes.map((n) => n.index);
+    }
+    candidates = candidates.filter((n) => !endpoints.has(n) && net.nodes[n]!.mesh !== null);
+    return candidates.length === 0 ? null : rng.pick(candidates);
+  }
+
+  /** Cuts `edges` (both directions, or only a -> b of each when `oneWay`), restoring them at `restoreAtMs`. */
+  cutEdges(kind: string, edges: readonly number[], restoreAtMs: number | null, oneWay = false, target?: string): void {
+    const failure: FailureSet = { edges: new Set(edges), nodes: new Set() };
+    const affected = this.failing(failure);
+    for (const e of edges) {
+      const edge = this.ctx.network.edges[e]!;
+      edge.forward.up = false;
+      if (!oneWay) edge.backward.up = false;
+    }
+    this.ctx.recovery.failureApplied(failure, affected);
+    const label = target ?? edges.map((e) => this.edgeLabel(e)).join(',');
+    this.open(kind, label, affected.length, restoreAtMs, () => {
+      for (const e of edges) {
+        const edge = this.ctx.network.edges[e]!;
+        edge.forward.up = true;
+        edge.backward.up = true;
+        edge.forward.reset();
+        edge.backward.reset();
+      }
+    });
+  }
+
+  private crashNode(kind: string, node: number, restartAtMs: number | null): void {
+    if (this.ctx.network.nodes[node]!.mesh === null) return;
+    const failure: FailureSet = { edges: new Set(), nodes: new Set([node]) };
+    const affected = this.failing(failure);
+    this.ctx.network.crash(node);
+    this.ctx.recovery.failureApplied(failure, affected);
+    this.open(kind, `node ${node}`, affected.length, restartAtMs, () => this.ctx.network.boot(node));
+  }
+
+  private degrade(link: LinkEnds | null, loss: number, extraDelayMs: number, untilMs: number, rng: Prng): void {
+    const edgeIndex = link === null ? this.pickEdge(true, rng) : this.edgeOf(link);
+    if (edgeIndex === null) return;
+    const edge = this.ctx.network.edges[edgeIndex]!;
+    for (const direction of [edge.forward, edge.backward]) {
+      direction.extraLoss = loss;
+      direction.extraDelayMs = extraDelayMs;
+    }
+    this.open('degrade', this.edgeLabel(edgeIndex), 0, untilMs, () => {
+      for (const direction of [edge.forward, edge.backward]) {
+        direction.extraLoss = 0;
+        direction.extraDelayMs = 0;
+      }
+    });
+  }
+
+  private partition(fault: PartitionFault, rng: Prng): void {
+    const { edges, oneWay, label } = partitionCut(this.ctx, fault, rng);
+    this.cutEdges('partition', edges, toMs(fault.healS), oneWay, label);
+  }
+
+  /** Flows whose current path crosses `failure`, read before it is applied. */
+  private failing(failure: FailureSet): Flow[] {
+    return this.ctx.flows.flows.filter((flow) => crosses(this.ctx.flows.currentPath(flow), failure));
+  }
+
+  private open(kind: string, target: string, affected: number, repairAtMs: number | null, repair: () => void): void {
+    const net = this.ctx.network;
+    const window: FaultWindow = { startMs: net.nowMs - inFlightMsMax, endMs: this.ctx.endMs };
+    this.windows.push(window);
+    this.records.push({ atMs: Math.round(net.nowMs), kind, target, affectedFlows: affected });
+    if (repairAtMs === null) return;
+    window.endMs = repairAtMs + faultGraceMs;
+    net.at(repairAtMs, () => {
+      repair();
+      this.ctx.recovery.healApplied(this.ctx.flows.flows);
+    });
+  }
+
+  private edgeOf(link: LinkEnds): number {
+    const [a, b] = link;
+    const found = this.ctx.network.nodes[a]?.edges.find((e) => this.ctx.network.peerOf(this.ctx.network.edges[e]!, a) === b);
+    if (found === undefined) throw new RangeError(`fault: no link between nodes ${a} and ${b} in this topology`);
+    return found;
+  }
+
+  private edgeLabel(edge: number): string {
+    const simEdge = this.ctx.network.edges[edge]!;
+    return `${simEdge.a}-${simEdge.b}`;
+  }
+}
+
+function toMs(seconds: number | null): number | null {
+  return seconds === null ? null : seconds * 1000;
+}
+
+/** The edges a partition cuts, by mode. */
+export function partitionCut(ctx: FaultContext, fault: PartitionFault, rng: Prng): { edges: number[]; oneWay: boolean; label: string } {
+  const net = ctx.network;
+  const n = net.nodes.length;
+  const sideOf = (mode: string): Uint8Array => halves(ctx, mode === 'randomHalves', rng);
+  const crossing = (side: Uint8Array): number[] => net.edges.filter((e) => side[e.a] !== side[e.b]).map((e) => e.index);
+  switch (fault.mode) {
+    case 'halves':
+    case 'randomHalves':
+      return { edges: crossing(sideOf(fault.mode)), oneWay: false, label: fault.mode };
+    case 'oneWay': {
+      const side = sideOf('halves');
+      // Cut only the direction from side 0 into side 1 of each crossing edge.
+      const edges = crossing(side).filter((e) => side[net.edges[e]!.a] === 0);
+      return { edges, oneWay: true, label: 'oneWay' };
+    }
+    case 'bridge': {
+      const cut = crossing(sideOf('halves'));
+      const kept = cut.length === 0 ? -1 : rng.pick(cut);
+      return { edges: cut.filter((e) => e !== kept), oneWay: false, label: `bridge kept ${kept}` };
+    }
+    case 'isolate': {
+      const node = fault.node ?? rng.int(0, n - 1);
+      return { edges: [...net.nodes[node]!.edges], oneWay: false, label: `isolate ${node}` };
+    }
+    case 'majorityRing': {
+      const order = rng.shuffle(net.nodes.map((node) => node.index));
+      const position = new Int32Array(n);
+      order.forEach((node, i) => (position[node] = i));
+      const reach = Math.floor(n / 4);
+      const ringDistance = (a: number, b: number): number => {
+        const d = Math.abs(position[a]! - position[b]!);
+        return Math.min(d, n - d);
+      };
+      const edges = net.edges.filter((e) => ringDistance(e.a, e.b) > reach).map((e) => e.index);
+      return { edges, oneWay: false, label: 'majorityRing' };
+    }
+  }
+}
+
+/** Splits nodes into two halves: by x coordinate when the topology has positions, else by index; or at random. */
+function halves(ctx: FaultContext, random: boolean, rng: Prng): Uint8Array {
+  const n = ctx.network.nodes.length;
+  const side = new Uint8Array(n);
+  let order = ctx.network.nodes.map((node) => node.index);
+  if (random) order = rng.shuffle(order);
+  else if (ctx.positions !== null) {
+    const positions = ctx.positions;
+    order.sort((a, b) => positions[a]![0] - positions[b]![0] || a - b);
+  }
+  order.slice(Math.floor(n / 2)).forEach((node) => (side[node] = 1));
+  return side;
+}

@@ -1,0 +1,116 @@
+import { summarise, ratio, type Summary } from './stats.js';
+import type { FaultRecord } from './faults.js';
+
+/** Everything one seed of a scenario measured (raw samples kept for aggregation across seeds). */
+export interface SeedResult {
+  readonly seed: number;
+  readonly recoveryMs: readonly number[];
+  readonly outageMs: readonly number[];
+  readonly detectMs: readonly number[];
+  readonly healRecoveryMs: readonly number[];
+  readonly steadySent: number;
+  readonly steadyDelivered: number;
+  readonly faultSent: number;
+  readonly faultDelivered: number;
+  readonly transientLoops: number;
+  readonly affectedFlows: number;
+  readonly partitionedFlows: number;
+  readonly unrecoveredFlows: number;
+  readonly controlBytes: number;
+  readonly measuredS: number;
+  readonly nodes: number;
+  readonly links: number;
+  readonly alternates: { readonly withAlternate: number; readonly reachable: number };
+  readonly oracle: { readonly pairs: number; readonly missing: number; readonly mismatched: number; readonly stretchMean: number | null } | null;
+  readonly faults: readonly FaultRecord[];
+  readonly timeline: readonly { readonly tS: number; readonly sent: number; readonly delivered: number }[];
+  readonly events: number;
+  readonly wallMs: number;
+  readonly topology: { readonly positions: readonly (readonly [number, number])[] | null; readonly edges: readonly (readonly [number, number])[] };
+}
+
+/** The machine-readable report of `twin run` (the contract of issue 2, section 3a). */
+export interface TwinReport {
+  readonly scenario: string;
+  readonly seed: number;
+  readonly seeds: readonly number[];
+  readonly profile: string;
+  readonly nodes: number;
+  readonly links: number;
+  readonly recoveryMs: Summary;
+  readonly outageMs: Summary;
+  readonly detectMs: Summary;
+  readonly healRecoveryMs: Summary;
+  readonly deliveryRatio: { readonly steady: number | null; readonly duringFault: number | null };
+  readonly transientLoops: number;
+  readonly affectedFlows: number;
+  readonly partitionedFlows: number;
+  readonly unrecoveredFlows: number;
+  readonly overheadBytesPerNodeS: number | null;
+  readonly overheadBytesPerLinkS: number | null;
+  readonly alternateCoverage: number | null;
+  readonly oracle: { readonly pairs: number; readonly missing: number; readonly mismatched: number; readonly stretchMean: number | null } | null;
+  readonly faults: readonly FaultRecord[];
+  /** Every recovery sample, ascending, for CDF plots. */
+  readonly recoverySamplesMs: readonly number[];
+  readonly timeline: readonly { readonly tS: number; readonly sent: number; readonly delivered: number }[];
+  readonly events: number;
+  readonly wallMs: number;
+  readonly eventsPerS: number;
+}
+
+/** Combines the results of one or more seeds into one report; samples are pooled, counts summed. */
+export function buildReport(scenario: string, profile: string, results: readonly SeedResult[], wallMs: number): TwinReport {
+  const first = results[0]!;
+  const pool = (pick: (r: SeedResult) => readonly number[]): number[] => results.flatMap(pick);
+  const sum = (pick: (r: SeedResult) => number): number => results.reduce((total, r) => total + pick(r), 0);
+  const recovery = pool((r) => r.recoveryMs);
+  const events = sum((r) => r.events);
+  const nodeSeconds = sum((r) => r.nodes * r.measuredS);
+  const linkSeconds = sum((r) => r.links * r.measuredS);
+  const oracles = results.map((r) => r.oracle).filter((o) => o !== null);
+  return {
+    scenario,
+    seed: first.seed,
+    seeds: results.map((r) => r.seed),
+    profile,
+    nodes: first.nodes,
+    links: first.links,
+    recoveryMs: summarise(recovery),
+    outageMs: summarise(pool((r) => r.outageMs)),
+    detectMs: summarise(pool((r) => r.detectMs)),
+    healRecoveryMs: summarise(pool((r) => r.healRecoveryMs)),
+    deliveryRatio: {
+      steady: ratio(sum((r) => r.steadyDelivered), sum((r) => r.steadySent)),
+      duringFault: ratio(sum((r) => r.faultDelivered), sum((r) => r.faultSent)),
+    },
+    transientLoops: sum((r) => r.transientLoops),
+    affectedFlows: sum((r) => r.affectedFlows),
+    partitionedFlows: sum((r) => r.partitionedFlows),
+    unrecoveredFlows: sum((r) => r.unrecoveredFlows),
+    overheadBytesPerNodeS: nodeSeconds === 0 ? null : Math.round(sum((r) => r.controlBytes) / nodeSeconds),
+    overheadBytesPerLinkS: linkSeconds === 0 ? null : Math.round(sum((r) => r.controlBytes) / linkSeconds),
+    alternateCoverage: ratio(sum((r) => r.alternates.withAlternate), sum((r) => r.alternates.reachable)),
+    oracle:
+      oracles.length === 0
+        ? null
+        : {
+            pairs: oracles.reduce((t, o) => t + o.pairs, 0),
+            missing: oracles.reduce((t, o) => t + o.missing, 0),
+            mismatched: oracles.reduce((t, o) => t + o.mismatched, 0),
+            stretchMean: oracles[0]!.stretchMean,
+          },
+    faults: results.flatMap((r) => r.faults.map((f) => ({ ...f, seed: r.seed }))),
+    recoverySamplesMs: [...recovery].sort((a, b) => a - b).map((v) => Math.round(v * 10) / 10),
+    timeline: first.timeline,
+    events,
+    wallMs: Math.round(wallMs),
+    eventsPerS: wallMs === 0 ? 0 : Math.round(events / (wallMs / 1000)),
+  };
+}
+
+/** The report as canonical JSON text; `deterministic` zeroes the two wall-clock fields so runs compare byte for byte. */
+export function reportJson(report: unknown, deterministic: boolean): string {
+  const replacer = (key: string, value: unknown): unknown => (deterministic && (key === 'wallMs' || key === 'eventsPerS') ? 0 : value);
+  return `${JSON.stringify(report, replacer, 2)}\n`;
+}

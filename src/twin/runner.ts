@@ -1,0 +1,200 @@
+import { readFileSync } from 'node:fs';
+import { profiles } from '../mesh/profiles.js';
+import { FaultInjector, type FaultWindow } from './faults.js';
+import { FlowTracker } from './flows.js';
+import { checkOracle, LoopChecker } from './invariants.js';
+import type { LinkParams } from './link-model.js';
+import { Network, type NetworkObserver } from './network.js';
+import { Prng } from './prng.js';
+import { RecoveryTracker } from './recovery.js';
+import { buildReport, type SeedResult, type TwinReport } from './report.js';
+import type { Scenario, TopologySpec } from './scenario.js';
+import { barabasiAlbert, fromEdgeList, grid, line, randomGeometric, ring, type Topology } from './topology.js';
+
+/** Destinations the shortest-path oracle samples at the end of a run (all of them when fewer). */
+export const oracleDestinationsMax = 64;
+
+/** Progress of a run: which seed, and how far its virtual clock has got. */
+export type ProgressListener = (progress: { seedIndex: number; seeds: number; virtualMs: number; totalMs: number }) => void;
+
+/** Runs every seed of `scenario` and combines them into one report. */
+export function runScenario(scenario: Scenario, onProgress?: ProgressListener): TwinReport {
+  const started = performance.now();
+  const results: SeedResult[] = [];
+  for (let i = 0; i < scenario.seeds; i++) {
+    results.push(runSeed(scenario, scenario.seed + i, (virtualMs, totalMs) => onProgress?.({ seedIndex: i, seeds: scenario.seeds, virtualMs, totalMs })));
+  }
+  return buildReport(scenario.name, scenario.profile, results, performance.now() - started);
+}
+
+/** Builds the topology a scenario describes, from its own random stream. */
+export function buildTopology(spec: TopologySpec, rng: Prng): Topology {
+  switch (spec.kind) {
+    case 'line':
+      return line(spec.nodes);
+    case 'ring':
+      return ring(spec.nodes);
+    case 'grid':
+      return grid(spec.rows, spec.cols);
+    case 'rgg':
+      return randomGeometric(spec.nodes, spec.avgDegree, rng);
+    case 'ba':
+      return barabasiAlbert(spec.nodes, spec.m, rng);
+    case 'edges':
+      return fromEdgeList(readFileSync(spec.file, 'utf8'), spec.file);
+  }
+}
+
+/** Runs one seed of a scenario to completion and returns everything it measured. */
+export function runSeed(scenario: Scenario, seed: number, onProgress?: (virtualMs: number, totalMs: number) => void): SeedResult {
+  const started = performance.now();
+  const rng = Prng.fromSeed(seed, 'twin');
+  const topology = buildTopology(scenario.topology, rng.split('topology'));
+  const network = new Network({
+    topology,
+    profile: profiles[scenario.profile],
+    rng: rng.split('network'),
+    linkParams: linkParamsFor(scenario, rng.split('delay')),
+    emitRouteEvents: scenario.invariants.loops,
+  });
+  const { warmupS, durationS, settleS } = scenario.timing;
+  const warmupMs = warmupS * 1000;
+  const flowsEndMs = (warmupS + durationS) * 1000;
+  const endMs = flowsEndMs + settleS * 1000;
+  const pairs = scenario.traffic.pairs ?? randomPairs(topology.nodeCount, scenario.traffic.flows, rng.split('traffic'));
+  const packetsPerFlow = Math.ceil(durationS * scenario.traffic.ratePps) + 1;
+  const flows = new FlowTracker(network, pairs, scenario.traffic.ratePps, scenario.traffic.payloadBytes, packetsPerFlow);
+  const recovery = new RecoveryTracker(network);
+  flows.listener = (flow, trace, nowMs) => recovery.delivered(flow, trace, nowMs);
+  const loops = scenario.invariants.loops ? new LoopChecker(network) : null;
+  const counters = { controlBytes: 0 };
+  network.observer = observerFor(network, flows, recovery, loops, counters, warmupMs, flowsEndMs);
+  const faults = new FaultInjector({ network, flows, recovery, positions: topology.positions ?? null, endMs }, rng.split('faults'));
+  faults.scheduleAll(scenario.faults);
+  flows.start(warmupMs, flowsEndMs);
+  network.bootAll();
+  for (let t = Math.min(1000, endMs); ; t = Math.min(t + 1000, endMs)) {
+    network.runUntil(t);
+    onProgress?.(t, endMs);
+    if (t >= endMs) break;
+  }
+  recovery.finish();
+  const delivery = classifyDelivery(flows, faults.windows);
+  return {
+    seed,
+    ...recovery.samples,
+    ...delivery,
+    transientLoops: loops?.loops ?? 0,
+    affectedFlows: recovery.affectedFlows,
+    partitionedFlows: recovery.partitionedFlows,
+    unrecoveredFlows: recovery.unrecoveredFlows,
+    controlBytes: counters.controlBytes,
+    measuredS: durationS,
+    nodes: topology.nodeCount,
+    links: topology.edges.length,
+    alternates: alternateTotals(network),
+    oracle: scenario.invariants.oracle ? checkOracle(network, rng.split('oracle').sample(Math.min(oracleDestinationsMax, topology.nodeCount), topology.nodeCount).sort((a, b) => a - b)) : null,
+    faults: faults.records,
+    timeline: timeline(flows, warmupMs, flowsEndMs),
+    events: network.eventsProcessed,
+    wallMs: performance.now() - started,
+    topology: { positions: topology.positions ?? null, edges: topology.edges },
+  };
+}
+
+function linkParamsFor(scenario: Scenario, rng: Prng): (index: number, forward: boolean) => LinkParams {
+  const spec = scenario.links;
+  return (index, forward) => {
+    const stream = rng.split('edge', index, spec.asymmetric && !forward ? 'ba' : 'ab');
+    return {
+      delayMs: stream.uniform(spec.delayMs.min, spec.delayMs.max),
+      jitterMs: spec.jitterMs,
+      loss: spec.loss,
+      bandwidthBps: spec.bandwidthMbps * 1e6,
+      queueBytesMax: spec.queueBytes,
+    };
+  };
+}
+
+/** `count` random (source, destination) pairs with distinct ends. */
+export function randomPairs(nodeCount: number, count: number, rng: Prng): [number, number][] {
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < count; i++) {
+    const src = rng.int(0, nodeCount - 1);
+    let dst = rng.int(0, nodeCount - 2);
+    if (dst >= src) dst++;
+    pairs.push([src, dst]);
+  }
+  return pairs;
+}
+
+function observerFor(
+  network: Network,
+  flows: FlowTracker,
+  recovery: RecoveryTracker,
+  loops: LoopChecker | null,
+  counters: { controlBytes: number },
+  warmupMs: number,
+  flowsEndMs: number,
+): NetworkObserver {
+  return {
+    onTransmit(_from, edge, transmit) {
+      if (transmit.data !== undefined) flows.onTransmit(edge.index, transmit);
+      else if (network.nowMs >= warmupMs && network.nowMs < flowsEndMs) counters.controlBytes += transmit.bytes.length;
+    },
+    onMeshEvent(node, event) {
+      if (event.kind === 'delivered') flows.onMeshEvent(node, event);
+      else if (event.kind === 'neighbourDown') recovery.neighbourDown(node, event.link);
+      else if (event.kind === 'routeChanged') loops?.routeChanged(node, event.dst);
+    },
+    afterHandle: loops === null ? undefined : () => loops.check(),
+  } as NetworkObserver;
+}
+
+function inWindow(windows: readonly FaultWindow[], tMs: number): boolean {
+  for (const w of windows) if (tMs >= w.startMs && tMs < w.endMs) return true;
+  return false;
+}
+
+function classifyDelivery(flows: FlowTracker, windows: readonly FaultWindow[]): Pick<SeedResult, 'steadySent' | 'steadyDelivered' | 'faultSent' | 'faultDelivered'> {
+  const totals = { steadySent: 0, steadyDelivered: 0, faultSent: 0, faultDelivered: 0 };
+  for (const flow of flows.flows) {
+    for (let seq = 0; seq < flow.sent; seq++) {
+      const delivered = flow.delivered[seq]!;
+      if (inWindow(windows, flow.sentAtMs[seq]!)) {
+        totals.faultSent++;
+        totals.faultDelivered += delivered;
+      } else {
+        totals.steadySent++;
+        totals.steadyDelivered += delivered;
+      }
+    }
+  }
+  return totals;
+}
+
+function timeline(flows: FlowTracker, startMs: number, endMs: number): { tS: number; sent: number; delivered: number }[] {
+  const bins = Math.max(1, Math.ceil((endMs - startMs) / 1000));
+  const sent = new Array<number>(bins).fill(0);
+  const delivered = new Array<number>(bins).fill(0);
+  for (const flow of flows.flows) {
+    for (let seq = 0; seq < flow.sent; seq++) {
+      const bin = Math.min(bins - 1, Math.floor((flow.sentAtMs[seq]! - startMs) / 1000));
+      sent[bin]!++;
+      delivered[bin]! += flow.delivered[seq]!;
+    }
+  }
+  return sent.map((count, i) => ({ tS: Math.round(startMs / 1000) + i, sent: count, delivered: delivered[i]! }));
+}
+
+function alternateTotals(network: Network): { withAlternate: number; reachable: number } {
+  let withAlternate = 0;
+  let reachable = 0;
+  for (const node of network.nodes) {
+    if (node.mesh === null) continue;
+    const coverage = node.mesh.alternateCoverage();
+    withAlternate += coverage.withAlternate;
+    reachable += coverage.reachable;
+  }
+  return { withAlternate, reachable };
+}
