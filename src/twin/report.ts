@@ -57,6 +57,8 @@ export interface TwinReport {
   readonly events: number;
   readonly wallMs: number;
   readonly eventsPerS: number;
+  /** The first seed's topology, for drawing: node positions (null when the graph has none) and edges. */
+  readonly topology: SeedResult['topology'];
 }
 
 /** Combines the results of one or more seeds into one report; samples are pooled, counts summed. */
@@ -106,6 +108,7 @@ export function buildReport(scenario: string, profile: string, results: readonly
     events,
     wallMs: Math.round(wallMs),
     eventsPerS: wallMs === 0 ? 0 : Math.round(events / (wallMs / 1000)),
+    topology: first.topology,
   };
 }
 
