@@ -86,7 +86,8 @@ export class RouteTable {
 
   /** Makes room for neighbour slot `k` in every source's route row. */
   ensureNeighbourSlot(k: number): void {
-    if (k >= this.width) this.grow(this.capacity, Math.max(k + 1, this.width * 2));
+    // Rows grow to exactly the neighbour count: a 4000-node twin holds 16 million rows.
+    if (k >= this.width) this.grow(this.capacity, k + 1);
   }
 
   /** True when a route through neighbour slot `k` is stored for `slot`. */

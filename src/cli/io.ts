@@ -1,0 +1,7 @@
+/** Where a command writes: injected so tests capture output without a terminal. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** True when stderr is a terminal (progress bars are drawn only then). */
+  readonly isTTY: boolean;
+}
