@@ -400,6 +400,8 @@ export class MeshNode {
       this.events.push({ kind: 'routeChanged', dst: table.sourceAt(slot), link, metric: this.metricOfSlot(slot) });
     }
     if (next < 0) {
+      // The source is kept (with its feasibility distance) for sourceGcMs from the loss.
+      if (previous >= 0) table.lastSelectedMs[slot] = this.nowMs;
       if (table.advertisedMetric[slot]! < metricInfinity) this.queueAdvert(slot, true);
       if (table.hasUnfeasibleRoute(slot)) this.startStarving(slot);
       return;
@@ -470,7 +472,9 @@ export class MeshNode {
   /** RFC 8966 3.8.1.2: answer from our own route, bump our own seqno, or forward toward the source. */
   private onSeqnoRequest(neighbour: Neighbour, tlv: SeqnoRequestTlv): void {
     if (tlv.source === this.id) {
-      if (tlv.seqno !== this.seqno && !seqnoNewer(this.seqno, tlv.seqno)) {
+      // Only a strictly newer request moves our seqno: adopting one half-way from ours (which
+      // the symmetric rule leaves incomparable) would make our routes unfeasible everywhere.
+      if (seqnoNewer(tlv.seqno, this.seqno)) {
         this.seqno = tlv.seqno;
         this.selfAdvertPending = true;
         this.urgentAdvert = true;
@@ -550,7 +554,13 @@ export class MeshNode {
     if (now >= this.neighbourDeadlineMs) this.expireNeighbours();
     if (now >= this.nextHousekeepingAtMs) this.housekeeping();
     for (const slot of this.starved) {
-      if (now >= this.table.seqnoRetryAtMs[slot]! && this.table.selected[slot]! < 0) this.sendSeqnoRequest(slot);
+      if (now < this.table.seqnoRetryAtMs[slot]!) continue;
+      if (this.table.selected[slot]! < 0 && this.table.hasUnfeasibleRoute(slot)) {
+        this.sendSeqnoRequest(slot);
+      } else {
+        this.starved.delete(slot);
+        this.table.seqnoRetryAtMs[slot] = Number.POSITIVE_INFINITY;
+      }
     }
   }
 

@@ -113,6 +113,13 @@ export class Harness {
     for (let i = 0; i < nodeCount; i++) this.restart(i);
   }
 
+  /** The NodeId of node `index`. */
+  id(index: number): NodeId {
+    const id = this.ids[index];
+    if (id === undefined) throw new Error(`harness: no node ${index}`);
+    return id;
+  }
+
   /** The MeshNode of node `index`; throws while it is crashed. */
   node(index: number): MeshNode {
     const mesh = this.meshes[index];
@@ -241,7 +248,7 @@ export class Harness {
   private carry(from: number, link: number, sentBytes: Uint8Array): void {
     const spec = this.links[link];
     if (spec === undefined || (spec.a !== from && spec.b !== from)) throw new Error(`harness: node ${from} sent on foreign link ${link}`);
-    let bytes = sentBytes.slice();
+    let bytes: Uint8Array = sentBytes.slice();
     if (this.options.trace === true) this.sent.push({ atMs: this.nowMs, from, link, tlvs: decodePacket(bytes) });
     if (!this.linkUp[link]) return;
     if (this.filter !== null) {
