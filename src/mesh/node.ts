@@ -306,6 +306,7 @@ export class MeshNode {
   }
 
   private notePeer(neighbour: Neighbour, sender: NodeId): void {
+    if (neighbour.peer === sender) return;
     const oldPeer = neighbour.peer;
     const wasUsable = neighbour.usable;
     if (!neighbour.notePeer(sender)) return;

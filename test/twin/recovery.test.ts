@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fastProfile, profiles } from '../../src/mesh/profiles.js';
+import { seqnoNewer } from '../../src/mesh/seqno.js';
 import type { MeshEvent } from '../../src/mesh/types.js';
 import { FaultInjector } from '../../src/twin/faults.js';
 import { FlowTracker, type Flow, type PacketTrace } from '../../src/twin/flows.js';
@@ -205,6 +206,36 @@ faults:
     // Both neighbours of the crashed node notice; the crashed node itself is not waited for.
     expect(run.recovery.samples.detectMs).toHaveLength(2);
     expect(run.loops.loops).toBe(0);
+  });
+  it('rejoins after a long outage even when it restarts with an older seqno', () => {
+    // A restarted node draws a fresh random seqno; about half the time it is older than the one
+    // the others remember, and they must get it raised by seqno requests after they stopped asking.
+    let olderSeqnos = 0;
+    for (let seed = 1; seed <= 6; seed++) {
+      const run = assemble(
+        scenario(`
+name: late-restart
+seed: ${seed}
+topology: { kind: line, nodes: 5 }
+timing: { warmupS: 4, durationS: 10, settleS: 2 }
+traffic: { pairs: [[0, 4]], ratePps: 20 }
+faults:
+  - { kind: nodeDown, node: 2, atS: 6, untilS: 11 }
+`),
+      );
+      let before = -1;
+      let after = -1;
+      run.network.at(5999, () => (before = run.network.nodes[2]!.mesh!.ownSeqno));
+      // Just after the restart at 11 s, before any request could have reached the new node.
+      run.network.at(11_000.5, () => (after = run.network.nodes[2]!.mesh!.ownSeqno));
+      run.network.runUntil(run.endMs);
+      if (seqnoNewer(before, after)) olderSeqnos++;
+      expect({ seed, without: nodesWithoutRouteTo(run.network, 2) }).toEqual({ seed, without: [] });
+      run.recovery.finish();
+      expect(run.recovery.samples.healRecoveryMs).toHaveLength(1);
+    }
+    // The case that matters did come up.
+    expect(olderSeqnos).toBeGreaterThan(0);
   });
 });
 
