@@ -9,6 +9,15 @@ export const faultGraceMs = 1000;
 /** Packets sent up to this long before a fault may still be in flight when it strikes; they count as sent during it. */
 export const inFlightMsMax = 1000;
 
+/** Which directions of one link a fault cuts. */
+export interface DirectedCut {
+  readonly edge: number;
+  /** The a -> b direction. */
+  readonly forward: boolean;
+  /** The b -> a direction. */
+  readonly backward: boolean;
+}
+
 /** One fault as it happened, for the report. */
 export interface FaultRecord {
   readonly atMs: number;
@@ -39,6 +48,8 @@ export interface FaultContext {
 export class FaultInjector {
   readonly records: FaultRecord[] = [];
   readonly windows: FaultWindow[] = [];
+  /** Crashes currently holding each node down. */
+  private readonly crashHolds = new Map<number, number>();
 
   constructor(
     private readonly ctx: FaultContext,
@@ -139,56 +150,65 @@ export class FaultInjector {
     return candidates.length === 0 ? null : rng.pick(candidates);
   }
 
-  /** Cuts `edges` (both directions, or only a -> b of each when `oneWay`), restoring them at `restoreAtMs`. */
-  cutEdges(kind: string, edges: readonly number[], restoreAtMs: number | null, oneWay = false, target?: string): void {
-    const failure: FailureSet = { edges: new Set(edges), nodes: new Set() };
+  /** Cuts `edges` in both directions, restoring them at `restoreAtMs` (null: never). */
+  cutEdges(kind: string, edges: readonly number[], restoreAtMs: number | null, target?: string): void {
+    this.cutDirections(kind, edges.map((edge) => ({ edge, forward: true, backward: true })), restoreAtMs, target);
+  }
+
+  /**
+   * Cuts the given directions of links. Cuts are counted per direction, so a link cut by two
+   * overlapping faults stays down until both are repaired.
+   */
+  cutDirections(kind: string, cuts: readonly DirectedCut[], restoreAtMs: number | null, target?: string): void {
+    const failure: FailureSet = { edges: new Set(cuts.map((c) => c.edge)), nodes: new Set() };
     const affected = this.failing(failure);
-    for (const e of edges) {
-      const edge = this.ctx.network.edges[e]!;
-      edge.forward.up = false;
-      if (!oneWay) edge.backward.up = false;
-    }
+    const directions = cuts.flatMap(({ edge, forward, backward }) => {
+      const simEdge = this.ctx.network.edges[edge]!;
+      return [...(forward ? [simEdge.forward] : []), ...(backward ? [simEdge.backward] : [])];
+    });
+    for (const direction of directions) direction.cut();
     this.ctx.recovery.failureApplied(failure, affected);
-    const label = target ?? edges.map((e) => this.edgeLabel(e)).join(',');
+    const label = target ?? cuts.map((c) => this.edgeLabel(c.edge)).join(',');
     this.open(kind, label, affected.length, restoreAtMs, () => {
-      for (const e of edges) {
-        const edge = this.ctx.network.edges[e]!;
-        edge.forward.up = true;
-        edge.backward.up = true;
-        edge.forward.reset();
-        edge.backward.reset();
-      }
+      for (const direction of directions) direction.restore();
     });
   }
 
+  /** Crashes `node` (state lost); overlapping crashes are counted and the node restarts when the last one ends. */
   private crashNode(kind: string, node: number, restartAtMs: number | null): void {
-    if (this.ctx.network.nodes[node]!.mesh === null) return;
+    const holds = this.crashHolds.get(node) ?? 0;
     const failure: FailureSet = { edges: new Set(), nodes: new Set([node]) };
-    const affected = this.failing(failure);
-    this.ctx.network.crash(node);
-    this.ctx.recovery.failureApplied(failure, affected);
-    this.open(kind, `node ${node}`, affected.length, restartAtMs, () => this.ctx.network.boot(node));
+    const affected = holds === 0 ? this.failing(failure) : [];
+    this.crashHolds.set(node, holds + 1);
+    if (holds === 0) {
+      this.ctx.network.crash(node);
+      this.ctx.recovery.failureApplied(failure, affected);
+    }
+    this.open(kind, `node ${node}`, affected.length, restartAtMs, () => {
+      const left = this.crashHolds.get(node)! - 1;
+      this.crashHolds.set(node, left);
+      if (left === 0) this.ctx.network.boot(node);
+    });
   }
 
+  /** Adds loss and delay to both directions of a link; overlapping degradations add up. */
   private degrade(link: LinkEnds | null, loss: number, extraDelayMs: number, untilMs: number, rng: Prng): void {
     const edgeIndex = link === null ? this.pickEdge(true, rng) : this.edgeOf(link);
     if (edgeIndex === null) return;
     const edge = this.ctx.network.edges[edgeIndex]!;
-    for (const direction of [edge.forward, edge.backward]) {
-      direction.extraLoss = loss;
-      direction.extraDelayMs = extraDelayMs;
-    }
-    this.open('degrade', this.edgeLabel(edgeIndex), 0, untilMs, () => {
+    const adjust = (sign: number): void => {
       for (const direction of [edge.forward, edge.backward]) {
-        direction.extraLoss = 0;
-        direction.extraDelayMs = 0;
+        direction.extraLoss = Math.max(0, direction.extraLoss + sign * loss);
+        direction.extraDelayMs = Math.max(0, direction.extraDelayMs + sign * extraDelayMs);
       }
-    });
+    };
+    adjust(1);
+    this.open('degrade', this.edgeLabel(edgeIndex), 0, untilMs, () => adjust(-1));
   }
 
   private partition(fault: PartitionFault, rng: Prng): void {
-    const { edges, oneWay, label } = partitionCut(this.ctx, fault, rng);
-    this.cutEdges('partition', edges, toMs(fault.healS), oneWay, label);
+    const { cuts, label } = partitionCut(this.ctx, fault, rng);
+    this.cutDirections('partition', cuts, toMs(fault.healS), label);
   }
 
   /** Flows whose current path crosses `failure`, read before it is applied. */
@@ -226,44 +246,48 @@ function toMs(seconds: number | null): number | null {
   return seconds === null ? null : seconds * 1000;
 }
 
-/** The edges a partition cuts, by mode. */
-export function partitionCut(ctx: FaultContext, fault: PartitionFault, rng: Prng): { edges: number[]; oneWay: boolean; label: string } {
+/** The link directions a partition cuts, by mode. */
+export function partitionCut(ctx: FaultContext, fault: PartitionFault, rng: Prng): { cuts: DirectedCut[]; label: string } {
   const net = ctx.network;
-  const n = net.nodes.length;
-  const sideOf = (mode: string): Uint8Array => halves(ctx, mode === 'randomHalves', rng);
+  const both = (edges: readonly number[]): DirectedCut[] => edges.map((edge) => ({ edge, forward: true, backward: true }));
   const crossing = (side: Uint8Array): number[] => net.edges.filter((e) => side[e.a] !== side[e.b]).map((e) => e.index);
   switch (fault.mode) {
     case 'halves':
     case 'randomHalves':
-      return { edges: crossing(sideOf(fault.mode)), oneWay: false, label: fault.mode };
+      return { cuts: both(crossing(halves(ctx, fault.mode === 'randomHalves', rng))), label: fault.mode };
     case 'oneWay': {
-      const side = sideOf('halves');
-      // Cut only the direction from side 0 into side 1 of each crossing edge.
-      const edges = crossing(side).filter((e) => side[net.edges[e]!.a] === 0);
-      return { edges, oneWay: true, label: 'oneWay' };
+      const side = halves(ctx, false, rng);
+      // Only the direction from side 0 (west) into side 1 (east) of each crossing link.
+      const cuts = crossing(side).map((edge) => ({ edge, forward: side[net.edges[edge]!.a] === 0, backward: side[net.edges[edge]!.b] === 0 }));
+      return { cuts, label: 'oneWay' };
     }
     case 'bridge': {
-      const cut = crossing(sideOf('halves'));
+      const cut = crossing(halves(ctx, false, rng));
       const kept = cut.length === 0 ? -1 : rng.pick(cut);
-      return { edges: cut.filter((e) => e !== kept), oneWay: false, label: `bridge kept ${kept}` };
+      return { cuts: both(cut.filter((e) => e !== kept)), label: `bridge kept ${kept}` };
     }
     case 'isolate': {
-      const node = fault.node ?? rng.int(0, n - 1);
-      return { edges: [...net.nodes[node]!.edges], oneWay: false, label: `isolate ${node}` };
+      const node = fault.node ?? rng.int(0, net.nodes.length - 1);
+      return { cuts: both(net.nodes[node]!.edges), label: `isolate ${node}` };
     }
-    case 'majorityRing': {
-      const order = rng.shuffle(net.nodes.map((node) => node.index));
-      const position = new Int32Array(n);
-      order.forEach((node, i) => (position[node] = i));
-      const reach = Math.floor(n / 4);
-      const ringDistance = (a: number, b: number): number => {
-        const d = Math.abs(position[a]! - position[b]!);
-        return Math.min(d, n - d);
-      };
-      const edges = net.edges.filter((e) => ringDistance(e.a, e.b) > reach).map((e) => e.index);
-      return { edges, oneWay: false, label: 'majorityRing' };
-    }
+    case 'majorityRing':
+      return { cuts: both(majorityRingCut(ctx, rng)), label: 'majorityRing' };
   }
+}
+
+/** Links between nodes more than n/4 apart on a random ring: every node keeps a different majority. */
+function majorityRingCut(ctx: FaultContext, rng: Prng): number[] {
+  const net = ctx.network;
+  const n = net.nodes.length;
+  const order = rng.shuffle(net.nodes.map((node) => node.index));
+  const position = new Int32Array(n);
+  order.forEach((node, i) => (position[node] = i));
+  const reach = Math.floor(n / 4);
+  const ringDistance = (a: number, b: number): number => {
+    const d = Math.abs(position[a]! - position[b]!);
+    return Math.min(d, n - d);
+  };
+  return net.edges.filter((e) => ringDistance(e.a, e.b) > reach).map((e) => e.index);
 }
 
 /** Splits nodes into two halves: by x coordinate when the topology has positions, else by index; or at random. */

@@ -23,7 +23,10 @@ export type LinkDrop = 'down' | 'loss' | 'queue';
  * scenarios change at run time.
  */
 export class LinkDirection {
-  up = true;
+  /** Faults holding this direction down; it carries packets only when none does. */
+  private cuts = 0;
+  /** Counts how often the direction went down; a packet sent in an earlier epoch is lost with the link. */
+  epoch = 0;
   extraLoss = 0;
   extraDelayMs = 0;
   private busyUntilMs = 0;
@@ -35,6 +38,31 @@ export class LinkDirection {
     readonly params: LinkParams,
     private readonly rng: Prng,
   ) {}
+
+  /** True while no fault holds this direction down. */
+  get up(): boolean {
+    return this.cuts === 0;
+  }
+
+  /** Sets the state directly: false is one more cut, true clears every cut (tests and tools). */
+  set up(value: boolean) {
+    if (!value) this.cut();
+    else if (this.cuts > 0) {
+      this.cuts = 0;
+      this.reset();
+    }
+  }
+
+  /** One more fault holds the direction down; packets in flight are lost. */
+  cut(): void {
+    if (this.cuts++ === 0) this.epoch++;
+  }
+
+  /** One fault that held the direction down is repaired; it comes back when none remains. */
+  restore(): void {
+    if (this.cuts === 0) return;
+    if (--this.cuts === 0) this.reset();
+  }
 
   /** When a packet of `bytes` sent at `nowMs` arrives, or why it does not. */
   transmit(nowMs: number, bytes: number): number | LinkDrop {
@@ -56,6 +84,7 @@ export class LinkDirection {
   /** Empties the queue, as when the link goes down and comes back. */
   reset(): void {
     this.busyUntilMs = 0;
+    this.lastArrivalMs = 0;
   }
 
   private drop(reason: LinkDrop): LinkDrop {

@@ -48,7 +48,7 @@ export interface NetworkConfig {
 }
 
 type SimEvent =
-  | { readonly k: 0; readonly node: number; readonly edge: number; readonly bytes: Uint8Array; readonly via: LinkDirection }
+  | { readonly k: 0; readonly node: number; readonly edge: number; readonly bytes: Uint8Array; readonly via: LinkDirection; readonly epoch: number }
   | { readonly k: 1; readonly node: number; readonly boot: number }
   | { readonly k: 2; readonly run: () => void };
 
@@ -154,7 +154,7 @@ export class Network {
     if (event.k === 0) {
       const node = this.nodes[event.node]!;
       // A packet still in flight when its link is cut is lost with the link.
-      if (node.mesh === null || !event.via.up) return;
+      if (node.mesh === null || event.via.epoch !== event.epoch) return;
       this.apply(node, node.mesh.handle(this.nowMs, { kind: 'datagram', link: event.edge as LinkId, bytes: event.bytes }));
     } else if (event.k === 1) {
       const node = this.nodes[event.node]!;
@@ -188,6 +188,6 @@ export class Network {
     const arrival = direction.transmit(this.nowMs, transmit.bytes.length);
     this.observer.onTransmit?.(from, edge, transmit, arrival);
     if (typeof arrival !== 'number') return;
-    this.queue.push(arrival, { k: 0, node: to, edge: edge.index, bytes: transmit.bytes, via: direction });
+    this.queue.push(arrival, { k: 0, node: to, edge: edge.index, bytes: transmit.bytes, via: direction, epoch: direction.epoch });
   }
 }

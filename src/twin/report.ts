@@ -100,7 +100,7 @@ export function buildReport(scenario: string, profile: string, results: readonly
             pairs: oracles.reduce((t, o) => t + o.pairs, 0),
             missing: oracles.reduce((t, o) => t + o.missing, 0),
             mismatched: oracles.reduce((t, o) => t + o.mismatched, 0),
-            stretchMean: oracles[0]!.stretchMean,
+            stretchMean: pooledStretch(oracles),
           },
     faults: results.flatMap((r) => r.faults.map((f) => ({ ...f, seed: r.seed }))),
     recoverySamplesMs: [...recovery].sort((a, b) => a - b).map((v) => Math.round(v * 10) / 10),
@@ -116,4 +116,16 @@ export function buildReport(scenario: string, profile: string, results: readonly
 export function reportJson(report: unknown, deterministic: boolean): string {
   const replacer = (key: string, value: unknown): unknown => (deterministic && (key === 'wallMs' || key === 'eventsPerS') ? 0 : value);
   return `${JSON.stringify(report, replacer, 2)}\n`;
+}
+
+/** Mean stretch over all seeds, weighted by the pairs each seed routed. */
+function pooledStretch(oracles: readonly { pairs: number; missing: number; stretchMean: number | null }[]): number | null {
+  let weighted = 0;
+  let routed = 0;
+  for (const o of oracles) {
+    if (o.stretchMean === null) continue;
+    weighted += o.stretchMean * (o.pairs - o.missing);
+    routed += o.pairs - o.missing;
+  }
+  return routed === 0 ? null : Math.round((weighted / routed) * 1e4) / 1e4;
 }
