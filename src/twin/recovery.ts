@@ -32,8 +32,6 @@ export function crosses(path: { readonly edges: readonly number[]; readonly node
   return path.edges.some((e) => failure.edges.has(e)) || path.nodes.some((n) => failure.nodes.has(n));
 }
 
-/** Most time a flow may take to recover before it is counted as not recovered. */
-export const recoveryTimeoutMs = 60_000;
 
 /**
  * Measures, per failure and per affected flow, how long until traffic flows again; and how

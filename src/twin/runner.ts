@@ -137,7 +137,7 @@ function observerFor(
   warmupMs: number,
   flowsEndMs: number,
 ): NetworkObserver {
-  return {
+  const observer: NetworkObserver = {
     onTransmit(_from, edge, transmit) {
       if (transmit.data !== undefined) flows.onTransmit(edge.index, transmit);
       else if (network.nowMs >= warmupMs && network.nowMs < flowsEndMs) counters.controlBytes += transmit.bytes.length;
@@ -147,8 +147,9 @@ function observerFor(
       else if (event.kind === 'neighbourDown') recovery.neighbourDown(node, event.link);
       else if (event.kind === 'routeChanged') loops?.routeChanged(node, event.dst);
     },
-    afterHandle: loops === null ? undefined : () => loops.check(),
-  } as NetworkObserver;
+  };
+  if (loops !== null) observer.afterHandle = () => loops.check();
+  return observer;
 }
 
 function inWindow(windows: readonly FaultWindow[], tMs: number): boolean {
