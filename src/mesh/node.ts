@@ -24,6 +24,8 @@ export const advertiseThreshold = 16;
 export const seqnoRequestHopCount = 64;
 /** Seqno requests sent for one starvation episode before giving up until routes change. */
 export const seqnoRequestsMax = 5;
+/** Most sources (destinations) one node keeps; updates for more are dropped, so a neighbour cannot exhaust memory. */
+export const sourcesMax = 65_536;
 
 /** How a node is set up. Randomness is passed in so the core stays deterministic under test. */
 export interface MeshNodeConfig {
@@ -68,6 +70,7 @@ export class MeshNode {
     updatesReceived: 0,
     updatesChanged: 0,
     advertsSent: 0,
+    sourcesRejected: 0,
   };
   private readonly random: () => number;
   private readonly emitRouteEvents: boolean;
@@ -384,7 +387,13 @@ export class MeshNode {
       if (slot >= 0 && table.clearRoute(slot, neighbour.slot)) this.reselect(slot);
       return;
     }
-    if (slot < 0) slot = table.ensureSlot(tlv.source, this.nowMs);
+    if (slot < 0) {
+      if (table.size >= sourcesMax) {
+        this.stats.sourcesRejected++;
+        return;
+      }
+      slot = table.ensureSlot(tlv.source, this.nowMs);
+    }
     const expiresAtMs = this.nowMs + tlv.intervalMs * this.profile.expiryFactor;
     if (!table.setRoute(slot, neighbour.slot, tlv.seqno, tlv.metric, expiresAtMs)) return;
     this.stats.updatesChanged++;

@@ -74,4 +74,6 @@ export interface MeshStats {
   updatesReceived: number;
   updatesChanged: number;
   advertsSent: number;
+  /** Updates dropped because the node already keeps sourcesMax sources. */
+  sourcesRejected: number;
 }

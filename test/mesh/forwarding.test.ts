@@ -43,6 +43,7 @@ function emptyStats(): MeshStats {
     updatesReceived: 0,
     updatesChanged: 0,
     advertsSent: 0,
+    sourcesRejected: 0,
   };
 }
 

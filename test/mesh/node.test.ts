@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LinkId } from '../../src/mesh/neighbour.js';
-import { advertiseThreshold, MeshNode, seqnoRequestHopCount, seqnoRequestsMax } from '../../src/mesh/node.js';
+import { advertiseThreshold, MeshNode, seqnoRequestHopCount, seqnoRequestsMax, sourcesMax } from '../../src/mesh/node.js';
 import { fastProfile, rfc8966Profile, type TimingProfile } from '../../src/mesh/profiles.js';
 import { hopLimitDefault } from '../../src/mesh/forwarding.js';
 import { decodePacket, encodePacket } from '../../src/wire/codec.js';
@@ -789,5 +789,19 @@ describe('MeshNode: regressions found in review', () => {
     h.runUntil(400_000);
     expect(h.node(B).metricTo(c)).toBe(256);
     expect(h.node(A).metricTo(c)).toBe(512);
+  });
+});
+
+describe('MeshNode: bounded state', () => {
+  it('keeps at most sourcesMax sources and counts the updates it drops', () => {
+    const h = new Harness(2, line(2));
+    h.runUntil(1000);
+    const tlvs: UpdateTlv[] = [];
+    // Sources 1000.. are made up; node ids 1 and 2 are the two real nodes.
+    for (let i = 0; i <= sourcesMax; i++) tlvs.push({ type: 'update', source: nodeId(1000 + i), seqno: 1, metric: 256, intervalMs: 20_000 });
+    for (let i = 0; i < tlvs.length; i += 100) inject(h, A, 0, tlvs.slice(i, i + 100));
+    // The node already knew its neighbour as a source, so one fewer made-up source fits.
+    expect(h.node(A).routes().length).toBe(sourcesMax);
+    expect(h.node(A).stats.sourcesRejected).toBe(2);
   });
 });
