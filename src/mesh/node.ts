@@ -495,19 +495,45 @@ export class MeshNode {
     }
     const table = this.table;
     const slot = table.slotOf(tlv.source);
-    const k = slot < 0 ? -1 : table.selected[slot]!;
-    if (k < 0) return;
-    const seqno = table.seqnoOf(slot, k);
-    if (seqno === tlv.seqno || seqnoNewer(seqno, tlv.seqno)) {
-      this.outbox.toNeighbour(neighbour, this.advertise(slot));
-      return;
+    if (slot < 0) return;
+    const k = table.selected[slot]!;
+    if (k >= 0) {
+      const seqno = table.seqnoOf(slot, k);
+      if (seqno === tlv.seqno || seqnoNewer(seqno, tlv.seqno)) {
+        this.outbox.toNeighbour(neighbour, this.advertise(slot));
+        return;
+      }
     }
-    const nextHop = table.neighbours[k]!;
-    if (tlv.hopCount < 2 || nextHop === neighbour) return;
+    const target = this.requestTarget(slot, neighbour);
+    if (tlv.hopCount < 2 || target === null) return;
     const previous = this.forwardedRequests.get(tlv.source);
     if (previous !== undefined && previous.seqno === tlv.seqno && previous.untilMs > this.nowMs) return;
     this.forwardedRequests.set(tlv.source, { seqno: tlv.seqno, untilMs: this.nowMs + this.profile.seqnoRequestRetryMs });
-    this.outbox.toNeighbour(nextHop, { ...tlv, hopCount: tlv.hopCount - 1 });
+    this.outbox.toNeighbour(target, { ...tlv, hopCount: tlv.hopCount - 1 });
+  }
+
+  /**
+   * Where to forward a seqno request towards its source: the selected next hop, or, when
+   * there is none or it is where the request came from, the neighbour with the best route of
+   * any feasibility. Nodes on a failed path have often lost their own route too; sending the
+   * request on through an unfeasible route still reaches the source, where dropping it would
+   * leave the requester waiting for its retry timer.
+   */
+  private requestTarget(slot: number, from: Neighbour): Neighbour | null {
+    const table = this.table;
+    const k = table.selected[slot]!;
+    if (k >= 0 && table.neighbours[k] !== from) return table.neighbours[k]!;
+    let best: Neighbour | null = null;
+    let bestMetric = metricInfinity;
+    for (const candidate of this.neighbourList) {
+      if (candidate === from || !candidate.usable || !table.hasRoute(slot, candidate.slot)) continue;
+      const metric = table.metricOf(slot, candidate.slot);
+      if (metric < bestMetric) {
+        best = candidate;
+        bestMetric = metric;
+      }
+    }
+    return best;
   }
 
   /** The update we send for `slot` now; records it as advertised and tightens the feasibility distance. */

@@ -655,11 +655,14 @@ describe('MeshNode: updates and route requests', () => {
     for (const s of [seqno, (seqno - 3) & 0xffff]) {
       expect(updatesIn(inject(h, B, 0, [request(s, 5)]))).toEqual([[0, c, 256]]);
     }
-    // Unknown source, or a hop count that is used up, or a request from our own next hop: dropped.
+    // Unknown source, or a hop count that is used up: dropped.
     expect(inject(h, B, 0, [{ type: 'seqnoRequest', source: nodeId(999), seqno: 1, hopCount: 5, requester: h.id(A) }]).sends).toEqual([]);
     const newer = (seqno + 1) & 0xffff;
     expect(inject(h, B, 0, [request(newer, 1)]).sends).toEqual([]);
-    expect(inject(h, B, 1, [request(newer, 5)]).sends).toEqual([]);
+    // A request from our own next hop goes on through the best other route (A's, here).
+    const sideways = sentIn(inject(h, B, 1, [request(newer, 5)]), 'seqnoRequest');
+    expect(sideways.map((s) => [s.link, s.tlv.hopCount])).toEqual([[0, 4]]);
+    h.runFor(fastProfile.seqnoRequestRetryMs + 1);
     // Forwarded toward the source with one hop less; a duplicate within the retry time is not.
     const forwarded = sentIn(inject(h, B, 0, [request(newer, 5)]), 'seqnoRequest');
     expect(forwarded.map((s) => [s.link, s.tlv.hopCount, s.tlv.seqno])).toEqual([[1, 4, newer]]);
