@@ -37,15 +37,32 @@ export function gitCommit(): string {
 
 /** One twin run in a child process (so two can use both cores); resolves with its report. */
 export function twinInChild(args: readonly string[]): Promise<TwinReport> {
+  return twinInChildWithin(args, Number.POSITIVE_INFINITY).then((report) => {
+    if (report === null) throw new Error('unreachable: no time limit');
+    return report;
+  });
+}
+
+/** Like twinInChild, but stops the child after `limitMs` of wall time and resolves null. */
+export function twinInChildWithin(args: readonly string[], limitMs: number): Promise<TwinReport | null> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--max-old-space-size=16384', '--import', 'tsx', 'src/cli/main.ts', 'twin', 'run', ...args, '--json', '-', '--quiet'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
+    let timedOut = false;
+    const timer = Number.isFinite(limitMs)
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill();
+        }, limitMs)
+      : undefined;
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`twin run ${args.join(' ')} exited with ${code}`));
+      clearTimeout(timer);
+      if (timedOut) resolve(null);
+      else if (code !== 0) reject(new Error(`twin run ${args.join(' ')} exited with ${code}`));
       else resolve(JSON.parse(out) as TwinReport);
     });
   });
