@@ -21,6 +21,7 @@ export interface TimingProfile {
   readonly sourceGcMs: number;
 }
 
+/** Names of the timing profiles. */
 export type ProfileName = 'fast' | 'rfc8966';
 
 /** Sub-second failure detection: probes every 50 ms, down after 3 missed (100-150 ms). */

@@ -13,6 +13,7 @@ export const TlvType = {
 
 /** BFD-style session state carried in a probe (RFC 5880 states without AdminDown). */
 export const ProbeState = { down: 0, init: 1, up: 2 } as const;
+/** A probe session state as carried on the wire. */
 export type ProbeStateValue = (typeof ProbeState)[keyof typeof ProbeState];
 
 /** What a Data TLV carries: application payload, echo (ping), or routed error feedback. */
@@ -23,6 +24,7 @@ export const DataKind = {
   unreachable: 3,
   hopLimitExceeded: 4,
 } as const;
+/** A Data TLV kind as carried on the wire. */
 export type DataKindValue = (typeof DataKind)[keyof typeof DataKind];
 
 /** Babel Hello (RFC 8966 4.6.5) with the RFC 9616 timestamp of its sending. */
@@ -90,4 +92,5 @@ export interface DataTlv {
   readonly payload: Uint8Array;
 }
 
+/** Any TLV this version of the wire format defines. */
 export type Tlv = HelloTlv | IhuTlv | ProbeTlv | UpdateTlv | RouteRequestTlv | SeqnoRequestTlv | DataTlv;
