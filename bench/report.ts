@@ -40,7 +40,42 @@ function section(result: BenchResult): string {
     '| --- | --- |',
     ...rows,
     '',
+    ...runTable(result.details),
   ].join('\n');
+}
+
+interface RunSummary {
+  readonly scenario: string;
+  readonly profile: string;
+  readonly seeds: readonly number[];
+  readonly recoveryMs: { count: number; p50: number | null; p95: number | null; max: number | null };
+  readonly outageMs: { p95: number | null };
+  readonly detectMs: { p95: number | null };
+  readonly healRecoveryMs: { p95: number | null };
+  readonly deliveryRatio: { steady: number | null; duringFault: number | null };
+  readonly transientLoops: number;
+  readonly affectedFlows: number;
+  readonly partitionedFlows: number;
+  readonly unrecoveredFlows: number;
+  readonly wallMs: number;
+}
+
+/** A table of the individual twin runs behind the figures, when the details hold them. */
+function runTable(details: unknown): string[] {
+  if (!Array.isArray(details) || details.length === 0 || typeof (details[0] as RunSummary).scenario !== 'string') return [];
+  const runs = details as RunSummary[];
+  const v = (x: number | null): string => (x === null ? 'n/a' : String(x));
+  return [
+    'Runs behind these figures (ms; recovery as p50 / p95 / max over the affected flows of all seeds):',
+    '',
+    '| scenario | profile | seeds | recovery | samples | outage p95 | detect p95 | heal p95 | delivery steady / during faults | loops | affected / partitioned / unrecovered | wall s |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...runs.map(
+      (r) =>
+        `| ${r.scenario} | ${r.profile} | ${r.seeds.join(',')} | ${v(r.recoveryMs.p50)} / ${v(r.recoveryMs.p95)} / ${v(r.recoveryMs.max)} | ${r.recoveryMs.count} | ${v(r.outageMs.p95)} | ${v(r.detectMs.p95)} | ${v(r.healRecoveryMs.p95)} | ${v(r.deliveryRatio.steady)} / ${v(r.deliveryRatio.duringFault)} | ${r.transientLoops} | ${r.affectedFlows} / ${r.partitionedFlows} / ${r.unrecoveredFlows} | ${Math.round(r.wallMs / 1000)} |`,
+    ),
+    '',
+  ];
 }
 
 main();

@@ -12,8 +12,10 @@ async function main(): Promise<void> {
     if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`bench: bad benchmark name ${JSON.stringify(name)}`);
     const module = (await import(`./${name}.ts`)) as { run: () => Promise<{ figures: BenchResult['figures']; details: unknown }> };
     const started = new Date().toISOString();
+    // The commit is read before the run: the code measured is the code checked out when it started.
+    const commit = gitCommit();
     const { figures, details } = await module.run();
-    const result: BenchResult = { name, command: `npm run bench -- ${name}`, date: started, commit: gitCommit(), machine: machine(), figures, details };
+    const result: BenchResult = { name, command: `npm run bench -- ${name}`, date: started, commit, machine: machine(), figures, details };
     mkdirSync('bench/results', { recursive: true });
     writeFileSync(`bench/results/${name}.json`, `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`${name}: ${JSON.stringify(figures)}\n`);
