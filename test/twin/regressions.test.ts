@@ -7,10 +7,11 @@ import { LinkDirection } from '../../src/twin/link-model.js';
 import { Network } from '../../src/twin/network.js';
 import { Prng } from '../../src/twin/prng.js';
 import { RecoveryTracker } from '../../src/twin/recovery.js';
-import { buildReport, type SeedResult } from '../../src/twin/report.js';
+import { buildReport } from '../../src/twin/report.js';
 import { buildTopology } from '../../src/twin/runner.js';
 import { parseScenario } from '../../src/twin/scenario.js';
 import { line } from '../../src/twin/topology.js';
+import { seedResult } from './fixtures.js';
 
 /** Builds a network with fixed 10 ms links, schedules the scenario's faults, and boots it. */
 function assemble(yaml: string): { network: Network } {
@@ -118,32 +119,8 @@ faults:
   });
 
   it('pools the oracle stretch of every seed, weighted by routed pairs', () => {
-    const base: Omit<SeedResult, 'oracle' | 'seed'> = {
-      recoveryMs: [],
-      outageMs: [],
-      detectMs: [],
-      healRecoveryMs: [],
-      steadySent: 0,
-      steadyDelivered: 0,
-      faultSent: 0,
-      faultDelivered: 0,
-      transientLoops: 0,
-      affectedFlows: 0,
-      partitionedFlows: 0,
-      unrecoveredFlows: 0,
-      controlBytes: 0,
-      measuredS: 10,
-      nodes: 4,
-      links: 5,
-      alternates: { withAlternate: 0, reachable: 0 },
-      faults: [],
-      timeline: [],
-      events: 0,
-      wallMs: 0,
-      topology: { positions: null, edges: [] },
-    };
-    const a: SeedResult = { ...base, seed: 7, oracle: { pairs: 12, missing: 1, mismatched: 0, stretchMean: 1.25 } };
-    const b: SeedResult = { ...base, seed: 8, oracle: { pairs: 12, missing: 0, mismatched: 2, stretchMean: 1.5 } };
+    const a = seedResult({ seed: 7, oracle: { pairs: 12, missing: 1, mismatched: 0, stretchMean: 1.25 } });
+    const b = seedResult({ seed: 8, oracle: { pairs: 12, missing: 0, mismatched: 2, stretchMean: 1.5 } });
     expect(buildReport('x', 'fast', [a, b], 1).oracle!.stretchMean).toBe(Math.round(((11 * 1.25 + 12 * 1.5) / 23) * 1e4) / 1e4);
   });
 });
