@@ -16,7 +16,7 @@ import { Outbox } from './outbox.js';
 import { fastProfile, type TimingProfile } from './profiles.js';
 import { RouteTable } from './route-table.js';
 import { seqnoNewer, seqnoPlus } from './seqno.js';
-import type { MeshEvent, MeshInput, MeshOutput, MeshStats, PingInput, SendInput, Transmit } from './types.js';
+import { newMeshStats, type MeshEvent, type MeshInput, type MeshOutput, type MeshStats, type PingInput, type SendInput, type Transmit } from './types.js';
 
 /** A route's metric must move by at least this before a triggered update is sent. */
 export const advertiseThreshold = 16;
@@ -57,21 +57,8 @@ export interface RouteView {
 export class MeshNode {
   readonly id: NodeId;
   readonly profile: TimingProfile;
-  readonly stats: MeshStats = {
-    decodeErrors: 0,
-    unknownLink: 0,
-    dataForwarded: 0,
-    dataDelivered: 0,
-    dropNoRoute: 0,
-    dropHopLimit: 0,
-    controlBytesSent: 0,
-    dataBytesSent: 0,
-    seqnoRequestsSent: 0,
-    updatesReceived: 0,
-    updatesChanged: 0,
-    advertsSent: 0,
-    sourcesRejected: 0,
-  };
+  readonly stats: MeshStats = newMeshStats();
+
   private readonly random: () => number;
   private readonly emitRouteEvents: boolean;
   private readonly neighbours = new Map<LinkId, Neighbour>();

@@ -77,3 +77,22 @@ export interface MeshStats {
   /** Updates dropped because the node already keeps sourcesMax sources. */
   sourcesRejected: number;
 }
+
+/** A fresh set of node counters, all zero. */
+export function newMeshStats(): MeshStats {
+  return {
+    decodeErrors: 0,
+    unknownLink: 0,
+    dataForwarded: 0,
+    dataDelivered: 0,
+    dropNoRoute: 0,
+    dropHopLimit: 0,
+    controlBytesSent: 0,
+    dataBytesSent: 0,
+    seqnoRequestsSent: 0,
+    updatesReceived: 0,
+    updatesChanged: 0,
+    advertsSent: 0,
+    sourcesRejected: 0,
+  };
+}

@@ -11,7 +11,7 @@ import {
   type ForwardingContext,
 } from '../../src/mesh/forwarding.js';
 import type { LinkId, Neighbour } from '../../src/mesh/neighbour.js';
-import type { MeshEvent, MeshStats, Transmit } from '../../src/mesh/types.js';
+import { newMeshStats, type MeshEvent, type MeshStats, type Transmit } from '../../src/mesh/types.js';
 import { decodePacket, encodePacket } from '../../src/wire/codec.js';
 import { nodeId, type NodeId } from '../../src/wire/ids.js';
 import { DataKind, type DataKindValue, type DataTlv } from '../../src/wire/messages.js';
@@ -29,27 +29,10 @@ interface FakeNode {
   readonly events: MeshEvent[];
 }
 
-function emptyStats(): MeshStats {
-  return {
-    decodeErrors: 0,
-    unknownLink: 0,
-    dataForwarded: 0,
-    dataDelivered: 0,
-    dropNoRoute: 0,
-    dropHopLimit: 0,
-    controlBytesSent: 0,
-    dataBytesSent: 0,
-    seqnoRequestsSent: 0,
-    updatesReceived: 0,
-    updatesChanged: 0,
-    advertsSent: 0,
-    sourcesRejected: 0,
-  };
-}
 
 /** A forwarding context for node `self` whose routes map a destination to the link of its next hop. */
 function fakeNode(routes: ReadonlyMap<NodeId, LinkId> = new Map()): FakeNode {
-  const stats = emptyStats();
+  const stats = newMeshStats();
   const transmits: Transmit[] = [];
   const events: MeshEvent[] = [];
   const ctx: ForwardingContext = {
