@@ -49,6 +49,8 @@ interface RunSummary {
   readonly profile: string;
   readonly seeds: readonly number[];
   readonly recoveryMs: { count: number; p50: number | null; p95: number | null; max: number | null };
+  /** Absent from results recorded before the floor existed. */
+  readonly recoveryFloorMs?: { p95: number | null };
   readonly outageMs: { p95: number | null };
   readonly detectMs: { p95: number | null };
   readonly healRecoveryMs: { p95: number | null };
@@ -68,11 +70,11 @@ function runTable(details: unknown): string[] {
   return [
     'Runs behind these figures (ms; recovery as p50 / p95 / max over the affected flows of all seeds):',
     '',
-    '| scenario | profile | seeds | recovery | samples | outage p95 | detect p95 | heal p95 | delivery steady / during faults | loops | affected / partitioned / unrecovered | wall s |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| scenario | profile | seeds | recovery | samples | floor p95 | outage p95 | detect p95 | heal p95 | delivery steady / during faults | loops | affected / partitioned / unrecovered | wall s |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...runs.map(
       (r) =>
-        `| ${r.scenario} | ${r.profile} | ${r.seeds.join(',')} | ${v(r.recoveryMs.p50)} / ${v(r.recoveryMs.p95)} / ${v(r.recoveryMs.max)} | ${r.recoveryMs.count} | ${v(r.outageMs.p95)} | ${v(r.detectMs.p95)} | ${v(r.healRecoveryMs.p95)} | ${v(r.deliveryRatio.steady)} / ${v(r.deliveryRatio.duringFault)} | ${r.transientLoops} | ${r.affectedFlows} / ${r.partitionedFlows} / ${r.unrecoveredFlows} | ${Math.round(r.wallMs / 1000)} |`,
+        `| ${r.scenario} | ${r.profile} | ${r.seeds.join(',')} | ${v(r.recoveryMs.p50)} / ${v(r.recoveryMs.p95)} / ${v(r.recoveryMs.max)} | ${r.recoveryMs.count} | ${v(r.recoveryFloorMs?.p95 ?? null)} | ${v(r.outageMs.p95)} | ${v(r.detectMs.p95)} | ${v(r.healRecoveryMs.p95)} | ${v(r.deliveryRatio.steady)} / ${v(r.deliveryRatio.duringFault)} | ${r.transientLoops} | ${r.affectedFlows} / ${r.partitionedFlows} / ${r.unrecoveredFlows} | ${Math.round(r.wallMs / 1000)} |`,
     ),
     '',
   ];

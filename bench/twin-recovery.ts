@@ -30,6 +30,9 @@ export async function run(): Promise<{ figures: Record<string, number | null>; d
     recoveryMaxMsFast: r1(percentileOf(recoveryFast, 100)),
     recoveryP50MsFast: r1(percentileOf(recoveryFast, 50)),
     recoverySamplesFast: recoveryFast.length,
+    // Reports carry only summaries of these, so like outage and detection: the worst run's p95.
+    recoveryFloorP95MsFast: r1(Math.max(...fast.map((r) => r.recoveryFloorMs.p95 ?? 0))),
+    recoveryAboveFloorP95MsFast: r1(Math.max(...fast.map((r) => r.recoveryAboveFloorMs.p95 ?? 0))),
     recoveryP95MsRfc8966: r1(p95Rfc),
     recoverySamplesRfc8966: recoveryRfc.length,
     recoveryRatio: p95Fast === null || p95Rfc === null ? null : r1(p95Rfc / p95Fast),

@@ -20,6 +20,9 @@ export function reportRows(reports: readonly TwinReport[]): string[][] {
   return [
     row('recovery ms p50/p95/max', (r) => triple(r.recoveryMs)),
     row('recovery samples', (r) => String(r.recoveryMs.count)),
+    row('recovery floor ms p50/p95/max', (r) => triple(r.recoveryFloorMs)),
+    row('recovery above floor ms p50/p95/max', (r) => triple(r.recoveryAboveFloorMs)),
+    row('recovery floors clamped', (r) => String(r.floorClamped)),
     row('outage ms p50/p95/max', (r) => triple(r.outageMs)),
     row('detection ms p50/p95/max', (r) => triple(r.detectMs)),
     row('heal recovery ms p95', (r) => show(r.healRecoveryMs.p95)),

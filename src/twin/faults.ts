@@ -1,7 +1,7 @@
-import type { Flow, FlowTracker } from './flows.js';
+import type { FlowTracker } from './flows.js';
 import type { Network } from './network.js';
 import type { Prng } from './prng.js';
-import { crosses, type FailureSet, type RecoveryTracker } from './recovery.js';
+import { crosses, type AffectedFlow, type FailureSet, type RecoveryTracker } from './recovery.js';
 import type { FaultSpec, LinkEnds, PartitionFault } from './scenario.js';
 
 /** Packets sent up to this long after a repair still count as sent during the fault. */
@@ -211,9 +211,10 @@ export class FaultInjector {
     this.cutDirections('partition', cuts, toMs(fault.healS), label);
   }
 
-  /** Flows whose current path crosses `failure`, read before it is applied. */
-  private failing(failure: FailureSet): Flow[] {
-    return this.ctx.flows.flows.filter((flow) => crosses(this.ctx.flows.currentPath(flow), failure));
+  /** Flows whose current path crosses `failure`, with that path, read before the failure is applied. */
+  private failing(failure: FailureSet): AffectedFlow[] {
+    const flows = this.ctx.flows;
+    return flows.flows.map((flow) => ({ flow, path: flows.currentPath(flow) })).filter(({ path }) => crosses(path, failure));
   }
 
   private open(kind: string, target: string, affected: number, repairAtMs: number | null, repair: () => void): void {

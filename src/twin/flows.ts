@@ -29,6 +29,13 @@ export interface PacketTrace {
   readonly edges: number[];
 }
 
+/** The links and nodes a flow's next packet would cross, from its source on; `complete` when they reach the destination. */
+export interface FlowPath {
+  readonly edges: readonly number[];
+  readonly nodes: readonly number[];
+  readonly complete: boolean;
+}
+
 /** Someone who wants to know when a flow packet arrives, and by which path. */
 export type DeliveryListener = (flow: Flow, trace: PacketTrace, nowMs: number) => void;
 
@@ -97,7 +104,7 @@ export class FlowTracker {
   }
 
   /** The edges and nodes the next packet of `flow` would cross now, following the routing tables. */
-  currentPath(flow: Flow): { edges: number[]; nodes: number[]; complete: boolean } {
+  currentPath(flow: Flow): FlowPath {
     const edges: number[] = [];
     const nodes: number[] = [flow.src];
     const dstId = this.network.nodes[flow.dst]!.id;

@@ -1,4 +1,5 @@
-import type { Flow, PacketTrace } from './flows.js';
+import type { Flow, FlowPath, PacketTrace } from './flows.js';
+import { propagationDelaysMs } from './latency.js';
 import type { Network, SimEdge } from './network.js';
 
 /** A set of failed elements: whole links, single directions of links, and nodes. */
@@ -7,16 +8,39 @@ export interface FailureSet {
   readonly nodes: ReadonlySet<number>;
 }
 
+/** A flow a failure hit, with the path it was on at the failure instant. */
+export interface AffectedFlow {
+  readonly flow: Flow;
+  readonly path: FlowPath;
+}
+
+/** Where a flow first meets a failure: the last live node before it, and the link from there that it crosses. */
+export interface Upstream {
+  readonly node: number;
+  readonly edge: number;
+}
+
 interface PendingRecovery {
+  readonly dst: number;
   readonly failedAtMs: number;
   readonly failure: FailureSet;
   readonly kind: 'recovery' | 'heal';
+  /** Whose detection starts the floor; null for heals (and for a path that does not cross the failure). */
+  readonly upstream: Upstream | null;
+  /** The recovery floor, known once the upstream node has declared its link down. */
+  floorMs: number | null;
 }
 
 /** Recovery and detection samples gathered over a run. */
 export interface RecoverySamples {
   /** Failure -> first packet delivered on a path that avoids the failed elements. */
   readonly recoveryMs: number[];
+  /**
+   * For each recovery sample, in the same order, the part no protocol could avoid: failure ->
+   * the upstream node declares its link down, plus the least propagation delay from there to
+   * the destination over what is left of the graph; never more than the sample itself.
+   */
+  readonly recoveryFloorMs: number[];
   /** Gap seen by the receiver: from the last delivery before the loss to the first after, less one packet interval. */
   readonly outageMs: number[];
   /** Failure -> a neighbour of the failed element declares its link down. */
@@ -32,6 +56,18 @@ export function crosses(path: { readonly edges: readonly number[]; readonly node
   return path.edges.some((e) => failure.edges.has(e)) || path.nodes.some((n) => failure.nodes.has(n));
 }
 
+/**
+ * The first place along `path` (from its source) where it meets `failure`: a failed link is
+ * met from the node the flow crosses it from, a crashed node from the node before it. Null
+ * when the path meets neither past its source.
+ */
+export function upstreamOf(path: Pick<FlowPath, 'edges' | 'nodes'>, failure: FailureSet): Upstream | null {
+  for (let i = 0; i < path.edges.length; i++) {
+    const edge = path.edges[i]!;
+    if (failure.edges.has(edge) || failure.nodes.has(path.nodes[i + 1]!)) return { node: path.nodes[i]!, edge };
+  }
+  return null;
+}
 
 /**
  * Measures, per failure and per affected flow, how long until traffic flows again; and how
@@ -39,10 +75,12 @@ export function crosses(path: { readonly edges: readonly number[]; readonly node
  * failed element; when the failure disconnects its endpoints it counts as partitioned instead.
  */
 export class RecoveryTracker {
-  readonly samples: RecoverySamples = { recoveryMs: [], outageMs: [], detectMs: [], healRecoveryMs: [] };
+  readonly samples: RecoverySamples = { recoveryMs: [], recoveryFloorMs: [], outageMs: [], detectMs: [], healRecoveryMs: [] };
   affectedFlows = 0;
   partitionedFlows = 0;
   unrecoveredFlows = 0;
+  /** Recovery samples whose floor came out larger than the sample and was cut down to it. */
+  floorClamped = 0;
   private readonly pending = new Map<number, PendingRecovery[]>();
   private readonly disconnected = new Set<number>();
   /** Edge -> time it failed, until each endpoint has reported it down. */
@@ -51,9 +89,9 @@ export class RecoveryTracker {
   constructor(private readonly network: Network) {}
 
   /** After the failure is applied: start timing each affected flow, or count it partitioned. */
-  failureApplied(failure: FailureSet, affected: readonly Flow[]): void {
+  failureApplied(failure: FailureSet, affected: readonly AffectedFlow[]): void {
     const now = this.network.nowMs;
-    for (const flow of affected) {
+    for (const { flow, path } of affected) {
       if (failure.nodes.has(flow.src) || failure.nodes.has(flow.dst)) continue;
       this.affectedFlows++;
       if (!this.connected(flow.src, flow.dst)) {
@@ -61,7 +99,7 @@ export class RecoveryTracker {
         this.disconnected.add(flow.index);
         continue;
       }
-      this.addPending(flow.index, { failedAtMs: now, failure, kind: 'recovery' });
+      this.addPending(flow.index, { dst: flow.dst, failedAtMs: now, failure, kind: 'recovery', upstream: upstreamOf(path, failure), floorMs: null });
     }
     for (const edge of failure.edges) this.awaitDetection(edge, now);
     for (const node of failure.nodes) {
@@ -76,12 +114,13 @@ export class RecoveryTracker {
       const flow = flows[index]!;
       if (!this.connected(flow.src, flow.dst)) continue;
       this.disconnected.delete(index);
-      this.addPending(index, { failedAtMs: now, failure: noFailure, kind: 'heal' });
+      this.addPending(index, { dst: flow.dst, failedAtMs: now, failure: noFailure, kind: 'heal', upstream: null, floorMs: null });
     }
   }
 
   /** A node declared the neighbour on `edge` down. */
   neighbourDown(node: number, edge: number): void {
+    this.fixFloors(node, edge);
     const waiting = this.awaitingDetection.get(edge);
     if (waiting === undefined || !waiting.endsLeft.delete(node)) return;
     this.samples.detectMs.push(this.network.nowMs - waiting.failedAtMs);
@@ -100,7 +139,7 @@ export class RecoveryTracker {
         return false;
       }
       if (trace.edges.some((e) => p.failure.edges.has(e) || this.touchesNode(e, p.failure.nodes))) return true;
-      this.samples.recoveryMs.push(nowMs - p.failedAtMs);
+      this.recordRecovery(p, nowMs - p.failedAtMs);
       const gap = nowMs - (Number.isNaN(flow.lastDeliveryMs) ? p.failedAtMs : flow.lastDeliveryMs);
       this.samples.outageMs.push(Math.max(0, gap - flow.intervalMs));
       return false;
@@ -134,6 +173,30 @@ export class RecoveryTracker {
       }
     }
     return false;
+  }
+
+  /**
+   * Fixes the floor of every pending recovery whose upstream node is `node` and whose failed
+   * link seen from there is `edge`: the time to this detection plus the least propagation
+   * delay from `node` to the flow's destination over the graph as it is now.
+   */
+  private fixFloors(node: number, edge: number): void {
+    let delaysMs: Float64Array | null = null;
+    for (const list of this.pending.values()) {
+      for (const p of list) {
+        if (p.floorMs !== null || p.upstream?.node !== node || p.upstream.edge !== edge) continue;
+        delaysMs ??= propagationDelaysMs(this.network, node);
+        p.floorMs = this.network.nowMs - p.failedAtMs + delaysMs[p.dst]!;
+      }
+    }
+  }
+
+  /** Records a recovery sample and its floor: the sample itself when the upstream node had not detected the failure yet. */
+  private recordRecovery(p: PendingRecovery, recoveryMs: number): void {
+    const floorMs = p.floorMs ?? recoveryMs;
+    if (floorMs > recoveryMs) this.floorClamped++;
+    this.samples.recoveryMs.push(recoveryMs);
+    this.samples.recoveryFloorMs.push(Math.min(floorMs, recoveryMs));
   }
 
   private touchesNode(edge: number, nodes: ReadonlySet<number>): boolean {

@@ -5,6 +5,8 @@ import type { FaultRecord } from './faults.js';
 export interface SeedResult {
   readonly seed: number;
   readonly recoveryMs: readonly number[];
+  /** One floor per recovery sample, in the same order. */
+  readonly recoveryFloorMs: readonly number[];
   readonly outageMs: readonly number[];
   readonly detectMs: readonly number[];
   readonly healRecoveryMs: readonly number[];
@@ -16,6 +18,7 @@ export interface SeedResult {
   readonly affectedFlows: number;
   readonly partitionedFlows: number;
   readonly unrecoveredFlows: number;
+  readonly floorClamped: number;
   readonly controlBytes: number;
   readonly measuredS: number;
   readonly nodes: number;
@@ -38,6 +41,10 @@ export interface TwinReport {
   readonly nodes: number;
   readonly links: number;
   readonly recoveryMs: Summary;
+  /** Per recovery sample: detection by the upstream node plus the least propagation delay left from there. */
+  readonly recoveryFloorMs: Summary;
+  /** Per recovery sample: recovery minus its floor, the part the routing protocol is responsible for. */
+  readonly recoveryAboveFloorMs: Summary;
   readonly outageMs: Summary;
   readonly detectMs: Summary;
   readonly healRecoveryMs: Summary;
@@ -46,6 +53,8 @@ export interface TwinReport {
   readonly affectedFlows: number;
   readonly partitionedFlows: number;
   readonly unrecoveredFlows: number;
+  /** Recovery samples whose floor exceeded the sample and was cut down to it. */
+  readonly floorClamped: number;
   readonly overheadBytesPerNodeS: number | null;
   readonly overheadBytesPerLinkS: number | null;
   readonly alternateCoverage: number | null;
@@ -67,6 +76,7 @@ export function buildReport(scenario: string, profile: string, results: readonly
   const pool = (pick: (r: SeedResult) => readonly number[]): number[] => results.flatMap(pick);
   const sum = (pick: (r: SeedResult) => number): number => results.reduce((total, r) => total + pick(r), 0);
   const recovery = pool((r) => r.recoveryMs);
+  const aboveFloor = pool(recoveryAboveFloorMs);
   const events = sum((r) => r.events);
   const nodeSeconds = sum((r) => r.nodes * r.measuredS);
   const linkSeconds = sum((r) => r.links * r.measuredS);
@@ -79,6 +89,8 @@ export function buildReport(scenario: string, profile: string, results: readonly
     nodes: first.nodes,
     links: first.links,
     recoveryMs: summarise(recovery),
+    recoveryFloorMs: summarise(pool((r) => r.recoveryFloorMs)),
+    recoveryAboveFloorMs: summarise(aboveFloor),
     outageMs: summarise(pool((r) => r.outageMs)),
     detectMs: summarise(pool((r) => r.detectMs)),
     healRecoveryMs: summarise(pool((r) => r.healRecoveryMs)),
@@ -90,6 +102,7 @@ export function buildReport(scenario: string, profile: string, results: readonly
     affectedFlows: sum((r) => r.affectedFlows),
     partitionedFlows: sum((r) => r.partitionedFlows),
     unrecoveredFlows: sum((r) => r.unrecoveredFlows),
+    floorClamped: sum((r) => r.floorClamped),
     overheadBytesPerNodeS: nodeSeconds === 0 ? null : Math.round(sum((r) => r.controlBytes) / nodeSeconds),
     overheadBytesPerLinkS: linkSeconds === 0 ? null : Math.round(sum((r) => r.controlBytes) / linkSeconds),
     alternateCoverage: ratio(sum((r) => r.alternates.withAlternate), sum((r) => r.alternates.reachable)),
@@ -116,6 +129,14 @@ export function buildReport(scenario: string, profile: string, results: readonly
 export function reportJson(report: unknown, deterministic: boolean): string {
   const replacer = (key: string, value: unknown): unknown => (deterministic && (key === 'wallMs' || key === 'eventsPerS') ? 0 : value);
   return `${JSON.stringify(report, replacer, 2)}\n`;
+}
+
+/** Each recovery sample of `result` less its floor. */
+function recoveryAboveFloorMs(result: SeedResult): number[] {
+  if (result.recoveryFloorMs.length !== result.recoveryMs.length) {
+    throw new RangeError(`buildReport: seed ${result.seed} has ${result.recoveryMs.length} recovery samples but ${result.recoveryFloorMs.length} floors`);
+  }
+  return result.recoveryMs.map((recoveryMs, i) => recoveryMs - result.recoveryFloorMs[i]!);
 }
 
 /** Mean stretch over all seeds, weighted by the pairs each seed routed. */

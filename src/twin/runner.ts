@@ -88,6 +88,7 @@ export function runSeed(scenario: Scenario, seed: number, onProgress?: (virtualM
     affectedFlows: recovery.affectedFlows,
     partitionedFlows: recovery.partitionedFlows,
     unrecoveredFlows: recovery.unrecoveredFlows,
+    floorClamped: recovery.floorClamped,
     controlBytes: counters.controlBytes,
     measuredS: durationS,
     nodes: topology.nodeCount,

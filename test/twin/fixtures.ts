@@ -5,6 +5,7 @@ export function seedResult(over: Partial<SeedResult> = {}): SeedResult {
   return {
     seed: 1,
     recoveryMs: [],
+    recoveryFloorMs: [],
     outageMs: [],
     detectMs: [],
     healRecoveryMs: [],
@@ -16,6 +17,7 @@ export function seedResult(over: Partial<SeedResult> = {}): SeedResult {
     affectedFlows: 0,
     partitionedFlows: 0,
     unrecoveredFlows: 0,
+    floorClamped: 0,
     controlBytes: 0,
     measuredS: 10,
     nodes: 4,

@@ -26,6 +26,8 @@ function report(overrides: Partial<TwinReport> = {}): TwinReport {
     nodes: 4,
     links: 4,
     recoveryMs: summary(12.5, 40, 41.2),
+    recoveryFloorMs: summary(10, 22.5, 30),
+    recoveryAboveFloorMs: summary(2.5, 17.5, 18.25),
     outageMs: summary(15, 45, 50),
     detectMs: summary(5, 9, 10),
     healRecoveryMs: summary(20, 30, 31),
@@ -34,6 +36,7 @@ function report(overrides: Partial<TwinReport> = {}): TwinReport {
     affectedFlows: 6,
     partitionedFlows: 1,
     unrecoveredFlows: 0,
+    floorClamped: 3,
     overheadBytesPerNodeS: 123,
     overheadBytesPerLinkS: 61.5,
     alternateCoverage: 0.75,
@@ -109,6 +112,10 @@ describe('renderReportHtml: document', () => {
     for (const row of [
       ['Recovery p50 (ms)', '12.5'],
       ['Recovery max (ms)', '41.2'],
+      ['Recovery floor p50 (ms)', '10'],
+      ['Recovery floor p95 (ms)', '22.5'],
+      ['Recovery above floor max (ms)', '18.3'],
+      ['Recovery floors clamped', '3'],
       ['Outage p95 (ms)', '45'],
       ['Detection p50 (ms)', '5'],
       ['Heal recovery p95 (ms)', '30'],
@@ -223,6 +230,8 @@ describe('renderReportHtml: edge cases', () => {
   it('renders empty samples as n/a without NaN', () => {
     const empty = report({
       recoveryMs: emptySummary,
+      recoveryFloorMs: emptySummary,
+      recoveryAboveFloorMs: emptySummary,
       outageMs: emptySummary,
       detectMs: emptySummary,
       healRecoveryMs: emptySummary,
@@ -241,6 +250,8 @@ describe('renderReportHtml: edge cases', () => {
     const html = renderReportHtml(empty);
     expect(html).not.toMatch(/NaN|Infinity|undefined/);
     expect(html).toContain('<th scope="row">Recovery p50 (ms)</th><td>n/a</td>');
+    expect(html).toContain('<th scope="row">Recovery floor p95 (ms)</th><td>n/a</td>');
+    expect(html).toContain('<th scope="row">Recovery above floor p95 (ms)</th><td>n/a</td>');
     expect(html).toContain('<th scope="row">Delivery, steady</th><td>n/a</td>');
     expect(html).toContain('<th scope="row">Oracle pairs</th><td>n/a</td>');
     expect(html).toContain('<th scope="row">Oracle missing routes</th><td>n/a</td>');

@@ -7,7 +7,7 @@ import { FlowTracker, type Flow, type PacketTrace } from '../../src/twin/flows.j
 import { LoopChecker } from '../../src/twin/invariants.js';
 import { Network } from '../../src/twin/network.js';
 import { Prng } from '../../src/twin/prng.js';
-import { crosses, isUp, RecoveryTracker, type FailureSet } from '../../src/twin/recovery.js';
+import { crosses, isUp, RecoveryTracker, type AffectedFlow, type FailureSet } from '../../src/twin/recovery.js';
 import { buildTopology, runScenario } from '../../src/twin/runner.js';
 import { parseScenario, type Scenario } from '../../src/twin/scenario.js';
 import { line, ring } from '../../src/twin/topology.js';
@@ -267,8 +267,10 @@ describe('RecoveryTracker', () => {
     const network = new Network({ topology: ring(6), profile: fastProfile, rng: Prng.fromSeed(4), linkParams: () => linkParams });
     network.bootAll();
     network.runUntil(1000);
-    const flows = new FlowTracker(network, pairs, 10, 0, 100).flows;
-    return { network, flows, tracker: new RecoveryTracker(network) };
+    const flowTracker = new FlowTracker(network, pairs, 10, 0, 100);
+    /** Flows with the path they are on now, as the fault injector hands them over. */
+    const hit = (...flows: Flow[]): AffectedFlow[] => flows.map((flow) => ({ flow, path: flowTracker.currentPath(flow) }));
+    return { network, flows: flowTracker.flows, hit, tracker: new RecoveryTracker(network) };
   }
   const cut = (network: Network, ...edges: number[]): FailureSet => {
     for (const e of edges) {
@@ -300,10 +302,10 @@ describe('RecoveryTracker', () => {
   });
 
   it('times a flow from the failure to its first delivery on a path avoiding it', () => {
-    const { network, flows, tracker } = setup([[0, 2]]);
+    const { network, flows, hit, tracker } = setup([[0, 2]]);
     const flow = flows[0]!;
     const t0 = network.nowMs;
-    tracker.failureApplied(cut(network, 0), [flow]);
+    tracker.failureApplied(cut(network, 0), hit(flow));
     expect(tracker.affectedFlows).toBe(1);
     expect(tracker.partitionedFlows).toBe(0);
     // A packet that still went over the failed edge ends nothing.
@@ -324,10 +326,10 @@ describe('RecoveryTracker', () => {
   });
 
   it('measures the outage from the failure when nothing was delivered before it', () => {
-    const { network, flows, tracker } = setup([[0, 2]]);
+    const { network, flows, hit, tracker } = setup([[0, 2]]);
     const flow = flows[0]!;
     const t0 = network.nowMs;
-    tracker.failureApplied(cut(network, 0), [flow]);
+    tracker.failureApplied(cut(network, 0), hit(flow));
     sendAt(flow, 0, t0 + 10);
     tracker.delivered(flow, trace(flow, 0, [1, 5, 4, 3]), t0 + 50);
     expect(tracker.samples.outageMs).toEqual([0]);
@@ -335,11 +337,11 @@ describe('RecoveryTracker', () => {
   });
 
   it('keeps a flow pending while its packets still touch a failed node', () => {
-    const { network, flows, tracker } = setup([[0, 2]]);
+    const { network, flows, hit, tracker } = setup([[0, 2]]);
     const flow = flows[0]!;
     const t0 = network.nowMs;
     network.crash(1);
-    tracker.failureApplied({ edges: new Set(), nodes: new Set([1]) }, [flow]);
+    tracker.failureApplied({ edges: new Set(), nodes: new Set([1]) }, hit(flow));
     sendAt(flow, 0, t0);
     tracker.delivered(flow, trace(flow, 0, [0, 2]), t0 + 30);
     tracker.delivered(flow, trace(flow, 0, [2]), t0 + 30);
@@ -349,17 +351,17 @@ describe('RecoveryTracker', () => {
   });
 
   it('skips flows whose own endpoint failed', () => {
-    const { network, flows, tracker } = setup([[0, 2], [1, 3]]);
+    const { network, flows, hit, tracker } = setup([[0, 2], [1, 3]]);
     network.crash(2);
-    tracker.failureApplied({ edges: new Set(), nodes: new Set([2]) }, flows);
+    tracker.failureApplied({ edges: new Set(), nodes: new Set([2]) }, hit(...flows));
     expect(tracker.affectedFlows).toBe(1);
     expect(tracker.partitionedFlows).toBe(0);
   });
 
   it('counts a disconnected flow as partitioned, then times it from the heal', () => {
-    const { network, flows, tracker } = setup([[0, 3]]);
+    const { network, flows, hit, tracker } = setup([[0, 3]]);
     const flow = flows[0]!;
-    tracker.failureApplied(cut(network, 0, 4), [flow]);
+    tracker.failureApplied(cut(network, 0, 4), hit(flow));
     expect(tracker.partitionedFlows).toBe(1);
     // Nothing is restored yet: the heal finds the flow still cut off.
     tracker.healApplied(flows);
@@ -383,9 +385,9 @@ describe('RecoveryTracker', () => {
   });
 
   it('counts the recoveries still pending at the end as not recovered', () => {
-    const { network, flows, tracker } = setup([[0, 2], [4, 2]]);
-    tracker.failureApplied(cut(network, 0), [flows[0]!]);
-    tracker.failureApplied(cut(network, 2), flows);
+    const { network, flows, hit, tracker } = setup([[0, 2], [4, 2]]);
+    tracker.failureApplied(cut(network, 0), hit(flows[0]!));
+    tracker.failureApplied(cut(network, 2), hit(...flows));
     tracker.finish();
     expect(tracker.affectedFlows).toBe(3);
     expect(tracker.unrecoveredFlows).toBe(3);
@@ -396,7 +398,7 @@ describe('RecoveryTracker', () => {
   it('ignores deliveries of flows with nothing pending', () => {
     const { flows, tracker } = setup([[0, 2]]);
     tracker.delivered(flows[0]!, trace(flows[0]!, 0, [0, 2]), 5);
-    expect(tracker.samples).toEqual({ recoveryMs: [], outageMs: [], detectMs: [], healRecoveryMs: [] });
+    expect(tracker.samples).toEqual({ recoveryMs: [], recoveryFloorMs: [], outageMs: [], detectMs: [], healRecoveryMs: [] });
   });
 
   it('takes one detection sample per end of a failed link, and none from the crashed node', () => {

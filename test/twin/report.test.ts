@@ -6,6 +6,7 @@ import { seedResult } from './fixtures.js';
 const first = seedResult({
   seed: 7,
   recoveryMs: [300.04, 100.26],
+  recoveryFloorMs: [150.04, 100.26],
   outageMs: [50],
   detectMs: [120, 130],
   healRecoveryMs: [900],
@@ -17,6 +18,7 @@ const first = seedResult({
   affectedFlows: 2,
   partitionedFlows: 1,
   unrecoveredFlows: 0,
+  floorClamped: 1,
   controlBytes: 4000,
   alternates: { withAlternate: 3, reachable: 12 },
   oracle: { pairs: 12, missing: 1, mismatched: 0, stretchMean: 1.25 },
@@ -29,6 +31,7 @@ const first = seedResult({
 const second = seedResult({
   seed: 8,
   recoveryMs: [200.05],
+  recoveryFloorMs: [120.01],
   outageMs: [70],
   detectMs: [110],
   healRecoveryMs: [],
@@ -40,6 +43,7 @@ const second = seedResult({
   affectedFlows: 3,
   partitionedFlows: 0,
   unrecoveredFlows: 1,
+  floorClamped: 2,
   controlBytes: 2000,
   alternates: { withAlternate: 6, reachable: 12 },
   oracle: { pairs: 12, missing: 0, mismatched: 2, stretchMean: 1.5 },
@@ -67,6 +71,9 @@ describe('buildReport', () => {
 
   it('pools the samples of both seeds before summarising', () => {
     expect(report.recoveryMs).toEqual({ count: 3, p50: 200.1, p95: 300, max: 300, mean: 200.1 });
+    expect(report.recoveryFloorMs).toEqual({ count: 3, p50: 120, p95: 150, max: 150, mean: 123.4 });
+    // 300.04 - 150.04, 100.26 - 100.26 and 200.05 - 120.01, pairing each sample with its own floor.
+    expect(report.recoveryAboveFloorMs).toEqual({ count: 3, p50: 80, p95: 150, max: 150, mean: 76.7 });
     expect(report.outageMs).toEqual({ count: 2, p50: 50, p95: 70, max: 70, mean: 60 });
     expect(report.detectMs).toEqual({ count: 3, p50: 120, p95: 130, max: 130, mean: 120 });
     expect(report.healRecoveryMs).toEqual({ count: 1, p50: 900, p95: 900, max: 900, mean: 900 });
@@ -79,6 +86,7 @@ describe('buildReport', () => {
     expect(report.affectedFlows).toBe(5);
     expect(report.partitionedFlows).toBe(1);
     expect(report.unrecoveredFlows).toBe(1);
+    expect(report.floorClamped).toBe(3);
     // 6000 control bytes over 2 seeds x 4 nodes x 10 s, and over 2 x 5 links x 10 s.
     expect(report.overheadBytesPerNodeS).toBe(75);
     expect(report.overheadBytesPerLinkS).toBe(60);
@@ -118,7 +126,20 @@ describe('buildReport', () => {
     expect(empty.alternateCoverage).toBeNull();
     expect(empty.oracle).toBeNull();
     expect(empty.recoveryMs).toEqual({ count: 0, p50: null, p95: null, max: null, mean: null });
+    expect(empty.recoveryFloorMs).toEqual(empty.recoveryMs);
+    expect(empty.recoveryAboveFloorMs).toEqual(empty.recoveryMs);
     expect(empty.recoverySamplesMs).toEqual([]);
+  });
+
+  it('refuses a seed whose floors do not pair up with its recovery samples', () => {
+    const unpaired = seedResult({ seed: 9, recoveryMs: [100, 200], recoveryFloorMs: [50] });
+    expect(() => buildReport('unpaired', 'fast', [first, unpaired], 1)).toThrow('buildReport: seed 9 has 2 recovery samples but 1 floors');
+  });
+
+  it('weights the stretch only by seeds that routed some pair, and has none when no seed did', () => {
+    const unrouted = seedResult({ seed: 3, oracle: { pairs: 4, missing: 4, mismatched: 0, stretchMean: null } });
+    expect(buildReport('some', 'fast', [unrouted, second], 1).oracle).toEqual({ pairs: 16, missing: 4, mismatched: 2, stretchMean: 1.5 });
+    expect(buildReport('none', 'fast', [unrouted], 1).oracle).toEqual({ pairs: 4, missing: 4, mismatched: 0, stretchMean: null });
   });
 
   it('ignores seeds without an oracle check when pooling the oracle', () => {

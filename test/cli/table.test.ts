@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { formatReports, renderTable, reportRows } from '../../src/cli/table.js';
+import { buildReport } from '../../src/twin/report.js';
+import { seedResult } from '../twin/fixtures.js';
+
+/** The value column of the row labelled `label`. */
+function cell(rows: readonly (readonly string[])[], label: string): string | undefined {
+  return rows.find((row) => row[0] === label)?.[1];
+}
+
+describe('reportRows', () => {
+  const measured = buildReport(
+    'ring',
+    'fast',
+    [
+      seedResult({
+        recoveryMs: [300, 100, 200],
+        recoveryFloorMs: [150, 100, 120],
+        floorClamped: 1,
+        steadySent: 10,
+        steadyDelivered: 10,
+        oracle: { pairs: 12, missing: 1, mismatched: 2, stretchMean: 1.25 },
+      }),
+    ],
+    1000,
+  );
+
+  it('shows the recovery floor and what lies above it next to the recovery times', () => {
+    const rows = reportRows([measured]);
+    expect(cell(rows, 'recovery ms p50/p95/max')).toBe('200.0 / 300.0 / 300.0');
+    expect(cell(rows, 'recovery floor ms p50/p95/max')).toBe('120.0 / 150.0 / 150.0');
+    // 150, 0 and 80 above their floors.
+    expect(cell(rows, 'recovery above floor ms p50/p95/max')).toBe('80.0 / 150.0 / 150.0');
+    expect(cell(rows, 'recovery floors clamped')).toBe('1');
+    expect(cell(rows, 'oracle missing/mismatched')).toBe('1 / 2 of 12');
+    expect(cell(rows, 'path stretch (metric)')).toBe('1.250');
+    expect(cell(rows, 'delivery steady')).toBe('100.000 %');
+  });
+
+  it('writes n/a for what was not measured and "off" for a skipped oracle', () => {
+    const rows = reportRows([buildReport('empty', 'fast', [seedResult({ measuredS: 0 })], 0)]);
+    expect(cell(rows, 'recovery floor ms p50/p95/max')).toBe('n/a / n/a / n/a');
+    expect(cell(rows, 'recovery above floor ms p50/p95/max')).toBe('n/a / n/a / n/a');
+    expect(cell(rows, 'delivery steady')).toBe('n/a');
+    expect(cell(rows, 'control overhead B/node/s')).toBe('n/a');
+    expect(cell(rows, 'oracle missing/mismatched')).toBe('off');
+    expect(cell(rows, 'path stretch (metric)')).toBe('n/a');
+  });
+
+  it('puts several profiles side by side under one title', () => {
+    const text = formatReports([measured, { ...measured, profile: 'rfc8966' }]);
+    expect(text.split('\n')[0]).toBe('scenario ring: 4 nodes, 5 links, seeds 1');
+    expect(text).toMatch(/^recovery floors clamped +1 +1$/m);
+  });
+});
+
+describe('renderTable', () => {
+  it('pads a row shorter than the header', () => {
+    expect(renderTable(['k', 'v'], [['a']])).toBe('k  v\n-  -\na\n');
+  });
+});
