@@ -6,6 +6,8 @@ import {
   DataKind,
   type DataTlv,
   type RouteRequestTlv,
+  type QueryReplyTlv,
+  type QueryTlv,
   type SeqnoRequestTlv,
   type Tlv,
   type UpdateTlv,
@@ -13,7 +15,8 @@ import {
 import { hopLimitDefault, originate, receiveData, type ForwardingContext } from './forwarding.js';
 import { Neighbour, clockUs, type LinkId } from './neighbour.js';
 import { Outbox } from './outbox.js';
-import { fastProfile, type TimingProfile } from './profiles.js';
+import { detectionTimeMs, fastProfile, type TimingProfile } from './profiles.js';
+import { QueryBook } from './queries.js';
 import { RouteTable } from './route-table.js';
 import { seqnoNewer, seqnoPlus } from './seqno.js';
 import { newMeshStats, type MeshEvent, type MeshInput, type MeshOutput, type MeshStats, type PingInput, type SendInput, type Transmit } from './types.js';
@@ -48,6 +51,14 @@ export interface RouteView {
   readonly alternateLink: LinkId | null;
 }
 
+/** A seqno request this node passed on: from whom, to whom, until when duplicates are dropped. */
+interface ForwardedRequest {
+  readonly request: SeqnoRequestTlv;
+  readonly from: Neighbour;
+  via: Neighbour;
+  readonly untilMs: number;
+}
+
 /**
  * The sans-IO routing core of one node: neighbour sensing, RFC 8966 distance vector with
  * feasibility, fast reroute onto feasible alternates, and forwarding. The driver (daemon or
@@ -66,7 +77,8 @@ export class MeshNode {
   private readonly table = new RouteTable();
   /** Source slots waiting for a seqno (starvation). */
   private readonly starved = new Set<number>();
-  private readonly forwardedRequests = new Map<NodeId, { seqno: number; untilMs: number }>();
+  /** Seqno requests forwarded recently, by source: suppresses duplicates and re-forwards when `via` dies. */
+  private readonly forwardedRequests = new Map<NodeId, ForwardedRequest>();
   private seqno: number;
   private helloSeqno = 0;
   private started = false;
@@ -93,6 +105,8 @@ export class MeshNode {
     nextDeadlineMs: Number.POSITIVE_INFINITY,
   };
   private readonly forwarding: ForwardingContext;
+  /** Route queries in progress; null when the profile does not use them. */
+  private readonly queries: QueryBook | null;
 
   constructor(config: MeshNodeConfig) {
     this.id = config.id;
@@ -100,6 +114,7 @@ export class MeshNode {
     this.random = config.random;
     this.emitRouteEvents = config.emitRouteEvents ?? false;
     this.seqno = Math.floor(config.random() * 0x10000) & 0xffff;
+    this.queries = this.profile.routeQueries ? new QueryBook() : null;
     for (const link of config.links ?? []) this.addLink(link);
     this.forwarding = {
       id: this.id,
@@ -242,7 +257,9 @@ export class MeshNode {
     this.neighbours.delete(link);
     this.neighbourList = this.neighbourList.filter((n) => n !== neighbour);
     if (wasUsable && peer !== null) this.events.push({ kind: 'neighbourDown', link, peer, reason: 'link-removed' });
+    neighbour.mayRouteThroughUsUntilMs = this.nowMs + detectionTimeMs(this.profile);
     this.flushRoutesVia(neighbour);
+    this.queries?.neighbourDown(neighbour);
     this.table.neighbours[neighbour.slot] = null;
   }
 
@@ -320,6 +337,12 @@ export class MeshNode {
       case 'data':
         receiveData(this.forwarding, tlv);
         return;
+      case 'query':
+        this.onQuery(neighbour, tlv);
+        return;
+      case 'queryReply':
+        this.onQueryReply(neighbour, tlv);
+        return;
       default:
         return;
     }
@@ -333,8 +356,12 @@ export class MeshNode {
       this.events.push({ kind: 'neighbourUp', link: neighbour.link, peer, cost: neighbour.cost });
       this.greet(neighbour);
     } else if (change === 'down') {
-      this.events.push({ kind: 'neighbourDown', link: neighbour.link, peer, reason: neighbour.downReason() });
+      const reason = neighbour.downReason();
+      this.events.push({ kind: 'neighbourDown', link: neighbour.link, peer, reason });
+      if (reason !== 'peer-down') this.noteSilentLoss(neighbour);
       this.flushRoutesVia(neighbour);
+      this.queries?.neighbourDown(neighbour);
+      this.reforwardRequestsVia(neighbour);
     } else {
       this.recomputeRoutesVia(neighbour);
     }
@@ -349,6 +376,24 @@ export class MeshNode {
     if (this.profile.probeIntervalMs !== null) this.outbox.toNeighbour(neighbour, this.probeFor(neighbour, this.profile.probeIntervalMs));
     this.sendFullDump(neighbour);
     this.outbox.toNeighbour(neighbour, { type: 'routeRequest', source: null });
+  }
+
+  /**
+   * We declared `neighbour` down without hearing it say so. Tell it at once (a probe in state
+   * Down, as BFD sends on every state change): if our direction still works it goes down within
+   * one link delay. If not, both directions are probably cut, and its own detection fires
+   * within one probe interval of ours (both wait detectMult intervals from their last probe,
+   * and the last ones crossed the link at most one interval apart). Until then it may still
+   * route through us, which route queries must respect. Without probes: one detection time.
+   */
+  private noteSilentLoss(neighbour: Neighbour): void {
+    const intervalMs = this.profile.probeIntervalMs;
+    if (intervalMs === null || Number.isNaN(neighbour.rttMs)) {
+      neighbour.mayRouteThroughUsUntilMs = this.nowMs + detectionTimeMs(this.profile);
+    } else {
+      neighbour.mayRouteThroughUsUntilMs = this.nowMs + intervalMs + neighbour.rttMs;
+    }
+    if (intervalMs !== null) this.outbox.toNeighbour(neighbour, this.probeFor(neighbour, intervalMs));
   }
 
   /** Fast reroute: drop every route through a lost neighbour and reselect at once. */
@@ -400,9 +445,10 @@ export class MeshNode {
       // The source is kept (with its feasibility distance) for sourceGcMs from the loss.
       if (previous >= 0) table.lastSelectedMs[slot] = this.nowMs;
       if (table.advertisedMetric[slot]! < metricInfinity) this.queueAdvert(slot, true);
-      if (table.hasUnfeasibleRoute(slot)) this.startStarving(slot);
+      if (table.hasUnfeasibleRoute(slot)) this.startStarving(slot, previous);
       return;
     }
+    this.queries?.cancel(slot);
     table.lastSelectedMs[slot] = this.nowMs;
     if (this.starved.delete(slot)) table.seqnoRetryAtMs[slot] = Number.POSITIVE_INFINITY;
     const advertised = table.advertisedMetric[slot]!;
@@ -424,7 +470,9 @@ export class MeshNode {
     else if (this.advertFlushAtMs === Number.POSITIVE_INFINITY) this.advertFlushAtMs = this.nowMs + this.profile.updateCoalesceMs;
   }
 
-  private startStarving(slot: number): void {
+  private startStarving(slot: number, previous: number): void {
+    const lostNextHop = previous >= 0 ? this.table.neighbours[previous]! : null;
+    if (this.queries?.start(slot, this.table.fdSeqno[slot]!, lostNextHop) === true) this.urgentAdvert = true;
     if (this.starved.has(slot)) return;
     this.starved.add(slot);
     this.table.seqnoRequestsSent[slot] = 0;
@@ -494,9 +542,26 @@ export class MeshNode {
     const target = this.requestTarget(slot, neighbour);
     if (tlv.hopCount < 2 || target === null) return;
     const previous = this.forwardedRequests.get(tlv.source);
-    if (previous !== undefined && previous.seqno === tlv.seqno && previous.untilMs > this.nowMs) return;
-    this.forwardedRequests.set(tlv.source, { seqno: tlv.seqno, untilMs: this.nowMs + this.profile.seqnoRequestRetryMs });
-    this.outbox.toNeighbour(target, { ...tlv, hopCount: tlv.hopCount - 1 });
+    if (previous !== undefined && previous.request.seqno === tlv.seqno && previous.untilMs > this.nowMs) return;
+    const request: SeqnoRequestTlv = { ...tlv, hopCount: tlv.hopCount - 1 };
+    this.forwardedRequests.set(tlv.source, { request, from: neighbour, via: target, untilMs: this.nowMs + this.profile.seqnoRequestRetryMs });
+    this.outbox.toNeighbour(target, request);
+  }
+
+  /**
+   * Requests we forwarded to a neighbour that has just been declared down were most likely
+   * lost with it (on a failed path the request often goes the way the data went). Sending them
+   * on through the best remaining route at once saves the requester a retry interval.
+   */
+  private reforwardRequestsVia(lost: Neighbour): void {
+    for (const forwarded of this.forwardedRequests.values()) {
+      if (forwarded.via !== lost || forwarded.untilMs <= this.nowMs) continue;
+      const slot = this.table.slotOf(forwarded.request.source);
+      const target = slot < 0 ? null : this.requestTarget(slot, forwarded.from);
+      if (target === null) continue;
+      forwarded.via = target;
+      this.outbox.toNeighbour(target, forwarded.request);
+    }
   }
 
   /**
@@ -564,6 +629,53 @@ export class MeshNode {
     }
     for (const slot of this.pendingAdverts) this.outbox.toAll(this.advertise(slot));
     this.pendingAdverts.clear();
+    if (this.queries !== null) this.sendQueries(this.queries);
+  }
+
+  /** New queries go to every usable neighbour, after the retractions queued before them. */
+  private sendQueries(queries: QueryBook): void {
+    const usable = this.neighbourList.filter((n) => n.usable);
+    for (const { slot, nonce } of queries.takeUnsent(usable)) {
+      this.outbox.toAll({ type: 'query', source: this.table.sourceAt(slot), nonce });
+    }
+  }
+
+  /** Completes the queries every neighbour has answered (and whose hold is over): forget the distance, reselect. */
+  private completeQueries(queries: QueryBook): void {
+    for (const slot of queries.slots()) {
+      if (queries.readyAtMs(slot, this.neighbourList) > this.nowMs) continue;
+      if (this.table.selected[slot]! >= 0) {
+        queries.cancel(slot);
+        continue;
+      }
+      queries.completed(slot, this.table.fdSeqno[slot]!);
+      this.table.forgetFeasibility(slot);
+      this.stats.queriesCompleted++;
+      this.reselect(slot);
+    }
+  }
+
+  /**
+   * A neighbour that has just retracted `source` asks whether we still route through it. We
+   * processed its retraction first (same packet, in order), so we answer with our current
+   * route and then the reply; if we somehow still route through it, we stay silent.
+   */
+  private onQuery(neighbour: Neighbour, tlv: QueryTlv): void {
+    if (tlv.source === this.id) {
+      this.outbox.toNeighbour(neighbour, this.selfUpdate());
+    } else {
+      const slot = this.table.slotOf(tlv.source);
+      if (slot >= 0) {
+        if (this.table.selected[slot] === neighbour.slot) return;
+        this.outbox.toNeighbour(neighbour, this.advertise(slot));
+      }
+    }
+    this.outbox.toNeighbour(neighbour, { type: 'queryReply', source: tlv.source, nonce: tlv.nonce });
+  }
+
+  private onQueryReply(neighbour: Neighbour, tlv: QueryReplyTlv): void {
+    const slot = this.table.slotOf(tlv.source);
+    if (slot >= 0) this.queries?.answered(slot, tlv.nonce, neighbour);
   }
 
   private runTimers(): void {
@@ -576,6 +688,7 @@ export class MeshNode {
     }
     if (now >= this.neighbourDeadlineMs) this.expireNeighbours();
     if (now >= this.nextHousekeepingAtMs) this.housekeeping();
+    if (this.queries !== null) this.completeQueries(this.queries);
     for (const slot of this.starved) {
       if (now < this.table.seqnoRetryAtMs[slot]!) continue;
       if (this.table.selected[slot]! < 0 && this.table.hasUnfeasibleRoute(slot)) {
@@ -650,7 +763,10 @@ export class MeshNode {
     for (const slot of [...table.slots()]) {
       if (table.expireRoutes(slot, now)) this.reselect(slot);
       const idle = table.selected[slot]! < 0 && !this.starved.has(slot) && table.isEmpty(slot);
-      if (idle && now - table.lastSelectedMs[slot]! >= this.profile.sourceGcMs) table.freeSlot(slot);
+      if (idle && now - table.lastSelectedMs[slot]! >= this.profile.sourceGcMs) {
+        this.queries?.forget(slot);
+        table.freeSlot(slot);
+      }
     }
     for (const [source, forwarded] of this.forwardedRequests) {
       if (forwarded.untilMs <= now) this.forwardedRequests.delete(source);
@@ -661,6 +777,9 @@ export class MeshNode {
     let deadline = Math.min(this.nextProbeAtMs, this.nextHelloAtMs, this.nextUpdateAtMs, this.nextHousekeepingAtMs);
     deadline = Math.min(deadline, this.neighbourDeadlineMs, this.advertFlushAtMs);
     for (const slot of this.starved) deadline = Math.min(deadline, this.table.seqnoRetryAtMs[slot]!);
+    if (this.queries !== null) {
+      for (const slot of this.queries.slots()) deadline = Math.min(deadline, this.queries.readyAtMs(slot, this.neighbourList));
+    }
     return deadline;
   }
 }

@@ -19,6 +19,11 @@ export interface TimingProfile {
   readonly seqnoRequestRetryMs: number;
   /** A source entry without a route is forgotten after this long (RFC 8966: 3 minutes). */
   readonly sourceGcMs: number;
+  /**
+   * Whether a node that lost its last feasible route queries its neighbours (QueryTlv) so it
+   * can drop its feasibility distance without a new seqno from the source. Not in RFC 8966.
+   */
+  readonly routeQueries: boolean;
 }
 
 /** Names of the timing profiles. */
@@ -37,6 +42,7 @@ export const fastProfile: TimingProfile = {
   expiryFactor: 3.5,
   seqnoRequestRetryMs: 250,
   sourceGcMs: 180_000,
+  routeQueries: true,
 };
 
 /** Babel's default intervals (RFC 8966 Appendix B): Hello 4 s, IHU 12 s, Update 16 s; no probes. */
@@ -52,7 +58,17 @@ export const rfc8966Profile: TimingProfile = {
   expiryFactor: 3.5,
   seqnoRequestRetryMs: 2000,
   sourceGcMs: 180_000,
+  routeQueries: false,
 };
+
+/**
+ * The longest a neighbour may keep believing a link is up after it failed: the probe detection
+ * time, or without probes the IHU expiry (the slowest of the Hello-based liveness rules).
+ */
+export function detectionTimeMs(profile: TimingProfile): number {
+  if (profile.probeIntervalMs !== null) return profile.probeDetectMult * profile.probeIntervalMs;
+  return profile.helloIntervalMs * profile.ihuEveryHellos * profile.expiryFactor;
+}
 
 /** The profiles by name. */
 export const profiles: Readonly<Record<ProfileName, TimingProfile>> = {

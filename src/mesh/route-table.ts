@@ -79,6 +79,12 @@ export class RouteTable {
   }
 
   /** Forgets the source in `slot` (garbage collection of idle sources). */
+  /** Drops the feasibility distance of `slot`: every route becomes feasible, as at a fresh node. */
+  forgetFeasibility(slot: number): void {
+    this.fdSeqno[slot] = none;
+    this.fdMetric[slot] = metricInfinity;
+  }
+
   freeSlot(slot: number): void {
     this.slotBySource.delete(this.sourceBySlot[slot]!);
     this.freeSlots.push(slot);

@@ -71,6 +71,8 @@ export interface MeshStats {
   controlBytesSent: number;
   dataBytesSent: number;
   seqnoRequestsSent: number;
+  /** Route queries that every neighbour answered, letting this node forget a feasibility distance. */
+  queriesCompleted: number;
   updatesReceived: number;
   updatesChanged: number;
   advertsSent: number;
@@ -90,6 +92,7 @@ export function newMeshStats(): MeshStats {
     controlBytesSent: 0,
     dataBytesSent: 0,
     seqnoRequestsSent: 0,
+    queriesCompleted: 0,
     updatesReceived: 0,
     updatesChanged: 0,
     advertsSent: 0,

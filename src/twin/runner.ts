@@ -45,9 +45,23 @@ export function buildTopology(spec: TopologySpec, rng: Prng): Topology {
   }
 }
 
-/** Runs one seed of a scenario to completion and returns everything it measured. */
-export function runSeed(scenario: Scenario, seed: number, onProgress?: (virtualMs: number, totalMs: number) => void): SeedResult {
-  const started = performance.now();
+/** Everything one seed of a scenario runs on, wired together and booted, before the clock starts. */
+export interface SeedRun {
+  readonly rng: Prng;
+  readonly topology: Topology;
+  readonly network: Network;
+  readonly flows: FlowTracker;
+  readonly recovery: RecoveryTracker;
+  readonly loops: LoopChecker | null;
+  readonly faults: FaultInjector;
+  readonly counters: { controlBytes: number };
+  readonly warmupMs: number;
+  readonly flowsEndMs: number;
+  readonly endMs: number;
+}
+
+/** Builds the network, flows, trackers and faults of one seed and boots every node at time 0. */
+export function assembleSeed(scenario: Scenario, seed: number): SeedRun {
   const rng = Prng.fromSeed(seed, 'twin');
   const topology = buildTopology(scenario.topology, rng.split('topology'));
   const network = new Network({
@@ -73,6 +87,15 @@ export function runSeed(scenario: Scenario, seed: number, onProgress?: (virtualM
   faults.scheduleAll(scenario.faults);
   flows.start(warmupMs, flowsEndMs);
   network.bootAll();
+  return { rng, topology, network, flows, recovery, loops, faults, counters, warmupMs, flowsEndMs, endMs };
+}
+
+/** Runs one seed of a scenario to completion and returns everything it measured. */
+export function runSeed(scenario: Scenario, seed: number, onProgress?: (virtualMs: number, totalMs: number) => void): SeedResult {
+  const started = performance.now();
+  const run = assembleSeed(scenario, seed);
+  const { rng, topology, network, flows, recovery, loops, faults, counters, warmupMs, flowsEndMs, endMs } = run;
+  const durationS = scenario.timing.durationS;
   for (let t = Math.min(1000, endMs); ; t = Math.min(t + 1000, endMs)) {
     network.runUntil(t);
     onProgress?.(t, endMs);

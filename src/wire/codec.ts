@@ -29,6 +29,8 @@ import {
   TlvType,
   type DataKindValue,
   type DataTlv,
+  type QueryReplyTlv,
+  type QueryTlv,
   type HelloTlv,
   type IhuTlv,
   type ProbeStateValue,
@@ -47,6 +49,7 @@ const probeBodyBytes = 20;
 const updateBodyBytes = 10;
 const routeRequestBodyBytes = 5;
 const seqnoRequestBodyBytes = 12;
+const queryBodyBytes = 6;
 
 /** Largest TLV (header included) that fits in a packet of its own. */
 const tlvBytesMax = packetBytesMax - packetHeaderBytes;
@@ -108,6 +111,9 @@ function sizeOf(tlv: Tlv, caller: string, index: number): number {
       return tlvHeaderBytes + routeRequestBodyBytes;
     case 'seqnoRequest':
       return tlvHeaderBytes + seqnoRequestBodyBytes;
+    case 'query':
+    case 'queryReply':
+      return tlvHeaderBytes + queryBodyBytes;
     case 'data':
       if (!(tlv.payload instanceof Uint8Array)) {
         throw encodeError(caller, index, 'data', `expected payload to be a Uint8Array, got ${describeValue(tlv.payload)}`);
@@ -247,6 +253,15 @@ function writeSeqnoRequest(b: Uint8Array, o: number, t: SeqnoRequestTlv, caller:
   return body + seqnoRequestBodyBytes;
 }
 
+function writeQuery(b: Uint8Array, o: number, t: QueryTlv | QueryReplyTlv, caller: string, i: number): number {
+  checkInt(t.source, 1, nodeIdMax, caller, i, t.type, 'source');
+  checkInt(t.nonce, 0, u16Max, caller, i, t.type, 'nonce');
+  const body = writeTlvHeader(b, o, t.type === 'query' ? TlvType.query : TlvType.queryReply, queryBodyBytes);
+  writeU32(b, body, t.source);
+  writeU16(b, body + 4, t.nonce);
+  return body + queryBodyBytes;
+}
+
 function writeData(b: Uint8Array, o: number, t: DataTlv, caller: string, i: number): number {
   checkInt(t.kind, 0, dataKindMax, caller, i, t.type, 'kind');
   checkInt(t.hopLimit, 0, u8Max, caller, i, t.type, 'hopLimit');
@@ -280,6 +295,9 @@ function writeTlv(b: Uint8Array, o: number, tlv: Tlv, caller: string, index: num
       return writeSeqnoRequest(b, o, tlv, caller, index);
     case 'data':
       return writeData(b, o, tlv, caller, index);
+    case 'query':
+    case 'queryReply':
+      return writeQuery(b, o, tlv, caller, index);
     // No default: sizeOf has already rejected unknown types, and the compiler checks exhaustiveness.
   }
 }
@@ -443,6 +461,14 @@ function readSeqnoRequest(b: Uint8Array, body: number, _bodyBytes: number, at: n
   return { type: 'seqnoRequest', source, seqno, hopCount, requester };
 }
 
+function readQuery(b: Uint8Array, body: number, _bodyBytes: number, at: number): QueryTlv {
+  return { type: 'query', source: readNodeId(b, body, TlvType.query, at, 'source'), nonce: readU16(b, body + 4) };
+}
+
+function readQueryReply(b: Uint8Array, body: number, _bodyBytes: number, at: number): QueryReplyTlv {
+  return { type: 'queryReply', source: readNodeId(b, body, TlvType.queryReply, at, 'source'), nonce: readU16(b, body + 4) };
+}
+
 function readData(b: Uint8Array, body: number, bodyBytes: number, at: number): DataTlv {
   const kind = b[body]!;
   if (kind > dataKindMax) throw fieldError(TlvType.data, at, 'kind', `in 0..${dataKindMax}`, kind);
@@ -467,6 +493,8 @@ const tlvSpecs: readonly (TlvSpec | undefined)[] = [
   { name: 'routeRequest', bodyBytes: routeRequestBodyBytes, variable: false, read: readRouteRequest },
   { name: 'seqnoRequest', bodyBytes: seqnoRequestBodyBytes, variable: false, read: readSeqnoRequest },
   { name: 'data', bodyBytes: dataHeaderBytes, variable: true, read: readData },
+  { name: 'query', bodyBytes: queryBodyBytes, variable: false, read: readQuery },
+  { name: 'queryReply', bodyBytes: queryBodyBytes, variable: false, read: readQueryReply },
 ];
 
 /** Checks the packet-level framing (length and version) before any TLV is read. */

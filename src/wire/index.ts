@@ -20,6 +20,8 @@ export {
   type IhuTlv,
   type ProbeStateValue,
   type ProbeTlv,
+  type QueryReplyTlv,
+  type QueryTlv,
   type RouteRequestTlv,
   type SeqnoRequestTlv,
   type Tlv,

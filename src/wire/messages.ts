@@ -9,6 +9,8 @@ export const TlvType = {
   routeRequest: 5,
   seqnoRequest: 6,
   data: 7,
+  query: 8,
+  queryReply: 9,
 } as const;
 
 /** BFD-style session state carried in a probe (RFC 5880 states without AdminDown). */
@@ -81,6 +83,26 @@ export interface SeqnoRequestTlv {
   readonly requester: NodeId;
 }
 
+/**
+ * Route query (not in RFC 8966): sent to every neighbour right after a retraction of `source`,
+ * it asks each to answer, once it no longer routes to `source` through the sender, with its
+ * current route and a QueryReply carrying the same nonce. When all have answered, nothing
+ * routes through the sender any more, so it may forget its feasibility distance (as a fresh
+ * node may) instead of waiting for a new seqno from a possibly distant source.
+ */
+export interface QueryTlv {
+  readonly type: 'query';
+  readonly source: NodeId;
+  readonly nonce: number; // u16
+}
+
+/** The answer to a QueryTlv, sent after the answering node's own update for `source`. */
+export interface QueryReplyTlv {
+  readonly type: 'queryReply';
+  readonly source: NodeId;
+  readonly nonce: number; // u16
+}
+
 /** A routed datagram addressed by NodeId with a hop limit. */
 export interface DataTlv {
   readonly type: 'data';
@@ -93,4 +115,4 @@ export interface DataTlv {
 }
 
 /** Any TLV this version of the wire format defines. */
-export type Tlv = HelloTlv | IhuTlv | ProbeTlv | UpdateTlv | RouteRequestTlv | SeqnoRequestTlv | DataTlv;
+export type Tlv = HelloTlv | IhuTlv | ProbeTlv | UpdateTlv | RouteRequestTlv | SeqnoRequestTlv | DataTlv | QueryTlv | QueryReplyTlv;

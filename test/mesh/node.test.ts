@@ -37,6 +37,9 @@ function sentIn<T extends Tlv['type']>(result: CallResult, type: T): { link: num
 
 const l = (n: number): LinkId => n as LinkId;
 
+/** The fast profile without route queries: pure RFC 8966 starvation handling, for the tests of it. */
+const babelOnly: TimingProfile = { ...fastProfile, routeQueries: false };
+
 describe('MeshNode: neighbours come up and routes are learnt', () => {
   it('two nodes bring each other up with a three-way probe handshake and learn each other', () => {
     const h = new Harness(2, [{ a: A, b: B }], { trace: true });
@@ -303,7 +306,7 @@ describe('MeshNode: starvation and seqno requests (RFC 8966 3.8.2.1)', () => {
   });
 
   it('gives up after seqnoRequestsMax unanswered requests, backing off between them', () => {
-    const h = new Harness(5, pentagon(), { trace: true });
+    const h = new Harness(5, pentagon(), { profile: babelOnly, trace: true });
     h.runUntil(2000);
     h.filter = dropTlvs(['seqnoRequest']);
     h.cut(0);
@@ -316,7 +319,7 @@ describe('MeshNode: starvation and seqno requests (RFC 8966 3.8.2.1)', () => {
   });
 
   it('a starving node does not restart its request cycle on another unfeasible update', () => {
-    const h = new Harness(5, pentagon(), { trace: true });
+    const h = new Harness(5, pentagon(), { profile: babelOnly, trace: true });
     h.runUntil(2000);
     h.filter = dropTlvs(['seqnoRequest']);
     h.cut(0);
@@ -430,7 +433,7 @@ describe('MeshNode: data plane', () => {
 });
 
 describe('MeshNode: route expiry and source garbage collection', () => {
-  const quick: TimingProfile = { ...fastProfile, updateIntervalMs: 2000, sourceGcMs: 5000 };
+  const quick: TimingProfile = { ...babelOnly, updateIntervalMs: 2000, sourceGcMs: 5000 };
 
   it('expires routes whose updates stop although the neighbour stays up', () => {
     const h = new Harness(3, line(3), { profile: quick, emitRouteEvents: true });
@@ -773,7 +776,7 @@ describe('MeshNode: wire output', () => {
 
 describe('MeshNode: regressions found in review', () => {
   it('remembers the feasibility distance of a lost source for sourceGcMs after the loss', () => {
-    const h = new Harness(3, line(3));
+    const h = new Harness(3, line(3), { profile: babelOnly });
     h.runUntil(200_000);
     const c = h.id(C);
     const seqno = h.node(C).ownSeqno;

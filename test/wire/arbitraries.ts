@@ -9,6 +9,8 @@ import type {
   IhuTlv,
   ProbeStateValue,
   ProbeTlv,
+  QueryReplyTlv,
+  QueryTlv,
   RouteRequestTlv,
   SeqnoRequestTlv,
   Tlv,
@@ -73,6 +75,18 @@ export const seqnoRequestArb: fc.Arbitrary<SeqnoRequestTlv> = fc.record({
   requester: nodeIdArb,
 }, plain);
 
+export const queryArb: fc.Arbitrary<QueryTlv> = fc.record({
+  type: fc.constant('query' as const),
+  source: nodeIdArb,
+  nonce: u16,
+}, plain);
+
+export const queryReplyArb: fc.Arbitrary<QueryReplyTlv> = fc.record({
+  type: fc.constant('queryReply' as const),
+  source: nodeIdArb,
+  nonce: u16,
+}, plain);
+
 /** A Data TLV whose payload has at most `payloadBytes` bytes. */
 export function dataArb(payloadBytes: number): fc.Arbitrary<DataTlv> {
   return fc.record({
@@ -95,6 +109,8 @@ export const tlvArb: fc.Arbitrary<Tlv> = fc.oneof(
   routeRequestArb,
   seqnoRequestArb,
   dataArb(48),
+  queryArb,
+  queryReplyArb,
 );
 
 /** Any TLV, including Data TLVs up to the largest payload a packet can carry. */

@@ -97,10 +97,10 @@ describe('decodePacket framing errors', () => {
     expectWireError(decodeHex(hex), WireErrorCode.ERR_WIRE_TRUNCATED, part);
   });
 
-  test.each([0, 8, 9, 0x80, 0xff])('ERR_WIRE_TLV_TYPE: type code %i', (code) => {
+  test.each([0, 10, 11, 0x80, 0xff])('ERR_WIRE_TLV_TYPE: type code %i', (code) => {
     const bytes = fromHex('01 00 0000');
     bytes[1] = code;
-    expectWireError(() => decodePacket(bytes), WireErrorCode.ERR_WIRE_TLV_TYPE, `TLV at offset 1: expected a type code in 1..7, got ${code}`);
+    expectWireError(() => decodePacket(bytes), WireErrorCode.ERR_WIRE_TLV_TYPE, `TLV at offset 1: expected a type code in 1..9, got ${code}`);
   });
 
   test.each([
@@ -110,6 +110,8 @@ describe('decodePacket framing errors', () => {
     [4, 'update', 10],
     [5, 'routeRequest', 5],
     [6, 'seqnoRequest', 12],
+    [8, 'query', 6],
+    [9, 'queryReply', 6],
   ])('ERR_WIRE_TLV_LENGTH: type %i (%s) with a body one byte off %i', (code, name, bodyBytes) => {
     for (const wrong of [0, bodyBytes - 1, bodyBytes + 1, 0xffff]) {
       // The packet holds the declared body, so only the length rule can fire.
@@ -168,6 +170,8 @@ describe('decodePacket ERR_WIRE_FIELD', () => {
     ['data kind 5', '01 07 000e 05 10 00000001 00000002 cafebabe', 'TLV 7 (data) at offset 1: expected kind in 0..4, got 5'],
     ['data src 0', '01 07 000e 01 10 00000000 00000002 cafebabe', 'expected src in 1..4294967295, got 0'],
     ['data dst 0', '01 07 000e 01 10 00000001 00000000 cafebabe', 'expected dst in 1..4294967295, got 0'],
+    ['query source 0', '01 08 0006 00000000 1234', 'TLV 8 (query) at offset 1: expected source in 1..4294967295, got 0'],
+    ['query reply source 0', '01 09 0006 00000000 1234', 'TLV 9 (queryReply) at offset 1: expected source in 1..4294967295, got 0'],
   ])('%s', (_name, hex, part) => {
     expectWireError(decodeHex(hex), WireErrorCode.ERR_WIRE_FIELD, part);
   });
@@ -241,6 +245,8 @@ describe('encodePacket ERR_WIRE_ENCODE', () => {
     routeRequest: { type: 'routeRequest', source: id(1) },
     seqnoRequest: { type: 'seqnoRequest', source: id(1), seqno: 0, hopCount: 1, requester: id(1) },
     data: data(0),
+    query: { type: 'query', source: id(1), nonce: 0 },
+    queryReply: { type: 'queryReply', source: id(1), nonce: 0 },
   };
 
   const u32Over = 0x1_0000_0000;
@@ -276,6 +282,12 @@ describe('encodePacket ERR_WIRE_ENCODE', () => {
     ['data', 'src', 0, 'expected src in 1..4294967295, got 0'],
     ['data', 'dst', 0, 'expected dst in 1..4294967295, got 0'],
     ['data', 'id', -1, 'expected id in 0..4294967295, got -1'],
+    ['query', 'source', 0, 'expected source in 1..4294967295, got 0'],
+    ['query', 'source', u32Over, 'expected source in 1..4294967295, got 4294967296'],
+    ['query', 'nonce', 0x10000, 'expected nonce in 0..65535, got 65536'],
+    ['queryReply', 'source', 0, 'expected source in 1..4294967295, got 0'],
+    ['queryReply', 'source', u32Over, 'expected source in 1..4294967295, got 4294967296'],
+    ['queryReply', 'nonce', 0x10000, 'expected nonce in 0..65535, got 65536'],
   ];
 
   test.each(fields)('%s.%s = %d', (type, field, value, part) => {

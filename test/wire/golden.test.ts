@@ -78,6 +78,16 @@ const vectors: readonly Vector[] = [
     hex: '01 07 000e 04 00 00000100 00010000 00000000',
   },
   {
+    name: 'query',
+    tlvs: [{ type: 'query', source: id(7), nonce: 0x1234 }],
+    hex: '01 08 0006 00000007 1234',
+  },
+  {
+    name: 'query reply',
+    tlvs: [{ type: 'queryReply', source: id(0x80000001), nonce: 0xfedc }],
+    hex: '01 09 0006 80000001 fedc',
+  },
+  {
     name: 'hello, ihu and update in one packet',
     tlvs: [
       { type: 'hello', sender: id(5), seqno: 1, intervalMs: 4000, timestampUs: 123456 },
@@ -107,7 +117,7 @@ describe('golden vectors', () => {
   });
 
   test('tlvBytes gives the fixed size of each type, header included', () => {
-    expect(vectors.map((v) => v.tlvs.map(tlvBytes))).toStrictEqual([[15], [15], [15], [23], [23], [13], [8], [8], [15], [19], [17], [15, 15, 13]]);
+    expect(vectors.map((v) => v.tlvs.map(tlvBytes))).toStrictEqual([[15], [15], [15], [23], [23], [13], [8], [8], [15], [19], [17], [9], [9], [15, 15, 13]]);
   });
 
   test('a decoded payload is a view into the packet, not a copy', () => {

@@ -15,6 +15,8 @@ import {
   ihuArb,
   packetTlvsArb,
   probeArb,
+  queryArb,
+  queryReplyArb,
   routeRequestArb,
   seqnoRequestArb,
   updateArb,
@@ -43,6 +45,8 @@ describe('round trips', () => {
     ['routeRequest', routeRequestArb],
     ['seqnoRequest', seqnoRequestArb],
     ['data', dataArb(payloadBytesMax)],
+    ['query', queryArb],
+    ['queryReply', queryReplyArb],
   ];
 
   test.each(perType)('%s: decode(encode(x)) deep-equals x and the size is 1 + tlvBytes', (_name, arb) => {
@@ -96,10 +100,10 @@ describe('robustness: decode either succeeds canonically or throws WireError', (
   // Random TLV-shaped input reaches the body decoders far more often than uniform bytes do: the
   // type code is usually known, the body usually has that type's length, and the declared length
   // usually tells the truth, so each rule (and success) is hit often.
-  const bodyBytesByCode = [0, 12, 12, 20, 10, 5, 12, 14, 0, 0];
+  const bodyBytesByCode = [0, 12, 12, 20, 10, 5, 12, 14, 6, 6, 0, 0];
   const rawTlvArb = fc
     .record({
-      code: fc.integer({ min: 0, max: 9 }),
+      code: fc.integer({ min: 0, max: 11 }),
       bodyBytesDelta: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -2, max: 8 }) }),
       lie: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -3, max: 3 }) }),
       seed: fc.uint8Array({ minLength: 32, maxLength: 32 }),
