@@ -23,6 +23,12 @@ import { newMeshStats, type MeshEvent, type MeshInput, type MeshOutput, type Mes
 
 /** A route's metric must move by at least this before a triggered update is sent. */
 export const advertiseThreshold = 16;
+/**
+ * A freshly started node (with probes) selects no route for this many detection times: by then
+ * every neighbour has heard its probes in state Down, or timed out the session of its former
+ * self, and dropped the routes through it. One-way delays are assumed below one detection time.
+ */
+export const bootHoldFactor = 2;
 /** Hop count put in seqno requests we originate (RFC 8966 suggests 64). */
 export const seqnoRequestHopCount = 64;
 /** Seqno requests sent for one starvation episode before giving up until routes change. */
@@ -107,6 +113,17 @@ export class MeshNode {
   private readonly forwarding: ForwardingContext;
   /** Route queries in progress; null when the profile does not use them. */
   private readonly queries: QueryBook | null;
+  /** Removed neighbours that may still route through us (see noteSilentLoss), until their hold ends. */
+  private heldRemoved: Neighbour[] = [];
+  /** Every neighbour whose hold a route query must respect: the current ones and `heldRemoved`. */
+  private holdView: Neighbour[] = [];
+  /**
+   * Routes are selected only from this time on (see start): a restarted node waits until every
+   * neighbour has dropped the routes it had through the node's former self.
+   */
+  private routesFromMs = Number.NEGATIVE_INFINITY;
+  /** Sources whose selection waits for routesFromMs. */
+  private readonly deferredSlots = new Set<number>();
 
   constructor(config: MeshNodeConfig) {
     this.id = config.id;
@@ -207,7 +224,11 @@ export class MeshNode {
     this.started = true;
     const now = this.nowMs;
     const probeMs = this.profile.probeIntervalMs;
-    if (probeMs !== null) this.nextProbeAtMs = now + this.random() * probeMs;
+    if (probeMs !== null) {
+      // Our first probes (state Down) tell neighbours within one interval that any former self of ours is gone.
+      this.nextProbeAtMs = now + this.random() * probeMs;
+      this.routesFromMs = now + bootHoldFactor * detectionTimeMs(this.profile);
+    }
     this.nextHelloAtMs = now + this.random() * Math.min(this.profile.helloIntervalMs, 100);
     this.nextUpdateAtMs = now + this.profile.updateIntervalMs * (0.5 + 0.5 * this.random());
     this.nextHousekeepingAtMs = now + this.housekeepingIntervalMs();
@@ -246,6 +267,7 @@ export class MeshNode {
     this.table.neighbours[neighbour.slot] = neighbour;
     this.neighbours.set(link, neighbour);
     this.neighbourList = [...this.neighbours.values()].sort((a, b) => a.link - b.link);
+    this.holdView = [...this.neighbourList, ...this.heldRemoved];
   }
 
   private removeLink(link: LinkId): void {
@@ -253,13 +275,17 @@ export class MeshNode {
     if (neighbour === undefined) return;
     const peer = neighbour.peer;
     const wasUsable = neighbour.usable;
+    const holdUntilMs = this.silentLossHoldUntilMs(neighbour);
     neighbour.remove();
     this.neighbours.delete(link);
     this.neighbourList = this.neighbourList.filter((n) => n !== neighbour);
     if (wasUsable && peer !== null) this.events.push({ kind: 'neighbourDown', link, peer, reason: 'link-removed' });
-    neighbour.mayRouteThroughUsUntilMs = this.nowMs + detectionTimeMs(this.profile);
+    neighbour.mayRouteThroughUsUntilMs = Math.max(neighbour.mayRouteThroughUsUntilMs, holdUntilMs);
+    this.heldRemoved.push(neighbour);
+    this.holdView = [...this.neighbourList, ...this.heldRemoved];
     this.flushRoutesVia(neighbour);
     this.queries?.neighbourDown(neighbour);
+    this.reforwardRequestsVia(neighbour);
     this.table.neighbours[neighbour.slot] = null;
   }
 
@@ -316,11 +342,16 @@ export class MeshNode {
     if (neighbour.peer === sender) return;
     const oldPeer = neighbour.peer;
     const wasUsable = neighbour.usable;
+    const holdUntilMs = this.silentLossHoldUntilMs(neighbour);
     if (!neighbour.notePeer(sender)) return;
     if (wasUsable && oldPeer !== null) {
       this.events.push({ kind: 'neighbourDown', link: neighbour.link, peer: oldPeer, reason: 'peer-changed' });
     }
+    // The node that answered here before may still route through us.
+    neighbour.mayRouteThroughUsUntilMs = Math.max(neighbour.mayRouteThroughUsUntilMs, holdUntilMs);
     this.flushRoutesVia(neighbour);
+    this.queries?.neighbourDown(neighbour);
+    this.reforwardRequestsVia(neighbour);
   }
 
   private onRoutingTlv(neighbour: Neighbour, tlv: Tlv): void {
@@ -380,20 +411,25 @@ export class MeshNode {
 
   /**
    * We declared `neighbour` down without hearing it say so. Tell it at once (a probe in state
-   * Down, as BFD sends on every state change): if our direction still works it goes down within
-   * one link delay. If not, both directions are probably cut, and its own detection fires
-   * within one probe interval of ours (both wait detectMult intervals from their last probe,
-   * and the last ones crossed the link at most one interval apart). Until then it may still
-   * route through us, which route queries must respect. Without probes: one detection time.
+   * Down, as BFD sends on every state change). It may still route through us until it hears
+   * that or its own detection fires; route queries must respect that.
    */
   private noteSilentLoss(neighbour: Neighbour): void {
+    neighbour.mayRouteThroughUsUntilMs = this.silentLossHoldUntilMs(neighbour);
     const intervalMs = this.profile.probeIntervalMs;
-    if (intervalMs === null || Number.isNaN(neighbour.rttMs)) {
-      neighbour.mayRouteThroughUsUntilMs = this.nowMs + detectionTimeMs(this.profile);
-    } else {
-      neighbour.mayRouteThroughUsUntilMs = this.nowMs + intervalMs + neighbour.rttMs;
-    }
     if (intervalMs !== null) this.outbox.toNeighbour(neighbour, this.probeFor(neighbour, intervalMs));
+  }
+
+  /**
+   * Until when a neighbour lost now without a word may still route through us. Our probes may
+   * have kept reaching it until we gave up (one direction can fail first), and it waits a whole
+   * detection time after the last one arrived: so one detection time plus one RTT (plus a
+   * second detection time while no RTT is known).
+   */
+  private silentLossHoldUntilMs(neighbour: Neighbour): number {
+    const detectionMs = detectionTimeMs(this.profile);
+    const rttMs = Number.isNaN(neighbour.rttMs) ? detectionMs : neighbour.rttMs;
+    return this.nowMs + detectionMs + rttMs;
   }
 
   /** Fast reroute: drop every route through a lost neighbour and reselect at once. */
@@ -433,6 +469,10 @@ export class MeshNode {
   }
 
   private reselect(slot: number): void {
+    if (this.nowMs < this.routesFromMs) {
+      this.deferredSlots.add(slot);
+      return;
+    }
     const table = this.table;
     const previous = table.selected[slot]!;
     const next = table.select(slot);
@@ -642,8 +682,9 @@ export class MeshNode {
 
   /** Completes the queries every neighbour has answered (and whose hold is over): forget the distance, reselect. */
   private completeQueries(queries: QueryBook): void {
+    this.pruneHeldRemoved();
     for (const slot of queries.slots()) {
-      if (queries.readyAtMs(slot, this.neighbourList) > this.nowMs) continue;
+      if (queries.readyAtMs(slot, this.holdView) > this.nowMs) continue;
       if (this.table.selected[slot]! >= 0) {
         queries.cancel(slot);
         continue;
@@ -653,6 +694,15 @@ export class MeshNode {
       this.stats.queriesCompleted++;
       this.reselect(slot);
     }
+  }
+
+  /** Forgets removed neighbours whose hold is over. */
+  private pruneHeldRemoved(): void {
+    if (this.heldRemoved.length === 0) return;
+    const held = this.heldRemoved.filter((n) => n.mayRouteThroughUsUntilMs > this.nowMs);
+    if (held.length === this.heldRemoved.length) return;
+    this.heldRemoved = held;
+    this.holdView = [...this.neighbourList, ...held];
   }
 
   /**
@@ -689,6 +739,7 @@ export class MeshNode {
     if (now >= this.neighbourDeadlineMs) this.expireNeighbours();
     if (now >= this.nextHousekeepingAtMs) this.housekeeping();
     if (this.queries !== null) this.completeQueries(this.queries);
+    if (this.deferredSlots.size > 0 && now >= this.routesFromMs) this.selectDeferred();
     for (const slot of this.starved) {
       if (now < this.table.seqnoRetryAtMs[slot]!) continue;
       if (this.table.selected[slot]! < 0 && this.table.hasUnfeasibleRoute(slot)) {
@@ -698,6 +749,12 @@ export class MeshNode {
         this.table.seqnoRetryAtMs[slot] = Number.POSITIVE_INFINITY;
       }
     }
+  }
+
+  /** The boot hold is over: select the routes heard meanwhile. */
+  private selectDeferred(): void {
+    for (const slot of this.deferredSlots) this.reselect(slot);
+    this.deferredSlots.clear();
   }
 
   private expireNeighbours(): void {
@@ -777,8 +834,9 @@ export class MeshNode {
     let deadline = Math.min(this.nextProbeAtMs, this.nextHelloAtMs, this.nextUpdateAtMs, this.nextHousekeepingAtMs);
     deadline = Math.min(deadline, this.neighbourDeadlineMs, this.advertFlushAtMs);
     for (const slot of this.starved) deadline = Math.min(deadline, this.table.seqnoRetryAtMs[slot]!);
+    if (this.deferredSlots.size > 0) deadline = Math.min(deadline, this.routesFromMs);
     if (this.queries !== null) {
-      for (const slot of this.queries.slots()) deadline = Math.min(deadline, this.queries.readyAtMs(slot, this.neighbourList));
+      for (const slot of this.queries.slots()) deadline = Math.min(deadline, this.queries.readyAtMs(slot, this.holdView));
     }
     return deadline;
   }
