@@ -41,11 +41,6 @@ export class Neighbour {
   /** The cost routing uses for this link; infinite while the neighbour is not usable. */
   cost = metricInfinity;
   usable = false;
-  /**
-   * After the node declared this neighbour down without hearing it say so (timeout, link
-   * removed), the peer may not know yet and may still route through us, until this time.
-   */
-  mayRouteThroughUsUntilMs = Number.NEGATIVE_INFINITY;
   /** Set when the probe session went down since the last `evaluate`, with the reason. */
   private pendingDown: DownReason | null = null;
   private history = new HelloHistory();

@@ -113,10 +113,6 @@ export class MeshNode {
   private readonly forwarding: ForwardingContext;
   /** Route queries in progress; null when the profile does not use them. */
   private readonly queries: QueryBook | null;
-  /** Removed neighbours that may still route through us (see noteSilentLoss), until their hold ends. */
-  private heldRemoved: Neighbour[] = [];
-  /** Every neighbour whose hold a route query must respect: the current ones and `heldRemoved`. */
-  private holdView: Neighbour[] = [];
   /**
    * Routes are selected only from this time on (see start): a restarted node waits until every
    * neighbour has dropped the routes it had through the node's former self.
@@ -131,7 +127,12 @@ export class MeshNode {
     this.random = config.random;
     this.emitRouteEvents = config.emitRouteEvents ?? false;
     this.seqno = Math.floor(config.random() * 0x10000) & 0xffff;
-    this.queries = this.profile.routeQueries ? new QueryBook() : null;
+    if (this.profile.routeQueries && this.profile.probeIntervalMs === null) {
+      // Without the three-way probe handshake a neighbour can come back without ever having
+      // declared us down, still holding routes through us: the queries' argument fails.
+      throw new RangeError(`MeshNode: profile ${this.profile.name}: routeQueries needs probes, got probeIntervalMs null`);
+    }
+    this.queries = this.profile.routeQueries ? new QueryBook(Math.floor(config.random() * 0x10000)) : null;
     for (const link of config.links ?? []) this.addLink(link);
     this.forwarding = {
       id: this.id,
@@ -267,7 +268,6 @@ export class MeshNode {
     this.table.neighbours[neighbour.slot] = neighbour;
     this.neighbours.set(link, neighbour);
     this.neighbourList = [...this.neighbours.values()].sort((a, b) => a.link - b.link);
-    this.holdView = [...this.neighbourList, ...this.heldRemoved];
   }
 
   private removeLink(link: LinkId): void {
@@ -280,9 +280,7 @@ export class MeshNode {
     this.neighbours.delete(link);
     this.neighbourList = this.neighbourList.filter((n) => n !== neighbour);
     if (wasUsable && peer !== null) this.events.push({ kind: 'neighbourDown', link, peer, reason: 'link-removed' });
-    neighbour.mayRouteThroughUsUntilMs = Math.max(neighbour.mayRouteThroughUsUntilMs, holdUntilMs);
-    this.heldRemoved.push(neighbour);
-    this.holdView = [...this.neighbourList, ...this.heldRemoved];
+    this.queries?.hold(neighbour, null, holdUntilMs);
     this.flushRoutesVia(neighbour);
     this.queries?.neighbourDown(neighbour);
     this.reforwardRequestsVia(neighbour);
@@ -348,7 +346,7 @@ export class MeshNode {
       this.events.push({ kind: 'neighbourDown', link: neighbour.link, peer: oldPeer, reason: 'peer-changed' });
     }
     // The node that answered here before may still route through us.
-    neighbour.mayRouteThroughUsUntilMs = Math.max(neighbour.mayRouteThroughUsUntilMs, holdUntilMs);
+    if (oldPeer !== null) this.queries?.hold(neighbour, oldPeer, holdUntilMs);
     this.flushRoutesVia(neighbour);
     this.queries?.neighbourDown(neighbour);
     this.reforwardRequestsVia(neighbour);
@@ -385,6 +383,7 @@ export class MeshNode {
     const peer = neighbour.peer!;
     if (change === 'up') {
       this.events.push({ kind: 'neighbourUp', link: neighbour.link, peer, cost: neighbour.cost });
+      this.queries?.sessionUp(neighbour, peer);
       this.greet(neighbour);
     } else if (change === 'down') {
       const reason = neighbour.downReason();
@@ -415,7 +414,7 @@ export class MeshNode {
    * that or its own detection fires; route queries must respect that.
    */
   private noteSilentLoss(neighbour: Neighbour): void {
-    neighbour.mayRouteThroughUsUntilMs = this.silentLossHoldUntilMs(neighbour);
+    this.queries?.hold(neighbour, neighbour.peer, this.silentLossHoldUntilMs(neighbour));
     const intervalMs = this.profile.probeIntervalMs;
     if (intervalMs !== null) this.outbox.toNeighbour(neighbour, this.probeFor(neighbour, intervalMs));
   }
@@ -423,13 +422,15 @@ export class MeshNode {
   /**
    * Until when a neighbour lost now without a word may still route through us. Our probes may
    * have kept reaching it until we gave up (one direction can fail first), and it waits a whole
-   * detection time after the last one arrived: so one detection time plus one RTT (plus a
-   * second detection time while no RTT is known).
+   * detection time after the last one arrived, which took one one-way delay to get there. No
+   * estimate bounds that delay once samples stop (it may have grown just before the failure),
+   * so the core assumes one-way delays below max(detection time, smoothed RTT), as the boot hold
+   * does, and holds for one detection time plus that bound.
    */
   private silentLossHoldUntilMs(neighbour: Neighbour): number {
     const detectionMs = detectionTimeMs(this.profile);
-    const rttMs = Number.isNaN(neighbour.rttMs) ? detectionMs : neighbour.rttMs;
-    return this.nowMs + detectionMs + rttMs;
+    const delayBoundMs = Number.isNaN(neighbour.rttMs) ? detectionMs : Math.max(detectionMs, neighbour.rttMs);
+    return this.nowMs + detectionMs + delayBoundMs;
   }
 
   /** Fast reroute: drop every route through a lost neighbour and reselect at once. */
@@ -512,6 +513,7 @@ export class MeshNode {
 
   private startStarving(slot: number, previous: number): void {
     const lostNextHop = previous >= 0 ? this.table.neighbours[previous]! : null;
+    // The query follows the retraction out in this call (see sendQueries).
     if (this.queries?.start(slot, this.table.fdSeqno[slot]!, lostNextHop) === true) this.urgentAdvert = true;
     if (this.starved.has(slot)) return;
     this.starved.add(slot);
@@ -674,21 +676,18 @@ export class MeshNode {
 
   /** New queries go to every usable neighbour, after the retractions queued before them. */
   private sendQueries(queries: QueryBook): void {
-    const usable = this.neighbourList.filter((n) => n.usable);
-    for (const { slot, nonce } of queries.takeUnsent(usable)) {
+    if (queries.size === 0) return;
+    for (const { slot, nonce } of queries.takeUnsent(this.neighbourList.filter((n) => n.usable))) {
       this.outbox.toAll({ type: 'query', source: this.table.sourceAt(slot), nonce });
     }
   }
 
   /** Completes the queries every neighbour has answered (and whose hold is over): forget the distance, reselect. */
   private completeQueries(queries: QueryBook): void {
-    this.pruneHeldRemoved();
+    if (queries.size === 0) return;
     for (const slot of queries.slots()) {
-      if (queries.readyAtMs(slot, this.holdView) > this.nowMs) continue;
-      if (this.table.selected[slot]! >= 0) {
-        queries.cancel(slot);
-        continue;
-      }
+      // A query exists only while no route is selected: reselect cancels it on selection.
+      if (queries.readyAtMs(slot, this.nowMs) > this.nowMs) continue;
       queries.completed(slot, this.table.fdSeqno[slot]!);
       this.table.forgetFeasibility(slot);
       this.stats.queriesCompleted++;
@@ -696,36 +695,35 @@ export class MeshNode {
     }
   }
 
-  /** Forgets removed neighbours whose hold is over. */
-  private pruneHeldRemoved(): void {
-    if (this.heldRemoved.length === 0) return;
-    const held = this.heldRemoved.filter((n) => n.mayRouteThroughUsUntilMs > this.nowMs);
-    if (held.length === this.heldRemoved.length) return;
-    this.heldRemoved = held;
-    this.holdView = [...this.neighbourList, ...held];
-  }
-
   /**
-   * A neighbour that has just retracted `source` asks whether we still route through it. We
-   * processed its retraction first (same packet, in order), so we answer with our current
-   * route and then the reply; if we somehow still route through it, we stay silent.
+   * A neighbour asks whether we still route to `source` through it. Its retraction normally
+   * came just before, in the same packet; but packets split and get lost, so the query itself
+   * counts as one: we drop its route first. The reply carries our current route, so that no
+   * split packet can separate the answer from the route it vouches for.
    */
   private onQuery(neighbour: Neighbour, tlv: QueryTlv): void {
+    let route: UpdateTlv | null = null;
     if (tlv.source === this.id) {
-      this.outbox.toNeighbour(neighbour, this.selfUpdate());
+      route = this.selfUpdate();
     } else {
       const slot = this.table.slotOf(tlv.source);
       if (slot >= 0) {
-        if (this.table.selected[slot] === neighbour.slot) return;
-        this.outbox.toNeighbour(neighbour, this.advertise(slot));
+        if (this.table.clearRoute(slot, neighbour.slot)) this.reselect(slot);
+        route = this.advertise(slot);
       }
     }
-    this.outbox.toNeighbour(neighbour, { type: 'queryReply', source: tlv.source, nonce: tlv.nonce });
+    const seqno = route?.seqno ?? 0;
+    const metric = route?.metric ?? metricInfinity;
+    this.outbox.toNeighbour(neighbour, { type: 'queryReply', source: tlv.source, nonce: tlv.nonce, seqno, metric });
   }
 
+  /** An answer to our query: the route it carries counts as an update, then the answer is noted. */
   private onQueryReply(neighbour: Neighbour, tlv: QueryReplyTlv): void {
     const slot = this.table.slotOf(tlv.source);
-    if (slot >= 0) this.queries?.answered(slot, tlv.nonce, neighbour);
+    if (slot < 0 || this.queries === null) return;
+    const intervalMs = this.profile.updateIntervalMs;
+    this.onUpdate(neighbour, { type: 'update', source: tlv.source, seqno: tlv.seqno, metric: tlv.metric, intervalMs });
+    this.queries.answered(slot, tlv.nonce, neighbour);
   }
 
   private runTimers(): void {
@@ -835,8 +833,8 @@ export class MeshNode {
     deadline = Math.min(deadline, this.neighbourDeadlineMs, this.advertFlushAtMs);
     for (const slot of this.starved) deadline = Math.min(deadline, this.table.seqnoRetryAtMs[slot]!);
     if (this.deferredSlots.size > 0) deadline = Math.min(deadline, this.routesFromMs);
-    if (this.queries !== null) {
-      for (const slot of this.queries.slots()) deadline = Math.min(deadline, this.queries.readyAtMs(slot, this.holdView));
+    if (this.queries !== null && this.queries.size > 0) {
+      for (const slot of this.queries.slots()) deadline = Math.min(deadline, this.queries.readyAtMs(slot, this.nowMs));
     }
     return deadline;
   }

@@ -1,3 +1,4 @@
+import type { NodeId } from '../wire/ids.js';
 import type { Neighbour } from './neighbour.js';
 import { seqnoNewer } from './seqno.js';
 
@@ -10,11 +11,13 @@ import { seqnoNewer } from './seqno.js';
  * seqno from the source, a round trip across the network; a query is a round trip to the
  * neighbours.
  *
- * One more case needs care: a neighbour that has just been declared down by timeout may not
- * yet have declared *us* down, and may still route through us (the node records until when in
- * `Neighbour.mayRouteThroughUsUntilMs`), so completion waits for that. The next hop whose loss
- * started the query is exempt: it cannot have routed through us while we routed through it
- * (the feasibility condition forbids it).
+ * One more case needs care: a peer we lost without hearing it say so (timeout, link removed,
+ * another node answering on its link) may not yet know, and may still route through us. The
+ * node records a hold for that session (`hold`), and completion waits for every hold but the
+ * one of the next hop whose loss started the query: that one cannot have routed through us
+ * while we routed through it (the feasibility condition forbids it). A hold ends early when the
+ * same peer comes up again on the same link, since the three-way probe handshake proves it
+ * went Down (and dropped its routes through us) in between.
  *
  * Dropping the distance also lets stale routes back in: when the source itself is gone, a
  * node may take a neighbour's route that is about to be retracted, lose it, query again, and
@@ -25,11 +28,19 @@ import { seqnoNewer } from './seqno.js';
  * to Babel's seqno requests.
  */
 
+/** A session that may still route through us: its link, its peer, and until when. */
+interface Hold {
+  readonly neighbour: Neighbour;
+  readonly peer: NodeId | null;
+  readonly untilMs: number;
+}
+
 /** One query in progress, for one source slot. */
 interface ActiveQuery {
   readonly nonce: number;
   /** The next hop whose loss started the query, exempt from the hold; null when none was lost. */
   readonly lostNextHop: Neighbour | null;
+  readonly lostPeer: NodeId | null;
   /** Neighbours asked that have neither answered nor gone down. */
   readonly waiting: Set<Neighbour>;
   sent: boolean;
@@ -46,7 +57,19 @@ export class QueryBook {
   private readonly active = new Map<number, ActiveQuery>();
   /** Slot -> the seqno of the feasibility distance the last completed query dropped. */
   private readonly resetSeqno = new Map<number, number>();
-  private nextNonce = 0;
+  private holds: Hold[] = [];
+  private unsent = 0;
+  private nextNonce: number;
+
+  /** `firstNonce`: where nonces start (random per boot, like seqnos). */
+  constructor(firstNonce = 0) {
+    this.nextNonce = firstNonce & 0xffff;
+  }
+
+  /** Queries in progress. */
+  get size(): number {
+    return this.active.size;
+  }
 
   /** True while a query for `slot` is in progress. */
   has(slot: number): boolean {
@@ -54,38 +77,47 @@ export class QueryBook {
   }
 
   /**
-   * Starts a query for `slot` (whose feasibility distance has seqno `fdSeqno`) unless one is in
-   * progress or a query already dropped a distance of that seqno; it goes out at the next
-   * `takeUnsent`. Returns whether a query is now in progress.
+   * Starts a query for `slot` (whose feasibility distance has seqno `fdSeqno`) lost through
+   * `lostNextHop` (null when no next hop was lost), unless one is in progress or a query already
+   * dropped a distance of that seqno. Returns true when a new query was created; it goes out at
+   * the next `takeUnsent`.
    */
   start(slot: number, fdSeqno: number, lostNextHop: Neighbour | null): boolean {
-    if (this.active.has(slot)) return true;
+    if (this.active.has(slot)) return false;
     const reset = this.resetSeqno.get(slot);
-    if (reset !== undefined && !seqnoNewer(fdSeqno, reset)) return false;
-    this.active.set(slot, { nonce: this.nextNonce, lostNextHop, waiting: new Set(), sent: false });
+    if (reset !== undefined) {
+      if (!seqnoNewer(fdSeqno, reset)) return false;
+      this.resetSeqno.delete(slot);
+    }
+    this.active.set(slot, { nonce: this.nextNonce, lostNextHop, lostPeer: lostNextHop?.peer ?? null, waiting: new Set(), sent: false });
     this.nextNonce = (this.nextNonce + 1) & 0xffff;
+    this.unsent++;
     return true;
   }
 
   /** The query for `slot` completed and dropped a feasibility distance of seqno `fdSeqno`. */
   completed(slot: number, fdSeqno: number): void {
-    this.active.delete(slot);
+    this.cancel(slot);
     this.resetSeqno.set(slot, fdSeqno);
   }
 
-  /** The source of `slot` was forgotten: so is everything about its queries. */
-  forget(slot: number): void {
+  /** Abandons the query for `slot` (a feasible route came back). */
+  cancel(slot: number): void {
+    const query = this.active.get(slot);
+    if (query === undefined) return;
+    if (!query.sent) this.unsent--;
     this.active.delete(slot);
-    this.resetSeqno.delete(slot);
   }
 
-  /** Abandons the query for `slot` (a feasible route came back, or the source was forgotten). */
-  cancel(slot: number): void {
-    this.active.delete(slot);
+  /** The source of `slot` was garbage-collected: so is everything about its queries. */
+  forget(slot: number): void {
+    this.cancel(slot);
+    this.resetSeqno.delete(slot);
   }
 
   /** The queries not sent yet, now addressed to `usable` (the neighbours they go to). */
   takeUnsent(usable: readonly Neighbour[]): QueryToSend[] {
+    if (this.unsent === 0) return [];
     const toSend: QueryToSend[] = [];
     for (const [slot, query] of this.active) {
       if (query.sent) continue;
@@ -93,6 +125,7 @@ export class QueryBook {
       for (const neighbour of usable) query.waiting.add(neighbour);
       toSend.push({ slot, nonce: query.nonce });
     }
+    this.unsent = 0;
     return toSend;
   }
 
@@ -102,23 +135,35 @@ export class QueryBook {
     if (query !== undefined && query.sent && query.nonce === nonce) query.waiting.delete(from);
   }
 
-  /** A neighbour went down: it will not answer, and it no longer routes through us. */
+  /** A neighbour went down: it will not answer. */
   neighbourDown(neighbour: Neighbour): void {
     for (const query of this.active.values()) query.waiting.delete(neighbour);
   }
 
+  /** `peer`, on `neighbour`'s link, may still route through us until `untilMs`. */
+  hold(neighbour: Neighbour, peer: NodeId | null, untilMs: number): void {
+    this.holds.push({ neighbour, peer, untilMs });
+  }
+
+  /** `peer` came up again on `neighbour`'s link: the handshake proves it went Down in between. */
+  sessionUp(neighbour: Neighbour, peer: NodeId | null): void {
+    if (this.holds.length === 0) return;
+    this.holds = this.holds.filter((h) => h.neighbour !== neighbour || h.peer !== peer);
+  }
+
   /**
    * When the query for `slot` may complete: infinity while answers are missing (or there is
-   * no such query), else the latest time until which a neighbour lost by timeout (but the
-   * exempt one) may still route through us, which may be in the past.
+   * no such query), else the end of the latest hold but the exempt one, which may be in the
+   * past. Holds over by `nowMs` are dropped.
    */
-  readyAtMs(slot: number, neighbours: readonly Neighbour[]): number {
+  readyAtMs(slot: number, nowMs: number): number {
     const query = this.active.get(slot);
     if (query === undefined || !query.sent || query.waiting.size > 0) return Number.POSITIVE_INFINITY;
+    if (this.holds.length > 0 && this.holds.some((h) => h.untilMs <= nowMs)) this.holds = this.holds.filter((h) => h.untilMs > nowMs);
     let readyAt = Number.NEGATIVE_INFINITY;
-    for (const neighbour of neighbours) {
-      if (neighbour.usable || neighbour === query.lostNextHop) continue;
-      readyAt = Math.max(readyAt, neighbour.mayRouteThroughUsUntilMs);
+    for (const hold of this.holds) {
+      if (hold.neighbour === query.lostNextHop && hold.peer === query.lostPeer) continue;
+      readyAt = Math.max(readyAt, hold.untilMs);
     }
     return readyAt;
   }

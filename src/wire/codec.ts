@@ -50,6 +50,7 @@ const updateBodyBytes = 10;
 const routeRequestBodyBytes = 5;
 const seqnoRequestBodyBytes = 12;
 const queryBodyBytes = 6;
+const queryReplyBodyBytes = 10;
 
 /** Largest TLV (header included) that fits in a packet of its own. */
 const tlvBytesMax = packetBytesMax - packetHeaderBytes;
@@ -112,8 +113,9 @@ function sizeOf(tlv: Tlv, caller: string, index: number): number {
     case 'seqnoRequest':
       return tlvHeaderBytes + seqnoRequestBodyBytes;
     case 'query':
-    case 'queryReply':
       return tlvHeaderBytes + queryBodyBytes;
+    case 'queryReply':
+      return tlvHeaderBytes + queryReplyBodyBytes;
     case 'data':
       if (!(tlv.payload instanceof Uint8Array)) {
         throw encodeError(caller, index, 'data', `expected payload to be a Uint8Array, got ${describeValue(tlv.payload)}`);
@@ -253,13 +255,26 @@ function writeSeqnoRequest(b: Uint8Array, o: number, t: SeqnoRequestTlv, caller:
   return body + seqnoRequestBodyBytes;
 }
 
-function writeQuery(b: Uint8Array, o: number, t: QueryTlv | QueryReplyTlv, caller: string, i: number): number {
+function writeQuery(b: Uint8Array, o: number, t: QueryTlv, caller: string, i: number): number {
   checkInt(t.source, 1, nodeIdMax, caller, i, t.type, 'source');
   checkInt(t.nonce, 0, u16Max, caller, i, t.type, 'nonce');
-  const body = writeTlvHeader(b, o, t.type === 'query' ? TlvType.query : TlvType.queryReply, queryBodyBytes);
+  const body = writeTlvHeader(b, o, TlvType.query, queryBodyBytes);
   writeU32(b, body, t.source);
   writeU16(b, body + 4, t.nonce);
   return body + queryBodyBytes;
+}
+
+function writeQueryReply(b: Uint8Array, o: number, t: QueryReplyTlv, caller: string, i: number): number {
+  checkInt(t.source, 1, nodeIdMax, caller, i, t.type, 'source');
+  checkInt(t.nonce, 0, u16Max, caller, i, t.type, 'nonce');
+  checkInt(t.seqno, 0, u16Max, caller, i, t.type, 'seqno');
+  checkInt(t.metric, 0, u16Max, caller, i, t.type, 'metric');
+  const body = writeTlvHeader(b, o, TlvType.queryReply, queryReplyBodyBytes);
+  writeU32(b, body, t.source);
+  writeU16(b, body + 4, t.nonce);
+  writeU16(b, body + 6, t.seqno);
+  writeU16(b, body + 8, t.metric);
+  return body + queryReplyBodyBytes;
 }
 
 function writeData(b: Uint8Array, o: number, t: DataTlv, caller: string, i: number): number {
@@ -296,8 +311,9 @@ function writeTlv(b: Uint8Array, o: number, tlv: Tlv, caller: string, index: num
     case 'data':
       return writeData(b, o, tlv, caller, index);
     case 'query':
-    case 'queryReply':
       return writeQuery(b, o, tlv, caller, index);
+    case 'queryReply':
+      return writeQueryReply(b, o, tlv, caller, index);
     // No default: sizeOf has already rejected unknown types, and the compiler checks exhaustiveness.
   }
 }
@@ -466,7 +482,13 @@ function readQuery(b: Uint8Array, body: number, _bodyBytes: number, at: number):
 }
 
 function readQueryReply(b: Uint8Array, body: number, _bodyBytes: number, at: number): QueryReplyTlv {
-  return { type: 'queryReply', source: readNodeId(b, body, TlvType.queryReply, at, 'source'), nonce: readU16(b, body + 4) };
+  return {
+    type: 'queryReply',
+    source: readNodeId(b, body, TlvType.queryReply, at, 'source'),
+    nonce: readU16(b, body + 4),
+    seqno: readU16(b, body + 6),
+    metric: readU16(b, body + 8),
+  };
 }
 
 function readData(b: Uint8Array, body: number, bodyBytes: number, at: number): DataTlv {
@@ -494,7 +516,7 @@ const tlvSpecs: readonly (TlvSpec | undefined)[] = [
   { name: 'seqnoRequest', bodyBytes: seqnoRequestBodyBytes, variable: false, read: readSeqnoRequest },
   { name: 'data', bodyBytes: dataHeaderBytes, variable: true, read: readData },
   { name: 'query', bodyBytes: queryBodyBytes, variable: false, read: readQuery },
-  { name: 'queryReply', bodyBytes: queryBodyBytes, variable: false, read: readQueryReply },
+  { name: 'queryReply', bodyBytes: queryReplyBodyBytes, variable: false, read: readQueryReply },
 ];
 
 /** Checks the packet-level framing (length and version) before any TLV is read. */

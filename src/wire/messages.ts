@@ -84,11 +84,12 @@ export interface SeqnoRequestTlv {
 }
 
 /**
- * Route query (not in RFC 8966): sent to every neighbour right after a retraction of `source`,
- * it asks each to answer, once it no longer routes to `source` through the sender, with its
- * current route and a QueryReply carrying the same nonce. When all have answered, nothing
- * routes through the sender any more, so it may forget its feasibility distance (as a fresh
- * node may) instead of waiting for a new seqno from a possibly distant source.
+ * Route query (not in RFC 8966): sent to every neighbour right after a retraction of `source`
+ * (and itself counting as one), it asks each to answer, once it no longer routes to `source`
+ * through the sender, with a QueryReply carrying the same nonce and its current route. When
+ * all have answered, nothing routes through the sender any more, so it may forget its
+ * feasibility distance (as a fresh node may) instead of waiting for a new seqno from a
+ * possibly distant source.
  */
 export interface QueryTlv {
   readonly type: 'query';
@@ -96,11 +97,16 @@ export interface QueryTlv {
   readonly nonce: number; // u16
 }
 
-/** The answer to a QueryTlv, sent after the answering node's own update for `source`. */
+/**
+ * The answer to a QueryTlv: the answering node's current route to `source` (metric 0xFFFF: none),
+ * carried in the reply itself so that it cannot be split from it and lost on its own.
+ */
 export interface QueryReplyTlv {
   readonly type: 'queryReply';
   readonly source: NodeId;
   readonly nonce: number; // u16
+  readonly seqno: number; // u16
+  readonly metric: number; // u16
 }
 
 /** A routed datagram addressed by NodeId with a hop limit. */

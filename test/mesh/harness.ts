@@ -1,6 +1,6 @@
 /**
  * A tiny deterministic in-process driver for MeshNode tests, independent of the twin: N nodes,
- * point-to-point links with a fixed one-way delay, one ordered queue of deliveries and timers,
+ * point-to-point FIFO links with a one-way delay, one ordered queue of deliveries and timers,
  * and virtual time. It exists so that the routing core can be tested without the twin's link
  * models and fault machinery, and so that a failure points at the core and not at the driver.
  */
@@ -81,7 +81,13 @@ const eventsPerRunMax = 2_000_000;
 /** Drives MeshNodes over virtual time; node `i` has NodeId i + 1. */
 export class Harness {
   readonly ids: NodeId[];
+  /** The links as they are now (see `rewire`). */
   readonly links: readonly LinkSpec[];
+  private readonly spec: LinkSpec[];
+  /** Links that `rewire` moved at least once. */
+  private readonly rewired = new Set<number>();
+  /** `${link}:${node}` for each node a link was moved away from: what it still sends there is dropped. */
+  private readonly formerEnds = new Set<string>();
   readonly events: RecordedEvent[][];
   readonly sent: SentPacket[] = [];
   /** Set to rewrite or drop packets in flight; null lets everything through. */
@@ -93,6 +99,8 @@ export class Harness {
   private readonly linkUp: boolean[];
   private readonly linkGeneration: number[];
   private readonly delayMs: number[];
+  /** Per link and direction (2 * link, + 1 towards `b`): when the last packet sent arrives. */
+  private readonly lastArrivalMs: number[];
   /** Sorted by (atMs, seq) descending, so that the next item is popped from the end. */
   private readonly queue: Scheduled[] = [];
   private seq = 0;
@@ -101,7 +109,8 @@ export class Harness {
 
   constructor(nodeCount: number, links: readonly LinkSpec[], options: HarnessOptions = {}) {
     this.options = options;
-    this.links = links;
+    this.spec = [...links];
+    this.links = this.spec;
     this.ids = Array.from({ length: nodeCount }, (_, i) => nodeId(i + 1));
     this.events = Array.from({ length: nodeCount }, () => []);
     this.meshes = Array.from({ length: nodeCount }, () => null);
@@ -110,6 +119,7 @@ export class Harness {
     this.linkUp = links.map(() => true);
     this.linkGeneration = links.map(() => 0);
     this.delayMs = links.map((link) => link.delayMs ?? 1);
+    this.lastArrivalMs = links.flatMap(() => [0, 0]);
     for (let i = 0; i < nodeCount; i++) this.restart(i);
   }
 
@@ -174,7 +184,45 @@ export class Harness {
     this.linkUp[link] = true;
   }
 
-  /** Changes the one-way delay of `link` for packets sent from now on. */
+  /**
+   * Moves the far end of `link` from the node at the other end of `keep` to `to`, as when a
+   * cable is plugged into another node: packets in flight are lost, `keep` hears `to` on the
+   * link from now on, and the former end hears nothing (what it sends is dropped) until its
+   * detection fires. `to` gets the link only once the caller hands it `addLink`.
+   */
+  rewire(link: number, keep: number, to: number): void {
+    const spec = this.spec[link];
+    if (spec === undefined || (spec.a !== keep && spec.b !== keep)) throw new Error(`harness: node ${keep} is not on link ${link}`);
+    const former = spec.a === keep ? spec.b : spec.a;
+    if (to === keep || to === former) throw new Error(`harness: link ${link} already joins ${keep} and ${to}`);
+    this.spec[link] = { a: keep, b: to, delayMs: this.delayMs[link]! };
+    this.rewired.add(link);
+    this.formerEnds.add(`${link}:${former}`);
+    this.formerEnds.delete(`${link}:${to}`);
+    this.linkGeneration[link]!++;
+    this.lastArrivalMs[2 * link] = 0;
+    this.lastArrivalMs[2 * link + 1] = 0;
+  }
+
+  /**
+   * The node that `node` routes to through `link`: the other end; on a link `rewire` moved,
+   * the node it believes is there (its neighbour's peer), since until it notices the move it
+   * still routes as if its former peer were there; null for none, or a node not in the harness.
+   */
+  across(node: number, link: number): number | null {
+    const spec = this.spec[link];
+    if (spec === undefined) return null;
+    if (!this.rewired.has(link)) return spec.a === node ? spec.b : spec.b === node ? spec.a : null;
+    const peer = this.meshes[node]?.neighbourViews().find((v) => v.link === link)?.peer ?? null;
+    const index = peer === null ? -1 : this.ids.indexOf(peer);
+    return index < 0 ? null : index;
+  }
+
+  /**
+   * Changes the one-way delay of `link` for packets sent from now on. Links stay FIFO, as the
+   * twin's are and as route queries need: after a decrease, a packet does not overtake one
+   * sent before it, it arrives with it.
+   */
   setDelay(link: number, delayMs: number): void {
     this.delayMs[link] = delayMs;
   }
@@ -246,7 +294,8 @@ export class Harness {
   }
 
   private carry(from: number, link: number, sentBytes: Uint8Array): void {
-    const spec = this.links[link];
+    const spec = this.spec[link];
+    if (spec !== undefined && spec.a !== from && spec.b !== from && this.formerEnds.has(`${link}:${from}`)) return;
     if (spec === undefined || (spec.a !== from && spec.b !== from)) throw new Error(`harness: node ${from} sent on foreign link ${link}`);
     let bytes: Uint8Array = sentBytes.slice();
     if (this.options.trace === true) this.sent.push({ atMs: this.nowMs, from, link, tlvs: decodePacket(bytes) });
@@ -259,7 +308,10 @@ export class Harness {
     }
     const to = spec.a === from ? spec.b : spec.a;
     const delivery = { link, bytes, generation: this.linkGeneration[link]! };
-    this.schedule({ atMs: this.nowMs + this.delayMs[link]!, seq: 0, node: to, delivery, boot: 0 });
+    const direction = 2 * link + (to === spec.b ? 1 : 0);
+    const atMs = Math.max(this.nowMs + this.delayMs[link]!, this.lastArrivalMs[direction]!);
+    this.lastArrivalMs[direction] = atMs;
+    this.schedule({ atMs, seq: 0, node: to, delivery, boot: 0 });
   }
 
   private schedule(item: Scheduled): void {

@@ -138,7 +138,7 @@ describe('route queries: a starving node recovers without a new seqno', () => {
     expect(h.node(A).stats.seqnoRequestsSent).toBeGreaterThan(0);
   });
 
-  it('sends the query after the retraction in the same packet, and the answer has the update before the reply', () => {
+  it('sends the query after the retraction in the same packet, and the reply carries the answering route', () => {
     const h = new Harness(5, pentagon(), { trace: true });
     h.runUntil(2000);
     h.filter = dropTlvs(['seqnoRequest']);
@@ -151,27 +151,28 @@ describe('route queries: a starving node recovers without a new seqno', () => {
     const fromA = h.sent.filter((p) => p.from === A && p.atMs === down.atMs && p.tlvs.some((t) => t.type === 'query'));
     expect(fromA.map((p) => p.link)).toEqual([4]); // only E is usable now
     const routing = fromA[0]!.tlvs.filter((t) => t.type === 'update' || t.type === 'query');
+    // Nonces start at a random value per boot and count up, one per query.
+    const first = routing.find((t) => t.type === 'query')!.nonce;
+    const second = (first + 1) & 0xffff;
     expect(routing).toEqual([
       { type: 'update', source: b, seqno: h.node(B).ownSeqno, metric: metricInfinity, intervalMs: interval },
       { type: 'update', source: c, seqno: h.node(C).ownSeqno, metric: metricInfinity, intervalMs: interval },
-      { type: 'query', source: b, nonce: 0 },
-      { type: 'query', source: c, nonce: 1 },
+      { type: 'query', source: b, nonce: first },
+      { type: 'query', source: c, nonce: second },
     ]);
     expect(h.sentTlvs(A, 'query').map((q) => [q.atMs, q.link])).toEqual([
       [down.atMs, 4],
       [down.atMs, 4],
     ]);
-    // E's answer, one link delay later, unicast on link 4: its own update for each source, then
-    // the reply with the same nonce. E routed to B through A, so it answers with a retraction;
-    // C it reaches through D at 512, with C's unchanged seqno.
+    // E's answer, one link delay later, unicast on link 4: a reply per query with the same nonce,
+    // carrying E's route. E routed to B through A, so it answers with a retraction; C it reaches
+    // through D at 512, with C's unchanged seqno.
     const answers = h.sent.filter((p) => p.from === E && p.link === 4 && p.tlvs.some((t) => t.type === 'queryReply'));
     expect(answers).toHaveLength(1);
     expect(answers[0]!.atMs).toBe(down.atMs + linkDelayMs);
-    expect(answers[0]!.tlvs.filter((t) => t.type !== 'probe')).toEqual([
-      { type: 'update', source: b, seqno: h.node(B).ownSeqno, metric: metricInfinity, intervalMs: interval },
-      { type: 'queryReply', source: b, nonce: 0 },
-      { type: 'update', source: c, seqno: h.node(C).ownSeqno, metric: 512, intervalMs: interval },
-      { type: 'queryReply', source: c, nonce: 1 },
+    expect(answers[0]!.tlvs.filter((t) => t.type === 'queryReply')).toEqual([
+      { type: 'queryReply', source: b, nonce: first, seqno: h.node(B).ownSeqno, metric: metricInfinity },
+      { type: 'queryReply', source: c, nonce: second, seqno: h.node(C).ownSeqno, metric: 512 },
     ]);
   });
 });
@@ -183,56 +184,67 @@ describe('route queries: answering', () => {
     return h;
   };
 
-  it('stays silent when its selected route still goes through the querier, and answers anyone else', () => {
+  it('a Query from its next hop counts as the retraction it lost: drops that route and replies with the current one', () => {
     const h = converged();
     const c = h.id(C);
+    const seqnoC = h.node(C).ownSeqno;
+    const interval = fastProfile.updateIntervalMs;
     expect(h.node(A).nextHopLink(c)).toBe(0);
-    // A query from the next hop (B, link 0) without the retraction that should precede it.
-    const silent = inject(h, A, 0, [{ type: 'query', source: c, nonce: 7 }]);
-    expect(routingIn(silent, c)).toEqual([]);
-    expect(sentIn(silent, 'queryReply')).toEqual([]);
-    // The same query from E is answered on E's link: A's route, then the reply.
+    h.filter = dropTlvs(['seqnoRequest']); // C's seqno stays as it is
+    // A query from the next hop (B, link 0) whose retraction was lost: A must not keep routing
+    // through B and answer as if it did not (B would take A's answer for "not through me").
+    const out = inject(h, A, 0, [{ type: 'query', source: c, nonce: 7 }]);
+    expect(h.node(A).nextHopLink(c)).toBeNull();
+    // E's route (advertised 512) is not below A's distance 512: A has no route left, so it
+    // replies to B with no route, then retracts to everyone and queries in turn
+    // (and asks E, which holds the unfeasible route, for a newer seqno).
+    const retraction: Tlv = { type: 'update', source: c, seqno: seqnoC, metric: metricInfinity, intervalMs: interval };
+    const ownQuery = { type: 'query', source: c, nonce: expect.any(Number) };
+    const withoutRequests = routingIn(out, c)
+      .map((p) => ({ link: p.link, tlvs: p.tlvs.filter((t) => t.type !== 'seqnoRequest') }))
+      .filter((p) => p.tlvs.length > 0);
+    expect(withoutRequests).toEqual([
+      { link: 0, tlvs: [{ type: 'queryReply', source: c, nonce: 7, seqno: seqnoC, metric: metricInfinity }] },
+      { link: 0, tlvs: [retraction, ownQuery] },
+      { link: 4, tlvs: [retraction, ownQuery] },
+    ]);
+    expect(sentIn(out, 'seqnoRequest').map((r) => [r.link, r.tlv.source])).toEqual([[4, c]]);
+    // B in fact still reaches C: its answer (256, below A's distance 512) is feasible, so A
+    // takes B's route again at once and abandons its query.
+    h.runFor(20);
+    expect(routeTo(h, A, C)).toMatchObject({ link: 0, metric: 512, seqno: seqnoC });
+    expect(h.node(A).stats.queriesCompleted).toBe(0);
+  });
+
+  it('a Query from a neighbour that is not its next hop leaves its route alone and replies with it', () => {
+    const h = converged();
+    const c = h.id(C);
     const answered = inject(h, A, 4, [{ type: 'query', source: c, nonce: 7 }]);
     expect(routingIn(answered, c)).toEqual([
       {
         link: 4,
-        tlvs: [
-          { type: 'update', source: c, seqno: h.node(C).ownSeqno, metric: 512, intervalMs: fastProfile.updateIntervalMs },
-          { type: 'queryReply', source: c, nonce: 7 },
-        ],
+        tlvs: [{ type: 'queryReply', source: c, nonce: 7, seqno: h.node(C).ownSeqno, metric: 512 }],
       },
     ]);
-    // A retraction first (as a real query brings) makes the next hop an ordinary asker: A
-    // has no other feasible route, so it answers with its own retraction.
-    const afterRetraction = inject(h, A, 0, [
-      { type: 'update', source: c, seqno: h.node(C).ownSeqno, metric: metricInfinity, intervalMs: fastProfile.updateIntervalMs },
-      { type: 'query', source: c, nonce: 8 },
-    ]);
-    const toB = routingIn(afterRetraction, c).find((p) => p.link === 0)!;
-    expect(toB.tlvs.filter((t) => t.type !== 'query')).toEqual([
-      { type: 'update', source: c, seqno: h.node(C).ownSeqno, metric: metricInfinity, intervalMs: fastProfile.updateIntervalMs },
-      { type: 'queryReply', source: c, nonce: 8 },
-    ]);
+    expect(routeTo(h, A, C)).toMatchObject({ link: 0, metric: 512 });
+    expect(sentIn(answered, 'query')).toEqual([]);
   });
 
-  it('answers a query for its own id with its self update, and one for an unknown source with the reply only', () => {
+  it('answers a query for its own id with metric 0, and one for an unknown source with no route', () => {
     const h = converged();
     const a = h.node(A);
     const own = inject(h, A, 0, [{ type: 'query', source: a.id, nonce: 3 }]);
     expect(own.sends).toEqual([
       {
         link: 0,
-        tlvs: [
-          { type: 'update', source: a.id, seqno: a.ownSeqno, metric: 0, intervalMs: fastProfile.updateIntervalMs },
-          { type: 'queryReply', source: a.id, nonce: 3 },
-        ],
+        tlvs: [{ type: 'queryReply', source: a.id, nonce: 3, seqno: a.ownSeqno, metric: 0 }],
       },
     ]);
     const unknown = inject(h, A, 4, [{ type: 'query', source: nodeId(999), nonce: 0xffff }]);
-    expect(unknown.sends).toEqual([{ link: 4, tlvs: [{ type: 'queryReply', source: nodeId(999), nonce: 0xffff }] }]);
+    expect(unknown.sends).toEqual([{ link: 4, tlvs: [{ type: 'queryReply', source: nodeId(999), nonce: 0xffff, seqno: 0, metric: metricInfinity }] }]);
   });
 
-  it('answers a source it knows but cannot reach with a retraction, then the reply', () => {
+  it('answers a source it knows but cannot reach with a reply carrying no route', () => {
     const h = new Harness(3, [
       { a: A, b: B },
       { a: B, b: C },
@@ -246,10 +258,7 @@ describe('route queries: answering', () => {
     expect(out.sends).toEqual([
       {
         link: 0,
-        tlvs: [
-          { type: 'update', source: c, seqno: expect.any(Number), metric: metricInfinity, intervalMs: fastProfile.updateIntervalMs },
-          { type: 'queryReply', source: c, nonce: 5 },
-        ],
+        tlvs: [{ type: 'queryReply', source: c, nonce: 5, seqno: expect.any(Number), metric: metricInfinity }],
       },
     ]);
   });
@@ -261,13 +270,10 @@ describe('route queries: answering', () => {
     expect(routingIn(out, c)).toEqual([
       {
         link: 4,
-        tlvs: [
-          { type: 'update', source: c, seqno: h.node(C).ownSeqno, metric: 512, intervalMs: fastProfile.updateIntervalMs },
-          { type: 'queryReply', source: c, nonce: 1 },
-        ],
+        tlvs: [{ type: 'queryReply', source: c, nonce: 1, seqno: h.node(C).ownSeqno, metric: 512 }],
       },
     ]);
-    const reply = inject(h, A, 4, [{ type: 'queryReply', source: c, nonce: 1 }]);
+    const reply = inject(h, A, 4, [{ type: 'queryReply', source: c, nonce: 1, seqno: h.node(C).ownSeqno, metric: 512 }]);
     expect(reply.sends).toEqual([]);
     expect(reply.events).toEqual([]);
   });
@@ -276,9 +282,9 @@ describe('route queries: answering', () => {
     const h = converged();
     const before = h.node(A).routes();
     for (const tlv of [
-      { type: 'queryReply', source: nodeId(999), nonce: 0 },
-      { type: 'queryReply', source: h.id(C), nonce: 0 },
-      { type: 'queryReply', source: h.id(C), nonce: 1234 },
+      { type: 'queryReply', source: nodeId(999), nonce: 0, seqno: 0, metric: 256 },
+      { type: 'queryReply', source: h.id(C), nonce: 0, seqno: h.node(C).ownSeqno, metric: 512 },
+      { type: 'queryReply', source: h.id(C), nonce: 1234, seqno: h.node(C).ownSeqno, metric: 512 },
     ] as const) {
       const out = inject(h, A, 4, [tlv]);
       expect(out.sends).toEqual([]);
@@ -290,6 +296,26 @@ describe('route queries: answering', () => {
 });
 
 describe('route queries: only with the profile flag', () => {
+  it('a profile with routeQueries but no probes is refused: the holds rest on the probe handshake', () => {
+    const slow: TimingProfile = { ...rfc8966Profile, routeQueries: true };
+    const make = (): MeshNode => new MeshNode({ id: nodeId(1), random: mulberry32(1), profile: slow });
+    expect(make).toThrow(RangeError);
+    expect(make).toThrow(/routeQueries needs probes/);
+    // Without the flag the same profile is fine.
+    expect(new MeshNode({ id: nodeId(1), random: mulberry32(1), profile: rfc8966Profile }).id).toBe(nodeId(1));
+  });
+
+  it('without routeQueries a peer change flushes the routes through the link but sends no query', () => {
+    const h = new Harness(5, pentagon(), { profile: babelOnly });
+    h.runUntil(2000);
+    expect(h.node(A).nextHopLink(h.id(C))).toBe(0);
+    const probe: Tlv = { type: 'probe', sender: nodeId(99), state: ProbeState.down, detectMult: 3, intervalMs: 50, txUs: 1, echoUs: 0, holdUs: 0 };
+    const out = inject(h, A, 0, [probe]);
+    expect(out.events).toContainEqual({ kind: 'neighbourDown', link: 0, peer: h.id(B), reason: 'peer-changed' });
+    expect(h.node(A).nextHopLink(h.id(C))).toBeNull();
+    expect(sentIn(out, 'query')).toEqual([]);
+  });
+
   it('rfc8966 never sends a query; the route comes back through a seqno request', () => {
     const h = new Harness(5, pentagon(), { profile: rfc8966Profile, trace: true });
     h.runUntil(30_000);
@@ -316,8 +342,9 @@ describe('route queries: the hold for neighbours lost silently', () => {
   const withLeaf = (): LinkSpec[] => [...pentagon(), { a: A, b: F }];
 
   /** Converges, fails A-F so that A declares F down by timeout, then removes A's next hop B. */
-  const loseLeafThenNextHop = (): { h: Harness; leafDownMs: number; leafRttMs: number; askedMs: number } => {
-    const h = new Harness(6, withLeaf(), { emitRouteEvents: true, trace: true });
+  const loseLeafThenNextHop = (leafDelayMs = linkDelayMs): { h: Harness; leafDownMs: number; leafRttMs: number; askedMs: number } => {
+    const links = [...pentagon(), { a: A, b: F, delayMs: leafDelayMs }];
+    const h = new Harness(6, links, { emitRouteEvents: true, trace: true });
     h.runUntil(2000);
     h.filter = dropTlvs(['seqnoRequest']);
     const leafRttMs = h.node(A).neighbourViews().find((v) => v.link === 5)!.rttMs;
@@ -338,14 +365,44 @@ describe('route queries: the hold for neighbours lost silently', () => {
     expect(back).toHaveLength(1);
     expect(back[0]!.link).toBe(4);
     // E answered one round trip after the question, but the route waited for F's hold. F's last
-    // probe from A in state Up can arrive up to one link delay after A declared F down, and F
+    // probe from A in state Up can arrive up to one one-way delay after A declared F down, and F
     // declares A down one detection time (detectMult x interval) after its last probe: until
-    // then F may route through A. So: not before leafDownMs + detectionTimeMs, and at most
-    // one RTT later.
+    // then F may route through A. The node bounds that one-way delay by max(detection time,
+    // RTT), which with a 2 ms RTT is the detection time: the hold is two detection times.
+    expect(leafRttMs).toBeLessThan(detectionTimeMs(fastProfile));
     expect(back[0]!.atMs).toBeGreaterThan(askedMs + roundTripMs);
-    expect(back[0]!.atMs).toBeGreaterThanOrEqual(leafDownMs + detectionTimeMs(fastProfile));
-    expect(back[0]!.atMs).toBeLessThanOrEqual(leafDownMs + detectionTimeMs(fastProfile) + leafRttMs);
+    expect(back[0]!.atMs).toBeCloseTo(leafDownMs + 2 * detectionTimeMs(fastProfile), 6);
     expect(h.node(A).stats.queriesCompleted).toBeGreaterThanOrEqual(1);
+  });
+
+  it('holds for one detection time plus the RTT when the RTT is the longer', () => {
+    // A 90 ms link to F: RTT about 180 ms, above the 150 ms detection time.
+    const { h, leafDownMs, leafRttMs, askedMs } = loseLeafThenNextHop(90);
+    expect(leafRttMs).toBeGreaterThan(detectionTimeMs(fastProfile));
+    h.runFor(600);
+    const back = changesTo(h, A, C, askedMs).filter((c) => c.link !== null);
+    expect(back.map((c) => c.link)).toEqual([4]);
+    expect(back[0]!.atMs).toBeCloseTo(leafDownMs + detectionTimeMs(fastProfile) + leafRttMs, 6);
+  });
+
+  it('ends the hold when the same peer comes up again on the link: the handshake proves it dropped us', () => {
+    const h = new Harness(6, withLeaf(), { emitRouteEvents: true });
+    h.runUntil(2000);
+    h.filter = dropTlvs(['seqnoRequest']);
+    h.cut(5);
+    runUntilTrue(h, () => firstDownEvent(h, A, 5) !== undefined);
+    const leafDownMs = firstDownEvent(h, A, 5)!.atMs;
+    h.restore(5);
+    runUntilTrue(h, () => h.eventsOf(A, 'neighbourUp').some((r) => r.event.link === 5 && r.atMs > leafDownMs));
+    expect(h.nowMs).toBeLessThan(leafDownMs + 2 * detectionTimeMs(fastProfile) - 50);
+    // F is back and asked like E; the two answer in one round trip, and no hold is left.
+    h.input(A, { kind: 'removeLink', link: l(0) });
+    const askedMs = h.nowMs;
+    h.runFor(100);
+    expect(changesTo(h, A, C, askedMs).map((c) => [c.atMs, c.link])).toEqual([
+      [askedMs, null],
+      [askedMs + roundTripMs, 4],
+    ]);
   });
 
   it('has no hold for a neighbour that said it went down (peer-down)', () => {
@@ -396,26 +453,6 @@ describe('route queries: the hold for neighbours lost silently', () => {
     expect(back.map((c) => [c.atMs, c.link])).toEqual([[leafDownMs + 2 * detectionTimeMs(fastProfile), 4]]);
   });
 
-  it('without probes the hold is the whole detection time', () => {
-    // A profile with route queries but Hello-based liveness: the hold is 3 Hellos x 3 x 3.5 = 42 s.
-    const slow: TimingProfile = { ...rfc8966Profile, routeQueries: true };
-    const h = new Harness(6, withLeaf(), { profile: slow, emitRouteEvents: true });
-    h.runUntil(30_000);
-    expect(routeTo(h, A, C)).toMatchObject({ link: 0, metric: 512 });
-    h.filter = dropTlvs(['seqnoRequest']);
-    h.cut(5);
-    runUntilTrue(h, () => firstDownEvent(h, A, 5) !== undefined, 60_000, 10);
-    const leafDownMs = firstDownEvent(h, A, 5)!.atMs;
-    expect(firstDownEvent(h, A, 5)!.reason).not.toBe('peer-down');
-    h.input(A, { kind: 'removeLink', link: l(0) });
-    const askedMs = h.nowMs;
-    h.runFor(60_000);
-    const back = changesTo(h, A, C, askedMs).filter((c) => c.link !== null);
-    expect(back.map((c) => c.link)).toEqual([4]);
-    expect(back[0]!.atMs).toBeGreaterThanOrEqual(leafDownMs + detectionTimeMs(slow));
-    expect(back[0]!.atMs).toBeLessThanOrEqual(leafDownMs + detectionTimeMs(slow) + 100);
-  });
-
   it('also holds for a neighbour whose link the driver removed', () => {
     // The driver removes A's links to F and to B at the same moment. F keeps believing in the
     // link until its own detection fires, one detection time later, and routes through A until then.
@@ -431,7 +468,8 @@ describe('route queries: the hold for neighbours lost silently', () => {
     expect(fSawItMs).toBeGreaterThan(removedMs + 100);
     const back = changesTo(h, A, C, removedMs).filter((c) => c.link !== null);
     expect(back).toHaveLength(1);
-    expect(back[0]!.atMs).toBeGreaterThanOrEqual(removedMs + detectionTimeMs(fastProfile));
+    // B's removal started the query and is exempt; F's hold is the silent-loss one.
+    expect(back[0]!.atMs).toBeCloseTo(removedMs + 2 * detectionTimeMs(fastProfile), 6);
   });
 });
 
@@ -501,7 +539,7 @@ describe('route queries: cancellation and stale answers', () => {
     runUntilTrue(h, () => h.node(A).nextHopLink(c) === 5);
     expect(routeTo(h, A, C)).toMatchObject({ link: 5, metric: 580 });
     // E's late answer to the cancelled query changes nothing.
-    const late = inject(h, A, 4, [{ type: 'queryReply', source: c, nonce: firstQuery.nonce }]);
+    const late = inject(h, A, 4, [{ type: 'queryReply', source: c, nonce: firstQuery.nonce, seqno: h.node(C).ownSeqno, metric: 512 }]);
     expect(late.events).toEqual([]);
     h.runFor(100);
     expect(h.node(A).stats.queriesCompleted).toBe(0);
@@ -517,9 +555,9 @@ describe('route queries: cancellation and stale answers', () => {
     expect(nonce).not.toBe(firstQuery.nonce);
     // A stale nonce does not complete it; the right one does, at once (G, the lost next hop, is
     // exempt from the hold, and B's hold is long over).
-    expect(inject(h, A, 4, [{ type: 'queryReply', source: c, nonce: firstQuery.nonce }]).events).toEqual([]);
+    expect(inject(h, A, 4, [{ type: 'queryReply', source: c, nonce: firstQuery.nonce, seqno: h.node(C).ownSeqno, metric: 512 }]).events).toEqual([]);
     expect(h.node(A).stats.queriesCompleted).toBe(0);
-    const done = inject(h, A, 4, [{ type: 'queryReply', source: c, nonce }]);
+    const done = inject(h, A, 4, [{ type: 'queryReply', source: c, nonce, seqno: h.node(C).ownSeqno, metric: 512 }]);
     expect(done.events).toEqual([{ kind: 'routeChanged', dst: c, link: 4, metric: 768 }]);
     expect(h.node(A).stats.queriesCompleted).toBe(1);
     expect(routeTo(h, A, C)).toMatchObject({ link: 4, metric: 768, seqno: h.node(C).ownSeqno });
@@ -551,6 +589,27 @@ describe('route queries: cancellation and stale answers', () => {
     expect(h.sentTlvs(A, 'query').filter((q) => q.tlv.source === c)).toHaveLength(queries + 1);
   });
 
+  it('a restarted node numbers its queries from a new random nonce, not from where its former self did', () => {
+    const h = new Harness(5, pentagon(), { trace: true });
+    const firstNonceAfter = (sinceMs: number): number => h.sentTlvs(A, 'query').find((q) => q.atMs >= sinceMs)!.tlv.nonce;
+    h.runUntil(2000);
+    h.cut(0);
+    runUntilTrue(h, () => h.sentTlvs(A, 'query').length > 0);
+    const before = firstNonceAfter(0);
+    h.restore(0);
+    h.crash(A);
+    h.runFor(500);
+    h.restart(A);
+    h.runFor(2000);
+    expect(routeTo(h, A, C)).toMatchObject({ link: 0 });
+    const cutMs = h.nowMs;
+    h.cut(0);
+    runUntilTrue(h, () => h.sentTlvs(A, 'query').some((q) => q.atMs >= cutMs));
+    const after = firstNonceAfter(cutMs);
+    // The former self used `before` and a few after it: a late answer to those must not count.
+    expect(((after - before) & 0xffff) > 16).toBe(true);
+  });
+
   for (const completed of [false, true]) {
     it(`forgets a query ${completed ? 'that completed' : 'in progress'} with its source: a new source in the slot queries afresh`, () => {
       const quick: TimingProfile = { ...fastProfile, updateIntervalMs: 2000, sourceGcMs: 5000 };
@@ -563,7 +622,9 @@ describe('route queries: cancellation and stale answers', () => {
       inject(h, A, 0, [update(77, 100, 100)]);
       h.runFor(30);
       const first = inject(h, A, 0, [update(77, 400, 100)]);
-      expect(sentIn(first, 'query').map((q) => q.tlv)).toEqual([{ type: 'query', source: nodeId(77), nonce: 0 }]);
+      const firstQueries = sentIn(first, 'query').map((q) => q.tlv);
+      expect(firstQueries).toEqual([{ type: 'query', source: nodeId(77), nonce: expect.any(Number) }]);
+      const nonce = firstQueries[0]!.nonce;
       h.runFor(10);
       expect(h.node(A).stats.queriesCompleted).toBe(completed ? 1 : 0);
       // Idle for sourceGcMs: the source and its slot are forgotten.
@@ -574,7 +635,7 @@ describe('route queries: cancellation and stale answers', () => {
       h.runFor(30);
       const second = inject(h, A, 0, [update(88, 400, 20_000)]);
       expect(h.node(A).nextHopLink(nodeId(88))).toBeNull();
-      expect(sentIn(second, 'query').map((q) => q.tlv)).toEqual([{ type: 'query', source: nodeId(88), nonce: 1 }]);
+      expect(sentIn(second, 'query').map((q) => q.tlv)).toEqual([{ type: 'query', source: nodeId(88), nonce: (nonce + 1) & 0xffff }]);
     });
   }
 });
@@ -701,7 +762,8 @@ function afterEveryHandle(check: () => void, body: () => void): void {
 
 /**
  * The first cycle in the next-hop graph towards any destination, walking nextHopLink from every
- * running node (as the twin's LoopChecker does, whether or not the links are up), or null.
+ * running node (as the twin's LoopChecker does, whether or not the links are up; a link moved
+ * away from a node still leads where it led), or null.
  */
 function findCycle(h: Harness, crashed: ReadonlySet<number> = new Set()): { dst: number; cycle: number[] } | null {
   const n = h.ids.length;
@@ -715,9 +777,9 @@ function findCycle(h: Harness, crashed: ReadonlySet<number> = new Set()): { dst:
         if (seenAt >= 0) return { dst, cycle: path.slice(seenAt) };
         path.push(current);
         const link = h.node(current).nextHopLink(h.id(dst));
-        if (link === null) break;
-        const spec = h.links[link]!;
-        current = spec.a === current ? spec.b : spec.a;
+        const next = link === null ? null : h.across(current, link);
+        if (next === null) break;
+        current = next;
       }
     }
   }
@@ -795,6 +857,170 @@ describe('route queries: no transient loops (targeted)', () => {
     expect(firstDownEvent(h, F, 2)!.atMs - firstDownEvent(h, Aq, 2)!.atMs).toBeGreaterThan(80);
     expect(cycles).toEqual([]);
   });
+
+  it('another node answers on A-F during F\'s hold: no cycle while F still routes through A', () => {
+    // A-F now leads elsewhere: A and F no longer hear each other, and node 99 answers on A's
+    // end of the link at once, so the link is usable again at A (peer-changed) and 99 answers
+    // A's queries. F has not noticed and routes through A until its own detection fires. Its
+    // hold is for F on that link, not for whoever answers there now: A waits it out.
+    const h = converged();
+    const c = h.id(Cq);
+    const stranger = nodeId(99);
+    const probe = (state: (typeof ProbeState)[keyof typeof ProbeState]): Tlv => ({ type: 'probe', sender: stranger, state, detectMult: 3, intervalMs: 50, txUs: 1, echoUs: 0, holdUs: 0 });
+    let strangerUp: CallResult | undefined;
+    let queriedSources: NodeId[] = [];
+    let askedMs = 0;
+    let at80Ms: { fNextHop: LinkId | null; completed: number; aNextHop: LinkId | null } | undefined;
+    const cycles = cyclesDuring(h, () => {
+      h.cut(2);
+      inject(h, Aq, 2, [probe(ProbeState.down)]);
+      strangerUp = inject(h, Aq, 2, [probe(ProbeState.up)]);
+      const lost = h.input(Aq, { kind: 'removeLink', link: l(0) });
+      const queries = sentIn(lost, 'query').filter((q) => q.link === 2);
+      queriedSources = queries.map((q) => q.tlv.source);
+      for (const q of queries) inject(h, Aq, 2, [{ type: 'queryReply', source: q.tlv.source, nonce: q.tlv.nonce, seqno: 0, metric: metricInfinity }]);
+      askedMs = h.nowMs;
+      /** Runs for `ms`, with 99 keeping its session with A up. */
+      const runWithStranger = (ms: number): void => {
+        for (let i = 0; i < ms; i++) {
+          if (i % 20 === 0) inject(h, Aq, 2, [probe(ProbeState.up)]);
+          h.runFor(1);
+        }
+      };
+      runWithStranger(80);
+      at80Ms = { fNextHop: h.node(F).nextHopLink(c), completed: h.node(Aq).stats.queriesCompleted, aNextHop: h.node(Aq).nextHopLink(c) };
+      runWithStranger(300);
+    });
+    expect(cycles).toEqual([]);
+    expect(strangerUp!.events).toContainEqual({ kind: 'neighbourUp', link: 2, peer: stranger, cost: expect.any(Number) });
+    expect([...queriedSources].sort()).toEqual([h.id(Bq), c].sort());
+    // 80 ms on, X and 99 have answered but F has not gone down: A is still waiting for F's hold.
+    expect(at80Ms).toEqual({ fNextHop: 2, completed: 0, aNextHop: null });
+    expect(firstDownEvent(h, F, 2)!.atMs).toBeLessThan(askedMs + 2 * detectionTimeMs(fastProfile));
+    expect(h.node(Aq).stats.queriesCompleted).toBeGreaterThanOrEqual(1);
+  });
+
+  it('A-F\'s delay grows from 1 to 90 ms, then F\'s direction fails and A\'s Down probes are lost: no cycle', () => {
+    // A's smoothed RTT to F stays near 2 ms (no sample arrives after the change), while its
+    // probes now take 90 ms to reach F, and the first two that say Down are lost: F declares
+    // A down long after A declared F down plus A's RTT. The hold assumes one-way delays below
+    // max(detection time, RTT), so it lasts two detection times and covers that.
+    const h = converged();
+    let downProbesDropped = 0;
+    const cycles = cyclesDuring(h, () => {
+      h.setDelay(2, 90);
+      h.filter = (from, link, tlvs) => {
+        if (link !== 2) return tlvs;
+        if (from === F) return [];
+        if (downProbesDropped < 2 && tlvs.some((t) => t.type === 'probe' && t.state !== ProbeState.up)) {
+          downProbesDropped++;
+          return tlvs.filter((t) => t.type !== 'probe');
+        }
+        return tlvs;
+      };
+      runUntilTrue(h, () => firstDownEvent(h, Aq, 2) !== undefined);
+      h.input(Aq, { kind: 'removeLink', link: l(0) });
+      h.runFor(500);
+    });
+    const aDown = firstDownEvent(h, Aq, 2)!;
+    const fDown = firstDownEvent(h, F, 2)!;
+    const rttMs = h.node(Aq).neighbourViews().find((v) => v.link === 2)!.rttMs;
+    expect(aDown.reason).toBe('probe-timeout');
+    expect(downProbesDropped).toBe(2);
+    // A hold of one detection time plus the RTT would have ended before F let go of A.
+    expect(fDown.atMs).toBeGreaterThan(aDown.atMs + detectionTimeMs(fastProfile) + (Number.isNaN(rttMs) ? 0 : rttMs));
+    expect(fDown.atMs).toBeLessThan(aDown.atMs + 2 * detectionTimeMs(fastProfile));
+    expect(h.node(Aq).stats.queriesCompleted).toBeGreaterThanOrEqual(1);
+    expect(cycles).toEqual([]);
+  });
+
+  it('a QueryReply whose update was lost: no cycle when the replier then loses the querier silently', () => {
+    // S - X - Q, and N and Y both hang off Q and each other: Q - N, N - Y, Y - Q. N and Y reach
+    // S through Q (768); each offers the other only an unfeasible 768. The driver removes
+    // Q - X: Q queries N and Y; N loses its route too, answers Q and queries in turn; N's
+    // retraction and its own query to Q are lost. When answers were [update, reply] pairs, a
+    // split packet could lose the update and deliver the reply: Q completed on N's stale 768
+    // (through Q itself), and when N later declared Q down by timeout (exempt: the next hop
+    // whose loss started its query) N took Y's route: N > Y > Q > N. The reply now carries the
+    // route itself (no route, here), so Q never takes the stale one.
+    const [S, X, Q, N, Y] = [0, 1, 2, 3, 4];
+    const h = new Harness(5, [
+      { a: S, b: X },
+      { a: X, b: Q },
+      { a: Q, b: N },
+      { a: N, b: Y },
+      { a: Y, b: Q },
+    ]);
+    h.runUntil(2000);
+    const s = h.id(S);
+    expect([Q, N, Y].map((i) => h.node(i).nextHopLink(s))).toEqual([1, 2, 4]);
+    let lostTlvs = 0;
+    let afterAnswers: (LinkId | null)[] = [];
+    const cycles = cyclesDuring(h, () => {
+      // N's retractions of S and its query for S do not reach Q; its reply does.
+      h.filter = (from, link, tlvs) => {
+        if (from !== N || link !== 2) return tlvs;
+        const kept = tlvs.filter((t) => !(t.type === 'update' && t.source === s && t.metric === metricInfinity) && !(t.type === 'query' && t.source === s));
+        lostTlvs += tlvs.length - kept.length;
+        return kept;
+      };
+      h.input(Q, { kind: 'removeLink', link: l(1) });
+      h.runFor(10);
+      afterAnswers = [Q, N, Y].map((i) => h.node(i).nextHopLink(s));
+      // Q -> N fails: N declares Q down by timeout, Q hears N's Down probe one link delay later.
+      h.filter = (from, link, tlvs) => (from === Q && link === 2 ? [] : tlvs);
+      h.runFor(400);
+    });
+    expect(lostTlvs).toBe(2); // the retraction and the query of N's own query
+    expect(afterAnswers[0]).not.toBe(2); // Q does not take N's stale route
+    expect(firstDownEvent(h, N, 2)!.reason).toBe('probe-timeout');
+    expect(cycles).toEqual([]);
+  });
+
+  it('a Query whose retraction was lost: no cycle when the neighbour then loses its own route', () => {
+    // Triangle S - Q (1 ms), S - N (8 ms), Q - N (1 ms). N routes to S directly and keeps Q's
+    // route as a feasible alternate. Q loses S; its retraction to N is lost but its query in
+    // the same packet arrives. Were N to answer while keeping Q's route, Q would complete,
+    // route through N, and N, losing S, would fall back to Q's stale route: Q > N > Q.
+    const [S, Q, N] = [0, 1, 2];
+    const h = new Harness(3, [
+      { a: S, b: Q, delayMs: 1 },
+      { a: S, b: N, delayMs: 8 },
+      { a: Q, b: N, delayMs: 1 },
+    ]);
+    h.runUntil(3000);
+    const s = h.id(S);
+    expect(routeTo(h, Q, S)).toMatchObject({ link: 0 });
+    expect(routeTo(h, N, S)).toMatchObject({ link: 1, alternateLink: 2 });
+    let retractionsDropped = 0;
+    let queryArrived = false;
+    let whenQCompleted: { q: LinkId | null; nAlternate: LinkId | null | undefined } | undefined;
+    let nAfterLoss: LinkId | null = null;
+    const cycles = cyclesDuring(h, () => {
+      h.filter = (from, link, tlvs) => {
+        if (from !== Q || link !== 2 || retractionsDropped > 0) return tlvs;
+        const kept = tlvs.filter((t) => !(t.type === 'update' && t.source === s && t.metric === metricInfinity));
+        if (kept.length !== tlvs.length) {
+          retractionsDropped++;
+          queryArrived = kept.some((t) => t.type === 'query' && t.source === s);
+        }
+        return kept;
+      };
+      h.input(Q, { kind: 'removeLink', link: l(0) });
+      runUntilTrue(h, () => h.node(Q).stats.queriesCompleted > 0, 100);
+      whenQCompleted = { q: h.node(Q).nextHopLink(s), nAlternate: routeTo(h, N, S)?.alternateLink };
+      h.runFor(1);
+      h.input(N, { kind: 'removeLink', link: l(1) });
+      nAfterLoss = h.node(N).nextHopLink(s);
+      h.runFor(300);
+    });
+    expect(cycles).toEqual([]);
+    expect([retractionsDropped, queryArrived]).toEqual([1, true]);
+    // Q routes through N; N took the query for the retraction, so Q's route is no alternate of
+    // N's any more, and N, losing S, has nothing to fall back to.
+    expect(whenQCompleted).toEqual({ q: 2, nAlternate: null });
+    expect(nAfterLoss).toBeNull();
+  });
 });
 
 /** A ring 0..n-1 plus `chords` random extra links; one-way delays of 1..6 ms. */
@@ -827,6 +1053,27 @@ function grid(width: number, height: number, random: () => number): LinkSpec[] {
 
 /** A node stays crashed at least this long: see the comment in `randomFaults`. */
 const crashedMsMin = 200;
+/** With `delayChanges`, link one-way delays are drawn from 1 ms to this (below the 150 ms detection time). */
+const changedDelayMsMax = 120;
+
+/** Which faults `randomFaults` draws besides cuts, blips and crashes. */
+interface FaultOptions {
+  /** removeLink / addLink at one end of a link (the other end notices by timeout). */
+  readonly driverLinks?: boolean;
+  /**
+   * Each packet is lost with this probability; of the packets that arrive, each update and
+   * query TLV is lost with half of it, as when a retraction and its query travel in separate
+   * packets and only one is lost.
+   */
+  readonly lossFraction?: number;
+  /** Before a fault, one link in five on average gets a new one-way delay of 1..changedDelayMsMax ms. */
+  readonly delayChanges?: boolean;
+  /**
+   * Before a fault, one link in ten on average is moved to another node at one end (a peer
+   * change there, a silent loss at the former end, a new link at the new one).
+   */
+  readonly peerChanges?: boolean;
+}
 
 /**
  * Converges a mesh on `links`, then applies `actions` faults drawn from `seed`, 0..79 ms apart,
@@ -834,17 +1081,20 @@ const crashedMsMin = 200;
  * with the faults that led to it. Faults: cut or restore a link; a "blip" (cut for 40-139 ms,
  * back for 1-10 ms, cut again: one direction's probe may get through the short gap and not the
  * other's); crash a node (at most two at once); restart the longest-crashed node; and with
- * `driverLinks` also removeLink / addLink at one end of a link (the other end notices by
- * timeout). A node is restarted only after `crashedMsMin`, once its neighbours have declared it
- * down: a node that restarts within the detection time, with no memory of its feasibility
+ * `faults`, removeLink / addLink at one end, packet loss and delay changes (see FaultOptions).
+ * A node is restarted only after `crashedMsMin` (plus the largest delay with delay changes),
+ * once its neighbours have declared it down: a node that restarts within the detection time, with no memory of its feasibility
  * distances, may take a route through a neighbour that still routes through its previous
  * incarnation; that loops with or without route queries (plain Babel does too) and is not what
  * these tests are about.
  */
-function randomFaults(links: LinkSpec[], seed: number, profile: TimingProfile, driverLinks: boolean, actions = 60): string[] {
+function randomFaults(links: LinkSpec[], seed: number, profile: TimingProfile, faults: FaultOptions = {}, actions = 60): string[] {
   const nodes = 1 + Math.max(...links.map((x) => Math.max(x.a, x.b)));
   const random = mulberry32(seed);
   const h = new Harness(nodes, links, { seed, profile });
+  const driverLinks = faults.driverLinks ?? false;
+  const lossFraction = faults.lossFraction ?? 0;
+  const restartAfterMs = crashedMsMin + (faults.delayChanges === true ? changedDelayMsMax : 0);
   const crashedAt = new Map<number, number>();
   const crashed = new Set<number>();
   const cut = new Set<number>();
@@ -857,7 +1107,7 @@ function randomFaults(links: LinkSpec[], seed: number, profile: TimingProfile, d
   h.runUntil(2000);
   const step = (r: number, link: number, node: number): void => {
     if (driverLinks && r < 0.15) {
-      const end = random() < 0.5 ? links[link]!.a : links[link]!.b;
+      const end = random() < 0.5 ? h.links[link]!.a : h.links[link]!.b;
       if (removed.has(link) || crashed.has(end)) return;
       act(`removeLink ${link} at ${end}`);
       h.input(end, { kind: 'removeLink', link: l(link) });
@@ -895,11 +1145,20 @@ function randomFaults(links: LinkSpec[], seed: number, profile: TimingProfile, d
       crashedAt.set(node, h.nowMs);
     } else {
       const oldest = [...crashed][0];
-      if (oldest === undefined || h.nowMs - crashedAt.get(oldest)! < crashedMsMin) return;
+      if (oldest === undefined || h.nowMs - crashedAt.get(oldest)! < restartAfterMs) return;
       act(`restart ${oldest}`);
       crashed.delete(oldest);
       h.restart(oldest);
     }
+  };
+  /** Moves one end of `link` to node `to` (kept end: a if r < 0.5, else b). */
+  const rewire = (link: number, r: number, to: number): void => {
+    const spec = h.links[link]!;
+    const keep = r < 0.5 ? spec.a : spec.b;
+    if (removed.has(link) || crashed.has(to) || to === spec.a || to === spec.b) return;
+    act(`rewire ${link}: ${spec.a}-${spec.b} to ${keep}-${to}`);
+    h.rewire(link, keep, to);
+    h.input(to, { kind: 'addLink', link: l(link) });
   };
   afterEveryHandle(
     () => {
@@ -907,7 +1166,23 @@ function randomFaults(links: LinkSpec[], seed: number, profile: TimingProfile, d
       if (cycle !== null) found.push(`seed ${seed}, at ${h.nowMs.toFixed(3)} ms towards ${cycle.dst}: ${cycle.cycle.join(' > ')}; faults: ${log.join(', ')}`);
     },
     () => {
+      if (lossFraction > 0) {
+        // Its own stream, so that the losses do not shift the fault schedule.
+        const lose = mulberry32(seed ^ 0x5bd1e995);
+        const routing = (t: Tlv): boolean => t.type === 'update' || t.type === 'query';
+        h.filter = (_from, _link, tlvs) => {
+          if (lose() < lossFraction) return [];
+          return tlvs.filter((t) => !routing(t) || lose() >= lossFraction / 2);
+        };
+      }
       for (let i = 0; i < actions; i++) {
+        if (faults.delayChanges === true && random() < 0.2) {
+          const link = Math.floor(random() * links.length);
+          const delayMs = 1 + Math.floor(random() * changedDelayMsMax);
+          act(`delay ${link} ${delayMs} ms`);
+          h.setDelay(link, delayMs);
+        }
+        if (faults.peerChanges === true && random() < 0.1) rewire(Math.floor(random() * links.length), random(), Math.floor(random() * nodes));
         step(random(), Math.floor(random() * links.length), Math.floor(random() * nodes));
         h.runFor(Math.floor(random() * 80));
       }
@@ -921,31 +1196,43 @@ describe('route queries: no transient loops (random faults)', () => {
   // 80 seeds per graph (about 4 s each). With a hold of one probe interval + RTT after a timeout,
   // ring seed 65 and grid seed 36 loop, and with driver-removed links left out of the hold,
   // seeds 1, 3, 8 and 19 too. With a hold of one detection time + RTT that also covers removed
-  // links, none of 300 seeds per test loops.
+  // links, none of 300 seeds per test loops. With every fault at once (5 % loss, delay changes,
+  // peer changes, driver links), none of 500 seeds per graph loops; at 20 % loss ring seeds
+  // 1002 and 1090 do, through a QueryReply whose update was lost (see the targeted test).
   const seeds = Array.from({ length: 80 }, (_, i) => i + 1);
+  const allFaults: FaultOptions = { driverLinks: true, lossFraction: 0.05, delayChanges: true, peerChanges: true };
 
   it('12-node rings with 4 chords: cut, restore, blip, crash; check after every handle call', () => {
-    const loops = seeds.flatMap((seed) => randomFaults(ringWithChords(12, 4, mulberry32(seed)), seed, fastProfile, false).slice(0, 1));
+    const loops = seeds.flatMap((seed) => randomFaults(ringWithChords(12, 4, mulberry32(seed)), seed, fastProfile).slice(0, 1));
     expect(loops).toEqual([]);
   });
 
   it('4 x 3 grids: cut, restore, blip, crash; check after every handle call', () => {
-    const loops = seeds.flatMap((seed) => randomFaults(grid(4, 3, mulberry32(seed)), seed, fastProfile, false).slice(0, 1));
+    const loops = seeds.flatMap((seed) => randomFaults(grid(4, 3, mulberry32(seed)), seed, fastProfile).slice(0, 1));
     expect(loops).toEqual([]);
   });
 
   it('with the driver also removing and adding links at one end', () => {
     const loops = seeds.slice(0, 20).flatMap((seed) => [
-      ...randomFaults(ringWithChords(12, 4, mulberry32(seed)), seed, fastProfile, true).slice(0, 1),
-      ...randomFaults(grid(4, 3, mulberry32(seed)), seed, fastProfile, true).slice(0, 1),
+      ...randomFaults(ringWithChords(12, 4, mulberry32(seed)), seed, fastProfile, { driverLinks: true }).slice(0, 1),
+      ...randomFaults(grid(4, 3, mulberry32(seed)), seed, fastProfile, { driverLinks: true }).slice(0, 1),
+    ]);
+    expect(loops).toEqual([]);
+  });
+
+  it('with 5 % packet loss, delay changes up to 120 ms, peer changes and driver link changes too', () => {
+    const loops = seeds.slice(0, 30).flatMap((seed) => [
+      ...randomFaults(ringWithChords(12, 4, mulberry32(seed)), seed, fastProfile, allFaults).slice(0, 1),
+      ...randomFaults(grid(4, 3, mulberry32(seed)), seed, fastProfile, allFaults).slice(0, 1),
     ]);
     expect(loops).toEqual([]);
   });
 
   it('control: the same faults without route queries never loop (the checker and the schedule are sound)', () => {
     const loops = seeds.slice(0, 20).flatMap((seed) => [
-      ...randomFaults(ringWithChords(12, 4, mulberry32(seed)), seed, babelOnly, true).slice(0, 1),
-      ...randomFaults(grid(4, 3, mulberry32(seed)), seed, babelOnly, false).slice(0, 1),
+      ...randomFaults(ringWithChords(12, 4, mulberry32(seed)), seed, babelOnly, { driverLinks: true }).slice(0, 1),
+      ...randomFaults(grid(4, 3, mulberry32(seed)), seed, babelOnly).slice(0, 1),
+      ...randomFaults(grid(4, 3, mulberry32(seed)), seed, babelOnly, allFaults).slice(0, 1),
     ]);
     expect(loops).toEqual([]);
   });

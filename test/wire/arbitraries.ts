@@ -85,6 +85,8 @@ export const queryReplyArb: fc.Arbitrary<QueryReplyTlv> = fc.record({
   type: fc.constant('queryReply' as const),
   source: nodeIdArb,
   nonce: u16,
+  seqno: u16,
+  metric: u16,
 }, plain);
 
 /** A Data TLV whose payload has at most `payloadBytes` bytes. */

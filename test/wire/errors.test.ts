@@ -111,7 +111,7 @@ describe('decodePacket framing errors', () => {
     [5, 'routeRequest', 5],
     [6, 'seqnoRequest', 12],
     [8, 'query', 6],
-    [9, 'queryReply', 6],
+    [9, 'queryReply', 10],
   ])('ERR_WIRE_TLV_LENGTH: type %i (%s) with a body one byte off %i', (code, name, bodyBytes) => {
     for (const wrong of [0, bodyBytes - 1, bodyBytes + 1, 0xffff]) {
       // The packet holds the declared body, so only the length rule can fire.
@@ -171,7 +171,7 @@ describe('decodePacket ERR_WIRE_FIELD', () => {
     ['data src 0', '01 07 000e 01 10 00000000 00000002 cafebabe', 'expected src in 1..4294967295, got 0'],
     ['data dst 0', '01 07 000e 01 10 00000001 00000000 cafebabe', 'expected dst in 1..4294967295, got 0'],
     ['query source 0', '01 08 0006 00000000 1234', 'TLV 8 (query) at offset 1: expected source in 1..4294967295, got 0'],
-    ['query reply source 0', '01 09 0006 00000000 1234', 'TLV 9 (queryReply) at offset 1: expected source in 1..4294967295, got 0'],
+    ['query reply source 0', '01 09 000a 00000000 1234 0001 0100', 'TLV 9 (queryReply) at offset 1: expected source in 1..4294967295, got 0'],
   ])('%s', (_name, hex, part) => {
     expectWireError(decodeHex(hex), WireErrorCode.ERR_WIRE_FIELD, part);
   });
@@ -246,7 +246,7 @@ describe('encodePacket ERR_WIRE_ENCODE', () => {
     seqnoRequest: { type: 'seqnoRequest', source: id(1), seqno: 0, hopCount: 1, requester: id(1) },
     data: data(0),
     query: { type: 'query', source: id(1), nonce: 0 },
-    queryReply: { type: 'queryReply', source: id(1), nonce: 0 },
+    queryReply: { type: 'queryReply', source: id(1), nonce: 0, seqno: 0, metric: 0 },
   };
 
   const u32Over = 0x1_0000_0000;
@@ -288,6 +288,8 @@ describe('encodePacket ERR_WIRE_ENCODE', () => {
     ['queryReply', 'source', 0, 'expected source in 1..4294967295, got 0'],
     ['queryReply', 'source', u32Over, 'expected source in 1..4294967295, got 4294967296'],
     ['queryReply', 'nonce', 0x10000, 'expected nonce in 0..65535, got 65536'],
+    ['queryReply', 'seqno', 0x10000, 'expected seqno in 0..65535, got 65536'],
+    ['queryReply', 'metric', -1, 'expected metric in 0..65535, got -1'],
   ];
 
   test.each(fields)('%s.%s = %d', (type, field, value, part) => {

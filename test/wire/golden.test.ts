@@ -84,8 +84,8 @@ const vectors: readonly Vector[] = [
   },
   {
     name: 'query reply',
-    tlvs: [{ type: 'queryReply', source: id(0x80000001), nonce: 0xfedc }],
-    hex: '01 09 0006 80000001 fedc',
+    tlvs: [{ type: 'queryReply', source: id(0x80000001), nonce: 0xfedc, seqno: 0x0102, metric: 0xffff }],
+    hex: '01 09 000a 80000001 fedc 0102 ffff',
   },
   {
     name: 'hello, ihu and update in one packet',
@@ -117,7 +117,7 @@ describe('golden vectors', () => {
   });
 
   test('tlvBytes gives the fixed size of each type, header included', () => {
-    expect(vectors.map((v) => v.tlvs.map(tlvBytes))).toStrictEqual([[15], [15], [15], [23], [23], [13], [8], [8], [15], [19], [17], [9], [9], [15, 15, 13]]);
+    expect(vectors.map((v) => v.tlvs.map(tlvBytes))).toStrictEqual([[15], [15], [15], [23], [23], [13], [8], [8], [15], [19], [17], [9], [13], [15, 15, 13]]);
   });
 
   test('a decoded payload is a view into the packet, not a copy', () => {
