@@ -62,8 +62,8 @@ export const rfc8966Profile: TimingProfile = {
 };
 
 /**
- * The longest a neighbour may keep believing a link is up after it failed: the probe detection
- * time, or without probes the IHU expiry (the slowest of the Hello-based liveness rules).
+ * How long a neighbour keeps believing a link is up after the last packet it heard on it: the
+ * probe detection time, or without probes the IHU expiry (the slowest Hello-based liveness rule).
  */
 export function detectionTimeMs(profile: TimingProfile): number {
   if (profile.probeIntervalMs !== null) return profile.probeDetectMult * profile.probeIntervalMs;

@@ -78,13 +78,13 @@ export class RouteTable {
     return slot;
   }
 
-  /** Forgets the source in `slot` (garbage collection of idle sources). */
   /** Drops the feasibility distance of `slot`: every route becomes feasible, as at a fresh node. */
   forgetFeasibility(slot: number): void {
     this.fdSeqno[slot] = none;
     this.fdMetric[slot] = metricInfinity;
   }
 
+  /** Forgets the source in `slot` (garbage collection of idle sources). */
   freeSlot(slot: number): void {
     this.slotBySource.delete(this.sourceBySlot[slot]!);
     this.freeSlots.push(slot);
