@@ -1,0 +1,1 @@
+export * from './spiffe-id.js';
