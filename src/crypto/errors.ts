@@ -16,6 +16,14 @@ export const CryptoErrorCode = {
   ERR_CRYPTO_OUTPUT_LENGTH: 'ERR_CRYPTO_OUTPUT_LENGTH',
   /** A name (AEAD algorithm, ...) that this module does not offer. */
   ERR_CRYPTO_ALGORITHM: 'ERR_CRYPTO_ALGORITHM',
+  /** A session is past Reject-After-Time or Reject-After-Messages: it neither seals nor opens; a new handshake is due. */
+  ERR_SESSION_EXPIRED: 'ERR_SESSION_EXPIRED',
+  /** A received counter was already accepted or is too far behind the highest one (the replay window). */
+  ERR_SESSION_REPLAY: 'ERR_SESSION_REPLAY',
+  /** A received counter is not an integer in 0..rejectAfterMessages-1. */
+  ERR_SESSION_COUNTER: 'ERR_SESSION_COUNTER',
+  /** A responder's session may not seal before a packet from the initiator opened (key confirmation). */
+  ERR_SESSION_UNCONFIRMED: 'ERR_SESSION_UNCONFIRMED',
 } as const;
 
 /** One of the codes in CryptoErrorCode. */

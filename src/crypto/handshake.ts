@@ -18,6 +18,7 @@ import {
   MessageType,
 } from './handshake-messages.js';
 import { hkdfSha256, hmacSha256, sha256 } from './hash.js';
+import type { SessionKeys } from './session.js';
 import { xwingDecapsulate, xwingEncapsulate, xwingEncapsulationSeedBytes, xwingExpand, xwingSecretKeyBytes, type XWingKey } from './xwing.js';
 
 /**
@@ -82,16 +83,6 @@ export interface HandshakeConfig {
   readonly random: (bytes: number) => Uint8Array;
   /** Bytes both sides must agree on (network name, protocol version), hashed before anything else. */
   readonly prologue: Uint8Array;
-}
-
-/** The transport keys a completed handshake yields; a Session is built from them. */
-export interface SessionKeys {
-  readonly sendKey: Uint8Array;
-  readonly receiveKey: Uint8Array;
-  readonly localIndex: number;
-  readonly remoteIndex: number;
-  readonly isInitiator: boolean;
-  readonly establishedAtMs: number;
 }
 
 /** Running chaining key and transcript hash (Noise's symmetric state). */

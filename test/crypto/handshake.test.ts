@@ -148,7 +148,7 @@ describe('the responder drops, without answering, anything that does not authent
       expect(dropCode(responder.handleInitiation(message, address, t0, false))).toBe(HandshakeErrorCode.ERR_HANDSHAKE_FORMAT);
     }
     const lying = initiation.slice();
-    lying[1 + 4 + 1216 + 1120] ^= 0x01;
+    lying[1 + 4 + 1216 + 1120]! ^= 0x01;
     expect(responder.handleInitiation(lying, address, t0, false).kind).toBe('drop');
   });
 
