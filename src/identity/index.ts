@@ -5,3 +5,6 @@ export * from './errors.js';
 export * from './spiffe-id.js';
 export * from './svid.js';
 export * from './x509.js';
+export * from './enrollment.js';
+export * from './join-token.js';
+export * from './verifier.js';
