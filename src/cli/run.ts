@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ScenarioError } from '../twin/scenario.js';
 import { TopologyError } from '../twin/topology.js';
+import { isIdentityError } from '../identity/errors.js';
+import { isSpiffeIdError } from '../identity/spiffe-id.js';
+import { caCommand } from './ca.js';
 import { demoCommand } from './demo.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';
@@ -18,7 +21,7 @@ export function runCli(argv: readonly string[], io: CliIo): number {
       io.stderr(`x0tta6bl4: ${error.message}\n\n${usageText}`);
       return 2;
     }
-    if (error instanceof ScenarioError || error instanceof TopologyError) {
+    if (error instanceof ScenarioError || error instanceof TopologyError || isIdentityError(error) || isSpiffeIdError(error)) {
       io.stderr(`x0tta6bl4: ${error.message}\n`);
       return 2;
     }
@@ -45,6 +48,8 @@ function dispatch(argv: readonly string[], io: CliIo): number {
       return demoCommand(rest, io);
     case 'twin':
       return twinCommand(rest[0], rest.slice(1), io);
+    case 'ca':
+      return caCommand(rest[0], rest.slice(1), io);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(noun)}`);
   }

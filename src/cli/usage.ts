@@ -6,6 +6,11 @@ Commands:
                               crashes under both timing profiles and print the recovery table
   twin run <scenario>         run a twin scenario (a YAML file, or a name from scenarios/)
   twin compare <scenario>     run it once per profile and print the results side by side
+  ca init --trust-domain TD --dir DIR
+                              create the mesh CA (Ed25519 + ML-DSA-65 keys, encrypted with a
+                              passphrase from X0TTA6BL4_CA_PASSPHRASE or asked on the terminal)
+  ca join-token --dir DIR [--ttl 10m]
+                              issue a one-time join token for a new node
   help                        show this text
 
 Options of twin run / twin compare / demo:

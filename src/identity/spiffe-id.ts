@@ -52,6 +52,11 @@ export class SpiffeIdError extends Error {
   }
 }
 
+/** True when `value` is a SpiffeIdError. */
+export function isSpiffeIdError(value: unknown): value is SpiffeIdError {
+  return value instanceof SpiffeIdError;
+}
+
 /** A parsed SPIFFE ID: its trust domain name and its path ('' or '/seg/...'). */
 export interface SpiffeId {
   readonly trustDomain: string;

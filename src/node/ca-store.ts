@@ -1,0 +1,124 @@
+import { createCipheriv, createDecipheriv, scryptSync } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { createCa, loadCa, type CaSecrets, type MeshCa } from '../identity/ca.js';
+import { IdentityError, IdentityErrorCode } from '../identity/errors.js';
+import { JoinTokenBook } from '../identity/join-token.js';
+
+/**
+ * The CA's directory: ca.json (certificate, and the private seeds encrypted with a key derived
+ * from the operator's passphrase by scrypt, sealed with AES-256-GCM) and tokens.json (join
+ * tokens, secrets hashed). Files are written to a temporary name and renamed, so a failure
+ * never leaves half a CA behind; private material is 0600 in a 0700 directory.
+ */
+
+/** Shortest passphrase accepted for the CA keys. */
+export const caPassphraseCharsMin = 12;
+/** scrypt cost (N = 2^15, r = 8, p = 1: about 32 MiB and 0.1 s, the interactive setting of RFC 7914's authors). */
+export const scryptParams = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
+/** Bytes of the network key members share for the obfuscation layer. */
+export const networkKeyBytes = 32;
+
+const caFile = 'ca.json';
+const tokensFile = 'tokens.json';
+
+const sealedSchema = z.strictObject({ kdf: z.literal('scrypt'), salt: z.base64(), cipher: z.literal('aes-256-gcm'), iv: z.base64(), ciphertext: z.base64(), tag: z.base64() });
+const caFileSchema = z.strictObject({ version: z.literal(1), trustDomain: z.string(), certificate: z.base64(), sealedSecrets: sealedSchema });
+const secretsSchema = z.strictObject({ ed25519Seed: z.base64(), mlDsaSeed: z.base64(), networkKey: z.base64() });
+const tokensSchema = z.array(z.strictObject({ idHex: z.string(), secretHashHex: z.string(), createdAtMs: z.number(), expiresAtMs: z.number(), usedAtMs: z.number().nullable(), usedBy: z.string().nullable() }));
+
+/** An opened CA directory. */
+export interface OpenedCa {
+  readonly ca: MeshCa;
+  readonly tokens: JoinTokenBook;
+  readonly networkKey: Uint8Array;
+}
+
+function filesError(message: string): IdentityError {
+  return new IdentityError(IdentityErrorCode.ERR_CA_FILES, message);
+}
+
+function writePrivate(path: string, text: string): void {
+  const temporary = `${path}.tmp-${process.pid}`;
+  writeFileSync(temporary, text, { mode: 0o600 });
+  renameSync(temporary, path);
+}
+
+function keyFrom(passphrase: string, salt: Uint8Array): Buffer {
+  return scryptSync(passphrase.normalize('NFC'), salt, 32, scryptParams);
+}
+
+function seal(plaintext: string, passphrase: string, random: (bytes: number) => Uint8Array): z.infer<typeof sealedSchema> {
+  const salt = random(16);
+  const iv = random(12);
+  const cipher = createCipheriv('aes-256-gcm', keyFrom(passphrase, salt), iv);
+  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
+  return { kdf: 'scrypt', salt: b64(salt), cipher: 'aes-256-gcm', iv: b64(iv), ciphertext: b64(ciphertext), tag: b64(cipher.getAuthTag()) };
+}
+
+function unseal(sealed: z.infer<typeof sealedSchema>, passphrase: string, path: string): string {
+  const decipher = createDecipheriv('aes-256-gcm', keyFrom(passphrase, Buffer.from(sealed.salt, 'base64')), Buffer.from(sealed.iv, 'base64'));
+  decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
+  try {
+    return Buffer.concat([decipher.update(Buffer.from(sealed.ciphertext, 'base64')), decipher.final()]).toString('utf8');
+  } catch {
+    throw new IdentityError(IdentityErrorCode.ERR_CA_PASSPHRASE, `${path}: wrong passphrase for the CA keys (or the file was altered)`);
+  }
+}
+
+function checkPassphrase(passphrase: string): void {
+  if (passphrase.length < caPassphraseCharsMin) throw new IdentityError(IdentityErrorCode.ERR_CA_PASSPHRASE, `CA passphrase: expected at least ${caPassphraseCharsMin} characters, got ${passphrase.length}`);
+}
+
+/** Creates a CA in `dir` (which must not hold one yet); returns it opened. */
+export function initCaDirectory(dir: string, trustDomain: string, passphrase: string, nowMs: number, random: (bytes: number) => Uint8Array): OpenedCa {
+  checkPassphrase(passphrase);
+  if (existsSync(join(dir, caFile))) throw filesError(`${join(dir, caFile)}: a CA already exists here; refusing to overwrite it`);
+  const { ca, secrets } = createCa(trustDomain, nowMs, random);
+  const networkKey = random(networkKeyBytes);
+  const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
+  const secretsJson = JSON.stringify({ ed25519Seed: b64(secrets.ed25519Seed), mlDsaSeed: b64(secrets.mlDsaSeed), networkKey: b64(networkKey) });
+  const file = { version: 1, trustDomain, certificate: b64(ca.certificateDer), sealedSecrets: seal(secretsJson, passphrase, random) };
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tokens = new JoinTokenBook();
+  saveTokens(dir, tokens);
+  writePrivate(join(dir, caFile), `${JSON.stringify(file, null, 2)}\n`);
+  return { ca, tokens, networkKey };
+}
+
+function readJson(path: string): unknown {
+  if (!existsSync(path)) throw filesError(`${path}: not found (run x0tta6bl4 ca init first)`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw filesError(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+}
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, path: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw filesError(`${path}: field ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+/** Opens the CA in `dir` with `passphrase`; ERR_CA_PASSPHRASE for a wrong one, ERR_CA_FILES for missing or malformed files. */
+export function openCaDirectory(dir: string, passphrase: string, nowMs: number): OpenedCa {
+  const path = join(dir, caFile);
+  const file = parseWith(caFileSchema, readJson(path), path);
+  const secretsFields = parseWith(secretsSchema, JSON.parse(unseal(file.sealedSecrets, passphrase, path)), `${path} (sealed secrets)`);
+  const secrets: CaSecrets = { ed25519Seed: new Uint8Array(Buffer.from(secretsFields.ed25519Seed, 'base64')), mlDsaSeed: new Uint8Array(Buffer.from(secretsFields.mlDsaSeed, 'base64')) };
+  const ca = loadCa(file.trustDomain, new Uint8Array(Buffer.from(file.certificate, 'base64')), secrets, nowMs);
+  const tokensPath = join(dir, tokensFile);
+  const tokens = new JoinTokenBook(parseWith(tokensSchema, readJson(tokensPath), tokensPath));
+  return { ca, tokens, networkKey: new Uint8Array(Buffer.from(secretsFields.networkKey, 'base64')) };
+}
+
+/** Writes the token book of the CA in `dir` (atomically). */
+export function saveTokens(dir: string, tokens: JoinTokenBook): void {
+  writePrivate(join(dir, tokensFile), `${JSON.stringify(tokens.toJSON(), null, 2)}\n`);
+}
