@@ -8,3 +8,6 @@ export * from './x509.js';
 export * from './enrollment.js';
 export * from './join-token.js';
 export * from './verifier.js';
+export * from './bundle.js';
+export * from './revocation.js';
+export * from './rotation.js';

@@ -39,6 +39,7 @@ export interface SvidIdentity {
   readonly trustDomain: string;
   readonly path: string;
   readonly serialHex: string;
+  readonly notBeforeMs: number;
   readonly notAfterMs: number;
   readonly ed25519PublicKey: Uint8Array;
   readonly mlDsaPublicKey: Uint8Array;
@@ -148,7 +149,7 @@ export function validateSvid(der: Uint8Array, anchors: readonly TrustAnchor[], t
   const issuer = domainAnchors.find((anchor) => ed25519Verify(anchor.ed25519PublicKey, cert.tbsDer, cert.signature));
   if (issuer === undefined) fail(IdentityErrorCode.ERR_SVID_SIGNATURE, `SVID: no trust anchor of ${trustDomain} signed this certificate (${domainAnchors.length} anchors)`);
   checkSignatures(cert, issuer);
-  const identity: SvidIdentity = { spiffeId, trustDomain, path, serialHex: cert.serialHex, notAfterMs: cert.notAfterMs, ed25519PublicKey: cert.subjectKey, mlDsaPublicKey, xwingPublicKey };
+  const identity: SvidIdentity = { spiffeId, trustDomain, path, serialHex: cert.serialHex, notBeforeMs: cert.notBeforeMs, notAfterMs: cert.notAfterMs, ed25519PublicKey: cert.subjectKey, mlDsaPublicKey, xwingPublicKey };
   if (isRevoked(identity)) fail(IdentityErrorCode.ERR_SVID_REVOKED, `SVID: ${spiffeId} (serial ${cert.serialHex}) is revoked`);
   return identity;
 }
