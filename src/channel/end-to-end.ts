@@ -1,0 +1,304 @@
+import { consumeResponse, createInitiation, initiationToSend, Responder, type CredentialVerifier, type HandshakeConfig, type PeerCredential, type PendingInitiation } from '../crypto/handshake.js';
+import { HandshakeError } from '../crypto/handshake-errors.js';
+import { MessageType } from '../crypto/handshake-messages.js';
+import { sha256 } from '../crypto/hash.js';
+import { Session } from '../crypto/session.js';
+import { nodeIdOfSpiffeId, parseSpiffeId } from '../identity/spiffe-id.js';
+import type { NodeId } from '../wire/ids.js';
+
+/**
+ * End-to-end sessions between a source and a destination, carried in the payloads of routed
+ * Data packets, so that transit nodes forward bytes they can neither read nor alter. The same
+ * handshake as on links, with two differences: the peers first swap certificates (a node does
+ * not know a far destination's), and the initiation then names its certificate by hash, which
+ * keeps it to two fragments.
+ */
+
+/** Frame types in the first byte of an end-to-end payload. */
+export const E2eFrame = { credentialRequest: 1, credential: 2, handshakeFragment: 3, data: 4 } as const;
+/** Bytes of handshake message per fragment (a fragment must fit one mesh packet with room to spare). */
+export const e2eFragmentBytesMax = 1000;
+/** Payloads waiting for a session, per destination; more are dropped. */
+export const e2eQueuedPayloadsMax = 64;
+/** A credential request or an initiation without an answer is repeated after this long. */
+export const e2eRetryMs = 2000;
+/** Certificates announced to us that an initiation may name by hash. */
+export const e2eKnownCertificatesMax = 1024;
+/** Partial handshake messages kept, and how long. */
+export const e2eReassembliesMax = 64;
+export const e2eReassemblyTimeoutMs = 5000;
+
+const certificateReferenceTag = 0x00;
+const fragmentHeaderBytes = 1 + 4 + 1 + 1;
+const dataHeaderBytes = 1 + 4 + 8;
+
+/** What one call produced: payloads to route to destinations, and payloads delivered to the application. */
+export interface E2eOutput {
+  readonly toMesh: { dst: NodeId; payload: Uint8Array }[];
+  readonly delivered: { src: NodeId; payload: Uint8Array }[];
+}
+
+/** End-to-end counters. */
+export interface E2eStats {
+  sessionsEstablished: number;
+  refused: number;
+  droppedQueueFull: number;
+}
+
+interface PeerState {
+  readonly node: NodeId;
+  credential: PeerCredential | null;
+  credentialAskedAtMs: number;
+  pending: PendingInitiation | null;
+  pendingSentAtMs: number;
+  current: Session | null;
+  queue: Uint8Array[];
+}
+
+interface Reassembly {
+  readonly count: number;
+  readonly parts: Map<number, Uint8Array>;
+  readonly deadlineMs: number;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex');
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/** The end-to-end layer of one node. */
+export class EndToEnd {
+  readonly stats: E2eStats = { sessionsEstablished: 0, refused: 0, droppedQueueFull: 0 };
+  private readonly peers = new Map<NodeId, PeerState>();
+  private readonly sessions = new Map<number, { peer: PeerState; session: Session }>();
+  private readonly known = new Map<string, Uint8Array>();
+  private readonly reassemblies = new Map<string, Reassembly>();
+  private readonly responder: Responder;
+  private readonly referenceHandshake: HandshakeConfig;
+
+  constructor(private readonly config: HandshakeConfig) {
+    const ownReference = concat(Uint8Array.of(certificateReferenceTag), sha256(config.local.certificate));
+    this.referenceHandshake = { ...config, local: { ...config.local, certificate: ownReference } };
+    this.responder = new Responder({ ...config, verifier: this.resolvingVerifier(config.verifier) });
+  }
+
+  /** Sends `payload` to `dst` end to end: at once when a session exists, else after one is set up. */
+  send(nowMs: number, dst: NodeId, payload: Uint8Array, out: E2eOutput): void {
+    const peer = this.peer(dst);
+    if (peer.current !== null && !peer.current.isExpired(nowMs) && !peer.current.needsRekey(nowMs)) {
+      this.seal(nowMs, peer, peer.current, payload, out);
+      return;
+    }
+    if (peer.queue.length >= e2eQueuedPayloadsMax) {
+      this.stats.droppedQueueFull++;
+      return;
+    }
+    peer.queue.push(payload);
+    this.advance(nowMs, peer, out);
+  }
+
+  /** Handles an end-to-end payload that the mesh delivered from `src` (as the packet claims). */
+  receive(nowMs: number, src: NodeId, payload: Uint8Array, out: E2eOutput): void {
+    try {
+      this.dispatch(nowMs, src, payload, out);
+    } catch (error) {
+      if (!(error instanceof HandshakeError)) throw error;
+      this.stats.refused++;
+    }
+  }
+
+  /** Repeats unanswered requests and initiations; forgets stale reassemblies. */
+  onTimer(nowMs: number, out: E2eOutput): void {
+    for (const peer of this.peers.values()) if (peer.queue.length > 0) this.advance(nowMs, peer, out);
+    for (const [key, reassembly] of this.reassemblies) if (nowMs >= reassembly.deadlineMs) this.reassemblies.delete(key);
+  }
+
+  /** When onTimer next has work. */
+  nextDeadlineMs(): number {
+    let deadline = Infinity;
+    for (const peer of this.peers.values()) {
+      if (peer.queue.length === 0) continue;
+      deadline = Math.min(deadline, peer.pending !== null ? peer.pendingSentAtMs + e2eRetryMs : peer.credentialAskedAtMs + e2eRetryMs);
+    }
+    for (const reassembly of this.reassemblies.values()) deadline = Math.min(deadline, reassembly.deadlineMs);
+    return deadline;
+  }
+
+  private peer(node: NodeId): PeerState {
+    let peer = this.peers.get(node);
+    if (peer === undefined) {
+      peer = { node, credential: null, credentialAskedAtMs: -Infinity, pending: null, pendingSentAtMs: -Infinity, current: null, queue: [] };
+      this.peers.set(node, peer);
+    }
+    return peer;
+  }
+
+  /** Next step towards a session with `peer`: ask for its certificate, or initiate. */
+  private advance(nowMs: number, peer: PeerState, out: E2eOutput): void {
+    if (peer.credential === null) {
+      if (nowMs < peer.credentialAskedAtMs + e2eRetryMs) return;
+      peer.credentialAskedAtMs = nowMs;
+      out.toMesh.push({ dst: peer.node, payload: concat(Uint8Array.of(E2eFrame.credentialRequest), this.config.local.certificate) });
+      return;
+    }
+    if (peer.pending !== null && nowMs < peer.pendingSentAtMs + e2eRetryMs) return;
+    peer.pending = createInitiation(this.referenceHandshake, peer.credential, nowMs);
+    peer.pendingSentAtMs = nowMs;
+    this.sendHandshake(peer.node, initiationToSend(peer.pending, nowMs), out);
+  }
+
+  private sendHandshake(dst: NodeId, message: Uint8Array, out: E2eOutput): void {
+    const count = Math.ceil(message.length / e2eFragmentBytesMax);
+    const id = this.config.random(4);
+    for (let index = 0; index < count; index++) {
+      const body = message.subarray(index * e2eFragmentBytesMax, (index + 1) * e2eFragmentBytesMax);
+      out.toMesh.push({ dst, payload: concat(Uint8Array.of(E2eFrame.handshakeFragment), id, Uint8Array.of(index, count), body) });
+    }
+  }
+
+  private seal(nowMs: number, peer: PeerState, session: Session, payload: Uint8Array, out: E2eOutput): void {
+    const { counter, sealed } = session.seal(nowMs, payload);
+    const header = new Uint8Array(dataHeaderBytes);
+    const view = new DataView(header.buffer);
+    header[0] = E2eFrame.data;
+    view.setUint32(1, session.remoteIndex);
+    view.setBigUint64(5, BigInt(counter));
+    out.toMesh.push({ dst: peer.node, payload: concat(header, sealed) });
+  }
+
+  private dispatch(nowMs: number, src: NodeId, payload: Uint8Array, out: E2eOutput): void {
+    switch (payload[0]) {
+      case E2eFrame.credentialRequest:
+        this.onCredentialRequest(nowMs, src, payload.subarray(1), out);
+        return;
+      case E2eFrame.credential:
+        this.onCredential(nowMs, src, payload.subarray(1), out);
+        return;
+      case E2eFrame.handshakeFragment:
+        this.onFragment(nowMs, src, payload, out);
+        return;
+      case E2eFrame.data:
+        this.onData(nowMs, payload, out);
+        return;
+      default:
+        this.stats.refused++;
+    }
+  }
+
+  /** A verified certificate from `src` whose SPIFFE ID names `src`; null (counted) otherwise. */
+  private verifiedFrom(nowMs: number, src: NodeId, certificate: Uint8Array): PeerCredential | null {
+    try {
+      const credential = this.config.verifier.verify(certificate, nowMs);
+      if (nodeIdOfSpiffeId(parseSpiffeId(credential.spiffeId)) === src) return credential;
+    } catch {
+      // refused below
+    }
+    this.stats.refused++;
+    return null;
+  }
+
+  private onCredentialRequest(nowMs: number, src: NodeId, certificate: Uint8Array, out: E2eOutput): void {
+    if (this.verifiedFrom(nowMs, src, certificate) === null) return;
+    this.remember(certificate);
+    out.toMesh.push({ dst: src, payload: concat(Uint8Array.of(E2eFrame.credential), this.config.local.certificate) });
+  }
+
+  private onCredential(nowMs: number, src: NodeId, certificate: Uint8Array, out: E2eOutput): void {
+    const peer = this.peers.get(src);
+    if (peer === undefined || peer.queue.length === 0) return;
+    const credential = this.verifiedFrom(nowMs, src, certificate);
+    if (credential === null) return;
+    peer.credential = credential;
+    this.advance(nowMs, peer, out);
+  }
+
+  private remember(certificate: Uint8Array): void {
+    if (this.known.size >= e2eKnownCertificatesMax) this.known.delete(this.known.keys().next().value!);
+    this.known.set(hex(sha256(certificate)), certificate.slice());
+  }
+
+  /** A verifier that also accepts a certificate named by hash, if that certificate was announced to us. */
+  private resolvingVerifier(inner: CredentialVerifier): CredentialVerifier {
+    return {
+      verify: (certificate, nowMs) => {
+        if (certificate.length === 33 && certificate[0] === certificateReferenceTag) {
+          const full = this.known.get(hex(certificate.subarray(1)));
+          if (full === undefined) throw new Error('certificate named by hash was never announced');
+          return inner.verify(full, nowMs);
+        }
+        return inner.verify(certificate, nowMs);
+      },
+    };
+  }
+
+  private onFragment(nowMs: number, src: NodeId, payload: Uint8Array, out: E2eOutput): void {
+    if (payload.length <= fragmentHeaderBytes) throw new HandshakeError('ERR_HANDSHAKE_FORMAT', 'end-to-end fragment: no body');
+    const [index, count] = [payload[5]!, payload[6]!];
+    if (count === 0 || index >= count || count > 32) throw new HandshakeError('ERR_HANDSHAKE_FORMAT', `end-to-end fragment ${index} of ${count}`);
+    const key = `${src}/${hex(payload.subarray(1, 5))}`;
+    let reassembly = this.reassemblies.get(key);
+    if (reassembly === undefined) {
+      if (this.reassemblies.size >= e2eReassembliesMax) throw new HandshakeError('ERR_HANDSHAKE_FORMAT', 'end-to-end reassembly limit');
+      reassembly = { count, parts: new Map(), deadlineMs: nowMs + e2eReassemblyTimeoutMs };
+      this.reassemblies.set(key, reassembly);
+    }
+    if (reassembly.count !== count) throw new HandshakeError('ERR_HANDSHAKE_FORMAT', 'end-to-end fragments disagree on their count');
+    reassembly.parts.set(index, payload.slice(fragmentHeaderBytes));
+    if (reassembly.parts.size < count) return;
+    this.reassemblies.delete(key);
+    const message = concat(...Array.from({ length: count }, (_, i) => reassembly.parts.get(i)!));
+    this.onHandshake(nowMs, src, message, out);
+  }
+
+  private onHandshake(nowMs: number, src: NodeId, message: Uint8Array, out: E2eOutput): void {
+    if (message[0] === MessageType.initiation) this.onInitiation(nowMs, src, message, out);
+    else if (message[0] === MessageType.response) this.onResponse(nowMs, src, message, out);
+    else throw new HandshakeError('ERR_HANDSHAKE_FORMAT', `end-to-end handshake message of type ${message[0]}`);
+  }
+
+  private onInitiation(nowMs: number, src: NodeId, message: Uint8Array, out: E2eOutput): void {
+    const outcome = this.responder.handleInitiation(message, new TextEncoder().encode(String(src)), nowMs, false);
+    if (outcome.kind !== 'response') throw outcome.kind === 'drop' ? outcome.error : new HandshakeError('ERR_HANDSHAKE_STATE', 'unexpected cookie');
+    if (nodeIdOfSpiffeId(parseSpiffeId(outcome.peer.spiffeId)) !== src) throw new HandshakeError('ERR_HANDSHAKE_CERTIFICATE', 'initiator is not the node the packet names');
+    const peer = this.peer(src);
+    peer.credential = outcome.peer;
+    this.sessions.set(outcome.keys.localIndex, { peer, session: new Session(outcome.keys) });
+    this.sendHandshake(src, outcome.message, out);
+  }
+
+  private onResponse(nowMs: number, src: NodeId, message: Uint8Array, out: E2eOutput): void {
+    const peer = this.peers.get(src);
+    if (peer?.pending == null) throw new HandshakeError('ERR_HANDSHAKE_STATE', 'end-to-end response without an initiation');
+    const session = new Session(consumeResponse(this.referenceHandshake, peer.pending, message, nowMs));
+    peer.pending = null;
+    this.establish(peer, session);
+    const queued = peer.queue.length > 0 ? peer.queue : [new Uint8Array(0)];
+    peer.queue = [];
+    for (const payload of queued) this.seal(nowMs, peer, session, payload, out);
+  }
+
+  private establish(peer: PeerState, session: Session): void {
+    peer.current = session;
+    this.sessions.set(session.localIndex, { peer, session });
+    this.stats.sessionsEstablished++;
+  }
+
+  private onData(nowMs: number, payload: Uint8Array, out: E2eOutput): void {
+    if (payload.length < dataHeaderBytes) throw new HandshakeError('ERR_HANDSHAKE_FORMAT', 'end-to-end data frame too short');
+    const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+    const entry = this.sessions.get(view.getUint32(1));
+    if (entry === undefined) throw new HandshakeError('ERR_HANDSHAKE_STATE', 'end-to-end data for an unknown session');
+    let plaintext: Uint8Array;
+    try {
+      plaintext = entry.session.open(nowMs, Number(view.getBigUint64(5)), payload.subarray(dataHeaderBytes));
+    } catch {
+      throw new HandshakeError('ERR_HANDSHAKE_DECRYPT', 'end-to-end data does not open');
+    }
+    if (!entry.session.isInitiator && entry.peer.current !== entry.session) this.establish(entry.peer, entry.session);
+    // The sender is the session's authenticated peer, whatever the packet's source field said.
+    if (plaintext.length > 0) out.delivered.push({ src: entry.peer.node, payload: plaintext });
+  }
+}
