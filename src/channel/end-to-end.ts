@@ -14,8 +14,10 @@ import type { NodeId } from '../wire/ids.js';
  * keeps it to two fragments.
  */
 
-/** Frame types in the first byte of an end-to-end payload. */
-export const E2eFrame = { credentialRequest: 1, credential: 2, handshakeFragment: 3, data: 4 } as const;
+/** Frame types in the first byte of an end-to-end payload: a fragment of a control message, or sealed data. */
+export const E2eFrame = { controlFragment: 3, data: 4 } as const;
+/** Kinds of control message (the first byte of a reassembled one). */
+export const E2eControl = { credentialRequest: 1, credential: 2, handshake: 3 } as const;
 /** Bytes of handshake message per fragment (a fragment must fit one mesh packet with room to spare). */
 export const e2eFragmentBytesMax = 1000;
 /** Payloads waiting for a session, per destination; more are dropped. */
@@ -141,21 +143,22 @@ export class EndToEnd {
     if (peer.credential === null) {
       if (nowMs < peer.credentialAskedAtMs + e2eRetryMs) return;
       peer.credentialAskedAtMs = nowMs;
-      out.toMesh.push({ dst: peer.node, payload: concat(Uint8Array.of(E2eFrame.credentialRequest), this.config.local.certificate) });
+      this.sendControl(peer.node, E2eControl.credentialRequest, this.config.local.certificate, out);
       return;
     }
     if (peer.pending !== null && nowMs < peer.pendingSentAtMs + e2eRetryMs) return;
     peer.pending = createInitiation(this.referenceHandshake, peer.credential, nowMs);
     peer.pendingSentAtMs = nowMs;
-    this.sendHandshake(peer.node, initiationToSend(peer.pending, nowMs), out);
+    this.sendControl(peer.node, E2eControl.handshake, initiationToSend(peer.pending, nowMs), out);
   }
 
-  private sendHandshake(dst: NodeId, message: Uint8Array, out: E2eOutput): void {
+  /** Sends a control message in as many fragments as it needs. */
+  private sendControl(dst: NodeId, kind: number, body: Uint8Array, out: E2eOutput): void {
+    const message = concat(Uint8Array.of(kind), body);
     const count = Math.ceil(message.length / e2eFragmentBytesMax);
     const id = this.config.random(4);
     for (let index = 0; index < count; index++) {
-      const body = message.subarray(index * e2eFragmentBytesMax, (index + 1) * e2eFragmentBytesMax);
-      out.toMesh.push({ dst, payload: concat(Uint8Array.of(E2eFrame.handshakeFragment), id, Uint8Array.of(index, count), body) });
+      out.toMesh.push({ dst, payload: concat(Uint8Array.of(E2eFrame.controlFragment), id, Uint8Array.of(index, count), message.subarray(index * e2eFragmentBytesMax, (index + 1) * e2eFragmentBytesMax)) });
     }
   }
 
@@ -171,13 +174,7 @@ export class EndToEnd {
 
   private dispatch(nowMs: number, src: NodeId, payload: Uint8Array, out: E2eOutput): void {
     switch (payload[0]) {
-      case E2eFrame.credentialRequest:
-        this.onCredentialRequest(nowMs, src, payload.subarray(1), out);
-        return;
-      case E2eFrame.credential:
-        this.onCredential(nowMs, src, payload.subarray(1), out);
-        return;
-      case E2eFrame.handshakeFragment:
+      case E2eFrame.controlFragment:
         this.onFragment(nowMs, src, payload, out);
         return;
       case E2eFrame.data:
@@ -203,7 +200,7 @@ export class EndToEnd {
   private onCredentialRequest(nowMs: number, src: NodeId, certificate: Uint8Array, out: E2eOutput): void {
     if (this.verifiedFrom(nowMs, src, certificate) === null) return;
     this.remember(certificate);
-    out.toMesh.push({ dst: src, payload: concat(Uint8Array.of(E2eFrame.credential), this.config.local.certificate) });
+    this.sendControl(src, E2eControl.credential, this.config.local.certificate, out);
   }
 
   private onCredential(nowMs: number, src: NodeId, certificate: Uint8Array, out: E2eOutput): void {
@@ -250,7 +247,15 @@ export class EndToEnd {
     if (reassembly.parts.size < count) return;
     this.reassemblies.delete(key);
     const message = concat(...Array.from({ length: count }, (_, i) => reassembly.parts.get(i)!));
-    this.onHandshake(nowMs, src, message, out);
+    this.onControl(nowMs, src, message, out);
+  }
+
+  private onControl(nowMs: number, src: NodeId, message: Uint8Array, out: E2eOutput): void {
+    const body = message.subarray(1);
+    if (message[0] === E2eControl.credentialRequest) this.onCredentialRequest(nowMs, src, body, out);
+    else if (message[0] === E2eControl.credential) this.onCredential(nowMs, src, body, out);
+    else if (message[0] === E2eControl.handshake) this.onHandshake(nowMs, src, body, out);
+    else throw new HandshakeError('ERR_HANDSHAKE_FORMAT', `end-to-end control message of kind ${message[0]}`);
   }
 
   private onHandshake(nowMs: number, src: NodeId, message: Uint8Array, out: E2eOutput): void {
@@ -266,7 +271,7 @@ export class EndToEnd {
     const peer = this.peer(src);
     peer.credential = outcome.peer;
     this.sessions.set(outcome.keys.localIndex, { peer, session: new Session(outcome.keys) });
-    this.sendHandshake(src, outcome.message, out);
+    this.sendControl(src, E2eControl.handshake, outcome.message, out);
   }
 
   private onResponse(nowMs: number, src: NodeId, message: Uint8Array, out: E2eOutput): void {

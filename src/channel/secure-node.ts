@@ -6,6 +6,7 @@ import { aeadTagBytes } from '../crypto/aead.js';
 import { dataBodyBytesMax, deriveObfuscationKeys, FrameReceiver, sealDataFrame, sealHandshakeMessage, type ObfuscationKeys } from '../crypto/obfuscation.js';
 import { rejectAfterMs, rekeyAfterMs, rekeyResponderGraceMs, Session } from '../crypto/session.js';
 import { nodeIdOfSpiffeId, parseSpiffeId } from '../identity/spiffe-id.js';
+import { EndToEnd, type E2eOutput } from './end-to-end.js';
 import type { LinkId } from '../mesh/neighbour.js';
 import type { MeshNode } from '../mesh/node.js';
 import type { MeshEvent, MeshInput, MeshOutput, Transmit } from '../mesh/types.js';
@@ -57,6 +58,8 @@ export interface SecureNodeConfig {
   readonly links: readonly LinkId[];
   readonly handshake: HandshakeConfig;
   readonly networkKey: Uint8Array;
+  /** Send application datagrams through end-to-end sessions (transit nodes cannot read them). */
+  readonly endToEnd?: boolean;
 }
 
 /** One link's security state. */
@@ -99,6 +102,8 @@ export class SecureNode {
   private readonly links = new Map<LinkId, LinkState>();
   private readonly sessions = new Map<number, { state: LinkState; session: Session }>();
   private readonly ownKeyHash: string;
+  /** The end-to-end layer, or null when application datagrams travel as plain mesh payloads. */
+  readonly endToEnd: EndToEnd | null;
   private sends: Transmit[] = [];
   private events: MeshEvent[] = [];
   private meshDeadlineMs = 0;
@@ -114,6 +119,7 @@ export class SecureNode {
     this.responder = new Responder(config.handshake);
     this.ownKeyHash = keyHash(config.handshake.local.staticKey.publicKey);
     for (const link of config.links) this.links.set(link, newLinkState(link));
+    this.endToEnd = config.endToEnd === true ? new EndToEnd(config.handshake) : null;
   }
 
   /** Processes one input as MeshNode.handle does; the returned arrays are fresh each call. */
@@ -123,6 +129,8 @@ export class SecureNode {
     if (!this.started) this.start(nowMs);
     if (input.kind === 'datagram') {
       this.onDatagram(nowMs, input.link, input.bytes);
+    } else if (input.kind === 'send' && this.endToEnd !== null) {
+      this.sendEndToEnd(nowMs, (out) => this.endToEnd!.send(nowMs, input.dst, input.payload, out));
     } else {
       this.updateLinks(nowMs, input);
       this.toMesh(nowMs, input);
@@ -166,8 +174,21 @@ export class SecureNode {
   private toMesh(nowMs: number, input: MeshInput): void {
     const output = this.mesh.handle(nowMs, input);
     for (const transmit of output.sends) this.sealForLink(nowMs, transmit);
-    for (const event of output.events) this.events.push(event);
+    const delivered: { src: NodeId; payload: Uint8Array; hopLimit: number }[] = [];
+    for (const event of output.events) {
+      if (event.kind === 'delivered' && this.endToEnd !== null) delivered.push({ src: event.src, payload: event.payload.slice(), hopLimit: event.hopLimit });
+      else this.events.push(event);
+    }
     this.meshDeadlineMs = output.nextDeadlineMs;
+    for (const { src, payload, hopLimit } of delivered) this.sendEndToEnd(nowMs, (out) => this.endToEnd!.receive(nowMs, src, payload, out), hopLimit);
+  }
+
+  /** Runs one end-to-end step, routes what it wants sent, and reports what it delivered. */
+  private sendEndToEnd(nowMs: number, step: (out: E2eOutput) => void, hopLimit = 0): void {
+    const out: E2eOutput = { toMesh: [], delivered: [] };
+    step(out);
+    for (const { src, payload } of out.delivered) this.events.push({ kind: 'delivered', src, id: 0, payload, hopLimit });
+    for (const { dst, payload } of out.toMesh) this.toMesh(nowMs, { kind: 'send', dst, id: 0, payload });
   }
 
   private sealForLink(nowMs: number, transmit: Transmit): void {
@@ -357,6 +378,7 @@ export class SecureNode {
       this.initiateIfDue(nowMs, state);
     }
     this.expireSessions(nowMs);
+    if (this.endToEnd !== null && nowMs >= this.endToEnd.nextDeadlineMs()) this.sendEndToEnd(nowMs, (out) => this.endToEnd!.onTimer(nowMs, out));
   }
 
   private announceIfDue(nowMs: number, state: LinkState): void {
@@ -408,6 +430,7 @@ export class SecureNode {
       else if (state.current !== null) deadline = Math.min(deadline, rekeyDueAtMs(state.current));
     }
     for (const { session } of this.sessions.values()) deadline = Math.min(deadline, session.establishedAtMs + rejectAfterMs);
+    if (this.endToEnd !== null) deadline = Math.min(deadline, this.endToEnd.nextDeadlineMs());
     return deadline;
   }
 }

@@ -33,6 +33,7 @@ export interface NodeSpec {
   readonly certificate?: Uint8Array;
   readonly networkKey?: Uint8Array;
   readonly revoked?: ReadonlySet<string>;
+  readonly endToEnd?: boolean;
 }
 
 /** Nodes on point-to-point links with a fixed one-way delay, driven by a virtual clock. */
@@ -65,6 +66,7 @@ export class SecureHarness {
       links,
       handshake: { local: { spiffeId: `spiffe://${trustDomain}${path}`, certificate, staticKey: keys.xwing }, verifier, random, prologue: new TextEncoder().encode(trustDomain) },
       networkKey: spec.networkKey ?? networkKey,
+      endToEnd: spec.endToEnd ?? false,
     });
     this.nodes.set(spec.id, node);
     this.deliver(spec.id, { kind: 'timer' });

@@ -137,3 +137,22 @@ describe('secure layer edge cases', () => {
     expect(a.stats.framesRefused).toBeGreaterThan(0);
   });
 });
+
+describe('application datagrams end to end over secure links', () => {
+  it('reach the destination two hops away, sealed end to end, with the authenticated source', () => {
+    const h = new SecureHarness([
+      [1, 2],
+      [2, 3],
+    ]);
+    for (const id of [1, 2, 3]) h.boot({ id, endToEnd: true });
+    h.run(3000);
+    h.inject(1, { kind: 'send', dst: nodeId(3), id: 5, payload: new TextEncoder().encode('end to end') });
+    h.run(500);
+    const got = h.events.filter((e) => e.node === 3 && e.event.kind === 'delivered').map((e) => e.event);
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({ kind: 'delivered', src: 1 });
+    expect(new TextDecoder().decode((got[0] as { payload: Uint8Array }).payload)).toBe('end to end');
+    expect(h.nodes.get(2)!.endToEnd!.stats.sessionsEstablished).toBe(0);
+    expect(h.nodes.get(1)!.endToEnd!.stats.sessionsEstablished).toBe(1);
+  });
+});

@@ -1,0 +1,2 @@
+export * from './end-to-end.js';
+export * from './secure-node.js';
