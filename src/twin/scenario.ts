@@ -196,6 +196,20 @@ export interface InvariantSpec {
   readonly oracle: boolean;
 }
 
+/** The secure link layer in the twin: real CA, SVIDs and handshakes on every link. */
+export interface SecuritySpec {
+  /** Run every node behind SecureNode (certificates, hybrid handshakes, sealed and obfuscated packets). */
+  readonly enabled: boolean;
+  /** Carry flow packets in end-to-end sessions too. */
+  readonly endToEnd: boolean;
+  /** Nodes whose SVID the CA revoked before the start: they must never get a session. */
+  readonly revoked: readonly number[];
+  /** Nodes enrolled by the CA of another trust domain. */
+  readonly foreignTrustDomain: readonly number[];
+  /** Nodes that present bytes that are not a certificate. */
+  readonly invalidCertificate: readonly number[];
+}
+
 /** A validated scenario with every default filled in. */
 export interface Scenario {
   readonly name: string;
@@ -210,6 +224,7 @@ export interface Scenario {
   readonly traffic: TrafficSpec;
   readonly faults: readonly FaultSpec[];
   readonly invariants: InvariantSpec;
+  readonly security: SecuritySpec;
 }
 
 /** Values a caller (such as the CLI) may set over a loaded scenario. */
@@ -369,6 +384,8 @@ const faultSchema = z.discriminatedUnion(
 );
 
 const faultsError = expect(`a list of at most ${lim.faultsMax} faults`);
+const nodeListError = expect(`a list of at most ${lim.nodesMax} node indexes`);
+const nodeList = z.array(nodeIndex, nodeListError).max(lim.nodesMax, nodeListError);
 const nameError = expect(`a name of 1..${lim.nameCharsMax} characters from a-z, 0-9 and -`);
 const descriptionError = expect(`a string of at most ${lim.descriptionCharsMax} characters`);
 const seed = intIn(0, lim.seedMax);
@@ -388,6 +405,13 @@ const scenarioSchema = strict({
   invariants: strict({
     loops: z.boolean(expect('true or false')).default(true),
     oracle: z.boolean(expect('true or false')).default(true),
+  }).prefault({}),
+  security: strict({
+    enabled: z.boolean(expect('true or false')).default(false),
+    endToEnd: z.boolean(expect('true or false')).default(false),
+    revoked: nodeList.default(() => []),
+    foreignTrustDomain: nodeList.default(() => []),
+    invalidCertificate: nodeList.default(() => []),
   }).prefault({}),
 });
 
@@ -497,6 +521,14 @@ function checkLink(ends: LinkEnds, path: string, topology: TopologySpec, out: Is
   }
 }
 
+function checkSecurity(s: Scenario, out: IssueList): void {
+  const nodeCount = staticNodeCount(s.topology);
+  for (const field of ['revoked', 'foreignTrustDomain', 'invalidCertificate'] as const) {
+    s.security[field].forEach((node, i) => checkNode(node, `security.${field}[${i}]`, nodeCount, out));
+    if (s.security[field].length > 0 && !s.security.enabled) out.add(`security.${field}`, 'an empty list while security.enabled is false', s.security[field]);
+  }
+}
+
 function checkTopology(topology: TopologySpec, out: IssueList): void {
   if (topology.kind === 'grid' && (topology.nodes < lim.nodesMin || topology.nodes > lim.nodesMax)) {
     out.add('topology.rows', `rows * cols in ${lim.nodesMin}..${lim.nodesMax}`, topology.nodes);
@@ -595,6 +627,7 @@ function semanticIssues(s: Scenario, flowsGiven: number | undefined): ScenarioIs
     checkFaultTimes(f, `faults[${i}]`, runEndS, out);
     checkFaultTargets(f, `faults[${i}]`, s.topology, out);
   });
+  checkSecurity(s, out);
   return out.items;
 }
 

@@ -1,0 +1,69 @@
+import { SecureNode } from '../channel/secure-node.js';
+import { createCa, issueSvid, nodeKeysFromSeeds, svidTtlMsMax, type MeshCa } from '../identity/ca.js';
+import type { SvidIdentity } from '../identity/svid.js';
+import { SvidVerifier } from '../identity/verifier.js';
+import type { LinkId } from '../mesh/neighbour.js';
+import type { MeshNode } from '../mesh/node.js';
+import { formatNodeId, type NodeId } from '../wire/ids.js';
+import type { Prng } from './prng.js';
+import type { SecuritySpec } from './scenario.js';
+
+/**
+ * The twin's identity infrastructure: a mesh CA, one SVID per node (issued at virtual time 0
+ * and valid for the whole run), a network key, and the misbehaving nodes a scenario asks for
+ * (revoked, from another trust domain, without a certificate). Everything is drawn from the
+ * scenario's seeded streams, so a run stays reproducible byte for byte.
+ */
+
+/** Trust domain of twin meshes, and of the foreign CA that enrolls `foreignTrustDomain` nodes. */
+export const twinTrustDomain = 'twin.mesh';
+export const foreignTrustDomain = 'foreign.mesh';
+
+/** Random bytes from a twin stream. */
+export function prngBytes(rng: Prng): (bytes: number) => Uint8Array {
+  return (bytes) => {
+    const out = new Uint8Array(bytes);
+    for (let i = 0; i < bytes; i++) out[i] = Math.floor(rng.next() * 256);
+    return out;
+  };
+}
+
+/** What the twin needs to put nodes behind the secure link layer. */
+export class TwinSecurity {
+  readonly networkKey: Uint8Array;
+  private readonly ca: MeshCa;
+  private readonly foreign: MeshCa;
+  private readonly revokedIds = new Set<string>();
+
+  constructor(
+    private readonly spec: SecuritySpec,
+    private readonly rng: Prng,
+    private readonly runMs: number,
+  ) {
+    this.ca = createCa(twinTrustDomain, 0, prngBytes(rng.split('ca'))).ca;
+    this.foreign = createCa(foreignTrustDomain, 0, prngBytes(rng.split('foreign ca'))).ca;
+    this.networkKey = prngBytes(rng.split('network key'))(32);
+  }
+
+  /** Wraps the MeshNode of node `index` (booted for the `boot`-th time) in a SecureNode with a fresh SVID. */
+  secure(index: number, id: NodeId, boot: number, mesh: MeshNode, links: readonly LinkId[]): SecureNode {
+    const random = prngBytes(this.rng.split('node', index, 'boot', boot));
+    const keys = nodeKeysFromSeeds(random(32), random(32), random(32));
+    const foreign = this.spec.foreignTrustDomain.includes(index);
+    const issuer = foreign ? this.foreign : this.ca;
+    const path = `/node/${formatNodeId(id)}`;
+    const spiffeId = `spiffe://${issuer.trustDomain}${path}`;
+    if (this.spec.revoked.includes(index)) this.revokedIds.add(spiffeId);
+    const certificate = this.spec.invalidCertificate.includes(index)
+      ? new TextEncoder().encode(`no certificate for node ${index}`)
+      : issueSvid(issuer, path, keys.publicKeys, 0, random, Math.min(svidTtlMsMax, this.runMs + 3_600_000));
+    const verifier = new SvidVerifier({ trustDomain: twinTrustDomain, anchors: () => [this.ca.anchor], isRevoked: (identity: SvidIdentity) => this.revokedIds.has(identity.spiffeId) });
+    return new SecureNode({
+      mesh,
+      links,
+      handshake: { local: { spiffeId, certificate, staticKey: keys.xwing }, verifier, random, prologue: new TextEncoder().encode(twinTrustDomain) },
+      networkKey: this.networkKey,
+      endToEnd: this.spec.endToEnd,
+    });
+  }
+}
