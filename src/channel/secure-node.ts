@@ -7,6 +7,7 @@ import { dataBodyBytesMax, deriveObfuscationKeys, FrameReceiver, sealDataFrame, 
 import { rejectAfterMs, rekeyAfterMs, rekeyResponderGraceMs, Session } from '../crypto/session.js';
 import { nodeIdOfSpiffeId, parseSpiffeId } from '../identity/spiffe-id.js';
 import { EndToEnd, type E2eOutput } from './end-to-end.js';
+import { repackPacket } from './repack.js';
 import type { LinkId } from '../mesh/neighbour.js';
 import type { MeshNode } from '../mesh/node.js';
 import type { MeshEvent, MeshInput, MeshOutput, Transmit } from '../mesh/types.js';
@@ -39,6 +40,9 @@ export const initiationFallbackMs = 1500;
 /** Above this many initiations in one second a node answers new ones with cookies first (WireGuard's under-load mode). */
 export const initiationsPerSecondUnderLoad = 100;
 
+/** Largest mesh packet one data frame carries; larger ones are split into whole TLVs (repackPacket). */
+export const meshPacketBytesMax = dataBodyBytesMax - aeadTagBytes;
+
 /** Counters of the secure layer. */
 export interface ChannelStats {
   handshakesCompleted: number;
@@ -47,7 +51,7 @@ export interface ChannelStats {
   framesRefused: number;
   openFailures: number;
   droppedNoSession: number;
-  /** Mesh packets larger than a data frame can carry (the mesh's packet limit must leave room for the framing). */
+  /** Mesh packets that no split makes fit a data frame (a single TLV larger than meshPacketBytesMax). */
   droppedTooLarge: number;
   senderMismatch: number;
 }
@@ -197,13 +201,16 @@ export class SecureNode {
       this.stats.droppedNoSession++;
       return;
     }
-    if (transmit.bytes.length + aeadTagBytes > dataBodyBytesMax) {
+    const packets = transmit.bytes.length <= meshPacketBytesMax ? [transmit.bytes] : repackPacket(transmit.bytes, meshPacketBytesMax);
+    if (packets === null) {
       this.stats.droppedTooLarge++;
       return;
     }
-    const { counter, sealed } = session.seal(nowMs, transmit.bytes);
-    const frame = sealDataFrame(this.keys, this.config.random, { receiverIndex: session.remoteIndex, counter, sealed });
-    this.sends.push(transmit.data === undefined ? { link: transmit.link, bytes: frame } : { link: transmit.link, bytes: frame, data: transmit.data });
+    for (const packet of packets) {
+      const { counter, sealed } = session.seal(nowMs, packet);
+      const frame = sealDataFrame(this.keys, this.config.random, { receiverIndex: session.remoteIndex, counter, sealed });
+      this.sends.push(transmit.data === undefined ? { link: transmit.link, bytes: frame } : { link: transmit.link, bytes: frame, data: transmit.data });
+    }
   }
 
   private sendHandshake(link: LinkId, message: Uint8Array, opensFlow: boolean): void {
