@@ -8,11 +8,18 @@ import { LinkDirection, type LinkDrop, type LinkParams } from './link-model.js';
 import type { Prng } from './prng.js';
 import type { Topology } from './topology.js';
 
+/** What the twin hands inputs to: a MeshNode, or a MeshNode behind the secure link layer. */
+export interface NodeCore {
+  handle(nowMs: number, input: MeshInput): MeshOutput;
+}
+
 /** A simulated node: its routing core (null while crashed) and its links (edge indexes). */
 export interface SimNode {
   readonly index: number;
   readonly id: NodeId;
   mesh: MeshNode | null;
+  /** What receives the node's inputs: `mesh` itself, or the secure layer around it. */
+  core: NodeCore | null;
   boots: number;
   timerAtMs: number;
   readonly edges: number[];
@@ -45,6 +52,8 @@ export interface NetworkConfig {
   /** Parameters of each direction of edge `index` (from a to b when `forward`). */
   readonly linkParams: (index: number, forward: boolean) => LinkParams;
   readonly emitRouteEvents?: boolean;
+  /** Wraps a freshly booted MeshNode (e.g. in a SecureNode); the twin then drives the wrapper. */
+  readonly wrap?: (index: number, id: NodeId, boot: number, mesh: MeshNode, links: readonly LinkId[]) => NodeCore;
 }
 
 type SimEvent =
@@ -77,6 +86,7 @@ export class Network {
       index,
       id: twinNodeId(index),
       mesh: null,
+      core: null,
       boots: 0,
       timerAtMs: Number.POSITIVE_INFINITY,
       edges: [],
@@ -104,13 +114,15 @@ export class Network {
     const node = this.nodes[index]!;
     node.boots++;
     const rng = this.config.rng.split('node', index, 'boot', node.boots);
-    node.mesh = new MeshNode({
+    const mesh = new MeshNode({
       id: node.id,
       random: () => rng.next(),
       profile: this.config.profile,
       links: node.edges as LinkId[],
       emitRouteEvents: this.config.emitRouteEvents ?? false,
     });
+    node.mesh = mesh;
+    node.core = this.config.wrap?.(index, node.id, node.boots, mesh, node.edges as LinkId[]) ?? mesh;
     this.input(index, { kind: 'timer' });
   }
 
@@ -118,14 +130,15 @@ export class Network {
   crash(index: number): void {
     const node = this.nodes[index]!;
     node.mesh = null;
+    node.core = null;
     node.timerAtMs = Number.POSITIVE_INFINITY;
   }
 
   /** Hands `input` to node `index` now (ignored while the node is down). */
   input(index: number, input: MeshInput): void {
     const node = this.nodes[index]!;
-    if (node.mesh === null) return;
-    this.apply(node, node.mesh.handle(this.nowMs, input));
+    if (node.core === null) return;
+    this.apply(node, node.core.handle(this.nowMs, input));
   }
 
   /** Runs `run` at virtual time `atMs`. */
@@ -154,13 +167,13 @@ export class Network {
     if (event.k === 0) {
       const node = this.nodes[event.node]!;
       // A packet still in flight when its link is cut is lost with the link.
-      if (node.mesh === null || event.via.epoch !== event.epoch) return;
-      this.apply(node, node.mesh.handle(this.nowMs, { kind: 'datagram', link: event.edge as LinkId, bytes: event.bytes }));
+      if (node.core === null || event.via.epoch !== event.epoch) return;
+      this.apply(node, node.core.handle(this.nowMs, { kind: 'datagram', link: event.edge as LinkId, bytes: event.bytes }));
     } else if (event.k === 1) {
       const node = this.nodes[event.node]!;
-      if (node.mesh === null || node.boots !== event.boot || node.timerAtMs !== this.nowMs) return;
+      if (node.core === null || node.boots !== event.boot || node.timerAtMs !== this.nowMs) return;
       node.timerAtMs = Number.POSITIVE_INFINITY;
-      this.apply(node, node.mesh.handle(this.nowMs, { kind: 'timer' }));
+      this.apply(node, node.core.handle(this.nowMs, { kind: 'timer' }));
     } else {
       event.run();
     }

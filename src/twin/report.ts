@@ -30,6 +30,21 @@ export interface SeedResult {
   readonly events: number;
   readonly wallMs: number;
   readonly topology: { readonly positions: readonly (readonly [number, number])[] | null; readonly edges: readonly (readonly [number, number])[] };
+  /** Secure link layer counters, when the scenario enables it. */
+  readonly security?: SecuritySummary;
+}
+
+/** What the secure link layer did in a run (summed over nodes; links counted once). */
+export interface SecuritySummary {
+  /** Links with a session at both ends at the end of the run, and all links. */
+  readonly securedLinks: number;
+  readonly links: number;
+  readonly handshakesCompleted: number;
+  readonly handshakesRefused: number;
+  readonly credentialsRefused: number;
+  readonly framesRefused: number;
+  /** Nodes that ended the run without a single session (sorted indexes). */
+  readonly isolatedNodes: readonly number[];
 }
 
 /** The machine-readable report of `twin run` (the contract of issue 2, section 3a). */
@@ -68,6 +83,8 @@ export interface TwinReport {
   readonly eventsPerS: number;
   /** The first seed's topology, for drawing: node positions (null when the graph has none) and edges. */
   readonly topology: SeedResult['topology'];
+  /** Secure link layer counters summed over seeds (isolated nodes of the first seed); absent when the layer is off. */
+  readonly security?: SecuritySummary;
 }
 
 /** Combines the results of one or more seeds into one report; samples are pooled, counts summed. */
@@ -122,6 +139,21 @@ export function buildReport(scenario: string, profile: string, results: readonly
     wallMs: Math.round(wallMs),
     eventsPerS: wallMs === 0 ? 0 : Math.round(events / (wallMs / 1000)),
     topology: first.topology,
+    ...(first.security === undefined ? {} : { security: sumSecurity(results) }),
+  };
+}
+
+function sumSecurity(results: readonly SeedResult[]): SecuritySummary {
+  const all = results.flatMap((r) => (r.security === undefined ? [] : [r.security]));
+  const sum = (pick: (s: SecuritySummary) => number): number => all.reduce((total, s) => total + pick(s), 0);
+  return {
+    securedLinks: sum((s) => s.securedLinks),
+    links: sum((s) => s.links),
+    handshakesCompleted: sum((s) => s.handshakesCompleted),
+    handshakesRefused: sum((s) => s.handshakesRefused),
+    credentialsRefused: sum((s) => s.credentialsRefused),
+    framesRefused: sum((s) => s.framesRefused),
+    isolatedNodes: all[0]!.isolatedNodes,
   };
 }
 

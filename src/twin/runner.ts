@@ -4,10 +4,13 @@ import { FaultInjector, type FaultWindow } from './faults.js';
 import { FlowTracker } from './flows.js';
 import { checkOracle, LoopChecker } from './invariants.js';
 import type { LinkParams } from './link-model.js';
-import { Network, type NetworkObserver } from './network.js';
+import type { SecureNode } from '../channel/secure-node.js';
+import type { LinkId } from '../mesh/neighbour.js';
+import { Network, type NetworkConfig, type NetworkObserver } from './network.js';
 import { Prng } from './prng.js';
 import { RecoveryTracker } from './recovery.js';
-import { buildReport, type SeedResult, type TwinReport } from './report.js';
+import { buildReport, type SecuritySummary, type SeedResult, type TwinReport } from './report.js';
+import { TwinSecurity } from './security.js';
 import type { Scenario, TopologySpec } from './scenario.js';
 import { barabasiAlbert, fromEdgeList, grid, line, randomGeometric, ring, type Topology } from './topology.js';
 
@@ -55,6 +58,8 @@ export interface SeedRun {
   readonly loops: LoopChecker | null;
   readonly faults: FaultInjector;
   readonly counters: { controlBytes: number };
+  /** The secure layer of each node that has one (empty when the scenario does not enable it). */
+  readonly secureNodes: Map<number, SecureNode>;
   readonly warmupMs: number;
   readonly flowsEndMs: number;
   readonly endMs: number;
@@ -64,14 +69,16 @@ export interface SeedRun {
 export function assembleSeed(scenario: Scenario, seed: number): SeedRun {
   const rng = Prng.fromSeed(seed, 'twin');
   const topology = buildTopology(scenario.topology, rng.split('topology'));
+  const { warmupS, durationS, settleS } = scenario.timing;
+  const secureNodes = new Map<number, SecureNode>();
   const network = new Network({
     topology,
     profile: profiles[scenario.profile],
     rng: rng.split('network'),
     linkParams: linkParamsFor(scenario, rng.split('delay')),
     emitRouteEvents: scenario.invariants.loops,
+    ...secureWrap(scenario, rng, (warmupS + durationS + settleS) * 1000, secureNodes),
   });
-  const { warmupS, durationS, settleS } = scenario.timing;
   const warmupMs = warmupS * 1000;
   const flowsEndMs = (warmupS + durationS) * 1000;
   const endMs = flowsEndMs + settleS * 1000;
@@ -87,14 +94,45 @@ export function assembleSeed(scenario: Scenario, seed: number): SeedRun {
   faults.scheduleAll(scenario.faults);
   flows.start(warmupMs, flowsEndMs);
   network.bootAll();
-  return { rng, topology, network, flows, recovery, loops, faults, counters, warmupMs, flowsEndMs, endMs };
+  return { rng, topology, network, flows, recovery, loops, faults, counters, secureNodes, warmupMs, flowsEndMs, endMs };
+}
+
+/** The Network option that puts every node behind SecureNode, when the scenario asks for it. */
+function secureWrap(scenario: Scenario, rng: Prng, runMs: number, secureNodes: Map<number, SecureNode>): Pick<NetworkConfig, 'wrap'> {
+  if (!scenario.security.enabled) return {};
+  const security = new TwinSecurity(scenario.security, rng.split('security'), runMs);
+  return {
+    wrap: (index, id, boot, mesh, links) => {
+      const secure = security.secure(index, id, boot, mesh, links);
+      secureNodes.set(index, secure);
+      return secure;
+    },
+  };
+}
+
+/** Counters of the secure layer at the end of a run. */
+function securitySummary(network: Network, secureNodes: ReadonlyMap<number, SecureNode>): SecuritySummary {
+  const live = (index: number): SecureNode | null => (network.nodes[index]!.core === null ? null : (secureNodes.get(index) ?? null));
+  const securedLinks = network.edges.filter((edge) => live(edge.a)?.isSecured(edge.index as LinkId) === true && live(edge.b)?.isSecured(edge.index as LinkId) === true).length;
+  const stats = [...secureNodes.values()].map((node) => node.stats);
+  const sum = (pick: (s: SecureNode['stats']) => number): number => stats.reduce((total, s) => total + pick(s), 0);
+  const isolatedNodes = network.nodes.filter((node) => !node.edges.some((edge) => live(node.index)?.isSecured(edge as LinkId) === true)).map((node) => node.index);
+  return {
+    securedLinks,
+    links: network.edges.length,
+    handshakesCompleted: sum((s) => s.handshakesCompleted),
+    handshakesRefused: sum((s) => s.handshakesRefused),
+    credentialsRefused: sum((s) => s.credentialsRefused),
+    framesRefused: sum((s) => s.framesRefused),
+    isolatedNodes,
+  };
 }
 
 /** Runs one seed of a scenario to completion and returns everything it measured. */
 export function runSeed(scenario: Scenario, seed: number, onProgress?: (virtualMs: number, totalMs: number) => void): SeedResult {
   const started = performance.now();
   const run = assembleSeed(scenario, seed);
-  const { rng, topology, network, flows, recovery, loops, faults, counters, warmupMs, flowsEndMs, endMs } = run;
+  const { rng, topology, network, flows, recovery, loops, faults, counters, secureNodes, warmupMs, flowsEndMs, endMs } = run;
   const durationS = scenario.timing.durationS;
   for (let t = Math.min(1000, endMs); ; t = Math.min(t + 1000, endMs)) {
     network.runUntil(t);
@@ -123,6 +161,7 @@ export function runSeed(scenario: Scenario, seed: number, onProgress?: (virtualM
     events: network.eventsProcessed,
     wallMs: performance.now() - started,
     topology: { positions: topology.positions ?? null, edges: topology.edges },
+    ...(scenario.security.enabled ? { security: securitySummary(network, secureNodes) } : {}),
   };
 }
 
