@@ -35,9 +35,22 @@ export function reportRows(reports: readonly TwinReport[]): string[][] {
     row('alternate coverage', (r) => percent(r.alternateCoverage, 1)),
     row('oracle missing/mismatched', (r) => (r.oracle === null ? 'off' : `${r.oracle.missing} / ${r.oracle.mismatched} of ${r.oracle.pairs}`)),
     row('path stretch (metric)', (r) => show(r.oracle?.stretchMean ?? null, 3)),
+    ...securityRows(reports, row),
     row('events', (r) => String(r.events)),
     row('wall time s', (r) => show(r.wallMs / 1000)),
     row('events per s', (r) => String(r.eventsPerS)),
+  ];
+}
+
+/** Rows of the secure link layer, shown only when some report ran with it. */
+function securityRows(reports: readonly TwinReport[], row: (label: string, pick: (r: TwinReport) => string) => string[]): string[][] {
+  if (reports.every((r) => r.security === undefined)) return [];
+  const pick = (show: (s: NonNullable<TwinReport['security']>) => string) => (r: TwinReport): string => (r.security === undefined ? 'off' : show(r.security));
+  return [
+    row('secured links', pick((s) => `${s.securedLinks} of ${s.links}`)),
+    row('handshakes completed/refused', pick((s) => `${s.handshakesCompleted} / ${s.handshakesRefused}`)),
+    row('certificates refused', pick((s) => String(s.credentialsRefused))),
+    row('nodes without a session', pick((s) => (s.isolatedNodes.length === 0 ? 'none' : s.isolatedNodes.join(', ')))),
   ];
 }
 
