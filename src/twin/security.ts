@@ -63,7 +63,6 @@ export class TwinSecurity {
       links,
       handshake: { local: { spiffeId, certificate, staticKey: keys.xwing }, verifier, random, prologue: new TextEncoder().encode(twinTrustDomain) },
       networkKey: this.networkKey,
-      endToEnd: this.spec.endToEnd,
     });
   }
 }
