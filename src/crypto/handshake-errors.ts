@@ -9,6 +9,8 @@ export const HandshakeErrorCode = {
   ERR_HANDSHAKE_MAC: 'ERR_HANDSHAKE_MAC',
   /** An encrypted part did not authenticate: wrong keys, or the message was altered. */
   ERR_HANDSHAKE_DECRYPT: 'ERR_HANDSHAKE_DECRYPT',
+  /** A peer-supplied KEM key or ciphertext was refused (low-order X25519 point, unreduced ML-KEM key). */
+  ERR_HANDSHAKE_KEM: 'ERR_HANDSHAKE_KEM',
   /** The peer's certificate did not verify, is revoked, or names another trust domain. */
   ERR_HANDSHAKE_CERTIFICATE: 'ERR_HANDSHAKE_CERTIFICATE',
   /** The initiation's timestamp is not newer than the last one accepted from that identity. */

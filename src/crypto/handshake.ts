@@ -90,10 +90,16 @@ export class Transcript {
   private chainingKey: Uint8Array;
   private hash: Uint8Array;
 
-  /** Starts from the protocol name, the prologue and the responder's static key (known to both sides). */
-  static start(prologue: Uint8Array, responderStaticKey: Uint8Array): Transcript {
+  /**
+   * Starts from the protocol name, the prologue and the responder's identity as the initiator
+   * believes it: its SPIFFE ID and static key. Binding the ID too means that a key certified
+   * under two names (an insider enrolling someone else's public key) cannot make the
+   * responder's session stand for another name (unknown key share).
+   */
+  static start(prologue: Uint8Array, responderSpiffeId: string, responderStaticKey: Uint8Array): Transcript {
     const chainingKey = sha256(new TextEncoder().encode(handshakeProtocolName));
     const transcript = new Transcript(chainingKey, sha256(chainingKey, prologue));
+    transcript.mixHash(new TextEncoder().encode(responderSpiffeId));
     transcript.mixHash(responderStaticKey);
     return transcript;
   }
@@ -179,6 +185,26 @@ function checkFreshness(timestampMs: number, nowMs: number): void {
   }
 }
 
+/**
+ * Runs a KEM step on peer-supplied keys or ciphertexts. Their refusals (a low-order X25519
+ * point, an unreduced ML-KEM key) become ERR_HANDSHAKE_KEM, so a forged message is dropped
+ * like any other instead of escaping as an exception.
+ */
+function kem<T>(what: string, step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    if (!isCryptoError(error)) throw error;
+    throw new HandshakeError(HandshakeErrorCode.ERR_HANDSHAKE_KEM, `${what}: ${error.message}`);
+  }
+}
+
+function indexBytes(index: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, index);
+  return bytes;
+}
+
 function randomIndex(random: (bytes: number) => Uint8Array): number {
   const bytes = random(4);
   return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
@@ -198,14 +224,15 @@ export interface PendingInitiation {
 
 /** Starts a handshake with `peer` (whose certificate we verified): returns the state to keep and the initiation to send. */
 export function createInitiation(config: HandshakeConfig, peer: PeerCredential, nowMs: number): PendingInitiation {
-  const transcript = Transcript.start(config.prologue, peer.staticPublicKey);
+  const transcript = Transcript.start(config.prologue, peer.spiffeId, peer.staticPublicKey);
+  const localIndex = randomIndex(config.random);
+  transcript.mixHash(indexBytes(localIndex));
   const ephemeralKey = xwingExpand(config.random(xwingSecretKeyBytes));
   transcript.mixHash(ephemeralKey.publicKey);
-  const { ciphertext, sharedSecret } = xwingEncapsulate(peer.staticPublicKey, config.random(xwingEncapsulationSeedBytes));
+  const { ciphertext, sharedSecret } = kem('initiation: encapsulation to the responder', () => xwingEncapsulate(peer.staticPublicKey, config.random(xwingEncapsulationSeedBytes)));
   transcript.mixHash(ciphertext);
   const payloadKey = transcript.mixKey(sharedSecret);
   const encryptedPayload = transcript.seal(payloadKey, encodePayload(nowMs, config.local.certificate));
-  const localIndex = randomIndex(config.random);
   const message = encodeInitiation({ senderIndex: localIndex, ephemeralPublicKey: ephemeralKey.publicKey, staticCiphertext: ciphertext, encryptedPayload });
   stampMacs(message, peer.staticPublicKey, null);
   return { peer, localIndex, startedAtMs: nowMs, message, ephemeralKey, transcript, cookie: null, cookieUntilMs: -Infinity };
@@ -240,10 +267,11 @@ export function consumeResponse(config: HandshakeConfig, pending: PendingInitiat
   checkMac1(message, config.local.staticKey.publicKey, 'response');
   // A forged response must not spoil the state the genuine one needs.
   const transcript = pending.transcript.clone();
+  transcript.mixHash(indexBytes(fields.senderIndex));
   transcript.mixHash(fields.ephemeralCiphertext);
-  transcript.mixKey(xwingDecapsulate(fields.ephemeralCiphertext, pending.ephemeralKey));
+  transcript.mixKey(kem('response: ephemeral ciphertext', () => xwingDecapsulate(fields.ephemeralCiphertext, pending.ephemeralKey)));
   transcript.mixHash(fields.staticCiphertext);
-  const confirmKey = transcript.mixKey(xwingDecapsulate(fields.staticCiphertext, config.local.staticKey));
+  const confirmKey = transcript.mixKey(kem('response: static ciphertext', () => xwingDecapsulate(fields.staticCiphertext, config.local.staticKey)));
   transcript.open(confirmKey, fields.confirmation, 'response confirmation');
   const [initiatorToResponder, responderToInitiator] = transcript.split();
   return {
@@ -276,17 +304,22 @@ export class Responder {
 
   constructor(private readonly config: HandshakeConfig) {}
 
-  /** Handles one initiation from `source` (the sender's address bytes, for cookies); `underLoad` demands mac2. */
-  handleInitiation(message: Uint8Array, source: Uint8Array, nowMs: number, underLoad: boolean): ResponderOutcome {
+  /**
+   * Handles one initiation from `source` (the sender's address bytes, for cookies). `underLoad`
+   * (a flag, or a function asked only once mac1 verified, so garbage never counts as load)
+   * demands mac2.
+   */
+  handleInitiation(message: Uint8Array, source: Uint8Array, nowMs: number, underLoad: boolean | (() => boolean)): ResponderOutcome {
     try {
       if (messageTypeOf(message) !== MessageType.initiation) {
         throw new HandshakeError(HandshakeErrorCode.ERR_HANDSHAKE_FORMAT, `initiation: expected type ${MessageType.initiation}, got ${messageTypeOf(message)}`);
       }
       const fields = decodeInitiation(message);
       checkMac1(message, this.config.local.staticKey.publicKey, 'initiation');
+      const loaded = typeof underLoad === 'function' ? underLoad() : underLoad;
       const mac2 = this.mac2State(message, source, nowMs);
-      if (mac2 === 'invalid' && !underLoad) throw new HandshakeError(HandshakeErrorCode.ERR_HANDSHAKE_MAC, 'initiation: mac2 is neither empty nor valid for the sender address');
-      if (underLoad && mac2 !== 'valid') return { kind: 'cookie', message: this.cookieReply(message, fields.senderIndex, source, nowMs) };
+      if (mac2 === 'invalid' && !loaded) throw new HandshakeError(HandshakeErrorCode.ERR_HANDSHAKE_MAC, 'initiation: mac2 is neither empty nor valid for the sender address');
+      if (loaded && mac2 !== 'valid') return { kind: 'cookie', message: this.cookieReply(message, fields.senderIndex, source, nowMs) };
       return this.respond(fields, nowMs);
     } catch (error) {
       if (error instanceof HandshakeError) return { kind: 'drop', error };
@@ -296,21 +329,23 @@ export class Responder {
 
   private respond(fields: ReturnType<typeof decodeInitiation>, nowMs: number): ResponderOutcome {
     const config = this.config;
-    const transcript = Transcript.start(config.prologue, config.local.staticKey.publicKey);
+    const transcript = Transcript.start(config.prologue, config.local.spiffeId, config.local.staticKey.publicKey);
+    transcript.mixHash(indexBytes(fields.senderIndex));
     transcript.mixHash(fields.ephemeralPublicKey);
     transcript.mixHash(fields.staticCiphertext);
-    const payloadKey = transcript.mixKey(xwingDecapsulate(fields.staticCiphertext, config.local.staticKey));
+    const payloadKey = transcript.mixKey(kem('initiation: static ciphertext', () => xwingDecapsulate(fields.staticCiphertext, config.local.staticKey)));
     const { timestampMs, certificate } = decodePayload(transcript.open(payloadKey, fields.encryptedPayload, 'initiation payload'));
     checkFreshness(timestampMs, nowMs);
     const peer = this.verifyPeer(certificate, nowMs);
     this.checkReplay(peer.spiffeId, timestampMs);
-    const ephemeral = xwingEncapsulate(fields.ephemeralPublicKey, config.random(xwingEncapsulationSeedBytes));
+    const localIndex = randomIndex(config.random);
+    transcript.mixHash(indexBytes(localIndex));
+    const ephemeral = kem('initiation: ephemeral key', () => xwingEncapsulate(fields.ephemeralPublicKey, config.random(xwingEncapsulationSeedBytes)));
     transcript.mixHash(ephemeral.ciphertext);
     transcript.mixKey(ephemeral.sharedSecret);
-    const toStatic = xwingEncapsulate(peer.staticPublicKey, config.random(xwingEncapsulationSeedBytes));
+    const toStatic = kem('initiation: initiator static key', () => xwingEncapsulate(peer.staticPublicKey, config.random(xwingEncapsulationSeedBytes)));
     transcript.mixHash(toStatic.ciphertext);
     const confirmation = transcript.seal(transcript.mixKey(toStatic.sharedSecret), empty);
-    const localIndex = randomIndex(config.random);
     const message = encodeResponse({ senderIndex: localIndex, receiverIndex: fields.senderIndex, ephemeralCiphertext: ephemeral.ciphertext, staticCiphertext: toStatic.ciphertext, confirmation });
     stampMacs(message, peer.staticPublicKey, null);
     this.lastTimestampMs.set(peer.spiffeId, timestampMs);

@@ -1,7 +1,7 @@
 import { curveKeyBytes, x25519, x25519PublicKey } from './curve25519.js';
 import { expectLength } from './errors.js';
 import { sha3_256, shake256 } from './hash.js';
-import { mlKemCiphertextBytes, mlKemDecapsulate, mlKemEncapsulate, mlKemKeyPair, mlKemMessageBytes, mlKemPublicKeyBytes } from './mlkem.js';
+import { checkMlKemPublicKey, mlKemCiphertextBytes, mlKemDecapsulate, mlKemEncapsulate, mlKemKeyPair, mlKemMessageBytes, mlKemPublicKeyBytes } from './mlkem.js';
 
 /**
  * X-Wing, the hybrid KEM of ML-KEM-768 and X25519 (draft-connolly-cfrg-xwing-kem; identical to
@@ -40,6 +40,20 @@ export function xwingExpand(seed: Uint8Array): XWingKey {
   publicKey.set(mlKem.publicKey, 0);
   publicKey.set(xPublic, mlKemPublicKeyBytes);
   return { seed: seed.slice(), publicKey, mlKemSecretKey: mlKem.secretKey, x25519SecretKey, x25519PublicKey: xPublic };
+}
+
+/** A fixed scalar for the low-order check: any scalar gives the all-zero output on a low-order point. */
+const probeScalar = new Uint8Array(32).fill(0x5a);
+
+/**
+ * Checks that an X-Wing public key can be encapsulated to: the right length, an ML-KEM-768 part
+ * that passes the FIPS 203 modulus check, and an X25519 part that is not a low-order point.
+ * Throws CryptoError (ERR_CRYPTO_LENGTH, ERR_CRYPTO_PUBLIC_KEY, ERR_CRYPTO_LOW_ORDER).
+ */
+export function checkXWingPublicKey(publicKey: Uint8Array): void {
+  expectLength('X-Wing public key', publicKey, xwingPublicKeyBytes);
+  checkMlKemPublicKey(publicKey.subarray(0, mlKemPublicKeyBytes));
+  x25519(probeScalar, publicKey.subarray(mlKemPublicKeyBytes));
 }
 
 function combine(mlKemSecret: Uint8Array, x25519Secret: Uint8Array, x25519Ciphertext: Uint8Array, x25519Public: Uint8Array): Uint8Array {

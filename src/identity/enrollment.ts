@@ -1,6 +1,6 @@
 import { curveKeyBytes, ed25519SignatureBytes, ed25519Sign, ed25519Verify } from '../crypto/curve25519.js';
 import { mlDsaPublicKeyBytes, mlDsaSign, mlDsaSignatureBytes, mlDsaVerify } from '../crypto/mldsa.js';
-import { xwingPublicKeyBytes } from '../crypto/xwing.js';
+import { checkXWingPublicKey, xwingPublicKeyBytes } from '../crypto/xwing.js';
 import { issueSvid, svidTtlMsDefault, type MeshCa, type NodeKeys, type NodePublicKeys } from './ca.js';
 import { IdentityError, IdentityErrorCode } from './errors.js';
 import type { JoinTokenBook } from './join-token.js';
@@ -61,6 +61,11 @@ export function decodeCertificateRequest(bytes: Uint8Array): CertificateRequest 
   const pq = bytes.subarray(signed.length + ed25519SignatureBytes);
   if (!ed25519Verify(publicKeys.ed25519PublicKey, signed, classic) || !mlDsaVerify(publicKeys.mlDsaPublicKey, signed, pq, requestContext)) {
     throw new IdentityError(IdentityErrorCode.ERR_REQUEST_SIGNATURE, 'certificate request: a signature does not verify with the keys it carries');
+  }
+  try {
+    checkXWingPublicKey(publicKeys.xwingPublicKey);
+  } catch (error) {
+    throw formatError(`the X-Wing public key is unusable: ${(error as Error).message}`);
   }
   return { token: new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(magic.length + 2, keysAt)), publicKeys };
 }

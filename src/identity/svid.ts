@@ -1,6 +1,6 @@
 import { ed25519Verify } from '../crypto/curve25519.js';
 import { mlDsaPublicKeyBytes, mlDsaVerify } from '../crypto/mldsa.js';
-import { xwingPublicKeyBytes } from '../crypto/xwing.js';
+import { checkXWingPublicKey, xwingPublicKeyBytes } from '../crypto/xwing.js';
 import {
   altAlgorithmIsMlDsa,
   altSignatureOf,
@@ -110,6 +110,15 @@ function checkSignatures(cert: ParsedCertificate, issuer: { ed25519PublicKey: Ui
   }
 }
 
+/** The node's X-Wing key must be one a peer can encapsulate to (a bad one would make every handshake with it fail). */
+export function checkNodeKemKey(key: Uint8Array, what: string): void {
+  try {
+    checkXWingPublicKey(key);
+  } catch (error) {
+    fail(IdentityErrorCode.ERR_SVID_PQ_KEYS, `${what}: the X-Wing public key is unusable: ${(error as Error).message}`);
+  }
+}
+
 function mlDsaKeyOf(cert: ParsedCertificate, what: string): Uint8Array {
   const key = extensionKeyOf(cert, oid.subjectAltPublicKeyInfo, oid.mlDsa65);
   if (key?.length !== mlDsaPublicKeyBytes) fail(IdentityErrorCode.ERR_SVID_PQ_KEYS, `${what}: no ML-DSA-65 public key in subjectAltPublicKeyInfo`);
@@ -145,7 +154,9 @@ export function validateSvid(der: Uint8Array, anchors: readonly TrustAnchor[], t
   const mlDsaPublicKey = mlDsaKeyOf(cert, 'SVID');
   const xwingPublicKey = extensionKeyOf(cert, oid.nodeKemKey, oid.xwing);
   if (xwingPublicKey?.length !== xwingPublicKeyBytes) fail(IdentityErrorCode.ERR_SVID_PQ_KEYS, 'SVID: no X-Wing public key in the node KEM key extension');
-  const domainAnchors = anchors.filter((anchor) => anchor.trustDomain === trustDomain);
+  checkNodeKemKey(xwingPublicKey, 'SVID');
+  // An anchor counts only while its own certificate is valid.
+  const domainAnchors = anchors.filter((anchor) => anchor.trustDomain === trustDomain && nowMs >= anchor.certificate.notBeforeMs && nowMs <= anchor.certificate.notAfterMs);
   const issuer = domainAnchors.find((anchor) => ed25519Verify(anchor.ed25519PublicKey, cert.tbsDer, cert.signature));
   if (issuer === undefined) fail(IdentityErrorCode.ERR_SVID_SIGNATURE, `SVID: no trust anchor of ${trustDomain} signed this certificate (${domainAnchors.length} anchors)`);
   checkSignatures(cert, issuer);

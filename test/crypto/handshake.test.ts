@@ -11,7 +11,7 @@ import {
   Responder,
   type ResponderOutcome,
 } from '../../src/crypto/handshake.js';
-import { sha256 } from '../../src/crypto/hash.js';
+import { hmacSha256, sha256 } from '../../src/crypto/hash.js';
 import { toHex } from './vectors.js';
 import { credentialOf, testConfig, testIdentity } from './handshake-fixtures.js';
 
@@ -63,10 +63,10 @@ describe('handshake between two nodes', () => {
     }).toEqual({
       initiationBytes: 4869,
       responseBytes: responseBytes,
-      initiation: 'b392d533f1fda27d567b8789681a73b1',
-      response: '281d8afb799985018627a9747a4de03e',
-      sendKey: '3f15c5dbbd7a848ac42f6e3917ad64dc',
-      receiveKey: '3f1e15c8ebcb14cd5fcb19f5e88ab28f',
+      initiation: '6f95b8c474afd2380bd4abff439607e0',
+      response: 'd2e9abb5309f02941ee9231bad6dda39',
+      sendKey: '77a8e64501e607156cb3f6905567fa13',
+      receiveKey: 'e9f5d9c1033ab62a7aa3363238b8b763',
     });
   });
 });
@@ -239,3 +239,58 @@ describe('bad local input', () => {
     expect(outcome.kind === 'drop' && outcome.error.message).toMatch(/certificate refused: no/);
   });
 });
+
+describe('review findings', () => {
+  it('binds the responder identity: a key certified under another name cannot stand in for it (unknown key share)', () => {
+    // Mallory enrolls Bob's public X-Wing key under her own name; Alice initiates "to Mallory".
+    const mallory = { spiffeId: 'spiffe://mesh.test/node/00000066', staticPublicKey: bob.staticKey.publicKey };
+    const pending = createInitiation(testConfig(alice, 'uks alice'), mallory, t0);
+    const outcome = new Responder(testConfig(bob, 'uks bob')).handleInitiation(initiationToSend(pending, t0), address, t0, false);
+    expect(dropCode(outcome)).toBe(HandshakeErrorCode.ERR_HANDSHAKE_DECRYPT);
+  });
+
+  it('drops an initiation whose KEM ciphertext carries a low-order X25519 point instead of throwing', () => {
+    const pending = createInitiation(testConfig(alice, 'kem alice'), credentialOf(bob), t0);
+    const message = initiationToSend(pending, t0);
+    // Zero the X25519 half of the static ciphertext, then fix mac1 so the KEM step is reached.
+    message.fill(0, 1 + 4 + 1216 + 1088, 1 + 4 + 1216 + 1120);
+    const outcome = new Responder(testConfig(bob, 'kem bob')).handleInitiation(remac(message, bob.staticKey.publicKey), address, t0, false);
+    expect(dropCode(outcome)).toBe(HandshakeErrorCode.ERR_HANDSHAKE_KEM);
+  });
+
+  it('refuses a response whose ciphertext carries a low-order X25519 point with ERR_HANDSHAKE_KEM', () => {
+    const config = testConfig(alice, 'kem response alice');
+    const pending = createInitiation(config, credentialOf(bob), t0);
+    const answer = new Responder(testConfig(bob, 'kem response bob')).handleInitiation(initiationToSend(pending, t0), address, t0, false);
+    if (answer.kind !== 'response') throw new Error('expected a response');
+    const forged = answer.message.slice();
+    forged.fill(0, 9 + 1088, 9 + 1120);
+    expect(() => consumeResponse(config, pending, remac(forged, alice.staticKey.publicKey), t0)).toThrow(expect.objectContaining({ code: HandshakeErrorCode.ERR_HANDSHAKE_KEM }) as Error);
+  });
+
+  it('refuses to initiate to a static key whose X25519 half is a low-order point', () => {
+    const broken = credentialOf(bob);
+    const key = broken.staticPublicKey.slice();
+    key.fill(0, 1184);
+    expect(() => createInitiation(testConfig(alice, 'bad key alice'), { ...broken, staticPublicKey: key }, t0)).toThrow(expect.objectContaining({ code: HandshakeErrorCode.ERR_HANDSHAKE_KEM }) as Error);
+  });
+
+  it('asks the load function only once mac1 verified', () => {
+    let asked = 0;
+    const responder = new Responder(testConfig(bob, 'load bob'));
+    responder.handleInitiation(new Uint8Array(3000).fill(1), address, t0, () => (asked++, true));
+    expect(asked).toBe(0);
+    const outcome = responder.handleInitiation(initiationToSend(createInitiation(testConfig(alice, 'load alice'), credentialOf(bob), t0), t0), address, t0, () => (asked++, true));
+    expect([asked, outcome.kind]).toEqual([1, 'cookie']);
+  });
+});
+
+/** Recomputes mac1 (keyed by `receiverKey`) over an edited handshake message; mac2 stays zero. */
+function remac(message: Uint8Array, receiverKey: Uint8Array): Uint8Array {
+  const out = message.slice();
+  const mac1At = out.length - 32;
+  const key = sha256(new TextEncoder().encode('mac1----'), receiverKey);
+  out.set(hmacSha256(key, out.subarray(0, mac1At)).subarray(0, 16), mac1At);
+  out.fill(0, mac1At + 16);
+  return out;
+}

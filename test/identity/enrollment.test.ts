@@ -172,3 +172,13 @@ describe('SvidVerifier in the handshake', () => {
     expect(() => new SvidVerifier(trust).verify(new TextEncoder().encode('no svid'), t0)).toThrow(codeOf('ERR_SVID_PARSE'));
   });
 });
+
+describe('enrollment refuses unusable KEM keys (review finding)', () => {
+  it('refuses a request whose X-Wing key has a low-order X25519 half', () => {
+    const keys = nodeKeys('low order');
+    const broken = keys.publicKeys.xwingPublicKey.slice();
+    broken.fill(0, 1184);
+    const request = encodeCertificateRequest('x0t1.0000000000000000.' + 'A'.repeat(43), { ...keys, publicKeys: { ...keys.publicKeys, xwingPublicKey: broken } });
+    expect(() => decodeCertificateRequest(request)).toThrow(/X-Wing public key is unusable/);
+  });
+});

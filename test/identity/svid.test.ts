@@ -188,3 +188,21 @@ describe('trust anchors', () => {
     expect(() => trustAnchorFrom(pathful, td, t0)).toThrow(/must not have a path/);
   });
 });
+
+describe('node KEM keys and anchor validity (review findings)', () => {
+  it('refuses an SVID whose X-Wing key has a low-order X25519 half or an unreduced ML-KEM part', () => {
+    const lowOrder = alice.publicKeys.xwingPublicKey.slice();
+    lowOrder.fill(0, 1184);
+    expect(() => validate(signedBy(ca, leafSpec({ xwingPublicKey: lowOrder })))).toThrow(/X-Wing public key is unusable/);
+    const unreduced = alice.publicKeys.xwingPublicKey.slice();
+    unreduced[0] = 0xff;
+    unreduced[1]! |= 0x0f;
+    expect(() => validate(signedBy(ca, leafSpec({ xwingPublicKey: unreduced })))).toThrow(codeOf('ERR_SVID_PQ_KEYS'));
+  });
+
+  it('no longer trusts an anchor whose own certificate has expired', () => {
+    const later = t0 + 11 * 365 * 24 * 3600_000;
+    const lateLeaf = signedBy(ca, leafSpec({ notBeforeMs: later - 1000, notAfterMs: later + 3_600_000 }));
+    expect(() => validateSvid(lateLeaf, [ca.anchor], td, later)).toThrow(/no trust anchor of mesh.test signed this certificate \(0 anchors\)/);
+  });
+});
