@@ -2,7 +2,7 @@ import { consumeResponse, createInitiation, initiationToSend, Responder, type Cr
 import { HandshakeError } from '../crypto/handshake-errors.js';
 import { MessageType } from '../crypto/handshake-messages.js';
 import { sha256 } from '../crypto/hash.js';
-import { Session } from '../crypto/session.js';
+import { rejectAfterMs, Session } from '../crypto/session.js';
 import { nodeIdOfSpiffeId, parseSpiffeId } from '../identity/spiffe-id.js';
 import type { NodeId } from '../wire/ids.js';
 
@@ -26,6 +26,8 @@ export const e2eQueuedPayloadsMax = 64;
 export const e2eRetryMs = 2000;
 /** Certificates announced to us that an initiation may name by hash. */
 export const e2eKnownCertificatesMax = 1024;
+/** End-to-end sessions one node keeps (established and awaiting confirmation). */
+export const e2eSessionsMax = 4096;
 /** Partial handshake messages kept, and how long. */
 export const e2eReassembliesMax = 64;
 export const e2eReassemblyTimeoutMs = 5000;
@@ -50,6 +52,10 @@ export interface E2eStats {
 interface PeerState {
   readonly node: NodeId;
   credential: PeerCredential | null;
+  /** The certificate `credential` came from, checked again before every initiation. */
+  certificate: Uint8Array | null;
+  /** Our index of the session this peer initiated and has not confirmed yet (one at a time). */
+  unconfirmedIndex: number | null;
   credentialAskedAtMs: number;
   pending: PendingInitiation | null;
   pendingSentAtMs: number;
@@ -61,6 +67,15 @@ interface Reassembly {
   readonly count: number;
   readonly parts: Map<number, Uint8Array>;
   readonly deadlineMs: number;
+}
+
+/** True when `spiffeId` is the node identity of `node` (false for any other or malformed ID). */
+function namesNode(spiffeId: string, node: NodeId): boolean {
+  try {
+    return nodeIdOfSpiffeId(parseSpiffeId(spiffeId)) === node;
+  } catch {
+    return false;
+  }
 }
 
 function hex(bytes: Uint8Array): string {
@@ -81,10 +96,15 @@ export class EndToEnd {
   private readonly responder: Responder;
   private readonly referenceHandshake: HandshakeConfig;
 
-  constructor(private readonly config: HandshakeConfig) {
-    const ownReference = concat(Uint8Array.of(certificateReferenceTag), sha256(config.local.certificate));
-    this.referenceHandshake = { ...config, local: { ...config.local, certificate: ownReference } };
-    this.responder = new Responder({ ...config, verifier: this.resolvingVerifier(config.verifier) });
+  private readonly config: HandshakeConfig;
+
+  /** An end-to-end layer for the node `config` describes; its handshakes use a prologue of their own, so a link initiation never passes here. */
+  constructor(linkConfig: HandshakeConfig) {
+    const prologue = concat(new TextEncoder().encode('x0tta6bl4 end-to-end/'), linkConfig.prologue);
+    this.config = { ...linkConfig, prologue };
+    const ownReference = concat(Uint8Array.of(certificateReferenceTag), sha256(linkConfig.local.certificate));
+    this.referenceHandshake = { ...this.config, local: { ...this.config.local, certificate: ownReference } };
+    this.responder = new Responder({ ...this.config, verifier: this.resolvingVerifier(linkConfig.verifier) });
   }
 
   /** Sends `payload` to `dst` end to end: at once when a session exists, else after one is set up. */
@@ -116,6 +136,16 @@ export class EndToEnd {
   onTimer(nowMs: number, out: E2eOutput): void {
     for (const peer of this.peers.values()) if (peer.queue.length > 0) this.advance(nowMs, peer, out);
     for (const [key, reassembly] of this.reassemblies) if (nowMs >= reassembly.deadlineMs) this.reassemblies.delete(key);
+    this.expireSessions(nowMs);
+  }
+
+  private expireSessions(nowMs: number): void {
+    for (const [index, { peer, session }] of this.sessions) {
+      if (!session.isExpired(nowMs)) continue;
+      this.sessions.delete(index);
+      if (peer.current === session) peer.current = null;
+      if (peer.unconfirmedIndex === index) peer.unconfirmedIndex = null;
+    }
   }
 
   /** When onTimer next has work. */
@@ -126,13 +156,14 @@ export class EndToEnd {
       deadline = Math.min(deadline, peer.pending !== null ? peer.pendingSentAtMs + e2eRetryMs : peer.credentialAskedAtMs + e2eRetryMs);
     }
     for (const reassembly of this.reassemblies.values()) deadline = Math.min(deadline, reassembly.deadlineMs);
+    for (const { session } of this.sessions.values()) deadline = Math.min(deadline, session.establishedAtMs + rejectAfterMs);
     return deadline;
   }
 
   private peer(node: NodeId): PeerState {
     let peer = this.peers.get(node);
     if (peer === undefined) {
-      peer = { node, credential: null, credentialAskedAtMs: -Infinity, pending: null, pendingSentAtMs: -Infinity, current: null, queue: [] };
+      peer = { node, credential: null, certificate: null, unconfirmedIndex: null, credentialAskedAtMs: -Infinity, pending: null, pendingSentAtMs: -Infinity, current: null, queue: [] };
       this.peers.set(node, peer);
     }
     return peer;
@@ -140,6 +171,11 @@ export class EndToEnd {
 
   /** Next step towards a session with `peer`: ask for its certificate, or initiate. */
   private advance(nowMs: number, peer: PeerState, out: E2eOutput): void {
+    // Every initiation re-checks the peer's certificate: a revoked or expired peer gets no new session.
+    if (peer.certificate !== null && this.verifiedFrom(nowMs, peer.node, peer.certificate) === null) {
+      peer.credential = null;
+      peer.certificate = null;
+    }
     if (peer.credential === null) {
       if (nowMs < peer.credentialAskedAtMs + e2eRetryMs) return;
       peer.credentialAskedAtMs = nowMs;
@@ -189,7 +225,7 @@ export class EndToEnd {
   private verifiedFrom(nowMs: number, src: NodeId, certificate: Uint8Array): PeerCredential | null {
     try {
       const credential = this.config.verifier.verify(certificate, nowMs);
-      if (nodeIdOfSpiffeId(parseSpiffeId(credential.spiffeId)) === src) return credential;
+      if (namesNode(credential.spiffeId, src)) return credential;
     } catch {
       // refused below
     }
@@ -209,6 +245,7 @@ export class EndToEnd {
     const credential = this.verifiedFrom(nowMs, src, certificate);
     if (credential === null) return;
     peer.credential = credential;
+    peer.certificate = certificate.slice();
     this.advance(nowMs, peer, out);
   }
 
@@ -265,11 +302,16 @@ export class EndToEnd {
   }
 
   private onInitiation(nowMs: number, src: NodeId, message: Uint8Array, out: E2eOutput): void {
+    if (this.sessions.size >= e2eSessionsMax) throw new HandshakeError('ERR_HANDSHAKE_STATE', `end-to-end: already ${e2eSessionsMax} sessions`);
     const outcome = this.responder.handleInitiation(message, new TextEncoder().encode(String(src)), nowMs, false);
     if (outcome.kind !== 'response') throw outcome.kind === 'drop' ? outcome.error : new HandshakeError('ERR_HANDSHAKE_STATE', 'unexpected cookie');
-    if (nodeIdOfSpiffeId(parseSpiffeId(outcome.peer.spiffeId)) !== src) throw new HandshakeError('ERR_HANDSHAKE_CERTIFICATE', 'initiator is not the node the packet names');
+    if (!namesNode(outcome.peer.spiffeId, src)) throw new HandshakeError('ERR_HANDSHAKE_CERTIFICATE', 'initiator is not the node the packet names');
     const peer = this.peer(src);
     peer.credential = outcome.peer;
+    peer.certificate = outcome.certificate.slice();
+    // One unconfirmed session per peer: a newer initiation replaces the one never confirmed.
+    if (peer.unconfirmedIndex !== null) this.sessions.delete(peer.unconfirmedIndex);
+    peer.unconfirmedIndex = outcome.keys.localIndex;
     this.sessions.set(outcome.keys.localIndex, { peer, session: new Session(outcome.keys) });
     this.sendControl(src, E2eControl.handshake, outcome.message, out);
   }
@@ -302,7 +344,10 @@ export class EndToEnd {
     } catch {
       throw new HandshakeError('ERR_HANDSHAKE_DECRYPT', 'end-to-end data does not open');
     }
-    if (!entry.session.isInitiator && entry.peer.current !== entry.session) this.establish(entry.peer, entry.session);
+    if (!entry.session.isInitiator && entry.peer.current !== entry.session) {
+      if (entry.peer.unconfirmedIndex === entry.session.localIndex) entry.peer.unconfirmedIndex = null;
+      this.establish(entry.peer, entry.session);
+    }
     // The sender is the session's authenticated peer, whatever the packet's source field said.
     if (plaintext.length > 0) out.delivered.push({ src: entry.peer.node, payload: plaintext });
   }

@@ -1,12 +1,11 @@
-import { consumeCookieReply, consumeResponse, createInitiation, initiationToSend, Responder, type HandshakeConfig, type PeerCredential, type PendingInitiation } from '../crypto/handshake.js';
+import { consumeCookieReply, consumeResponse, createInitiation, initiationToSend, Responder, type HandshakeConfig } from '../crypto/handshake.js';
 import { HandshakeError } from '../crypto/handshake-errors.js';
 import { MessageType } from '../crypto/handshake-messages.js';
-import { sha256 } from '../crypto/hash.js';
 import { aeadTagBytes } from '../crypto/aead.js';
-import { dataBodyBytesMax, deriveObfuscationKeys, FrameReceiver, sealDataFrame, sealHandshakeMessage, type ObfuscationKeys } from '../crypto/obfuscation.js';
+import { dataBodyBytesMax, deriveObfuscationKeys, FrameReceiver, sealCookieFrame, sealDataFrame, sealHandshakeMessage, type ObfuscationKeys } from '../crypto/obfuscation.js';
 import { rejectAfterMs, rekeyAfterMs, rekeyResponderGraceMs, Session } from '../crypto/session.js';
-import { nodeIdOfSpiffeId, parseSpiffeId } from '../identity/spiffe-id.js';
 import { EndToEnd, type E2eOutput } from './end-to-end.js';
+import { bindPeer, keyHash, newLinkState, type LinkState, type PeerBinding, type SessionEntry } from './link-state.js';
 import { repackPacket } from './repack.js';
 import type { LinkId } from '../mesh/neighbour.js';
 import type { MeshNode } from '../mesh/node.js';
@@ -37,6 +36,8 @@ export const handshakeRetryMs = 1000;
 /** The larger-keyed end initiates itself when no initiation came within this long of verifying the peer. */
 export const initiationFallbackMs = 1500;
 
+/** Every session's peer certificate is checked again this often (revocation, expiry). */
+export const peerRecheckMs = 1000;
 /** Above this many initiations in one second a node answers new ones with cookies first (WireGuard's under-load mode). */
 export const initiationsPerSecondUnderLoad = 100;
 
@@ -54,6 +55,8 @@ export interface ChannelStats {
   /** Mesh packets that no split makes fit a data frame (a single TLV larger than meshPacketBytesMax). */
   droppedTooLarge: number;
   senderMismatch: number;
+  /** Sessions torn down because their peer's certificate stopped verifying (revoked, expired). */
+  peersDropped: number;
 }
 
 /** Setup of one secure node. */
@@ -62,28 +65,12 @@ export interface SecureNodeConfig {
   readonly links: readonly LinkId[];
   readonly handshake: HandshakeConfig;
   readonly networkKey: Uint8Array;
-  /** Send application datagrams through end-to-end sessions (transit nodes cannot read them). */
+  /**
+   * Send application datagrams through end-to-end sessions (transit nodes cannot read them).
+   * Without it the link layer authenticates neighbours only: a delivered datagram's source is
+   * what the packet says, vouched for by no one.
+   */
   readonly endToEnd?: boolean;
-}
-
-/** One link's security state. */
-interface LinkState {
-  readonly link: LinkId;
-  peer: PeerCredential | null;
-  peerNodeId: NodeId | null;
-  pending: PendingInitiation | null;
-  pendingSentAtMs: number;
-  current: Session | null;
-  waitingConfirmation: Session | null;
-  nextAnnounceAtMs: number;
-  lastAnnouncedAtMs: number;
-  /** Announcements back off (doubling up to announceIntervalMaxMs) while nobody answers. */
-  announceBackoffMs: number;
-  initiateAtMs: number;
-}
-
-function newLinkState(link: LinkId): LinkState {
-  return { link, peer: null, peerNodeId: null, pending: null, pendingSentAtMs: 0, current: null, waitingConfirmation: null, nextAnnounceAtMs: 0, lastAnnouncedAtMs: -Infinity, announceBackoffMs: announceIntervalMs, initiateAtMs: Infinity };
 }
 
 /** When `session` asks for a rekey by time (initiators first; responders after a grace). */
@@ -91,27 +78,24 @@ function rekeyDueAtMs(session: Session): number {
   return session.establishedAtMs + rekeyAfterMs + (session.isInitiator ? 0 : rekeyResponderGraceMs);
 }
 
-function keyHash(staticPublicKey: Uint8Array): string {
-  return Buffer.from(sha256(staticPublicKey)).toString('hex');
-}
-
 /** A MeshNode behind the secure link layer; `handle` has the MeshNode's contract. */
 export class SecureNode {
-  readonly stats: ChannelStats = { handshakesCompleted: 0, handshakesRefused: 0, credentialsRefused: 0, framesRefused: 0, openFailures: 0, droppedNoSession: 0, droppedTooLarge: 0, senderMismatch: 0 };
+  readonly stats: ChannelStats = { handshakesCompleted: 0, handshakesRefused: 0, credentialsRefused: 0, framesRefused: 0, openFailures: 0, droppedNoSession: 0, droppedTooLarge: 0, senderMismatch: 0, peersDropped: 0 };
   readonly mesh: MeshNode;
+  /** The end-to-end layer, or null when application datagrams travel as plain mesh payloads. */
+  readonly endToEnd: EndToEnd | null;
   private readonly config: HandshakeConfig;
   private readonly keys: ObfuscationKeys;
   private readonly receiver: FrameReceiver;
   private readonly responder: Responder;
   private readonly links = new Map<LinkId, LinkState>();
-  private readonly sessions = new Map<number, { state: LinkState; session: Session }>();
+  private readonly sessions = new Map<number, SessionEntry>();
   private readonly ownKeyHash: string;
-  /** The end-to-end layer, or null when application datagrams travel as plain mesh payloads. */
-  readonly endToEnd: EndToEnd | null;
   private sends: Transmit[] = [];
   private events: MeshEvent[] = [];
   private meshDeadlineMs = 0;
-  /** Initiations seen in the current one-second window, for the under-load decision. */
+  private nextRecheckAtMs = 0;
+  /** Initiations that passed mac1 in the current one-second window, for the under-load decision. */
   private initiationWindow = { startMs: -Infinity, count: 0 };
   private started = false;
 
@@ -122,7 +106,7 @@ export class SecureNode {
     this.receiver = new FrameReceiver(this.keys);
     this.responder = new Responder(config.handshake);
     this.ownKeyHash = keyHash(config.handshake.local.staticKey.publicKey);
-    for (const link of config.links) this.links.set(link, newLinkState(link));
+    for (const link of config.links) this.links.set(link, newLinkState(link, announceIntervalMs));
     this.endToEnd = config.endToEnd === true ? new EndToEnd(config.handshake) : null;
   }
 
@@ -136,7 +120,7 @@ export class SecureNode {
     } else if (input.kind === 'send' && this.endToEnd !== null) {
       this.sendEndToEnd(nowMs, (out) => this.endToEnd!.send(nowMs, input.dst, input.payload, out));
     } else {
-      this.updateLinks(nowMs, input);
+      this.updateLinks(input);
       this.toMesh(nowMs, input);
     }
     this.runTimers(nowMs);
@@ -144,9 +128,9 @@ export class SecureNode {
     return { sends: this.sends, events: this.events, nextDeadlineMs: this.nextDeadlineMs() };
   }
 
-  /** The authenticated peer on `link`, or null. */
+  /** The SPIFFE ID of the peer whose session carries `link`, or null. */
   peerOf(link: LinkId): string | null {
-    return this.links.get(link)?.peer?.spiffeId ?? null;
+    return this.links.get(link)?.current?.peer.credential.spiffeId ?? null;
   }
 
   /** Whether `link` has a session that can carry the mesh's packets. */
@@ -154,11 +138,9 @@ export class SecureNode {
     return this.links.get(link)?.current != null;
   }
 
-  private updateLinks(nowMs: number, input: MeshInput): void {
+  private updateLinks(input: MeshInput): void {
     if (input.kind === 'addLink' && !this.links.has(input.link)) {
-      const state = newLinkState(input.link);
-      state.nextAnnounceAtMs = nowMs;
-      this.links.set(input.link, state);
+      this.links.set(input.link, newLinkState(input.link, announceIntervalMs));
     } else if (input.kind === 'removeLink') {
       this.links.delete(input.link);
       for (const [index, entry] of this.sessions) if (entry.state.link === input.link) this.sessions.delete(index);
@@ -196,8 +178,8 @@ export class SecureNode {
   }
 
   private sealForLink(nowMs: number, transmit: Transmit): void {
-    const session = this.links.get(transmit.link)?.current;
-    if (session == null || session.isExpired(nowMs)) {
+    const session = this.links.get(transmit.link)?.current?.session;
+    if (session === undefined || session.isExpired(nowMs)) {
       this.stats.droppedNoSession++;
       return;
     }
@@ -265,44 +247,53 @@ export class SecureNode {
     }
   }
 
-  private onCredential(nowMs: number, state: LinkState, certificate: Uint8Array): void {
-    let peer: PeerCredential;
+  /** The peer behind `certificate` if it verifies now and names a node; null (counted) otherwise. */
+  private verifiedPeer(nowMs: number, certificate: Uint8Array): PeerBinding | null {
     try {
-      peer = this.config.verifier.verify(certificate, nowMs);
+      const binding = bindPeer(this.config.verifier.verify(certificate, nowMs), certificate);
+      if (binding !== null) return binding;
     } catch {
-      this.stats.credentialsRefused++;
-      return;
+      // counted below
     }
-    this.adoptPeer(state, peer);
-    // The peer announces only while it has no session with us: whatever we hold, it lost, and it
-    // may not know our certificate either (it restarted), so it hears ours, at most once an interval.
+    this.stats.credentialsRefused++;
+    return null;
+  }
+
+  /**
+   * A certificate announcement. It only names whom we would initiate to: anyone holding the
+   * network key can send one, so it never changes who an existing session speaks for.
+   */
+  private onCredential(nowMs: number, state: LinkState, certificate: Uint8Array): void {
+    const peer = this.verifiedPeer(nowMs, certificate);
+    if (peer === null) return;
+    state.candidate = peer;
+    // The peer announces only while it has no session with us: it may have restarted and lost
+    // our certificate too, so it hears ours, at most once an interval.
     if (nowMs >= state.lastAnnouncedAtMs + announceIntervalMs) this.announce(nowMs, state);
     if (state.pending !== null) return;
-    const weInitiate = this.ownKeyHash < keyHash(peer.staticPublicKey);
+    const weInitiate = this.ownKeyHash < keyHash(peer.credential.staticPublicKey);
     state.initiateAtMs = Math.min(state.initiateAtMs, weInitiate ? nowMs : nowMs + initiationFallbackMs);
   }
 
-  private adoptPeer(state: LinkState, peer: PeerCredential): void {
-    if (state.peer !== null && state.peer.spiffeId === peer.spiffeId && Buffer.from(state.peer.staticPublicKey).equals(peer.staticPublicKey)) return;
-    state.peer = peer;
-    state.peerNodeId = nodeIdOfSpiffeId(parseSpiffeId(peer.spiffeId));
-  }
-
   private onInitiation(nowMs: number, state: LinkState, message: Uint8Array): void {
-    const outcome = this.responder.handleInitiation(message, new TextEncoder().encode(String(state.link)), nowMs, this.underLoad(nowMs));
+    const outcome = this.responder.handleInitiation(message, new TextEncoder().encode(String(state.link)), nowMs, () => this.underLoad(nowMs));
     if (outcome.kind === 'drop') {
       this.stats.handshakesRefused++;
       return;
     }
     if (outcome.kind === 'cookie') {
-      this.sendHandshake(state.link, outcome.message, false);
+      this.sends.push({ link: state.link, bytes: sealCookieFrame(this.keys, this.config.random, outcome.message) });
       return;
     }
-    this.adoptPeer(state, outcome.peer);
+    const peer = bindPeer(outcome.peer, outcome.certificate);
+    if (peer === null) {
+      this.stats.credentialsRefused++;
+      return;
+    }
     state.initiateAtMs = Infinity;
-    const session = new Session(outcome.keys);
-    this.register(state, session);
-    state.waitingConfirmation = session;
+    const entry: SessionEntry = { state, session: new Session(outcome.keys), peer };
+    this.sessions.set(entry.session.localIndex, entry);
+    state.waitingConfirmation = entry;
     this.sendHandshake(state.link, outcome.message, false);
   }
 
@@ -317,32 +308,27 @@ export class SecureNode {
   }
 
   private onResponse(nowMs: number, state: LinkState, message: Uint8Array): void {
-    if (state.pending === null) return;
-    const session = new Session(consumeResponse(this.config, state.pending, message, nowMs));
+    if (state.pending === null || state.pendingPeer === null) return;
+    const entry: SessionEntry = { state, session: new Session(consumeResponse(this.config, state.pending, message, nowMs)), peer: state.pendingPeer };
     state.pending = null;
-    this.register(state, session);
-    this.promote(state, session);
+    state.pendingPeer = null;
+    this.sessions.set(entry.session.localIndex, entry);
+    this.promote(state, entry);
     // An empty packet confirms the session to the responder at once (WireGuard's keepalive).
     this.sealForLink(nowMs, { link: state.link, bytes: new Uint8Array(0) });
   }
 
-  private register(state: LinkState, session: Session): void {
-    this.sessions.set(session.localIndex, { state, session });
-  }
-
-  private promote(state: LinkState, session: Session): void {
-    const previous = state.current;
-    state.current = session;
-    state.initiateAtMs = Infinity;
-    this.stats.handshakesCompleted++;
+  private promote(state: LinkState, entry: SessionEntry): void {
     // The previous session stays registered for packets still in flight; expireSessions drops it.
-    void previous;
+    state.current = entry;
+    state.initiateAtMs = Infinity;
     state.announceBackoffMs = announceIntervalMs;
+    this.stats.handshakesCompleted++;
   }
 
   private onData(nowMs: number, state: LinkState, receiverIndex: number, counter: number, sealed: Uint8Array): void {
     const entry = this.sessions.get(receiverIndex);
-    if (entry === undefined || entry.state !== state) {
+    if (entry?.state !== state) {
       this.stats.openFailures++;
       return;
     }
@@ -353,39 +339,49 @@ export class SecureNode {
       this.stats.openFailures++;
       return;
     }
-    if (state.waitingConfirmation === entry.session) {
+    if (state.waitingConfirmation === entry) {
       state.waitingConfirmation = null;
-      this.promote(state, entry.session);
+      this.promote(state, entry);
     }
     if (plaintext.length === 0) return;
-    if (!this.senderMatches(state, plaintext)) {
+    if (!senderMatches(entry.peer.nodeId, plaintext)) {
       this.stats.senderMismatch++;
       return;
     }
     this.toMesh(nowMs, { kind: 'datagram', link: state.link, bytes: plaintext });
   }
 
-  /** The NodeId a neighbour claims in Hellos and probes must be the one its SVID names. */
-  private senderMatches(state: LinkState, packet: Uint8Array): boolean {
-    let tlvs;
-    try {
-      tlvs = decodePacket(packet);
-    } catch {
-      return true; // the routing core counts it as a decode error
-    }
-    for (const tlv of tlvs) {
-      if ((tlv.type === 'hello' || tlv.type === 'probe') && tlv.sender !== state.peerNodeId) return false;
-    }
-    return true;
-  }
-
   private runTimers(nowMs: number): void {
+    if (nowMs >= this.nextRecheckAtMs) this.recheckPeers(nowMs);
     for (const state of this.links.values()) {
       this.announceIfDue(nowMs, state);
       this.initiateIfDue(nowMs, state);
     }
     this.expireSessions(nowMs);
     if (this.endToEnd !== null && nowMs >= this.endToEnd.nextDeadlineMs()) this.sendEndToEnd(nowMs, (out) => this.endToEnd!.onTimer(nowMs, out));
+  }
+
+  /** Tears down sessions whose peer's certificate no longer verifies (revoked, expired). */
+  private recheckPeers(nowMs: number): void {
+    this.nextRecheckAtMs = nowMs + peerRecheckMs;
+    for (const [index, entry] of this.sessions) {
+      try {
+        this.config.verifier.verify(entry.peer.certificate, nowMs);
+      } catch {
+        this.stats.peersDropped++;
+        this.dropSession(index, entry, nowMs);
+      }
+    }
+  }
+
+  private dropSession(index: number, entry: SessionEntry, nowMs: number): void {
+    this.sessions.delete(index);
+    const state = entry.state;
+    if (state.waitingConfirmation === entry) state.waitingConfirmation = null;
+    if (state.current === entry) {
+      state.current = null;
+      state.nextAnnounceAtMs = nowMs;
+    }
   }
 
   private announceIfDue(nowMs: number, state: LinkState): void {
@@ -407,37 +403,68 @@ export class SecureNode {
     this.sendHandshake(state.link, message, true);
   }
 
-  private initiateIfDue(nowMs: number, state: LinkState): void {
-    const rekey = state.current !== null && state.current.needsRekey(nowMs) && state.pending === null;
+  /** Whom to initiate to now, if anyone: a rekey goes to the current peer, anything else to the candidate. */
+  private initiationTarget(nowMs: number, state: LinkState): PeerBinding | null {
+    const current = state.current;
+    const rekey = current !== null && current.session.needsRekey(nowMs) && state.pending === null;
     const retry = state.pending !== null && nowMs >= state.pendingSentAtMs + handshakeRetryMs;
     const scheduled = nowMs >= state.initiateAtMs && state.pending === null;
-    if (!(rekey || retry || scheduled) || state.peer === null) return;
-    state.pending = createInitiation(this.config, state.peer, nowMs);
-    state.pendingSentAtMs = nowMs;
+    if (rekey && !retry && !scheduled) return current.peer;
+    if (!(retry || scheduled)) return null;
+    return state.pendingPeer ?? state.candidate;
+  }
+
+  private initiateIfDue(nowMs: number, state: LinkState): void {
+    const target = this.initiationTarget(nowMs, state);
+    if (target === null) return;
     state.initiateAtMs = Infinity;
+    // Every initiation re-checks the peer's certificate, so a revoked or expired peer is not rekeyed with.
+    const peer = this.verifiedPeer(nowMs, target.certificate);
+    if (peer === null) {
+      if (state.candidate === target) state.candidate = null;
+      state.pending = null;
+      state.pendingPeer = null;
+      return;
+    }
+    try {
+      state.pending = createInitiation(this.config, peer.credential, nowMs);
+    } catch (error) {
+      if (!(error instanceof HandshakeError)) throw error;
+      this.stats.handshakesRefused++;
+      return;
+    }
+    state.pendingPeer = peer;
+    state.pendingSentAtMs = nowMs;
     this.sendHandshake(state.link, initiationToSend(state.pending, nowMs), true);
   }
 
   private expireSessions(nowMs: number): void {
-    for (const [index, { state, session }] of this.sessions) {
-      if (!session.isExpired(nowMs)) continue;
-      this.sessions.delete(index);
-      if (state.current === session) {
-        state.current = null;
-        state.nextAnnounceAtMs = nowMs;
-      }
-    }
+    for (const [index, entry] of this.sessions) if (entry.session.isExpired(nowMs)) this.dropSession(index, entry, nowMs);
   }
 
   private nextDeadlineMs(): number {
-    let deadline = this.meshDeadlineMs;
+    let deadline = Math.min(this.meshDeadlineMs, this.nextRecheckAtMs);
     for (const state of this.links.values()) {
       deadline = Math.min(deadline, state.nextAnnounceAtMs, state.initiateAtMs);
       if (state.pending !== null) deadline = Math.min(deadline, state.pendingSentAtMs + handshakeRetryMs);
-      else if (state.current !== null) deadline = Math.min(deadline, rekeyDueAtMs(state.current));
+      else if (state.current !== null) deadline = Math.min(deadline, rekeyDueAtMs(state.current.session));
     }
     for (const { session } of this.sessions.values()) deadline = Math.min(deadline, session.establishedAtMs + rejectAfterMs);
     if (this.endToEnd !== null) deadline = Math.min(deadline, this.endToEnd.nextDeadlineMs());
     return deadline;
   }
+}
+
+/** The NodeId a neighbour claims in Hellos and probes must be the one its session was established with. */
+function senderMatches(peerNodeId: NodeId, packet: Uint8Array): boolean {
+  let tlvs;
+  try {
+    tlvs = decodePacket(packet);
+  } catch {
+    return true; // the routing core counts it as a decode error
+  }
+  for (const tlv of tlvs) {
+    if ((tlv.type === 'hello' || tlv.type === 'probe') && tlv.sender !== peerNodeId) return false;
+  }
+  return true;
 }

@@ -286,7 +286,7 @@ export function consumeResponse(config: HandshakeConfig, pending: PendingInitiat
 
 /** What a responder does with one initiation. A refused one is dropped without a word. */
 export type ResponderOutcome =
-  | { readonly kind: 'response'; readonly message: Uint8Array; readonly keys: SessionKeys; readonly peer: PeerCredential }
+  | { readonly kind: 'response'; readonly message: Uint8Array; readonly keys: SessionKeys; readonly peer: PeerCredential; readonly certificate: Uint8Array }
   | { readonly kind: 'cookie'; readonly message: Uint8Array }
   | { readonly kind: 'drop'; readonly error: HandshakeError };
 
@@ -351,7 +351,7 @@ export class Responder {
     this.lastTimestampMs.set(peer.spiffeId, timestampMs);
     const [initiatorToResponder, responderToInitiator] = transcript.split();
     const keys: SessionKeys = { sendKey: responderToInitiator, receiveKey: initiatorToResponder, localIndex, remoteIndex: fields.senderIndex, isInitiator: false, establishedAtMs: nowMs };
-    return { kind: 'response', message, keys, peer };
+    return { kind: 'response', message, keys, peer, certificate };
   }
 
   private verifyPeer(certificate: Uint8Array, nowMs: number): PeerCredential {
