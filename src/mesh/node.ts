@@ -1,10 +1,11 @@
-import { decodePacket } from '../wire/codec.js';
+import { decodePacket, decodeProbePacket, newProbeRecord } from '../wire/codec.js';
 import { WireError } from '../wire/errors.js';
 import type { NodeId } from '../wire/ids.js';
 import { metricInfinity } from '../wire/limits.js';
 import {
   DataKind,
   type DataTlv,
+  type ProbeTlv,
   type RouteRequestTlv,
   type QueryReplyTlv,
   type QueryTlv,
@@ -83,6 +84,12 @@ export class MeshNode {
   private readonly table = new RouteTable();
   /** Source slots waiting for a seqno (starvation). */
   private readonly starved = new Set<number>();
+  /**
+   * starved.size > 0 and deferredSlots.size > 0, kept in fields of the node: every call checks
+   * both, and a Set's size is two pointers away (cache misses in a large twin).
+   */
+  private starving = false;
+  private selectionDeferred = false;
   /** Seqno requests forwarded recently, by source: suppresses duplicates and re-forwards when `via` dies. */
   private readonly forwardedRequests = new Map<NodeId, ForwardedRequest>();
   private seqno: number;
@@ -120,6 +127,8 @@ export class MeshNode {
   private routesFromMs = Number.NEGATIVE_INFINITY;
   /** Sources whose selection waits for routesFromMs. */
   private readonly deferredSlots = new Set<number>();
+  /** Where single-probe packets are decoded, without allocating (see onDatagram). */
+  private readonly receivedProbe = newProbeRecord();
 
   constructor(config: MeshNodeConfig) {
     this.id = config.id;
@@ -149,8 +158,9 @@ export class MeshNode {
    */
   handle(nowMs: number, input: MeshInput): MeshOutput {
     this.nowMs = nowMs;
-    this.sends.length = 0;
-    this.events.length = 0;
+    // Setting length costs a runtime call (even on an empty array); these hold a few items.
+    while (this.sends.length > 0) this.sends.pop();
+    while (this.events.length > 0) this.events.pop();
     if (!this.started) this.start();
     this.dispatch(input);
     this.runTimers();
@@ -306,12 +316,17 @@ export class MeshNode {
       this.stats.unknownLink++;
       return;
     }
-    let tlvs: Tlv[];
+    let tlvs: Tlv[] | null = null;
     try {
-      tlvs = decodePacket(bytes);
+      // Most packets are a lone probe; reading it in place spares two allocations per packet.
+      if (!decodeProbePacket(bytes, this.receivedProbe)) tlvs = decodePacket(bytes);
     } catch (error) {
       if (!(error instanceof WireError)) throw error;
       this.stats.decodeErrors++;
+      return;
+    }
+    if (tlvs === null) {
+      this.onProbePacket(neighbour, this.receivedProbe);
       return;
     }
     for (const tlv of tlvs) this.onSensingTlv(neighbour, tlv);
@@ -319,6 +334,13 @@ export class MeshNode {
     this.neighbourDeadlineMs = Math.min(this.neighbourDeadlineMs, neighbour.nextDeadlineMs());
     if (!neighbour.usable) return;
     for (const tlv of tlvs) this.onRoutingTlv(neighbour, tlv);
+  }
+
+  /** A packet holding one probe: what onDatagram does for it, minus the routing pass (a probe has no routing part). */
+  private onProbePacket(neighbour: Neighbour, probe: ProbeTlv): void {
+    this.onSensingTlv(neighbour, probe);
+    this.refreshNeighbour(neighbour);
+    this.neighbourDeadlineMs = Math.min(this.neighbourDeadlineMs, neighbour.nextDeadlineMs());
   }
 
   private onSensingTlv(neighbour: Neighbour, tlv: Tlv): void {
@@ -472,6 +494,7 @@ export class MeshNode {
   private reselect(slot: number): void {
     if (this.nowMs < this.routesFromMs) {
       this.deferredSlots.add(slot);
+      this.selectionDeferred = true;
       return;
     }
     const table = this.table;
@@ -491,7 +514,10 @@ export class MeshNode {
     }
     this.queries?.cancel(slot);
     table.lastSelectedMs[slot] = this.nowMs;
-    if (this.starved.delete(slot)) table.seqnoRetryAtMs[slot] = Number.POSITIVE_INFINITY;
+    if (this.starving && this.starved.delete(slot)) {
+      table.seqnoRetryAtMs[slot] = Number.POSITIVE_INFINITY;
+      this.starving = this.starved.size > 0;
+    }
     const advertised = table.advertisedMetric[slot]!;
     const newSeqno = advertised < metricInfinity && table.seqnoOf(slot, next) !== table.advertisedSeqno[slot];
     if (newSeqno || advertised >= metricInfinity || Math.abs(table.metricOf(slot, next) - advertised) >= advertiseThreshold) {
@@ -517,6 +543,7 @@ export class MeshNode {
     if (this.queries?.start(slot, this.table.fdSeqno[slot]!, lostNextHop) === true) this.urgentAdvert = true;
     if (this.starved.has(slot)) return;
     this.starved.add(slot);
+    this.starving = true;
     this.table.seqnoRequestsSent[slot] = 0;
     this.sendSeqnoRequest(slot);
   }
@@ -527,6 +554,7 @@ export class MeshNode {
     const fdSeqno = table.fdSeqno[slot]!;
     if (fdSeqno < 0 || table.seqnoRequestsSent[slot]! >= seqnoRequestsMax) {
       this.starved.delete(slot);
+      this.starving = this.starved.size > 0;
       table.seqnoRetryAtMs[slot] = Number.POSITIVE_INFINITY;
       return;
     }
@@ -737,7 +765,13 @@ export class MeshNode {
     if (now >= this.neighbourDeadlineMs) this.expireNeighbours();
     if (now >= this.nextHousekeepingAtMs) this.housekeeping();
     if (this.queries !== null) this.completeQueries(this.queries);
-    if (this.deferredSlots.size > 0 && now >= this.routesFromMs) this.selectDeferred();
+    if (this.selectionDeferred && now >= this.routesFromMs) this.selectDeferred();
+    if (this.starving) this.retrySeqnoRequests();
+  }
+
+  /** Resends the seqno requests whose retry time has come; stops for sources no longer starved. */
+  private retrySeqnoRequests(): void {
+    const now = this.nowMs;
     for (const slot of this.starved) {
       if (now < this.table.seqnoRetryAtMs[slot]!) continue;
       if (this.table.selected[slot]! < 0 && this.table.hasUnfeasibleRoute(slot)) {
@@ -747,12 +781,14 @@ export class MeshNode {
         this.table.seqnoRetryAtMs[slot] = Number.POSITIVE_INFINITY;
       }
     }
+    this.starving = this.starved.size > 0;
   }
 
   /** The boot hold is over: select the routes heard meanwhile. */
   private selectDeferred(): void {
     for (const slot of this.deferredSlots) this.reselect(slot);
     this.deferredSlots.clear();
+    this.selectionDeferred = false;
   }
 
   private expireNeighbours(): void {
@@ -774,16 +810,15 @@ export class MeshNode {
   }
 
   private probeFor(neighbour: Neighbour, intervalMs: number): Tlv {
-    const echo = neighbour.probeEcho(this.nowMs);
     return {
       type: 'probe',
       sender: this.id,
-      state: echo.state,
+      state: neighbour.probeState,
       detectMult: this.profile.probeDetectMult,
       intervalMs,
       txUs: clockUs(this.nowMs),
-      echoUs: echo.echoUs,
-      holdUs: echo.holdUs,
+      echoUs: neighbour.probeEchoUs(),
+      holdUs: neighbour.probeHoldUs(this.nowMs),
     };
   }
 
@@ -817,7 +852,7 @@ export class MeshNode {
     this.nextHousekeepingAtMs = now + this.housekeepingIntervalMs();
     for (const slot of [...table.slots()]) {
       if (table.expireRoutes(slot, now)) this.reselect(slot);
-      const idle = table.selected[slot]! < 0 && !this.starved.has(slot) && table.isEmpty(slot);
+      const idle = table.selected[slot]! < 0 && !(this.starving && this.starved.has(slot)) && table.isEmpty(slot);
       if (idle && now - table.lastSelectedMs[slot]! >= this.profile.sourceGcMs) {
         this.queries?.forget(slot);
         table.freeSlot(slot);
@@ -831,8 +866,10 @@ export class MeshNode {
   private nextDeadlineMs(): number {
     let deadline = Math.min(this.nextProbeAtMs, this.nextHelloAtMs, this.nextUpdateAtMs, this.nextHousekeepingAtMs);
     deadline = Math.min(deadline, this.neighbourDeadlineMs, this.advertFlushAtMs);
-    for (const slot of this.starved) deadline = Math.min(deadline, this.table.seqnoRetryAtMs[slot]!);
-    if (this.deferredSlots.size > 0) deadline = Math.min(deadline, this.routesFromMs);
+    if (this.starving) {
+      for (const slot of this.starved) deadline = Math.min(deadline, this.table.seqnoRetryAtMs[slot]!);
+    }
+    if (this.selectionDeferred) deadline = Math.min(deadline, this.routesFromMs);
     if (this.queries !== null && this.queries.size > 0) {
       for (const slot of this.queries.slots()) deadline = Math.min(deadline, this.queries.readyAtMs(slot, this.nowMs));
     }

@@ -4,6 +4,7 @@ import type { TimingProfile } from '../mesh/profiles.js';
 import type { MeshEvent, MeshInput, MeshOutput, Transmit } from '../mesh/types.js';
 import { nodeId, type NodeId } from '../wire/ids.js';
 import { EventQueue } from './event-queue.js';
+import { SimEventKind, SimEventPool } from './sim-events.js';
 import { LinkDirection, type LinkDrop, type LinkParams } from './link-model.js';
 import type { Prng } from './prng.js';
 import type { Topology } from './topology.js';
@@ -56,10 +57,8 @@ export interface NetworkConfig {
   readonly wrap?: (index: number, id: NodeId, boot: number, mesh: MeshNode, links: readonly LinkId[]) => NodeCore;
 }
 
-type SimEvent =
-  | { readonly k: 0; readonly node: number; readonly edge: number; readonly bytes: Uint8Array; readonly via: LinkDirection; readonly epoch: number }
-  | { readonly k: 1; readonly node: number; readonly boot: number }
-  | { readonly k: 2; readonly run: () => void };
+/** The input of every timer call. */
+const timerInput: MeshInput = { kind: 'timer' };
 
 /** NodeId of the node at `index` in a twin: index + 1 (0 is not a valid NodeId). */
 export function twinNodeId(index: number): NodeId {
@@ -73,11 +72,25 @@ export function twinNodeId(index: number): NodeId {
 export class Network {
   readonly nodes: SimNode[];
   readonly edges: SimEdge[];
-  readonly queue = new EventQueue<SimEvent>(1 << 16);
+  /** Pending events by time; the handles index `events`. */
+  readonly queue = new EventQueue(1 << 16);
+  /** The pending events themselves. */
+  readonly events = new SimEventPool(1 << 16);
   nowMs = 0;
   eventsProcessed = 0;
   observer: NetworkObserver = {};
   private readonly config: NetworkConfig;
+  /**
+   * The edges again as compact columns: ends a and b by edge index, and both directions,
+   * forward at 2 * index and backward at 2 * index + 1. Every packet sent and received looks
+   * up its edge, and reading these (which stay in cache) instead of the SimEdge objects saves a
+   * cache miss per packet in a large twin.
+   */
+  private readonly edgeA: Int32Array;
+  private readonly edgeB: Int32Array;
+  private readonly directions: LinkDirection[];
+  /** The input handed to a node for each packet, refilled per packet (a node reads it only during the call). */
+  private readonly datagram: { readonly kind: 'datagram'; link: LinkId; bytes: Uint8Array } = { kind: 'datagram', link: 0 as LinkId, bytes: new Uint8Array(0) };
 
   constructor(config: NetworkConfig) {
     this.config = config;
@@ -102,6 +115,9 @@ export class Network {
         backward: new LinkDirection(config.linkParams(index, false), rng.split('link', index, 'ba')),
       };
     });
+    this.edgeA = Int32Array.from(this.edges, (edge) => edge.a);
+    this.edgeB = Int32Array.from(this.edges, (edge) => edge.b);
+    this.directions = this.edges.flatMap((edge) => [edge.forward, edge.backward]);
   }
 
   /** Boots every node at the current time. */
@@ -143,17 +159,17 @@ export class Network {
 
   /** Runs `run` at virtual time `atMs`. */
   at(atMs: number, run: () => void): void {
-    this.queue.push(Math.max(atMs, this.nowMs), { k: 2, run });
+    this.queue.push(Math.max(atMs, this.nowMs), this.events.callback(run));
   }
 
   /** Processes events until virtual time `untilMs` (inclusive) or until `shouldStop` says so. */
   runUntil(untilMs: number): void {
     const queue = this.queue;
     while (queue.peekTimeMs() <= untilMs) {
-      const event = queue.pop()!;
+      const handle = queue.pop();
       this.nowMs = queue.lastTimeMs;
       this.eventsProcessed++;
-      this.dispatch(event);
+      this.dispatch(handle);
     }
     this.nowMs = Math.max(this.nowMs, untilMs);
   }
@@ -163,19 +179,34 @@ export class Network {
     return edge.a === node ? edge.b : edge.a;
   }
 
-  private dispatch(event: SimEvent): void {
-    if (event.k === 0) {
-      const node = this.nodes[event.node]!;
+  /** Runs the event `handle` refers to, after giving the handle back (its fields are read first). */
+  private dispatch(handle: number): void {
+    const events = this.events;
+    const kind = events.kind[handle];
+    if (kind === SimEventKind.packet) {
+      const node = this.nodes[events.node[handle]!]!;
+      const edgeIndex = events.edge[handle]!;
+      const via = this.directions[2 * edgeIndex + 1 - events.forward[handle]!]!;
+      const epoch = events.stamp[handle]!;
+      const bytes = events.bytes[handle]!;
+      events.release(handle);
       // A packet still in flight when its link is cut is lost with the link.
-      if (node.core === null || event.via.epoch !== event.epoch) return;
-      this.apply(node, node.core.handle(this.nowMs, { kind: 'datagram', link: event.edge as LinkId, bytes: event.bytes }));
-    } else if (event.k === 1) {
-      const node = this.nodes[event.node]!;
-      if (node.core === null || node.boots !== event.boot || node.timerAtMs !== this.nowMs) return;
+      if (node.core === null || via.epoch !== epoch) return;
+      const datagram = this.datagram;
+      datagram.link = edgeIndex as LinkId;
+      datagram.bytes = bytes;
+      this.apply(node, node.core.handle(this.nowMs, datagram));
+    } else if (kind === SimEventKind.timer) {
+      const node = this.nodes[events.node[handle]!]!;
+      const boot = events.stamp[handle]!;
+      events.release(handle);
+      if (node.core === null || node.boots !== boot || node.timerAtMs !== this.nowMs) return;
       node.timerAtMs = Number.POSITIVE_INFINITY;
-      this.apply(node, node.core.handle(this.nowMs, { kind: 'timer' }));
+      this.apply(node, node.core.handle(this.nowMs, timerInput));
     } else {
-      event.run();
+      const run = events.run[handle]!;
+      events.release(handle);
+      run();
     }
   }
 
@@ -188,19 +219,19 @@ export class Network {
     const deadline = output.nextDeadlineMs;
     if (deadline < node.timerAtMs) {
       node.timerAtMs = Math.max(deadline, this.nowMs);
-      this.queue.push(node.timerAtMs, { k: 1, node: node.index, boot: node.boots });
+      this.queue.push(node.timerAtMs, this.events.timer(node.index, node.boots));
     }
     observer.afterHandle?.(node.index);
   }
 
   private carry(from: number, transmit: Transmit): void {
-    const edge = this.edges[transmit.link]!;
-    const forward = edge.a === from;
-    const direction = forward ? edge.forward : edge.backward;
-    const to = forward ? edge.b : edge.a;
+    const link = transmit.link;
+    const forward = this.edgeA[link] === from;
+    const direction = this.directions[forward ? 2 * link : 2 * link + 1]!;
+    const to = forward ? this.edgeB[link]! : this.edgeA[link]!;
     const arrival = direction.transmit(this.nowMs, transmit.bytes.length);
-    this.observer.onTransmit?.(from, edge, transmit, arrival);
+    this.observer.onTransmit?.(from, this.edges[link]!, transmit, arrival);
     if (typeof arrival !== 'number') return;
-    this.queue.push(arrival, { k: 0, node: to, edge: edge.index, bytes: transmit.bytes, via: direction, epoch: direction.epoch });
+    this.queue.push(arrival, this.events.packet(to, link, forward, direction.epoch, transmit.bytes));
   }
 }

@@ -40,7 +40,9 @@ export interface NodeSpec {
 export class SecureHarness {
   readonly nodes = new Map<number, SecureNode>();
   readonly events: { at: number; node: number; event: MeshEvent }[] = [];
-  private readonly queue = new EventQueue<{ node: number; input: MeshInput }>();
+  private readonly queue = new EventQueue();
+  /** Queued items by the handle the queue orders. */
+  private readonly items: { node: number; input: MeshInput }[] = [];
   private readonly timers = new Map<number, number>();
   private readonly specs = new Map<number, NodeSpec>();
   nowMs = t0;
@@ -82,7 +84,7 @@ export class SecureHarness {
   run(ms: number): void {
     const until = this.nowMs + ms;
     while (this.queue.peekTimeMs() <= until) {
-      const item = this.queue.pop()!;
+      const item = this.items[this.queue.pop()]!;
       this.nowMs = this.queue.lastTimeMs;
       if (item.input.kind === 'timer' && this.timers.get(item.node) !== this.nowMs) continue;
       this.deliver(item.node, item.input);
@@ -98,13 +100,18 @@ export class SecureHarness {
     for (const send of output.sends) {
       const [a, b] = this.edges[send.link]!;
       const peer = a === id ? b : a;
-      this.queue.push(this.nowMs + this.delayMs, { node: peer, input: { kind: 'datagram', link: send.link, bytes: send.bytes } });
+      this.enqueue(this.nowMs + this.delayMs, { node: peer, input: { kind: 'datagram', link: send.link, bytes: send.bytes } });
     }
     if (output.nextDeadlineMs < Infinity && output.nextDeadlineMs !== this.timers.get(id)) {
       const at = Math.max(this.nowMs, output.nextDeadlineMs);
       this.timers.set(id, at);
-      this.queue.push(at, { node: id, input: { kind: 'timer' } });
+      this.enqueue(at, { node: id, input: { kind: 'timer' } });
     }
+  }
+
+  private enqueue(atMs: number, item: { node: number; input: MeshInput }): void {
+    this.items.push(item);
+    this.queue.push(atMs, this.items.length - 1);
   }
 
   /** Hands `input` to node `id` now. */
