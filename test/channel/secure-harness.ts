@@ -1,5 +1,4 @@
 import { SecureNode } from '../../src/channel/secure-node.js';
-import { sha256 } from '../../src/crypto/hash.js';
 import { createCa, issueSvid, nodeKeysFromSeeds, type MeshCa } from '../../src/identity/ca.js';
 import type { SvidIdentity } from '../../src/identity/svid.js';
 import { SvidVerifier } from '../../src/identity/verifier.js';
@@ -9,15 +8,8 @@ import type { MeshEvent, MeshInput } from '../../src/mesh/types.js';
 import { EventQueue } from '../../src/twin/event-queue.js';
 import { formatNodeId, nodeId } from '../../src/wire/ids.js';
 
-/** A deterministic byte stream for a label. */
-export function seeded(label: string): (bytes: number) => Uint8Array {
-  let counter = 0;
-  return (bytes) => {
-    const out = new Uint8Array(bytes);
-    for (let i = 0; i < bytes; i += 32) out.set(sha256(new TextEncoder().encode(`${label}/${counter++}`)).subarray(0, Math.min(32, bytes - i)), i);
-    return out;
-  };
-}
+import { seeded } from '../seeded.js';
+export { seeded };
 
 export const t0 = Date.UTC(2026, 10, 27, 12);
 export const trustDomain = 'mesh.test';

@@ -2,23 +2,8 @@ import { sha256 } from '../../src/crypto/hash.js';
 import type { CredentialVerifier, HandshakeConfig, LocalIdentity, PeerCredential } from '../../src/crypto/handshake.js';
 import { xwingExpand } from '../../src/crypto/xwing.js';
 
-/** A deterministic byte stream (SHA-256 in counter mode over a label): fixed seeds for golden transcripts. */
-export function seededRandom(label: string): (bytes: number) => Uint8Array {
-  let counter = 0;
-  let pool = new Uint8Array(0);
-  return (bytes) => {
-    while (pool.length < bytes) {
-      const block = sha256(new TextEncoder().encode(`${label}/${counter++}`));
-      const grown = new Uint8Array(pool.length + block.length);
-      grown.set(pool);
-      grown.set(block, pool.length);
-      pool = grown;
-    }
-    const out = pool.slice(0, bytes);
-    pool = pool.slice(bytes);
-    return out;
-  };
-}
+import { seeded as seededRandom } from '../seeded.js';
+export { seededRandom };
 
 /**
  * Test certificates until X.509-SVIDs exist: the bytes "cert:" + SPIFFE ID + ":" + hex of the

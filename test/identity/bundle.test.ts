@@ -6,19 +6,12 @@ import { createCa, issueSvid, nodeKeysFromSeeds, type MeshCa } from '../../src/i
 import { isIdentityError, type IdentityError } from '../../src/identity/errors.js';
 import { SpiffeIdError } from '../../src/identity/spiffe-id.js';
 import { validateSvid } from '../../src/identity/svid.js';
+import { seeded } from '../seeded.js';
 
 const dayMs = 24 * 3600_000;
 const t0 = Date.UTC(2026, 10, 27, 12);
 const td = 'mesh.test';
 
-function seeded(label: string): (bytes: number) => Uint8Array {
-  let counter = 0;
-  return (bytes) => {
-    const out = new Uint8Array(bytes);
-    for (let i = 0; i < bytes; i += 32) out.set(sha256(new TextEncoder().encode(`${label}/${counter++}`)).subarray(0, Math.min(32, bytes - i)), i);
-    return out;
-  };
-}
 
 // Fixtures, made once: CA creation and SVID issuance cost tens of milliseconds (ML-DSA in JS).
 const oldCa = createCa(td, t0, seeded('old ca')).ca;

@@ -1,23 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { consumeResponse, createInitiation, initiationToSend, Responder, type HandshakeConfig } from '../../src/crypto/handshake.js';
-import { sha256 } from '../../src/crypto/hash.js';
 import { createCa, nodeKeysFromSeeds, type NodeKeys } from '../../src/identity/ca.js';
 import { decodeCertificateRequest, encodeCertificateRequest, enroll } from '../../src/identity/enrollment.js';
 import { JoinTokenBook, joinTokensMax } from '../../src/identity/join-token.js';
 import { validateSvid, type SvidIdentity } from '../../src/identity/svid.js';
 import { SvidVerifier, type TrustSource } from '../../src/identity/verifier.js';
+import { seeded } from '../seeded.js';
 
 const t0 = Date.UTC(2026, 10, 27, 12);
 const codeOf = (code: string): Error => expect.objectContaining({ code }) as Error;
 
-function seeded(label: string): (bytes: number) => Uint8Array {
-  let counter = 0;
-  return (bytes) => {
-    const out = new Uint8Array(bytes);
-    for (let i = 0; i < bytes; i += 32) out.set(sha256(new TextEncoder().encode(`${label}/${counter++}`)).subarray(0, Math.min(32, bytes - i)), i);
-    return out;
-  };
-}
 
 function nodeKeys(label: string): NodeKeys {
   const random = seeded(label);

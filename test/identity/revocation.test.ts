@@ -16,6 +16,7 @@ import {
   type RevocationList,
 } from '../../src/identity/revocation.js';
 import { validateSvid, type SvidIdentity } from '../../src/identity/svid.js';
+import { seeded } from '../seeded.js';
 
 const minuteMs = 60_000;
 const dayMs = 24 * 3600_000;
@@ -24,14 +25,6 @@ const td = 'mesh.test';
 const aliceId = 'spiffe://mesh.test/node/00000001';
 const bobId = 'spiffe://mesh.test/node/00000002';
 
-function seeded(label: string): (bytes: number) => Uint8Array {
-  let counter = 0;
-  return (bytes) => {
-    const out = new Uint8Array(bytes);
-    for (let i = 0; i < bytes; i += 32) out.set(sha256(new TextEncoder().encode(`${label}/${counter++}`)).subarray(0, Math.min(32, bytes - i)), i);
-    return out;
-  };
-}
 
 // Fixtures, made once: CA creation and SVID issuance cost tens of milliseconds (ML-DSA in JS).
 const ca = createCa(td, t0, seeded('ca')).ca;

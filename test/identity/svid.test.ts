@@ -1,23 +1,15 @@
 import { BasicConstraints, ExtendedKeyUsage, GeneralName, KeyUsage, SubjectAlternativeName, type Extension } from '@peculiar/asn1-x509';
 import { describe, expect, it } from 'vitest';
 import { ed25519Sign } from '../../src/crypto/curve25519.js';
-import { sha256 } from '../../src/crypto/hash.js';
 import { createCa, issueSvid, loadCa, nodeKeysFromSeeds, svidTtlMsDefault, type MeshCa, type NodeKeys } from '../../src/identity/ca.js';
 import { parseCertificate } from '../../src/identity/certificate.js';
 import { trustAnchorFrom, validateSvid } from '../../src/identity/svid.js';
 import { defaultExtensions, extension, keyUsageBit, oid, signCertificate, type CertificateSpec } from '../../src/identity/x509.js';
+import { seeded } from '../seeded.js';
 
 const t0 = Date.UTC(2026, 10, 27, 12);
 const td = 'mesh.test';
 
-function seeded(label: string): (bytes: number) => Uint8Array {
-  let counter = 0;
-  return (bytes) => {
-    const out = new Uint8Array(bytes);
-    for (let i = 0; i < bytes; i += 32) out.set(sha256(new TextEncoder().encode(`${label}/${counter++}`)).subarray(0, Math.min(32, bytes - i)), i);
-    return out;
-  };
-}
 
 function node(label: string): NodeKeys {
   const random = seeded(label);

@@ -2,21 +2,13 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sha256 } from '../../src/crypto/hash.js';
 import { initCaDirectory, openCaDirectory, saveTokens } from '../../src/node/ca-store.js';
+import { seeded } from '../seeded.js';
 
 const t0 = Date.UTC(2026, 10, 27, 12);
 const pass = 'correct horse battery staple';
 const codeOf = (code: string): Error => expect.objectContaining({ code }) as Error;
 
-function seeded(label: string): (bytes: number) => Uint8Array {
-  let counter = 0;
-  return (bytes) => {
-    const out = new Uint8Array(bytes);
-    for (let i = 0; i < bytes; i += 32) out.set(sha256(new TextEncoder().encode(`${label}/${counter++}`)).subarray(0, Math.min(32, bytes - i)), i);
-    return out;
-  };
-}
 
 function freshDir(): string {
   return join(mkdtempSync(join(tmpdir(), 'x0t-ca-')), 'ca');
