@@ -4,6 +4,7 @@ import type { TimingProfile } from '../mesh/profiles.js';
 import type { MeshEvent, MeshInput, MeshOutput, Transmit } from '../mesh/types.js';
 import { nodeId, type NodeId } from '../wire/ids.js';
 import { EventQueue } from './event-queue.js';
+import { SimEventKind, SimEventPool } from './sim-events.js';
 import { LinkDirection, type LinkDrop, type LinkParams } from './link-model.js';
 import type { Prng } from './prng.js';
 import type { Topology } from './topology.js';
@@ -47,11 +48,6 @@ export interface NetworkConfig {
   readonly emitRouteEvents?: boolean;
 }
 
-type SimEvent =
-  | { readonly k: 0; readonly node: number; readonly edge: number; readonly bytes: Uint8Array; readonly via: LinkDirection; readonly epoch: number }
-  | { readonly k: 1; readonly node: number; readonly boot: number }
-  | { readonly k: 2; readonly run: () => void };
-
 /** NodeId of the node at `index` in a twin: index + 1 (0 is not a valid NodeId). */
 export function twinNodeId(index: number): NodeId {
   return nodeId(index + 1);
@@ -64,7 +60,10 @@ export function twinNodeId(index: number): NodeId {
 export class Network {
   readonly nodes: SimNode[];
   readonly edges: SimEdge[];
-  readonly queue = new EventQueue<SimEvent>(1 << 16);
+  /** Pending events by time; the handles index `events`. */
+  readonly queue = new EventQueue(1 << 16);
+  /** The pending events themselves. */
+  readonly events = new SimEventPool(1 << 16);
   nowMs = 0;
   eventsProcessed = 0;
   observer: NetworkObserver = {};
@@ -130,17 +129,17 @@ export class Network {
 
   /** Runs `run` at virtual time `atMs`. */
   at(atMs: number, run: () => void): void {
-    this.queue.push(Math.max(atMs, this.nowMs), { k: 2, run });
+    this.queue.push(Math.max(atMs, this.nowMs), this.events.callback(run));
   }
 
   /** Processes events until virtual time `untilMs` (inclusive) or until `shouldStop` says so. */
   runUntil(untilMs: number): void {
     const queue = this.queue;
     while (queue.peekTimeMs() <= untilMs) {
-      const event = queue.pop()!;
+      const handle = queue.pop();
       this.nowMs = queue.lastTimeMs;
       this.eventsProcessed++;
-      this.dispatch(event);
+      this.dispatch(handle);
     }
     this.nowMs = Math.max(this.nowMs, untilMs);
   }
@@ -150,19 +149,31 @@ export class Network {
     return edge.a === node ? edge.b : edge.a;
   }
 
-  private dispatch(event: SimEvent): void {
-    if (event.k === 0) {
-      const node = this.nodes[event.node]!;
+  /** Runs the event `handle` refers to, after giving the handle back (its fields are read first). */
+  private dispatch(handle: number): void {
+    const events = this.events;
+    const kind = events.kind[handle];
+    if (kind === SimEventKind.packet) {
+      const node = this.nodes[events.node[handle]!]!;
+      const edge = this.edges[events.edge[handle]!]!;
+      const via = events.forward[handle] === 1 ? edge.forward : edge.backward;
+      const epoch = events.stamp[handle]!;
+      const bytes = events.bytes[handle]!;
+      events.release(handle);
       // A packet still in flight when its link is cut is lost with the link.
-      if (node.mesh === null || event.via.epoch !== event.epoch) return;
-      this.apply(node, node.mesh.handle(this.nowMs, { kind: 'datagram', link: event.edge as LinkId, bytes: event.bytes }));
-    } else if (event.k === 1) {
-      const node = this.nodes[event.node]!;
-      if (node.mesh === null || node.boots !== event.boot || node.timerAtMs !== this.nowMs) return;
+      if (node.mesh === null || via.epoch !== epoch) return;
+      this.apply(node, node.mesh.handle(this.nowMs, { kind: 'datagram', link: edge.index as LinkId, bytes }));
+    } else if (kind === SimEventKind.timer) {
+      const node = this.nodes[events.node[handle]!]!;
+      const boot = events.stamp[handle]!;
+      events.release(handle);
+      if (node.mesh === null || node.boots !== boot || node.timerAtMs !== this.nowMs) return;
       node.timerAtMs = Number.POSITIVE_INFINITY;
       this.apply(node, node.mesh.handle(this.nowMs, { kind: 'timer' }));
     } else {
-      event.run();
+      const run = events.run[handle]!;
+      events.release(handle);
+      run();
     }
   }
 
@@ -175,7 +186,7 @@ export class Network {
     const deadline = output.nextDeadlineMs;
     if (deadline < node.timerAtMs) {
       node.timerAtMs = Math.max(deadline, this.nowMs);
-      this.queue.push(node.timerAtMs, { k: 1, node: node.index, boot: node.boots });
+      this.queue.push(node.timerAtMs, this.events.timer(node.index, node.boots));
     }
     observer.afterHandle?.(node.index);
   }
@@ -188,6 +199,6 @@ export class Network {
     const arrival = direction.transmit(this.nowMs, transmit.bytes.length);
     this.observer.onTransmit?.(from, edge, transmit, arrival);
     if (typeof arrival !== 'number') return;
-    this.queue.push(arrival, { k: 0, node: to, edge: edge.index, bytes: transmit.bytes, via: direction, epoch: direction.epoch });
+    this.queue.push(arrival, this.events.packet(to, edge.index, forward, direction.epoch, transmit.bytes));
   }
 }
