@@ -149,8 +149,9 @@ export class MeshNode {
    */
   handle(nowMs: number, input: MeshInput): MeshOutput {
     this.nowMs = nowMs;
-    this.sends.length = 0;
-    this.events.length = 0;
+    // Truncating an array that is already empty still costs a runtime call.
+    if (this.sends.length !== 0) this.sends.length = 0;
+    if (this.events.length !== 0) this.events.length = 0;
     if (!this.started) this.start();
     this.dispatch(input);
     this.runTimers();
@@ -738,6 +739,12 @@ export class MeshNode {
     if (now >= this.nextHousekeepingAtMs) this.housekeeping();
     if (this.queries !== null) this.completeQueries(this.queries);
     if (this.deferredSlots.size > 0 && now >= this.routesFromMs) this.selectDeferred();
+    if (this.starved.size > 0) this.retrySeqnoRequests();
+  }
+
+  /** Resends the seqno requests whose retry time has come; stops for sources no longer starved. */
+  private retrySeqnoRequests(): void {
+    const now = this.nowMs;
     for (const slot of this.starved) {
       if (now < this.table.seqnoRetryAtMs[slot]!) continue;
       if (this.table.selected[slot]! < 0 && this.table.hasUnfeasibleRoute(slot)) {
@@ -831,7 +838,9 @@ export class MeshNode {
   private nextDeadlineMs(): number {
     let deadline = Math.min(this.nextProbeAtMs, this.nextHelloAtMs, this.nextUpdateAtMs, this.nextHousekeepingAtMs);
     deadline = Math.min(deadline, this.neighbourDeadlineMs, this.advertFlushAtMs);
-    for (const slot of this.starved) deadline = Math.min(deadline, this.table.seqnoRetryAtMs[slot]!);
+    if (this.starved.size > 0) {
+      for (const slot of this.starved) deadline = Math.min(deadline, this.table.seqnoRetryAtMs[slot]!);
+    }
     if (this.deferredSlots.size > 0) deadline = Math.min(deadline, this.routesFromMs);
     if (this.queries !== null && this.queries.size > 0) {
       for (const slot of this.queries.slots()) deadline = Math.min(deadline, this.queries.readyAtMs(slot, this.nowMs));

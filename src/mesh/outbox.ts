@@ -7,16 +7,32 @@ import type { Transmit } from './types.js';
  * Control TLVs collected during one `handle` call, packed into as few packets as possible
  * when the call ends: unicast TLVs per neighbour, and TLVs for every usable neighbour, which
  * are encoded once and the same bytes sent on each link.
+ *
+ * Unicast queues are indexed by the neighbour's route-table slot (unique among a node's
+ * neighbours) and kept for reuse, and the neighbours with something queued are listed in
+ * the order they were first queued to: a node queues a probe to every neighbour every 50 ms,
+ * and a map of fresh arrays per call was a large share of the twin's allocations.
  */
 export class Outbox {
-  private readonly unicast = new Map<Neighbour, Tlv[]>();
+  /** Unicast TLVs by neighbour slot; empty between calls. */
+  private readonly queues: Tlv[][] = [];
+  /** The neighbour each non-empty queue belongs to, by slot. */
+  private readonly owners: (Neighbour | null)[] = [];
+  /** Neighbours with unicast TLVs queued, in the order of their first one. */
+  private readonly targets: Neighbour[] = [];
   private readonly everyone: Tlv[] = [];
 
-  /** Queues `tlv` for one neighbour. */
+  /** Queues `tlv` for one neighbour (whose slot must be assigned: an integer >= 0). */
   toNeighbour(neighbour: Neighbour, tlv: Tlv): void {
-    const queued = this.unicast.get(neighbour);
-    if (queued === undefined) this.unicast.set(neighbour, [tlv]);
-    else queued.push(tlv);
+    const slot = neighbour.slot;
+    const queue = this.queues[slot] ?? this.addQueues(slot);
+    if (queue.length === 0) {
+      this.owners[slot] = neighbour;
+      this.targets.push(neighbour);
+    } else if (this.owners[slot] !== neighbour) {
+      throw new Error(`Outbox.toNeighbour: two neighbours share slot ${slot} (links ${this.owners[slot]?.link} and ${neighbour.link})`);
+    }
+    queue.push(tlv);
   }
 
   /** Queues `tlv` for every neighbour that is usable when the call ends. */
@@ -26,17 +42,23 @@ export class Outbox {
 
   /** True when nothing is queued. */
   isEmpty(): boolean {
-    return this.unicast.size === 0 && this.everyone.length === 0;
+    return this.targets.length === 0 && this.everyone.length === 0;
   }
 
   /** Packs everything queued into transmits, returns the bytes sent, and empties the outbox. */
   flush(neighbours: readonly Neighbour[], out: Transmit[]): number {
     let bytesSent = 0;
-    for (const [neighbour, tlvs] of this.unicast) {
-      for (const bytes of packTlvs(tlvs)) {
-        out.push({ link: neighbour.link, bytes });
-        bytesSent += bytes.length;
+    if (this.targets.length > 0) {
+      for (const neighbour of this.targets) {
+        const queue = this.queues[neighbour.slot]!;
+        for (const bytes of packTlvs(queue)) {
+          out.push({ link: neighbour.link, bytes });
+          bytesSent += bytes.length;
+        }
+        queue.length = 0;
+        this.owners[neighbour.slot] = null;
       }
+      this.targets.length = 0;
     }
     if (this.everyone.length > 0) {
       const packets = packTlvs(this.everyone);
@@ -47,9 +69,20 @@ export class Outbox {
           bytesSent += bytes.length;
         }
       }
+      this.everyone.length = 0;
     }
-    this.unicast.clear();
-    this.everyone.length = 0;
     return bytesSent;
+  }
+
+  /** Adds empty queues up to `slot` (checked to be a slot) and returns its queue. */
+  private addQueues(slot: number): Tlv[] {
+    if (!Number.isInteger(slot) || slot < 0) {
+      throw new RangeError(`Outbox.toNeighbour: expected a neighbour slot (an integer >= 0), got ${slot}`);
+    }
+    while (this.queues.length <= slot) {
+      this.queues.push([]);
+      this.owners.push(null);
+    }
+    return this.queues[slot]!;
   }
 }

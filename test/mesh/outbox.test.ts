@@ -21,6 +21,7 @@ function update(source: number): UpdateTlv {
 function neighbour(link: number, usable: boolean): Neighbour {
   const result = new Neighbour(link as LinkId, fastProfile);
   result.usable = usable;
+  result.slot = link; // the node assigns slots; here one per link
   return result;
 }
 
@@ -138,5 +139,37 @@ describe('Outbox', () => {
     const third: Transmit[] = [];
     expect(outbox.flush([a], third)).toBe(16);
     expect(third).toEqual([{ link: 1, bytes: encodePacket([ihu]) }]);
+  });
+
+  it('reuses its queues across flushes and keeps the order of first use', () => {
+    const a = neighbour(1, true);
+    const b = neighbour(5, true);
+    const outbox = new Outbox();
+    outbox.toNeighbour(b, hello);
+    outbox.toNeighbour(a, ihu);
+    const first: Transmit[] = [];
+    outbox.flush([a, b], first);
+    outbox.toNeighbour(a, hello);
+    outbox.toNeighbour(b, ihu);
+    const second: Transmit[] = [];
+    outbox.flush([a, b], second);
+    expect(first.map((t) => t.link)).toEqual([5, 1]);
+    expect(second).toEqual([
+      { link: 1, bytes: encodePacket([hello]) },
+      { link: 5, bytes: encodePacket([ihu]) },
+    ]);
+  });
+
+  it('rejects a neighbour without a slot, and two neighbours in one slot', () => {
+    const outbox = new Outbox();
+    const unassigned = new Neighbour(3 as LinkId, fastProfile);
+    expect(() => outbox.toNeighbour(unassigned, hello)).toThrow(
+      new RangeError('Outbox.toNeighbour: expected a neighbour slot (an integer >= 0), got -1'),
+    );
+    const a = neighbour(1, true);
+    const impostor = neighbour(2, true);
+    impostor.slot = 1;
+    outbox.toNeighbour(a, hello);
+    expect(() => outbox.toNeighbour(impostor, hello)).toThrow('Outbox.toNeighbour: two neighbours share slot 1 (links 1 and 2)');
   });
 });
