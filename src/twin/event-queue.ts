@@ -1,5 +1,5 @@
 /**
- * The twin's future-event list: a binary min-heap of integer handles keyed by (timeMs, seq).
+ * The twin's future-event list: a 4-ary min-heap of integer handles keyed by (timeMs, seq).
  *
  * `seq` is an insertion counter the queue assigns, so events at the same time leave in the
  * order they were pushed; with no ties left to chance, a run is reproducible from its seed.
@@ -71,7 +71,7 @@ export class EventQueue {
     // A new seq is larger than every seq in the heap, so a parent with an equal time stays.
     let hole = this.count++;
     while (hole > 0) {
-      const parent = (hole - 1) >>> 1;
+      const parent = (hole - 1) >>> 2;
       const parentTime = times[parent]!;
       if (parentTime <= timeMs) break;
       times[hole] = parentTime;
@@ -101,17 +101,18 @@ export class EventQueue {
     const seqs = this.seqs;
     const handles = this.handles;
     const count = this.count;
-    const firstLeaf = count >>> 1;
     let hole = 0;
-    while (hole < firstLeaf) {
-      let child = 2 * hole + 1;
-      let childTime = times[child]!;
-      const right = child + 1;
-      if (right < count) {
-        const rightTime = times[right]!;
-        if (rightTime < childTime || (rightTime === childTime && seqs[right]! < seqs[child]!)) {
-          child = right;
-          childTime = rightTime;
+    for (;;) {
+      const first = 4 * hole + 1;
+      if (first >= count) break;
+      const end = first + 4 < count ? first + 4 : count;
+      let child = first;
+      let childTime = times[first]!;
+      for (let next = first + 1; next < end; next++) {
+        const nextTime = times[next]!;
+        if (nextTime < childTime || (nextTime === childTime && seqs[next]! < seqs[child]!)) {
+          child = next;
+          childTime = nextTime;
         }
       }
       if (time < childTime || (time === childTime && seq < seqs[child]!)) break;

@@ -48,6 +48,9 @@ export interface NetworkConfig {
   readonly emitRouteEvents?: boolean;
 }
 
+/** The input of every timer call. */
+const timerInput: MeshInput = { kind: 'timer' };
+
 /** NodeId of the node at `index` in a twin: index + 1 (0 is not a valid NodeId). */
 export function twinNodeId(index: number): NodeId {
   return nodeId(index + 1);
@@ -68,6 +71,8 @@ export class Network {
   eventsProcessed = 0;
   observer: NetworkObserver = {};
   private readonly config: NetworkConfig;
+  /** The input handed to a node for each packet, refilled per packet (a node reads it only during the call). */
+  private readonly datagram: { readonly kind: 'datagram'; link: LinkId; bytes: Uint8Array } = { kind: 'datagram', link: 0 as LinkId, bytes: new Uint8Array(0) };
 
   constructor(config: NetworkConfig) {
     this.config = config;
@@ -162,14 +167,17 @@ export class Network {
       events.release(handle);
       // A packet still in flight when its link is cut is lost with the link.
       if (node.mesh === null || via.epoch !== epoch) return;
-      this.apply(node, node.mesh.handle(this.nowMs, { kind: 'datagram', link: edge.index as LinkId, bytes }));
+      const datagram = this.datagram;
+      datagram.link = edge.index as LinkId;
+      datagram.bytes = bytes;
+      this.apply(node, node.mesh.handle(this.nowMs, datagram));
     } else if (kind === SimEventKind.timer) {
       const node = this.nodes[events.node[handle]!]!;
       const boot = events.stamp[handle]!;
       events.release(handle);
       if (node.mesh === null || node.boots !== boot || node.timerAtMs !== this.nowMs) return;
       node.timerAtMs = Number.POSITIVE_INFINITY;
-      this.apply(node, node.mesh.handle(this.nowMs, { kind: 'timer' }));
+      this.apply(node, node.mesh.handle(this.nowMs, timerInput));
     } else {
       const run = events.run[handle]!;
       events.release(handle);
