@@ -3,6 +3,7 @@ import { metricInfinity } from '../wire/limits.js';
 import { addMetric } from './link-cost.js';
 import type { Neighbour } from './neighbour.js';
 import { seqnoNewer } from './seqno.js';
+import { SourceIndex } from './source-index.js';
 
 /** A selected route is abandoned for another only when the other is better by more than this. */
 export const routeSwitchHysteresis = 32;
@@ -21,7 +22,7 @@ const none = -1;
 export class RouteTable {
   /** Neighbours by slot; null where a slot is free. Shared with the node, which assigns slots. */
   readonly neighbours: (Neighbour | null)[] = [];
-  private readonly slotBySource = new Map<NodeId, number>();
+  private readonly slotBySource = new SourceIndex();
   private sourceBySlot: NodeId[] = [];
   private readonly freeSlots: number[] = [];
   private capacity = 0;
@@ -40,7 +41,7 @@ export class RouteTable {
 
   /** The slot of `source`, or -1. */
   slotOf(source: NodeId): number {
-    return this.slotBySource.get(source) ?? none;
+    return this.slotBySource.get(source);
   }
 
   /** The source held in `slot`. */
@@ -48,9 +49,9 @@ export class RouteTable {
     return this.sourceBySlot[slot]!;
   }
 
-  /** Slots of every source known, in no particular order. */
-  slots(): IterableIterator<number> {
-    return this.slotBySource.values();
+  /** Slots of every source known, in the order the sources were first heard; a live view the caller must not modify. */
+  slots(): readonly number[] {
+    return this.slotBySource.slots();
   }
 
   /** Number of sources known. */
@@ -61,10 +62,10 @@ export class RouteTable {
   /** The slot of `source`, creating an empty entry when it is new. */
   ensureSlot(source: NodeId, nowMs: number): number {
     const existing = this.slotBySource.get(source);
-    if (existing !== undefined) return existing;
+    if (existing !== none) return existing;
     const slot = this.freeSlots.pop() ?? this.slotBySource.size;
     if (slot >= this.capacity) this.grow(Math.max(16, this.capacity * 2), this.width);
-    this.slotBySource.set(source, slot);
+    this.slotBySource.add(source, slot);
     this.sourceBySlot[slot] = source;
     this.fdSeqno[slot] = none;
     this.fdMetric[slot] = metricInfinity;
