@@ -1,3 +1,4 @@
+import type { LinkId } from '../mesh/neighbour.js';
 import type { NodeId } from '../wire/ids.js';
 import type { Network } from './network.js';
 
@@ -5,53 +6,93 @@ import type { Network } from './network.js';
  * Checks that the next-hop graph towards every destination stays acyclic. It is incremental:
  * a new cycle must contain a next hop that just changed, so walking from each changed
  * (node, destination) pair finds every cycle at the instant it forms.
+ *
+ * The checker keeps its own copy of the next-hop graph, built from the routeChanged events
+ * (which a node emits for every change of a selected route): a node index per (node,
+ * destination). A walk then reads one number per hop instead of asking each node's route
+ * table through several objects; in a converging 1000-node twin the walks were a quarter of
+ * the run. The copy takes 4 bytes per (node, destination), a small fraction of what the
+ * route tables themselves hold. A row written before the node's latest boot is treated as
+ * empty: a restarted node has no routes until it reports one.
  */
 export class LoopChecker {
   /** Distinct moments at which some next-hop graph held a cycle. */
   loops = 0;
   /** Destinations whose routes have looped, for the report. */
   readonly loopedDestinations = new Set<NodeId>();
-  private readonly pending: { node: number; dst: NodeId }[] = [];
+  /** (node, destination index) pairs changed since the last check, flattened. */
+  private readonly pending: number[] = [];
   private readonly marks: Int32Array;
   private generation = 0;
+  private readonly nodeCount: number;
+  /** nextNode[node * nodeCount + destination index]: the node it forwards to, or -1. */
+  private readonly nextNode: Int32Array;
+  /** The boot count of each node when its row was last written. */
+  private readonly rowBoots: Int32Array;
 
   constructor(private readonly network: Network) {
-    this.marks = new Int32Array(network.nodes.length);
+    this.nodeCount = network.nodes.length;
+    this.marks = new Int32Array(this.nodeCount);
+    this.nextNode = new Int32Array(this.nodeCount * this.nodeCount).fill(-1);
+    this.rowBoots = new Int32Array(this.nodeCount);
   }
 
-  /** Records that the route of `node` towards `dst` changed. */
-  routeChanged(node: number, dst: NodeId): void {
-    this.pending.push({ node, dst });
+  /** Records that the route of `node` towards `dst` changed to go out on `link` (null: no route). */
+  routeChanged(node: number, dst: NodeId, link: LinkId | null): void {
+    const dstIndex = this.destinationIndex(dst);
+    const boots = this.network.nodes[node]!.boots;
+    const row = node * this.nodeCount;
+    if (this.rowBoots[node] !== boots) {
+      this.nextNode.fill(-1, row, row + this.nodeCount);
+      this.rowBoots[node] = boots;
+    }
+    this.nextNode[row + dstIndex] = link === null ? -1 : this.network.peerOf(this.network.edges[link]!, node);
+    this.pending.push(node, dstIndex);
   }
 
   /** Walks every pending change; counts one loop event if any walk comes back on itself. */
   check(): void {
-    if (this.pending.length === 0) return;
+    const pending = this.pending;
+    if (pending.length === 0) return;
     let looped = false;
-    for (const { node, dst } of this.pending) {
-      if (this.walkLoops(node, dst)) {
+    for (let i = 0; i < pending.length; i += 2) {
+      if (this.walkFrom(pending[i]!, pending[i + 1]!)) {
         looped = true;
-        this.loopedDestinations.add(dst);
+        this.loopedDestinations.add(this.network.nodes[pending[i + 1]!]!.id);
       }
     }
-    this.pending.length = 0;
+    pending.length = 0;
     if (looped) this.loops++;
   }
 
   /** True when following next hops from `start` towards `dst` revisits a node. */
   walkLoops(start: number, dst: NodeId): boolean {
+    return this.walkFrom(start, this.destinationIndex(dst));
+  }
+
+  private walkFrom(start: number, dstIndex: number): boolean {
     const generation = ++this.generation;
     const nodes = this.network.nodes;
+    const nextNode = this.nextNode;
+    const nodeCount = this.nodeCount;
     let current = start;
     for (;;) {
       if (this.marks[current] === generation) return true;
       this.marks[current] = generation;
       const node = nodes[current]!;
-      if (node.id === dst || node.mesh === null) return false;
-      const link = node.mesh.nextHopLink(dst);
-      if (link === null) return false;
-      current = this.network.peerOf(this.network.edges[link]!, current);
+      if (current === dstIndex || node.mesh === null || this.rowBoots[current] !== node.boots) return false;
+      current = nextNode[current * nodeCount + dstIndex]!;
+      if (current < 0) return false;
     }
+  }
+
+  /** Index of the node whose NodeId is `dst` (the twin numbers NodeIds from 1, see twinNodeId). */
+  private destinationIndex(dst: NodeId): number {
+    const index = dst - 1;
+    if (!(index >= 0 && index < this.nodeCount) || this.network.nodes[index]!.id !== dst) {
+      throw new RangeError(`LoopChecker: expected the NodeId of a twin node (1..${this.nodeCount}), got ${dst}`);
+    }
+    return index;
   }
 }
 

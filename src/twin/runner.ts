@@ -169,7 +169,7 @@ function observerFor(
     onMeshEvent(node, event) {
       if (event.kind === 'delivered') flows.onMeshEvent(node, event);
       else if (event.kind === 'neighbourDown') recovery.neighbourDown(node, event.link);
-      else if (event.kind === 'routeChanged') loops?.routeChanged(node, event.dst);
+      else if (event.kind === 'routeChanged') loops?.routeChanged(node, event.dst, event.link);
     },
   };
   if (loops !== null) observer.afterHandle = () => loops.check();

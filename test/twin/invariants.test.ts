@@ -11,6 +11,7 @@ interface FakeNode {
   readonly index: number;
   readonly id: NodeId;
   readonly edges: number[];
+  boots: number;
   mesh: {
     nextHopLink(dst: NodeId): LinkId | null;
     metricTo(dst: NodeId): number;
@@ -39,6 +40,7 @@ function fakeNetwork(
     index,
     id: nodeId(index + 1),
     edges: simEdges.filter((e) => e.a === index || e.b === index).map((e) => e.index),
+    boots: 1,
     mesh: null,
   }));
   for (const node of nodes) {
@@ -69,14 +71,19 @@ function chain(): FakeNetwork {
   return fakeNetwork(4, [[0, 1], [1, 2], [2, 3]], { next: (node) => (node < 3 ? node : null) });
 }
 
+/** Reports every node's current next hop towards `dst` to `checker`, as routeChanged events would. */
+function reportAll(checker: LoopChecker, net: FakeNetwork, dst: NodeId): void {
+  for (const node of net.nodes) checker.routeChanged(node.index, dst, node.mesh!.nextHopLink(dst));
+}
+
 describe('LoopChecker', () => {
   const dst = nodeId(4);
 
   it('finds no loop on a loop-free chain', () => {
     const net = chain();
     const checker = new LoopChecker(asNetwork(net));
+    reportAll(checker, net, dst);
     for (let node = 0; node < 4; node++) expect(checker.walkLoops(node, dst)).toBe(false);
-    for (let node = 0; node < 3; node++) checker.routeChanged(node, dst);
     checker.check();
     expect(checker.loops).toBe(0);
     expect(checker.loopedDestinations.size).toBe(0);
@@ -86,44 +93,62 @@ describe('LoopChecker', () => {
     // Node 1 now forwards back to node 0 on edge 0, and node 0 forwards to node 1 on edge 0.
     const net = fakeNetwork(4, [[0, 1], [1, 2], [2, 3]], { next: (node) => (node === 1 ? 0 : node < 3 ? node : null) });
     const checker = new LoopChecker(asNetwork(net));
+    reportAll(checker, net, dst);
     expect(checker.walkLoops(0, dst)).toBe(true);
     expect(checker.walkLoops(1, dst)).toBe(true);
     // Node 2 forwards on to 3 and never meets the loop.
     expect(checker.walkLoops(2, dst)).toBe(false);
-    checker.routeChanged(1, dst);
-    checker.routeChanged(0, dst);
     checker.check();
-    // Two changes in one check that both see the loop are one loop event.
+    // Several changes in one check that see the loop are one loop event.
     expect(checker.loops).toBe(1);
     expect([...checker.loopedDestinations]).toEqual([dst]);
-    checker.routeChanged(0, dst);
+    checker.routeChanged(0, dst, 0 as LinkId);
     checker.check();
     expect(checker.loops).toBe(2);
   });
 
-  it('walks only the changes recorded since the last check', () => {
+  it('walks only the changes recorded since the last check, along the next hops reported', () => {
     const net = chain();
     const checker = new LoopChecker(asNetwork(net));
+    reportAll(checker, net, dst);
     checker.check();
     expect(checker.loops).toBe(0);
-    checker.routeChanged(0, dst);
-    checker.check();
-    // Introduce a loop but report no change: the checker is incremental and does not look.
-    net.nodes[2]!.mesh!.nextHopLink = () => 1 as LinkId;
+    checker.routeChanged(0, dst, 0 as LinkId);
     checker.check();
     expect(checker.loops).toBe(0);
-    checker.routeChanged(2, dst);
+    // Node 2 turns back towards node 1 (edge 1), which forwards to node 2.
+    checker.routeChanged(2, dst, 1 as LinkId);
     checker.check();
     expect(checker.loops).toBe(1);
+    // Node 2 loses its route: the walk from node 0 ends there.
+    checker.routeChanged(2, dst, null);
+    checker.check();
+    expect(checker.loops).toBe(1);
+    expect(checker.walkLoops(0, dst)).toBe(false);
   });
 
-  it('stops at a crashed node or a node without a route', () => {
-    const net = chain();
+  it('stops at a crashed node and forgets the routes of a node that restarted', () => {
+    const net = fakeNetwork(4, [[0, 1], [1, 2], [2, 3]], { next: (node) => (node === 2 ? 1 : node < 3 ? node : null) });
     const checker = new LoopChecker(asNetwork(net));
+    reportAll(checker, net, dst);
+    expect(checker.walkLoops(0, dst)).toBe(true);
+    const mesh = net.nodes[2]!.mesh;
     net.nodes[2]!.mesh = null;
     expect(checker.walkLoops(0, dst)).toBe(false);
-    net.nodes[2]!.mesh = { nextHopLink: () => null, metricTo: () => 0xffff, neighbourViews: () => [] };
+    // Back with a new boot and no route reported yet: node 2 has none.
+    net.nodes[2]!.mesh = mesh;
+    net.nodes[2]!.boots++;
     expect(checker.walkLoops(0, dst)).toBe(false);
+    // Its first report after the restart starts a fresh row: the route to node 3 only.
+    checker.routeChanged(2, dst, 1 as LinkId);
+    expect(checker.walkLoops(0, dst)).toBe(true);
+    expect(checker.walkLoops(0, nodeId(3))).toBe(false);
+  });
+
+  it('rejects a destination that is not a twin node', () => {
+    const checker = new LoopChecker(asNetwork(chain()));
+    expect(() => checker.walkLoops(0, nodeId(5))).toThrow(new RangeError('LoopChecker: expected the NodeId of a twin node (1..4), got 5'));
+    expect(() => checker.routeChanged(0, nodeId(9), null)).toThrow(RangeError);
   });
 
   it('detects a loop stubbed into a real converged network, and none before', () => {
@@ -137,7 +162,7 @@ describe('LoopChecker', () => {
     const checker = new LoopChecker(net);
     net.observer = {
       onMeshEvent: (node, event) => {
-        if (event.kind === 'routeChanged') checker.routeChanged(node, event.dst);
+        if (event.kind === 'routeChanged') checker.routeChanged(node, event.dst, event.link);
       },
       afterHandle: () => checker.check(),
     };
@@ -145,11 +170,14 @@ describe('LoopChecker', () => {
     net.runUntil(3000);
     expect(checker.loops).toBe(0);
     const target = net.nodes[3]!.id;
-    for (let node = 0; node < 3; node++) expect(checker.walkLoops(node, target)).toBe(false);
-    // Node 2 sends traffic for node 3 back to node 1 (edge 1), which sends it to node 2.
-    net.nodes[2]!.mesh!.nextHopLink = () => 1 as LinkId;
+    for (let node = 0; node < 3; node++) {
+      expect(checker.walkLoops(node, target)).toBe(false);
+      // The checker's copy of the next hops agrees with the nodes' own tables.
+      expect(net.nodes[node]!.mesh!.nextHopLink(target)).toBe(node as LinkId);
+    }
+    // Node 2 reports sending traffic for node 3 back to node 1 (edge 1), which sends it to node 2.
+    checker.routeChanged(2, target, 1 as LinkId);
     expect(checker.walkLoops(0, target)).toBe(true);
-    checker.routeChanged(2, target);
     checker.check();
     expect(checker.loops).toBe(1);
     expect(checker.loopedDestinations.has(target)).toBe(true);

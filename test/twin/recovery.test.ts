@@ -40,7 +40,7 @@ function assemble(scenario: Scenario) {
     onMeshEvent: (node, event) => {
       flows.onMeshEvent(node, event);
       if (event.kind === 'neighbourDown') recovery.neighbourDown(node, event.link);
-      if (event.kind === 'routeChanged') loops.routeChanged(node, event.dst);
+      if (event.kind === 'routeChanged') loops.routeChanged(node, event.dst, event.link);
     },
     afterHandle: () => loops.check(),
   };
