@@ -1,10 +1,11 @@
-import { decodePacket } from '../wire/codec.js';
+import { decodePacket, decodeProbePacket, newProbeRecord } from '../wire/codec.js';
 import { WireError } from '../wire/errors.js';
 import type { NodeId } from '../wire/ids.js';
 import { metricInfinity } from '../wire/limits.js';
 import {
   DataKind,
   type DataTlv,
+  type ProbeTlv,
   type RouteRequestTlv,
   type QueryReplyTlv,
   type QueryTlv,
@@ -120,6 +121,8 @@ export class MeshNode {
   private routesFromMs = Number.NEGATIVE_INFINITY;
   /** Sources whose selection waits for routesFromMs. */
   private readonly deferredSlots = new Set<number>();
+  /** Where single-probe packets are decoded, without allocating (see onDatagram). */
+  private readonly receivedProbe = newProbeRecord();
 
   constructor(config: MeshNodeConfig) {
     this.id = config.id;
@@ -307,12 +310,17 @@ export class MeshNode {
       this.stats.unknownLink++;
       return;
     }
-    let tlvs: Tlv[];
+    let tlvs: Tlv[] | null = null;
     try {
-      tlvs = decodePacket(bytes);
+      // Most packets are a lone probe; reading it in place spares two allocations per packet.
+      if (!decodeProbePacket(bytes, this.receivedProbe)) tlvs = decodePacket(bytes);
     } catch (error) {
       if (!(error instanceof WireError)) throw error;
       this.stats.decodeErrors++;
+      return;
+    }
+    if (tlvs === null) {
+      this.onProbePacket(neighbour, this.receivedProbe);
       return;
     }
     for (const tlv of tlvs) this.onSensingTlv(neighbour, tlv);
@@ -320,6 +328,13 @@ export class MeshNode {
     this.neighbourDeadlineMs = Math.min(this.neighbourDeadlineMs, neighbour.nextDeadlineMs());
     if (!neighbour.usable) return;
     for (const tlv of tlvs) this.onRoutingTlv(neighbour, tlv);
+  }
+
+  /** A packet holding one probe: what onDatagram does for it, minus the routing pass (a probe has no routing part). */
+  private onProbePacket(neighbour: Neighbour, probe: ProbeTlv): void {
+    this.onSensingTlv(neighbour, probe);
+    this.refreshNeighbour(neighbour);
+    this.neighbourDeadlineMs = Math.min(this.neighbourDeadlineMs, neighbour.nextDeadlineMs());
   }
 
   private onSensingTlv(neighbour: Neighbour, tlv: Tlv): void {

@@ -564,6 +564,45 @@ function checkTlvHeader(bytes: Uint8Array, at: number): TlvSpec {
   return spec;
 }
 
+/** A Probe TLV as a reusable record that decodeProbePacket fills in place. */
+export type ProbeRecord = { -readonly [K in keyof ProbeTlv]: ProbeTlv[K] };
+
+/** A record for decodeProbePacket to fill. */
+export function newProbeRecord(): ProbeRecord {
+  return { type: 'probe', sender: 1 as NodeId, state: ProbeState.down, detectMult: 1, intervalMs: 1, txUs: 0, echoUs: 0, holdUs: 0 };
+}
+
+/** Bytes of a packet that holds one Probe TLV and nothing else. */
+const probePacketBytes = packetHeaderBytes + tlvHeaderBytes + probeBodyBytes;
+
+/**
+ * Reads a packet that holds exactly one Probe TLV (the commonest packet: every link carries
+ * one each way every 50 ms) into `into` without allocating, and returns true; returns false,
+ * leaving `into` alone, for any other packet, which the caller then decodes with decodePacket.
+ * For a single-probe packet it accepts and rejects exactly what decodePacket does, with the
+ * same WireError.
+ */
+export function decodeProbePacket(bytes: Uint8Array, into: ProbeRecord): boolean {
+  if (bytes.length !== probePacketBytes || bytes[0] !== wireVersion || bytes[1] !== TlvType.probe || readU16(bytes, 2) !== probeBodyBytes) {
+    return false;
+  }
+  const at = packetHeaderBytes;
+  const body = at + tlvHeaderBytes;
+  const sender = readNodeId(bytes, body, TlvType.probe, at, 'sender');
+  const state = bytes[body + 4]!;
+  if (state > probeStateMax) throw fieldError(TlvType.probe, at, 'state', `in 0..${probeStateMax}`, state);
+  const detectMult = bytes[body + 5]!;
+  if (detectMult === 0) throw fieldError(TlvType.probe, at, 'detectMult', `in 1..${u8Max}`, detectMult);
+  into.intervalMs = readInterval(bytes, body + 6, TlvType.probe, at);
+  into.sender = sender;
+  into.state = state as ProbeStateValue;
+  into.detectMult = detectMult;
+  into.txUs = readU32(bytes, body + 8);
+  into.echoUs = readU32(bytes, body + 12);
+  into.holdUs = readU32(bytes, body + 16);
+  return true;
+}
+
 /**
  * Decodes one packet into TLVs, throwing only WireError; the single entry point for untrusted
  * bytes. A Data TLV's payload is a subarray view of `bytes` (no copy, for speed): copy it
