@@ -55,6 +55,11 @@ export interface QueryToSend {
 /** The queries of one node, by source slot. Sans-IO bookkeeping only; the node does the sending. */
 export class QueryBook {
   private readonly active = new Map<number, ActiveQuery>();
+  /**
+   * active.size, kept in a field: the node asks for it on every call, and reading a Map's
+   * size follows two more pointers (cache misses in a large twin) than reading a field.
+   */
+  private activeCount = 0;
   /** Slot -> the seqno of the feasibility distance the last completed query dropped. */
   private readonly resetSeqno = new Map<number, number>();
   private holds: Hold[] = [];
@@ -68,7 +73,7 @@ export class QueryBook {
 
   /** Queries in progress. */
   get size(): number {
-    return this.active.size;
+    return this.activeCount;
   }
 
   /** True while a query for `slot` is in progress. */
@@ -90,6 +95,7 @@ export class QueryBook {
       this.resetSeqno.delete(slot);
     }
     this.active.set(slot, { nonce: this.nextNonce, lostNextHop, lostPeer: lostNextHop?.peer ?? null, waiting: new Set(), sent: false });
+    this.activeCount++;
     this.nextNonce = (this.nextNonce + 1) & 0xffff;
     this.unsent++;
     return true;
@@ -107,6 +113,7 @@ export class QueryBook {
     if (query === undefined) return;
     if (!query.sent) this.unsent--;
     this.active.delete(slot);
+    this.activeCount--;
   }
 
   /** The source of `slot` was garbage-collected: so is everything about its queries. */

@@ -71,6 +71,8 @@ export class Network {
   eventsProcessed = 0;
   observer: NetworkObserver = {};
   private readonly config: NetworkConfig;
+  /** Both directions of every edge, forward at 2 * index and backward at 2 * index + 1: a packet's arrival reads its direction without touching the edge. */
+  private readonly directions: LinkDirection[];
   /** The input handed to a node for each packet, refilled per packet (a node reads it only during the call). */
   private readonly datagram: { readonly kind: 'datagram'; link: LinkId; bytes: Uint8Array } = { kind: 'datagram', link: 0 as LinkId, bytes: new Uint8Array(0) };
 
@@ -96,6 +98,7 @@ export class Network {
         backward: new LinkDirection(config.linkParams(index, false), rng.split('link', index, 'ba')),
       };
     });
+    this.directions = this.edges.flatMap((edge) => [edge.forward, edge.backward]);
   }
 
   /** Boots every node at the current time. */
@@ -160,15 +163,15 @@ export class Network {
     const kind = events.kind[handle];
     if (kind === SimEventKind.packet) {
       const node = this.nodes[events.node[handle]!]!;
-      const edge = this.edges[events.edge[handle]!]!;
-      const via = events.forward[handle] === 1 ? edge.forward : edge.backward;
+      const edgeIndex = events.edge[handle]!;
+      const via = this.directions[2 * edgeIndex + 1 - events.forward[handle]!]!;
       const epoch = events.stamp[handle]!;
       const bytes = events.bytes[handle]!;
       events.release(handle);
       // A packet still in flight when its link is cut is lost with the link.
       if (node.mesh === null || via.epoch !== epoch) return;
       const datagram = this.datagram;
-      datagram.link = edge.index as LinkId;
+      datagram.link = edgeIndex as LinkId;
       datagram.bytes = bytes;
       this.apply(node, node.mesh.handle(this.nowMs, datagram));
     } else if (kind === SimEventKind.timer) {
