@@ -1,4 +1,4 @@
-import { packTlvs } from '../wire/codec.js';
+import { packTlvsInto } from '../wire/codec.js';
 import type { Tlv } from '../wire/messages.js';
 import type { Neighbour } from './neighbour.js';
 import type { Transmit } from './types.js';
@@ -21,6 +21,8 @@ export class Outbox {
   /** Neighbours with unicast TLVs queued, in the order of their first one. */
   private readonly targets: Neighbour[] = [];
   private readonly everyone: Tlv[] = [];
+  /** Packets of the queue being flushed (reused; emptied before each use). */
+  private readonly packets: Uint8Array[] = [];
 
   /** Queues `tlv` for one neighbour (whose slot must be assigned: an integer >= 0). */
   toNeighbour(neighbour: Neighbour, tlv: Tlv): void {
@@ -51,7 +53,10 @@ export class Outbox {
     if (this.targets.length > 0) {
       for (const neighbour of this.targets) {
         const queue = this.queues[neighbour.slot]!;
-        for (const bytes of packTlvs(queue)) {
+        const packets = this.packets;
+        truncate(packets);
+        packTlvsInto(queue, packets);
+        for (const bytes of packets) {
           out.push({ link: neighbour.link, bytes });
           bytesSent += bytes.length;
         }
@@ -61,7 +66,9 @@ export class Outbox {
       truncate(this.targets);
     }
     if (this.everyone.length > 0) {
-      const packets = packTlvs(this.everyone);
+      const packets = this.packets;
+      truncate(packets);
+      packTlvsInto(this.everyone, packets);
       for (const neighbour of neighbours) {
         if (!neighbour.usable) continue;
         for (const bytes of packets) {

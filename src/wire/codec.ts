@@ -355,22 +355,30 @@ export function encodePacket(tlvs: readonly Tlv[]): Uint8Array {
  */
 export function packTlvs(tlvs: readonly Tlv[]): Uint8Array[] {
   const packets: Uint8Array[] = [];
+  packTlvsInto(tlvs, packets);
+  return packets;
+}
+
+/**
+ * packTlvs appending the packets to `out`: a sender that flushes every few milliseconds can
+ * reuse one array instead of allocating one per flush.
+ */
+export function packTlvsInto(tlvs: readonly Tlv[], out: Uint8Array[]): void {
   let start = 0;
   let packetTlvsBytes = 0;
   for (let i = 0; i < tlvs.length; i++) {
     const size = sizeOfFitting(tlvs[i]!, 'packTlvs', i);
     const full = i - start === tlvsPerPacketMax || packetHeaderBytes + packetTlvsBytes + size > packetBytesMax;
     if (full) {
-      packets.push(encodeRange(tlvs, start, i, packetTlvsBytes, 'packTlvs'));
+      out.push(encodeRange(tlvs, start, i, packetTlvsBytes, 'packTlvs'));
       start = i;
       packetTlvsBytes = 0;
     }
     packetTlvsBytes += size;
   }
   if (start < tlvs.length) {
-    packets.push(encodeRange(tlvs, start, tlvs.length, packetTlvsBytes, 'packTlvs'));
+    out.push(encodeRange(tlvs, start, tlvs.length, packetTlvsBytes, 'packTlvs'));
   }
-  return packets;
 }
 
 // ---------------------------------------------------------------------------------------------

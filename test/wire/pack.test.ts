@@ -1,7 +1,7 @@
 /** packTlvs: order kept, every packet valid, and as few packets as possible. */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { decodePacket, packTlvs, tlvBytes } from '../../src/wire/codec.js';
+import { decodePacket, packTlvs, packTlvsInto, tlvBytes } from '../../src/wire/codec.js';
 import { WireError, WireErrorCode } from '../../src/wire/errors.js';
 import type { NodeId } from '../../src/wire/ids.js';
 import { packetBytesMax, payloadBytesMax, tlvsPerPacketMax } from '../../src/wire/limits.js';
@@ -90,5 +90,17 @@ describe('packTlvs', () => {
     expect(thrown).toBeInstanceOf(WireError);
     expect((thrown as WireError).code).toBe(WireErrorCode.ERR_WIRE_ENCODE);
     expect((thrown as WireError).message).toContain('packTlvs: tlvs[150] (update): expected intervalMs in 1..65535, got 0');
+  });
+
+  test('packTlvsInto appends the same packets to an existing array', () => {
+    fc.assert(
+      fc.property(fc.array(tlvArb, { maxLength: 300 }), (tlvs) => {
+        const earlier = Uint8Array.of(1, 2);
+        const out = [earlier];
+        packTlvsInto(tlvs, out);
+        expect(out).toEqual([earlier, ...packTlvs(tlvs)]);
+      }),
+      { numRuns: 50 },
+    );
   });
 });
