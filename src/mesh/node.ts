@@ -84,6 +84,12 @@ export class MeshNode {
   private readonly table = new RouteTable();
   /** Source slots waiting for a seqno (starvation). */
   private readonly starved = new Set<number>();
+  /**
+   * starved.size > 0 and deferredSlots.size > 0, kept in fields of the node: every call checks
+   * both, and a Set's size is two pointers away (cache misses in a large twin).
+   */
+  private starving = false;
+  private selectionDeferred = false;
   /** Seqno requests forwarded recently, by source: suppresses duplicates and re-forwards when `via` dies. */
   private readonly forwardedRequests = new Map<NodeId, ForwardedRequest>();
   private seqno: number;
@@ -488,6 +494,7 @@ export class MeshNode {
   private reselect(slot: number): void {
     if (this.nowMs < this.routesFromMs) {
       this.deferredSlots.add(slot);
+      this.selectionDeferred = true;
       return;
     }
     const table = this.table;
@@ -507,7 +514,10 @@ export class MeshNode {
     }
     this.queries?.cancel(slot);
     table.lastSelectedMs[slot] = this.nowMs;
-    if (this.starved.delete(slot)) table.seqnoRetryAtMs[slot] = Number.POSITIVE_INFINITY;
+    if (this.starving && this.starved.delete(slot)) {
+      table.seqnoRetryAtMs[slot] = Number.POSITIVE_INFINITY;
+      this.starving = this.starved.size > 0;
+    }
     const advertised = table.advertisedMetric[slot]!;
     const newSeqno = advertised < metricInfinity && table.seqnoOf(slot, next) !== table.advertisedSeqno[slot];
     if (newSeqno || advertised >= metricInfinity || Math.abs(table.metricOf(slot, next) - advertised) >= advertiseThreshold) {
@@ -533,6 +543,7 @@ export class MeshNode {
     if (this.queries?.start(slot, this.table.fdSeqno[slot]!, lostNextHop) === true) this.urgentAdvert = true;
     if (this.starved.has(slot)) return;
     this.starved.add(slot);
+    this.starving = true;
     this.table.seqnoRequestsSent[slot] = 0;
     this.sendSeqnoRequest(slot);
   }
@@ -543,6 +554,7 @@ export class MeshNode {
     const fdSeqno = table.fdSeqno[slot]!;
     if (fdSeqno < 0 || table.seqnoRequestsSent[slot]! >= seqnoRequestsMax) {
       this.starved.delete(slot);
+      this.starving = this.starved.size > 0;
       table.seqnoRetryAtMs[slot] = Number.POSITIVE_INFINITY;
       return;
     }
@@ -753,8 +765,8 @@ export class MeshNode {
     if (now >= this.neighbourDeadlineMs) this.expireNeighbours();
     if (now >= this.nextHousekeepingAtMs) this.housekeeping();
     if (this.queries !== null) this.completeQueries(this.queries);
-    if (this.deferredSlots.size > 0 && now >= this.routesFromMs) this.selectDeferred();
-    if (this.starved.size > 0) this.retrySeqnoRequests();
+    if (this.selectionDeferred && now >= this.routesFromMs) this.selectDeferred();
+    if (this.starving) this.retrySeqnoRequests();
   }
 
   /** Resends the seqno requests whose retry time has come; stops for sources no longer starved. */
@@ -769,12 +781,14 @@ export class MeshNode {
         this.table.seqnoRetryAtMs[slot] = Number.POSITIVE_INFINITY;
       }
     }
+    this.starving = this.starved.size > 0;
   }
 
   /** The boot hold is over: select the routes heard meanwhile. */
   private selectDeferred(): void {
     for (const slot of this.deferredSlots) this.reselect(slot);
     this.deferredSlots.clear();
+    this.selectionDeferred = false;
   }
 
   private expireNeighbours(): void {
@@ -839,7 +853,7 @@ export class MeshNode {
     this.nextHousekeepingAtMs = now + this.housekeepingIntervalMs();
     for (const slot of [...table.slots()]) {
       if (table.expireRoutes(slot, now)) this.reselect(slot);
-      const idle = table.selected[slot]! < 0 && !this.starved.has(slot) && table.isEmpty(slot);
+      const idle = table.selected[slot]! < 0 && !(this.starving && this.starved.has(slot)) && table.isEmpty(slot);
       if (idle && now - table.lastSelectedMs[slot]! >= this.profile.sourceGcMs) {
         this.queries?.forget(slot);
         table.freeSlot(slot);
@@ -853,10 +867,10 @@ export class MeshNode {
   private nextDeadlineMs(): number {
     let deadline = Math.min(this.nextProbeAtMs, this.nextHelloAtMs, this.nextUpdateAtMs, this.nextHousekeepingAtMs);
     deadline = Math.min(deadline, this.neighbourDeadlineMs, this.advertFlushAtMs);
-    if (this.starved.size > 0) {
+    if (this.starving) {
       for (const slot of this.starved) deadline = Math.min(deadline, this.table.seqnoRetryAtMs[slot]!);
     }
-    if (this.deferredSlots.size > 0) deadline = Math.min(deadline, this.routesFromMs);
+    if (this.selectionDeferred) deadline = Math.min(deadline, this.routesFromMs);
     if (this.queries !== null && this.queries.size > 0) {
       for (const slot of this.queries.slots()) deadline = Math.min(deadline, this.queries.readyAtMs(slot, this.nowMs));
     }

@@ -21,6 +21,8 @@ export class Outbox {
   /** Neighbours with unicast TLVs queued, in the order of their first one. */
   private readonly targets: Neighbour[] = [];
   private readonly everyone: Tlv[] = [];
+  /** TLVs queued since the last flush: isEmpty runs on every call and reads this field, not two arrays. */
+  private queued = 0;
   /** Packets of the queue being flushed (reused; emptied before each use). */
   private readonly packets: Uint8Array[] = [];
 
@@ -35,21 +37,24 @@ export class Outbox {
       throw new Error(`Outbox.toNeighbour: two neighbours share slot ${slot} (links ${this.owners[slot]?.link} and ${neighbour.link})`);
     }
     queue.push(tlv);
+    this.queued++;
   }
 
   /** Queues `tlv` for every neighbour that is usable when the call ends. */
   toAll(tlv: Tlv): void {
     this.everyone.push(tlv);
+    this.queued++;
   }
 
   /** True when nothing is queued. */
   isEmpty(): boolean {
-    return this.targets.length === 0 && this.everyone.length === 0;
+    return this.queued === 0;
   }
 
   /** Packs everything queued into transmits, returns the bytes sent, and empties the outbox. */
   flush(neighbours: readonly Neighbour[], out: Transmit[]): number {
     let bytesSent = 0;
+    this.queued = 0;
     if (this.targets.length > 0) {
       for (const neighbour of this.targets) {
         const queue = this.queues[neighbour.slot]!;
