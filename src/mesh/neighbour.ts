@@ -144,8 +144,17 @@ export class Neighbour {
 
   /** Fields of the next probe to this neighbour: our state and the echo for its RTT. */
   probeEcho(nowMs: number): { state: ProbeStateValue; echoUs: number; holdUs: number } {
-    if (Number.isNaN(this.lastProbeRxMs)) return { state: this.probeState, echoUs: 0, holdUs: 0 };
-    return { state: this.probeState, echoUs: this.lastProbeUs, holdUs: clockUs(nowMs - this.lastProbeRxMs) };
+    return { state: this.probeState, echoUs: this.probeEchoUs(), holdUs: this.probeHoldUs(nowMs) };
+  }
+
+  /** The echo field of the next probe: txUs of the last probe heard from this neighbour, 0 when none. */
+  probeEchoUs(): number {
+    return Number.isNaN(this.lastProbeRxMs) ? 0 : this.lastProbeUs;
+  }
+
+  /** The hold field of the next probe sent at `nowMs`: time since that probe arrived, 0 when none. */
+  probeHoldUs(nowMs: number): number {
+    return Number.isNaN(this.lastProbeRxMs) ? 0 : clockUs(nowMs - this.lastProbeRxMs);
   }
 
   /** Fields of the next IHU to this neighbour (RFC 8966 rxcost and RFC 9616 origin/hold). */

@@ -158,9 +158,9 @@ export class MeshNode {
    */
   handle(nowMs: number, input: MeshInput): MeshOutput {
     this.nowMs = nowMs;
-    // Truncating an array that is already empty still costs a runtime call.
-    if (this.sends.length !== 0) this.sends.length = 0;
-    if (this.events.length !== 0) this.events.length = 0;
+    // Setting length costs a runtime call (even on an empty array); these hold a few items.
+    while (this.sends.length > 0) this.sends.pop();
+    while (this.events.length > 0) this.events.pop();
     if (!this.started) this.start();
     this.dispatch(input);
     this.runTimers();
@@ -810,16 +810,15 @@ export class MeshNode {
   }
 
   private probeFor(neighbour: Neighbour, intervalMs: number): Tlv {
-    const echo = neighbour.probeEcho(this.nowMs);
     return {
       type: 'probe',
       sender: this.id,
-      state: echo.state,
+      state: neighbour.probeState,
       detectMult: this.profile.probeDetectMult,
       intervalMs,
       txUs: clockUs(this.nowMs),
-      echoUs: echo.echoUs,
-      holdUs: echo.holdUs,
+      echoUs: neighbour.probeEchoUs(),
+      holdUs: neighbour.probeHoldUs(this.nowMs),
     };
   }
 
