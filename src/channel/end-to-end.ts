@@ -94,9 +94,9 @@ export class EndToEnd {
   private readonly known = new Map<string, Uint8Array>();
   private readonly reassemblies = new Map<string, Reassembly>();
   private readonly responder: Responder;
-  private readonly referenceHandshake: HandshakeConfig;
+  private referenceHandshake: HandshakeConfig;
 
-  private readonly config: HandshakeConfig;
+  private config: HandshakeConfig;
 
   /** An end-to-end layer for the node `config` describes; its handshakes use a prologue of their own, so a link initiation never passes here. */
   constructor(linkConfig: HandshakeConfig) {
@@ -105,6 +105,13 @@ export class EndToEnd {
     const ownReference = concat(Uint8Array.of(certificateReferenceTag), sha256(linkConfig.local.certificate));
     this.referenceHandshake = { ...this.config, local: { ...this.config.local, certificate: ownReference } };
     this.responder = new Responder({ ...this.config, verifier: this.resolvingVerifier(linkConfig.verifier) });
+  }
+
+  /** Uses a renewed certificate (same keys) in certificate swaps and initiations from now on. */
+  renewCertificate(certificate: Uint8Array): void {
+    this.config = { ...this.config, local: { ...this.config.local, certificate: certificate.slice() } };
+    const reference = concat(Uint8Array.of(certificateReferenceTag), sha256(certificate));
+    this.referenceHandshake = { ...this.config, local: { ...this.config.local, certificate: reference } };
   }
 
   /** Sends `payload` to `dst` end to end: at once when a session exists, else after one is set up. */

@@ -34,6 +34,8 @@ export interface LinkState {
   /** Announcements back off (doubling up to announceIntervalMaxMs) while nobody answers. */
   announceBackoffMs: number;
   initiateAtMs: number;
+  /** Rekey at the next timer call (our certificate was renewed). */
+  rekeyRequested: boolean;
 }
 
 /** A link with no peer and no session. */
@@ -50,6 +52,7 @@ export function newLinkState(link: LinkId, announceIntervalMs: number): LinkStat
     lastAnnouncedAtMs: -Infinity,
     announceBackoffMs: announceIntervalMs,
     initiateAtMs: Infinity,
+    rekeyRequested: false,
   };
 }
 

@@ -85,6 +85,8 @@ export class SecureNode {
   /** The end-to-end layer, or null when application datagrams travel as plain mesh payloads. */
   readonly endToEnd: EndToEnd | null;
   private readonly config: HandshakeConfig;
+  /** Our identity as the handshakes see it; renewCertificate replaces its certificate in place. */
+  private readonly local: { spiffeId: string; certificate: Uint8Array; staticKey: HandshakeConfig['local']['staticKey'] };
   private readonly keys: ObfuscationKeys;
   private readonly receiver: FrameReceiver;
   private readonly responder: Responder;
@@ -101,13 +103,14 @@ export class SecureNode {
 
   constructor(config: SecureNodeConfig) {
     this.mesh = config.mesh;
-    this.config = config.handshake;
+    this.local = { ...config.handshake.local };
+    this.config = { ...config.handshake, local: this.local };
     this.keys = deriveObfuscationKeys(config.networkKey);
     this.receiver = new FrameReceiver(this.keys);
-    this.responder = new Responder(config.handshake);
+    this.responder = new Responder(this.config);
     this.ownKeyHash = keyHash(config.handshake.local.staticKey.publicKey);
     for (const link of config.links) this.links.set(link, newLinkState(link, announceIntervalMs));
-    this.endToEnd = config.endToEnd === true ? new EndToEnd(config.handshake) : null;
+    this.endToEnd = config.endToEnd === true ? new EndToEnd(this.config) : null;
   }
 
   /** Processes one input as MeshNode.handle does; the returned arrays are fresh each call. */
@@ -126,6 +129,22 @@ export class SecureNode {
     this.runTimers(nowMs);
     if (nowMs >= this.meshDeadlineMs) this.toMesh(nowMs, { kind: 'timer' });
     return { sends: this.sends, events: this.events, nextDeadlineMs: this.nextDeadlineMs() };
+  }
+
+  /**
+   * Takes a renewed SVID for the same keys (rotation): announcements and initiations carry it
+   * from now on, and every link rekeys at its next timer call, so each neighbour's session
+   * holds the new certificate long before the old one expires.
+   */
+  renewCertificate(certificate: Uint8Array): void {
+    this.local.certificate = certificate.slice();
+    this.endToEnd?.renewCertificate(certificate);
+    for (const state of this.links.values()) if (state.current !== null) state.rekeyRequested = true;
+  }
+
+  /** The certificate this node presents now. */
+  get certificate(): Uint8Array {
+    return this.local.certificate;
   }
 
   /** The SPIFFE ID of the peer whose session carries `link`, or null. */
@@ -368,7 +387,8 @@ export class SecureNode {
       try {
         this.config.verifier.verify(entry.peer.certificate, nowMs);
       } catch {
-        this.stats.peersDropped++;
+        // Sessions already replaced only go away; counting them would report every renewal.
+        if (entry.state.current === entry || entry.state.waitingConfirmation === entry) this.stats.peersDropped++;
         this.dropSession(index, entry, nowMs);
       }
     }
@@ -406,7 +426,7 @@ export class SecureNode {
   /** Whom to initiate to now, if anyone: a rekey goes to the current peer, anything else to the candidate. */
   private initiationTarget(nowMs: number, state: LinkState): PeerBinding | null {
     const current = state.current;
-    const rekey = current !== null && current.session.needsRekey(nowMs) && state.pending === null;
+    const rekey = current !== null && (state.rekeyRequested || current.session.needsRekey(nowMs)) && state.pending === null;
     const retry = state.pending !== null && nowMs >= state.pendingSentAtMs + handshakeRetryMs;
     const scheduled = nowMs >= state.initiateAtMs && state.pending === null;
     if (rekey && !retry && !scheduled) return current.peer;
@@ -418,6 +438,7 @@ export class SecureNode {
     const target = this.initiationTarget(nowMs, state);
     if (target === null) return;
     state.initiateAtMs = Infinity;
+    state.rekeyRequested = false;
     // Every initiation re-checks the peer's certificate, so a revoked or expired peer is not rekeyed with.
     const peer = this.verifiedPeer(nowMs, target.certificate);
     if (peer === null) {

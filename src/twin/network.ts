@@ -54,7 +54,7 @@ export interface NetworkConfig {
   readonly linkParams: (index: number, forward: boolean) => LinkParams;
   readonly emitRouteEvents?: boolean;
   /** Wraps a freshly booted MeshNode (e.g. in a SecureNode); the twin then drives the wrapper. */
-  readonly wrap?: (index: number, id: NodeId, boot: number, mesh: MeshNode, links: readonly LinkId[]) => NodeCore;
+  readonly wrap?: (index: number, id: NodeId, boot: number, mesh: MeshNode, links: readonly LinkId[], nowMs: number) => NodeCore;
 }
 
 /** The input of every timer call. */
@@ -138,7 +138,7 @@ export class Network {
       emitRouteEvents: this.config.emitRouteEvents ?? false,
     });
     node.mesh = mesh;
-    node.core = this.config.wrap?.(index, node.id, node.boots, mesh, node.edges as LinkId[]) ?? mesh;
+    node.core = this.config.wrap?.(index, node.id, node.boots, mesh, node.edges as LinkId[], this.nowMs) ?? mesh;
     this.input(index, { kind: 'timer' });
   }
 

@@ -43,6 +43,10 @@ export interface SecuritySummary {
   readonly handshakesRefused: number;
   readonly credentialsRefused: number;
   readonly framesRefused: number;
+  /** Sessions torn down because the peer's certificate stopped verifying. */
+  readonly peersDropped: number;
+  /** Node SVIDs renewed during the run. */
+  readonly svidRenewals: number;
   /** Nodes that ended the run without a single session (sorted indexes). */
   readonly isolatedNodes: readonly number[];
 }
@@ -153,6 +157,8 @@ function sumSecurity(results: readonly SeedResult[]): SecuritySummary {
     handshakesRefused: sum((s) => s.handshakesRefused),
     credentialsRefused: sum((s) => s.credentialsRefused),
     framesRefused: sum((s) => s.framesRefused),
+    peersDropped: sum((s) => s.peersDropped),
+    svidRenewals: sum((s) => s.svidRenewals),
     isolatedNodes: all[0]!.isolatedNodes,
   };
 }

@@ -10,7 +10,7 @@ import { Network, type NetworkConfig, type NetworkObserver } from './network.js'
 import { Prng } from './prng.js';
 import { RecoveryTracker } from './recovery.js';
 import { buildReport, type SecuritySummary, type SeedResult, type TwinReport } from './report.js';
-import { TwinSecurity } from './security.js';
+import { TwinSecurity, type Scheduler } from './security.js';
 import type { Scenario, TopologySpec } from './scenario.js';
 import { barabasiAlbert, fromEdgeList, grid, line, randomGeometric, ring, type Topology } from './topology.js';
 
@@ -60,6 +60,8 @@ export interface SeedRun {
   readonly counters: { controlBytes: number };
   /** The secure layer of each node that has one (empty when the scenario does not enable it). */
   readonly secureNodes: Map<number, SecureNode>;
+  /** The run's CA and SVIDs, when the scenario enables the secure layer. */
+  readonly security: TwinSecurity | null;
   readonly warmupMs: number;
   readonly flowsEndMs: number;
   readonly endMs: number;
@@ -71,13 +73,14 @@ export function assembleSeed(scenario: Scenario, seed: number): SeedRun {
   const topology = buildTopology(scenario.topology, rng.split('topology'));
   const { warmupS, durationS, settleS } = scenario.timing;
   const secureNodes = new Map<number, SecureNode>();
-  const network = new Network({
+  const security = scenario.security.enabled ? new TwinSecurity(scenario.security, rng.split('security')) : null;
+  const network: Network = new Network({
     topology,
     profile: profiles[scenario.profile],
     rng: rng.split('network'),
     linkParams: linkParamsFor(scenario, rng.split('delay')),
     emitRouteEvents: scenario.invariants.loops,
-    ...secureWrap(scenario, rng, (warmupS + durationS + settleS) * 1000, secureNodes),
+    ...secureWrap(security, secureNodes, (index, boot): Scheduler => schedulerFor(network, index, boot)),
   });
   const warmupMs = warmupS * 1000;
   const flowsEndMs = (warmupS + durationS) * 1000;
@@ -94,24 +97,34 @@ export function assembleSeed(scenario: Scenario, seed: number): SeedRun {
   faults.scheduleAll(scenario.faults);
   flows.start(warmupMs, flowsEndMs);
   network.bootAll();
-  return { rng, topology, network, flows, recovery, loops, faults, counters, secureNodes, warmupMs, flowsEndMs, endMs };
+  return { rng, topology, network, flows, recovery, loops, faults, counters, secureNodes, security, warmupMs, flowsEndMs, endMs };
 }
 
 /** The Network option that puts every node behind SecureNode, when the scenario asks for it. */
-function secureWrap(scenario: Scenario, rng: Prng, runMs: number, secureNodes: Map<number, SecureNode>): Pick<NetworkConfig, 'wrap'> {
-  if (!scenario.security.enabled) return {};
-  const security = new TwinSecurity(scenario.security, rng.split('security'), runMs);
+function secureWrap(security: TwinSecurity | null, secureNodes: Map<number, SecureNode>, schedulerOf: (index: number, boot: number) => Scheduler): Pick<NetworkConfig, 'wrap'> {
+  if (security === null) return {};
   return {
-    wrap: (index, id, boot, mesh, links) => {
-      const secure = security.secure(index, id, boot, mesh, links);
+    wrap: (index, id, boot, mesh, links, nowMs) => {
+      const secure = security.secure(index, id, boot, mesh, links, nowMs, schedulerOf(index, boot));
       secureNodes.set(index, secure);
       return secure;
     },
   };
 }
 
+/** Runs a node's timed work (SVID renewal) while that boot of the node lives, then lets it act at once. */
+function schedulerFor(network: Network, index: number, boot: number): Scheduler {
+  return (atMs, run) =>
+    network.at(atMs, () => {
+      const node = network.nodes[index]!;
+      if (node.core === null || node.boots !== boot) return;
+      run();
+      network.input(index, { kind: 'timer' });
+    });
+}
+
 /** Counters of the secure layer at the end of a run. */
-function securitySummary(network: Network, secureNodes: ReadonlyMap<number, SecureNode>): SecuritySummary {
+function securitySummary(network: Network, secureNodes: ReadonlyMap<number, SecureNode>, svidRenewals: number): SecuritySummary {
   const live = (index: number): SecureNode | null => (network.nodes[index]!.core === null ? null : (secureNodes.get(index) ?? null));
   const securedLinks = network.edges.filter((edge) => live(edge.a)?.isSecured(edge.index as LinkId) === true && live(edge.b)?.isSecured(edge.index as LinkId) === true).length;
   const stats = [...secureNodes.values()].map((node) => node.stats);
@@ -124,6 +137,8 @@ function securitySummary(network: Network, secureNodes: ReadonlyMap<number, Secu
     handshakesRefused: sum((s) => s.handshakesRefused),
     credentialsRefused: sum((s) => s.credentialsRefused),
     framesRefused: sum((s) => s.framesRefused),
+    peersDropped: sum((s) => s.peersDropped),
+    svidRenewals,
     isolatedNodes,
   };
 }
@@ -132,7 +147,7 @@ function securitySummary(network: Network, secureNodes: ReadonlyMap<number, Secu
 export function runSeed(scenario: Scenario, seed: number, onProgress?: (virtualMs: number, totalMs: number) => void): SeedResult {
   const started = performance.now();
   const run = assembleSeed(scenario, seed);
-  const { rng, topology, network, flows, recovery, loops, faults, counters, secureNodes, warmupMs, flowsEndMs, endMs } = run;
+  const { rng, topology, network, flows, recovery, loops, faults, counters, secureNodes, security, warmupMs, flowsEndMs, endMs } = run;
   const durationS = scenario.timing.durationS;
   for (let t = Math.min(1000, endMs); ; t = Math.min(t + 1000, endMs)) {
     network.runUntil(t);
@@ -161,7 +176,7 @@ export function runSeed(scenario: Scenario, seed: number, onProgress?: (virtualM
     events: network.eventsProcessed,
     wallMs: performance.now() - started,
     topology: { positions: topology.positions ?? null, edges: topology.edges },
-    ...(scenario.security.enabled ? { security: securitySummary(network, secureNodes) } : {}),
+    ...(security === null ? {} : { security: securitySummary(network, secureNodes, security.renewals) }),
   };
 }
 

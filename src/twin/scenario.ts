@@ -206,6 +206,8 @@ export interface SecuritySpec {
   readonly foreignTrustDomain: readonly number[];
   /** Nodes that present bytes that are not a certificate. */
   readonly invalidCertificate: readonly number[];
+  /** Lifetime of node SVIDs; nodes renew them at 45-55 % of it (default 3600, the daemon's). */
+  readonly svidTtlS: number;
 }
 
 /** A validated scenario with every default filled in. */
@@ -409,6 +411,7 @@ const scenarioSchema = strict({
     revoked: nodeList.default(() => []),
     foreignTrustDomain: nodeList.default(() => []),
     invalidCertificate: nodeList.default(() => []),
+    svidTtlS: num(10, 30 * 24 * 3600).default(3600),
   }).prefault({}),
 });
 

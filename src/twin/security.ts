@@ -1,5 +1,6 @@
 import { SecureNode } from '../channel/secure-node.js';
 import { createCa, issueSvid, nodeKeysFromSeeds, svidTtlMsMax, type MeshCa } from '../identity/ca.js';
+import { rotationAtMs } from '../identity/rotation.js';
 import type { SvidIdentity } from '../identity/svid.js';
 import { SvidVerifier } from '../identity/verifier.js';
 import type { LinkId } from '../mesh/neighbour.js';
@@ -19,6 +20,9 @@ import type { SecuritySpec } from './scenario.js';
 export const twinTrustDomain = 'twin.mesh';
 export const foreignTrustDomain = 'foreign.mesh';
 
+/** Runs `run` at virtual time `atMs` if the node it concerns is still the one that asked (not crashed or rebooted). */
+export type Scheduler = (atMs: number, run: () => void) => void;
+
 /** Random bytes from a twin stream. */
 export function prngBytes(rng: Prng): (bytes: number) => Uint8Array {
   return (bytes) => {
@@ -34,19 +38,26 @@ export class TwinSecurity {
   private readonly ca: MeshCa;
   private readonly foreign: MeshCa;
   private readonly revokedIds = new Set<string>();
+  private readonly ttlMs: number;
+  /** SVIDs renewed so far (rotation at half of their lifetime). */
+  renewals = 0;
 
   constructor(
     private readonly spec: SecuritySpec,
     private readonly rng: Prng,
-    private readonly runMs: number,
   ) {
     this.ca = createCa(twinTrustDomain, 0, prngBytes(rng.split('ca'))).ca;
     this.foreign = createCa(foreignTrustDomain, 0, prngBytes(rng.split('foreign ca'))).ca;
     this.networkKey = prngBytes(rng.split('network key'))(32);
+    this.ttlMs = Math.min(svidTtlMsMax, spec.svidTtlS * 1000);
   }
 
-  /** Wraps the MeshNode of node `index` (booted for the `boot`-th time) in a SecureNode with a fresh SVID. */
-  secure(index: number, id: NodeId, boot: number, mesh: MeshNode, links: readonly LinkId[]): SecureNode {
+  /**
+   * Wraps the MeshNode of node `index` (booted for the `boot`-th time, at `nowMs`) in a
+   * SecureNode with fresh keys and an SVID valid for `svidTtlS`. `schedule(atMs, run)` lets it
+   * renew the SVID at 45-55 % of its lifetime for as long as the node lives.
+   */
+  secure(index: number, id: NodeId, boot: number, mesh: MeshNode, links: readonly LinkId[], nowMs: number, schedule: Scheduler): SecureNode {
     const random = prngBytes(this.rng.split('node', index, 'boot', boot));
     const keys = nodeKeysFromSeeds(random(32), random(32), random(32));
     const foreign = this.spec.foreignTrustDomain.includes(index);
@@ -54,15 +65,28 @@ export class TwinSecurity {
     const path = `/node/${formatNodeId(id)}`;
     const spiffeId = `spiffe://${issuer.trustDomain}${path}`;
     if (this.spec.revoked.includes(index)) this.revokedIds.add(spiffeId);
-    const certificate = this.spec.invalidCertificate.includes(index)
-      ? new TextEncoder().encode(`no certificate for node ${index}`)
-      : issueSvid(issuer, path, keys.publicKeys, 0, random, Math.min(svidTtlMsMax, this.runMs + 3_600_000));
+    const invalid = this.spec.invalidCertificate.includes(index);
+    const issue = (atMs: number): Uint8Array => issueSvid(issuer, path, keys.publicKeys, atMs, random, this.ttlMs);
+    const certificate = invalid ? new TextEncoder().encode(`no certificate for node ${index}`) : issue(nowMs);
     const verifier = new SvidVerifier({ trustDomain: twinTrustDomain, anchors: () => [this.ca.anchor], isRevoked: (identity: SvidIdentity) => this.revokedIds.has(identity.spiffeId) });
-    return new SecureNode({
+    const node = new SecureNode({
       mesh,
       links,
       handshake: { local: { spiffeId, certificate, staticKey: keys.xwing }, verifier, random, prologue: new TextEncoder().encode(twinTrustDomain) },
       networkKey: this.networkKey,
+    });
+    if (!invalid) this.scheduleRenewal(node, nowMs, issue, random, schedule);
+    return node;
+  }
+
+  /** Renews `node`'s SVID at 45-55 % of its lifetime, again and again; `schedule` drops the call once the node is gone. */
+  private scheduleRenewal(node: SecureNode, issuedAtMs: number, issue: (atMs: number) => Uint8Array, random: (bytes: number) => Uint8Array, schedule: Scheduler): void {
+    // The lifetime asked for, not the backdated notBefore: a short-lived SVID would otherwise renew in the past.
+    const atMs = rotationAtMs(issuedAtMs, issuedAtMs + this.ttlMs, random);
+    schedule(atMs, () => {
+      node.renewCertificate(issue(atMs));
+      this.renewals++;
+      this.scheduleRenewal(node, atMs, issue, random, schedule);
     });
   }
 }

@@ -156,3 +156,23 @@ describe('application datagrams end to end over secure links', () => {
     expect(h.nodes.get(1)!.endToEnd!.stats.sessionsEstablished).toBe(1);
   });
 });
+
+describe('certificate renewal', () => {
+  it('rekeys every link at once with the renewed certificate, and end-to-end traffic carries on', () => {
+    const h = new SecureHarness([
+      [1, 2],
+      [2, 3],
+    ]);
+    for (const id of [1, 2, 3]) h.boot({ id, endToEnd: true });
+    h.run(3000);
+    const middle = h.nodes.get(2)!;
+    const before = middle.stats.handshakesCompleted;
+    middle.renewCertificate(middle.certificate);
+    h.inject(2, { kind: 'timer' });
+    h.run(500);
+    expect(middle.stats.handshakesCompleted).toBe(before + 2);
+    h.inject(1, { kind: 'send', dst: nodeId(3), id: 1, payload: new TextEncoder().encode('after renewal') });
+    h.run(500);
+    expect(delivered(h, 3)).toBe(1);
+  });
+});

@@ -64,7 +64,7 @@ describe('security rows', () => {
   it('appear only when a report ran with the secure layer', () => {
     const base = buildReport('ring', 'fast', [seedResult({})], 1000);
     expect(reportRows([base]).map((r) => r[0])).not.toContain('secured links');
-    const secured = { ...base, security: { securedLinks: 9, links: 10, handshakesCompleted: 20, handshakesRefused: 3, credentialsRefused: 2, framesRefused: 0, isolatedNodes: [4] } };
+    const secured = { ...base, security: { securedLinks: 9, links: 10, handshakesCompleted: 20, handshakesRefused: 3, credentialsRefused: 2, framesRefused: 0, peersDropped: 0, svidRenewals: 0, isolatedNodes: [4] } };
     const rows = reportRows([secured, base]);
     expect(rows.find((r) => r[0] === 'secured links')).toEqual(['secured links', '9 of 10', 'off']);
     expect(rows.find((r) => r[0] === 'nodes without a session')).toEqual(['nodes without a session', '4', 'off']);
