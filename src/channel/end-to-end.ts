@@ -32,14 +32,20 @@ export const e2eSessionsMax = 4096;
 export const e2eReassembliesMax = 64;
 export const e2eReassemblyTimeoutMs = 5000;
 
+/** Packet id of control messages (the application's ids travel inside the sealed data). */
+export const e2eControlId = 0xffff_ffff;
+/** Bytes of the application datagram id at the start of every sealed data plaintext. */
+const appIdBytes = 4;
+
 const certificateReferenceTag = 0x00;
 const fragmentHeaderBytes = 1 + 4 + 1 + 1;
 const dataHeaderBytes = 1 + 4 + 8;
 
 /** What one call produced: payloads to route to destinations, and payloads delivered to the application. */
 export interface E2eOutput {
-  readonly toMesh: { dst: NodeId; payload: Uint8Array }[];
-  readonly delivered: { src: NodeId; payload: Uint8Array }[];
+  /** Payloads to route; `id` is the routed packet's id (the application's, or e2eControlId). */
+  readonly toMesh: { dst: NodeId; payload: Uint8Array; id: number }[];
+  readonly delivered: { src: NodeId; payload: Uint8Array; id: number }[];
 }
 
 /** End-to-end counters. */
@@ -60,7 +66,13 @@ interface PeerState {
   pending: PendingInitiation | null;
   pendingSentAtMs: number;
   current: Session | null;
-  queue: Uint8Array[];
+  queue: QueuedDatagram[];
+}
+
+/** An application datagram waiting for a session. */
+interface QueuedDatagram {
+  readonly payload: Uint8Array;
+  readonly id: number;
 }
 
 interface Reassembly {
@@ -114,18 +126,21 @@ export class EndToEnd {
     this.referenceHandshake = { ...this.config, local: { ...this.config.local, certificate: reference } };
   }
 
-  /** Sends `payload` to `dst` end to end: at once when a session exists, else after one is set up. */
-  send(nowMs: number, dst: NodeId, payload: Uint8Array, out: E2eOutput): void {
+  /**
+   * Sends `payload` (application datagram `id`) to `dst` end to end: at once when a session
+   * exists, else after one is set up. The id travels sealed and is delivered with the payload.
+   */
+  send(nowMs: number, dst: NodeId, payload: Uint8Array, out: E2eOutput, id = 0): void {
     const peer = this.peer(dst);
     if (peer.current !== null && !peer.current.isExpired(nowMs) && !peer.current.needsRekey(nowMs)) {
-      this.seal(nowMs, peer, peer.current, payload, out);
+      this.seal(nowMs, peer, peer.current, { payload, id }, out);
       return;
     }
     if (peer.queue.length >= e2eQueuedPayloadsMax) {
       this.stats.droppedQueueFull++;
       return;
     }
-    peer.queue.push(payload);
+    peer.queue.push({ payload, id });
     this.advance(nowMs, peer, out);
   }
 
@@ -201,18 +216,25 @@ export class EndToEnd {
     const count = Math.ceil(message.length / e2eFragmentBytesMax);
     const id = this.config.random(4);
     for (let index = 0; index < count; index++) {
-      out.toMesh.push({ dst, payload: concat(Uint8Array.of(E2eFrame.controlFragment), id, Uint8Array.of(index, count), message.subarray(index * e2eFragmentBytesMax, (index + 1) * e2eFragmentBytesMax)) });
+      const payload = concat(Uint8Array.of(E2eFrame.controlFragment), id, Uint8Array.of(index, count), message.subarray(index * e2eFragmentBytesMax, (index + 1) * e2eFragmentBytesMax));
+      out.toMesh.push({ dst, payload, id: e2eControlId });
     }
   }
 
-  private seal(nowMs: number, peer: PeerState, session: Session, payload: Uint8Array, out: E2eOutput): void {
-    const { counter, sealed } = session.seal(nowMs, payload);
+  /** Seals a datagram (id, then payload), or an empty keepalive when `datagram` is null. */
+  private seal(nowMs: number, peer: PeerState, session: Session, datagram: QueuedDatagram | null, out: E2eOutput): void {
+    const plaintext = datagram === null ? new Uint8Array(0) : new Uint8Array(appIdBytes + datagram.payload.length);
+    if (datagram !== null) {
+      new DataView(plaintext.buffer).setUint32(0, datagram.id);
+      plaintext.set(datagram.payload, appIdBytes);
+    }
+    const { counter, sealed } = session.seal(nowMs, plaintext);
     const header = new Uint8Array(dataHeaderBytes);
     const view = new DataView(header.buffer);
     header[0] = E2eFrame.data;
     view.setUint32(1, session.remoteIndex);
     view.setBigUint64(5, BigInt(counter));
-    out.toMesh.push({ dst: peer.node, payload: concat(header, sealed) });
+    out.toMesh.push({ dst: peer.node, payload: concat(header, sealed), id: datagram?.id ?? e2eControlId });
   }
 
   private dispatch(nowMs: number, src: NodeId, payload: Uint8Array, out: E2eOutput): void {
@@ -329,9 +351,9 @@ export class EndToEnd {
     const session = new Session(consumeResponse(this.referenceHandshake, peer.pending, message, nowMs));
     peer.pending = null;
     this.establish(peer, session);
-    const queued = peer.queue.length > 0 ? peer.queue : [new Uint8Array(0)];
+    const queued: (QueuedDatagram | null)[] = peer.queue.length > 0 ? peer.queue : [null];
     peer.queue = [];
-    for (const payload of queued) this.seal(nowMs, peer, session, payload, out);
+    for (const datagram of queued) this.seal(nowMs, peer, session, datagram, out);
   }
 
   private establish(peer: PeerState, session: Session): void {
@@ -355,7 +377,10 @@ export class EndToEnd {
       if (entry.peer.unconfirmedIndex === entry.session.localIndex) entry.peer.unconfirmedIndex = null;
       this.establish(entry.peer, entry.session);
     }
+    if (plaintext.length === 0) return; // a keepalive: it confirmed the session
+    if (plaintext.length < appIdBytes) throw new HandshakeError('ERR_HANDSHAKE_FORMAT', 'end-to-end data shorter than its datagram id');
+    const id = new DataView(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength).getUint32(0);
     // The sender is the session's authenticated peer, whatever the packet's source field said.
-    if (plaintext.length > 0) out.delivered.push({ src: entry.peer.node, payload: plaintext });
+    out.delivered.push({ src: entry.peer.node, payload: plaintext.subarray(appIdBytes), id });
   }
 }

@@ -121,7 +121,7 @@ export class SecureNode {
     if (input.kind === 'datagram') {
       this.onDatagram(nowMs, input.link, input.bytes);
     } else if (input.kind === 'send' && this.endToEnd !== null) {
-      this.sendEndToEnd(nowMs, (out) => this.endToEnd!.send(nowMs, input.dst, input.payload, out));
+      this.sendEndToEnd(nowMs, (out) => this.endToEnd!.send(nowMs, input.dst, input.payload, out, input.id));
     } else {
       this.updateLinks(input);
       this.toMesh(nowMs, input);
@@ -192,8 +192,8 @@ export class SecureNode {
   private sendEndToEnd(nowMs: number, step: (out: E2eOutput) => void, hopLimit = 0): void {
     const out: E2eOutput = { toMesh: [], delivered: [] };
     step(out);
-    for (const { src, payload } of out.delivered) this.events.push({ kind: 'delivered', src, id: 0, payload, hopLimit });
-    for (const { dst, payload } of out.toMesh) this.toMesh(nowMs, { kind: 'send', dst, id: 0, payload });
+    for (const { src, payload, id } of out.delivered) this.events.push({ kind: 'delivered', src, id, payload, hopLimit });
+    for (const { dst, payload, id } of out.toMesh) this.toMesh(nowMs, { kind: 'send', dst, id, payload });
   }
 
   private sealForLink(nowMs: number, transmit: Transmit): void {

@@ -200,6 +200,8 @@ export interface InvariantSpec {
 export interface SecuritySpec {
   /** Run every node behind SecureNode (certificates, hybrid handshakes, sealed and obfuscated packets). */
   readonly enabled: boolean;
+  /** Carry flow packets in end-to-end sessions between source and destination too. */
+  readonly endToEnd: boolean;
   /** Nodes whose SVID the CA revoked before the start: they must never get a session. */
   readonly revoked: readonly number[];
   /** Nodes enrolled by the CA of another trust domain. */
@@ -408,6 +410,7 @@ const scenarioSchema = strict({
   }).prefault({}),
   security: strict({
     enabled: z.boolean(expect('true or false')).default(false),
+    endToEnd: z.boolean(expect('true or false')).default(false),
     revoked: nodeList.default(() => []),
     foreignTrustDomain: nodeList.default(() => []),
     invalidCertificate: nodeList.default(() => []),

@@ -74,6 +74,7 @@ export class TwinSecurity {
       links,
       handshake: { local: { spiffeId, certificate, staticKey: keys.xwing }, verifier, random, prologue: new TextEncoder().encode(twinTrustDomain) },
       networkKey: this.networkKey,
+      endToEnd: this.spec.endToEnd,
     });
     if (!invalid) this.scheduleRenewal(node, nowMs, issue, random, schedule);
     return node;

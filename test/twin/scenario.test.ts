@@ -42,7 +42,7 @@ const defaults = {
   traffic: { flows: 20, pairs: null, ratePps: 100, payloadBytes: 64 },
   faults: [],
   invariants: { loops: true, oracle: true },
-  security: { enabled: false, revoked: [], foreignTrustDomain: [], invalidCertificate: [], svidTtlS: 3600 },
+  security: { enabled: false, endToEnd: false, revoked: [], foreignTrustDomain: [], invalidCertificate: [], svidTtlS: 3600 },
 } as const;
 
 /** Runs `fn`, asserts a ScenarioError with `code`, and returns it for further checks. */
@@ -103,7 +103,7 @@ describe('parseScenario and loadScenario: valid files', () => {
         { kind: 'churn', ratePerMin: 6, startS: 60, untilS: 90, downS: 2 },
       ],
       invariants: { loops: true, oracle: false },
-      security: { enabled: false, revoked: [], foreignTrustDomain: [], invalidCertificate: [], svidTtlS: 3600 },
+      security: { enabled: false, endToEnd: false, revoked: [], foreignTrustDomain: [], invalidCertificate: [], svidTtlS: 3600 },
     };
     const scenario = loadScenario(fixture('full.yaml'));
     expect(scenario).toEqual(expected);
@@ -214,7 +214,7 @@ describe('parseScenario: schema errors name the file, the path and the expectati
     expect(invalid(ring8('security: { enabled: true, revoked: [8] }\n'))).toContain('security.revoked[0]: expected a node index in 0..7 (the topology has 8 nodes); got 8');
     expect(invalid(ring8('security: { revoked: [1] }\n'))).toContain('security.revoked: expected an empty list while security.enabled is false; got [1]');
     expect(invalid(ring8('security: { enabled: true, foreignTrustDomain: 3 }\n'))).toContain('security.foreignTrustDomain: expected a list of at most 20000 node indexes; got 3');
-    expect(invalid(ring8('security: { secure: true }\n'))).toContain('security.secure: unknown key; expected one of enabled, revoked, foreignTrustDomain, invalidCertificate, svidTtlS');
+    expect(invalid(ring8('security: { secure: true }\n'))).toContain('security.secure: unknown key; expected one of enabled, endToEnd, revoked, foreignTrustDomain, invalidCertificate, svidTtlS');
     expect(invalid(ring8('links: { asymmetric: 1 }\n'))).toContain('links.asymmetric: expected true or false; got 1');
     expect(invalid(ring8('description: 5\n'))).toContain('description: expected a string of at most 4096 characters; got 5');
     expect(invalid(ring8('links: 5\n'))).toContain('scenarios/x.yaml: links: expected a mapping; got 5');

@@ -69,3 +69,21 @@ security: { enabled: true, svidTtlS: 20 }
     expect(report.deliveryRatio.steady).toBe(1);
   });
 });
+
+describe('flows end to end in the twin', () => {
+  it('delivers every flow packet through end-to-end sessions, traced by its own id', () => {
+    const report = runScenario(
+      parseScenario(
+        `name: e2e
+topology: { kind: rgg, nodes: 12, avgDegree: 4 }
+timing: { warmupS: 4, durationS: 3, settleS: 2 }
+traffic: { flows: 4, ratePps: 20 }
+security: { enabled: true, endToEnd: true }
+`,
+        'e2e.yaml',
+      ),
+    );
+    expect(report.deliveryRatio.steady).toBe(1);
+    expect(report.security!.securedLinks).toBe(report.links);
+  });
+});
