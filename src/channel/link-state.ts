@@ -36,6 +36,9 @@ export interface LinkState {
   initiateAtMs: number;
   /** Rekey at the next timer call (our certificate was renewed). */
   rekeyRequested: boolean;
+  /** The responder's last cookie for this link (bound to our address) and until when to use it. */
+  cookie: Uint8Array | null;
+  cookieUntilMs: number;
 }
 
 /** A link with no peer and no session. */
@@ -53,6 +56,8 @@ export function newLinkState(link: LinkId, announceIntervalMs: number): LinkStat
     announceBackoffMs: announceIntervalMs,
     initiateAtMs: Infinity,
     rekeyRequested: false,
+    cookie: null,
+    cookieUntilMs: -Infinity,
   };
 }
 

@@ -1,9 +1,9 @@
-import { consumeCookieReply, consumeResponse, createInitiation, initiationToSend, Responder, type HandshakeConfig } from '../crypto/handshake.js';
+import { consumeCookieReply, consumeResponse, createInitiation, initiationToSend, Responder, type HandshakeConfig, type PendingInitiation } from '../crypto/handshake.js';
 import { HandshakeError } from '../crypto/handshake-errors.js';
 import { MessageType } from '../crypto/handshake-messages.js';
 import { aeadTagBytes } from '../crypto/aead.js';
 import { dataBodyBytesMax, deriveObfuscationKeys, FrameReceiver, sealCookieFrame, sealDataFrame, sealHandshakeMessage, type ObfuscationKeys } from '../crypto/obfuscation.js';
-import { rejectAfterMs, rekeyAfterMs, rekeyResponderGraceMs, Session } from '../crypto/session.js';
+import { rejectAfterMs, rekeyAgeMs, Session } from '../crypto/session.js';
 import { EndToEnd, type E2eOutput } from './end-to-end.js';
 import { bindPeer, keyHash, newLinkState, type LinkState, type PeerBinding, type SessionEntry } from './link-state.js';
 import { repackPacket } from './repack.js';
@@ -75,7 +75,7 @@ export interface SecureNodeConfig {
 
 /** When `session` asks for a rekey by time (initiators first; responders after a grace). */
 function rekeyDueAtMs(session: Session): number {
-  return session.establishedAtMs + rekeyAfterMs + (session.isInitiator ? 0 : rekeyResponderGraceMs);
+  return session.establishedAtMs + rekeyAgeMs(session.isInitiator);
 }
 
 /** A MeshNode behind the secure link layer; `handle` has the MeshNode's contract. */
@@ -232,12 +232,20 @@ export class SecureNode {
         this.onData(nowMs, state, received.receiverIndex, received.counter, received.sealed);
         return;
       case 'cookie':
-        if (state.pending !== null) this.guard(() => consumeCookieReply(state.pending!, received.message, nowMs));
+        if (state.pending !== null) this.guard(() => this.onCookie(nowMs, state, received.message));
         return;
       case 'handshake':
         this.onHandshakeMessage(nowMs, state, received.message);
         return;
     }
+  }
+
+  /** Keeps the responder's cookie for this link, for this attempt and the retries after it. */
+  private onCookie(nowMs: number, state: LinkState, reply: Uint8Array): void {
+    const pending = state.pending!;
+    consumeCookieReply(pending, reply, nowMs);
+    state.cookie = pending.cookie;
+    state.cookieUntilMs = pending.cookieUntilMs;
   }
 
   /** Runs a handshake step; a HandshakeError is counted, never thrown (the peer hears nothing). */
@@ -441,22 +449,41 @@ export class SecureNode {
     state.rekeyRequested = false;
     // Every initiation re-checks the peer's certificate, so a revoked or expired peer is not rekeyed with.
     const peer = this.verifiedPeer(nowMs, target.certificate);
-    if (peer === null) {
-      if (state.candidate === target) state.candidate = null;
-      state.pending = null;
-      state.pendingPeer = null;
+    const pending = peer === null ? null : this.tryInitiation(nowMs, peer);
+    if (peer === null || pending === null) {
+      // No handshake is possible with this peer: forget it, and whatever session we had with it,
+      // so that no deadline stays due without anything to do.
+      this.abandonPeer(state, target, nowMs);
       return;
     }
+    // A cookie the responder gave this link still applies to a new attempt (it is bound to our address).
+    pending.cookie = state.cookie;
+    pending.cookieUntilMs = state.cookieUntilMs;
+    state.pending = pending;
+    state.pendingPeer = peer;
+    state.pendingSentAtMs = nowMs;
+    this.sendHandshake(state.link, initiationToSend(pending, nowMs), true);
+  }
+
+  private tryInitiation(nowMs: number, peer: PeerBinding): PendingInitiation | null {
     try {
-      state.pending = createInitiation(this.config, peer.credential, nowMs);
+      return createInitiation(this.config, peer.credential, nowMs);
     } catch (error) {
       if (!(error instanceof HandshakeError)) throw error;
       this.stats.handshakesRefused++;
-      return;
+      return null;
     }
-    state.pendingPeer = peer;
-    state.pendingSentAtMs = nowMs;
-    this.sendHandshake(state.link, initiationToSend(state.pending, nowMs), true);
+  }
+
+  private abandonPeer(state: LinkState, target: PeerBinding, nowMs: number): void {
+    if (state.candidate === target) state.candidate = null;
+    state.pending = null;
+    state.pendingPeer = null;
+    const current = state.current;
+    if (current !== null && current.peer === target) {
+      this.stats.peersDropped++;
+      this.dropSession(current.session.localIndex, current, nowMs);
+    }
   }
 
   private expireSessions(nowMs: number): void {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { sha256 } from '../crypto/hash.js';
 import { joinTokenTtlMsDefault } from '../identity/join-token.js';
+import { formatSpiffeId } from '../identity/spiffe-id.js';
 import { initCaDirectory, openCaDirectory, saveTokens } from '../node/ca-store.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';
@@ -52,7 +53,7 @@ function caInit(argv: readonly string[], io: CliIo, env: NodeJS.ProcessEnv): num
   const opened = initCaDirectory(dir, trustDomain, passphrase(io, env), Date.now(), random);
   const summary = {
     trustDomain,
-    spiffeId: `spiffe://${trustDomain}`,
+    spiffeId: formatSpiffeId({ trustDomain, path: '' }),
     certificateSha256: Buffer.from(sha256(opened.ca.certificateDer)).toString('hex'),
     notAfter: new Date(opened.ca.anchor.certificate.notAfterMs).toISOString(),
     dir,

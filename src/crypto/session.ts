@@ -83,8 +83,12 @@ export function isSessionExpired(ageMs: number, messagesSent: number): boolean {
 
 /** True when a new handshake is due: by count on both ends, by age on the initiator, and by age plus a grace on the responder. */
 export function isRekeyDue(ageMs: number, messagesSent: number, isInitiator: boolean): boolean {
-  const rekeyAgeMs = isInitiator ? rekeyAfterMs : rekeyAfterMs + rekeyResponderGraceMs;
-  return ageMs >= rekeyAgeMs || messagesSent >= rekeyAfterMessages;
+  return ageMs >= rekeyAgeMs(isInitiator) || messagesSent >= rekeyAfterMessages;
+}
+
+/** Age at which a session asks for a rekey by time: initiators first, responders after a grace. */
+export function rekeyAgeMs(isInitiator: boolean): number {
+  return isInitiator ? rekeyAfterMs : rekeyAfterMs + rekeyResponderGraceMs;
 }
 
 /** Seals and opens the data packets of one handshake's keys, with replay protection and expiry. */

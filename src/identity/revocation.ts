@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ed25519SignatureBytes, ed25519Sign, ed25519Verify } from '../crypto/curve25519.js';
 import { mlDsaSignatureBytes, mlDsaSign, mlDsaVerify } from '../crypto/mldsa.js';
-import { notBeforeSkewMs, svidTtlMsMax, type MeshCa } from './ca.js';
+import type { MeshCa } from './ca.js';
 import { IdentityError, IdentityErrorCode, type IdentityErrorCodeValue } from './errors.js';
 import { parseSpiffeId, parseTrustDomain, spiffeIdBytesMax, trustDomainBytesMax } from './spiffe-id.js';
 import type { SvidIdentity, TrustAnchor } from './svid.js';
@@ -32,9 +32,6 @@ import type { SvidIdentity, TrustAnchor } from './svid.js';
  *   revocation (for example one rotated in advance), while the CA can re-admit the ID with a
  *   fresh SVID. The CA backdates notBefore by notBeforeSkewMs, so an SVID issued within that
  *   minute after the revocation is refused too: the rule errs towards refusing.
- *   SvidIdentity does not carry notBefore yet; without it the earliest notBefore the SVID can
- *   have, notAfterMs - svidTtlMsMax - notBeforeSkewMs, stands in. That bound also refuses fresh
- *   SVIDs of the ID for up to svidTtlMsMax after the revocation; no SVID issued before it passes.
  * An entry can be dropped from later lists once every SVID it covers has expired: revokedAtMs
  * plus svidTtlMsMax for a whole-ID entry, the certificate's notAfter for a serial.
  */
@@ -75,8 +72,8 @@ export interface RevocationList {
   readonly entries: readonly RevocationEntry[];
 }
 
-/** What revocation looks at in a validated SVID; notBeforeMs makes whole-ID revocation exact when known. */
-export type RevocationSubject = Pick<SvidIdentity, 'spiffeId' | 'serialHex' | 'notAfterMs'> & { readonly notBeforeMs?: number };
+/** What revocation looks at in a validated SVID. */
+export type RevocationSubject = Pick<SvidIdentity, 'spiffeId' | 'serialHex' | 'notBeforeMs' | 'notAfterMs'>;
 
 function fail(message: string, code: IdentityErrorCodeValue = IdentityErrorCode.ERR_REVOCATION_FORMAT): never {
   throw new IdentityError(code, `revocation list: ${message}`);
@@ -285,10 +282,6 @@ export function verifyRevocationList(bytes: Uint8Array, anchors: readonly TrustA
   return list;
 }
 
-/** The earliest notBefore an SVID can have: exact when known, else bounded by the longest lifetime the CA grants. */
-function earliestNotBeforeMs(subject: RevocationSubject): number {
-  return subject.notBeforeMs ?? subject.notAfterMs - svidTtlMsMax - notBeforeSkewMs;
-}
 
 /**
  * The revocations a node honours: the newest verified list of its trust domain. It never goes
@@ -334,6 +327,6 @@ export class RevocationSet {
   readonly isRevoked = (subject: RevocationSubject): boolean => {
     if (this.#serials.has(subject.serialHex)) return true;
     const revokedAtMs = this.#identities.get(subject.spiffeId);
-    return revokedAtMs !== undefined && earliestNotBeforeMs(subject) < revokedAtMs;
+    return revokedAtMs !== undefined && subject.notBeforeMs < revokedAtMs;
   };
 }

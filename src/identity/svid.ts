@@ -44,6 +44,8 @@ export interface SvidIdentity {
   readonly ed25519PublicKey: Uint8Array;
   readonly mlDsaPublicKey: Uint8Array;
   readonly xwingPublicKey: Uint8Array;
+  /** The trust anchor that signed it. */
+  readonly issuer: TrustAnchor;
 }
 
 function fail(code: IdentityErrorCodeValue, message: string): never {
@@ -103,6 +105,11 @@ function checkValidity(cert: ParsedCertificate, nowMs: number): void {
 /** Both signatures: Ed25519 over the TBS and ML-DSA-65 over the TBS without altSignatureValue. */
 function checkSignatures(cert: ParsedCertificate, issuer: { ed25519PublicKey: Uint8Array; mlDsaPublicKey: Uint8Array }): void {
   if (!ed25519Verify(issuer.ed25519PublicKey, cert.tbsDer, cert.signature)) fail(IdentityErrorCode.ERR_SVID_SIGNATURE, 'certificate: the Ed25519 signature does not verify under the trust anchor');
+  checkPqSignature(cert, issuer);
+}
+
+/** The ML-DSA-65 co-signature over the TBS without altSignatureValue. */
+function checkPqSignature(cert: ParsedCertificate, issuer: { mlDsaPublicKey: Uint8Array }): void {
   if (!altAlgorithmIsMlDsa(cert)) fail(IdentityErrorCode.ERR_SVID_PQ_SIGNATURE, 'certificate: altSignatureAlgorithm must name ML-DSA-65');
   const pq = altSignatureOf(cert);
   if (pq === null || !mlDsaVerify(issuer.mlDsaPublicKey, cert.preTbsDer, pq, certificateSignatureContext)) {
@@ -159,8 +166,9 @@ export function validateSvid(der: Uint8Array, anchors: readonly TrustAnchor[], t
   const domainAnchors = anchors.filter((anchor) => anchor.trustDomain === trustDomain && nowMs >= anchor.certificate.notBeforeMs && nowMs <= anchor.certificate.notAfterMs);
   const issuer = domainAnchors.find((anchor) => ed25519Verify(anchor.ed25519PublicKey, cert.tbsDer, cert.signature));
   if (issuer === undefined) fail(IdentityErrorCode.ERR_SVID_SIGNATURE, `SVID: no trust anchor of ${trustDomain} signed this certificate (${domainAnchors.length} anchors)`);
-  checkSignatures(cert, issuer);
-  const identity: SvidIdentity = { spiffeId, trustDomain, path, serialHex: cert.serialHex, notBeforeMs: cert.notBeforeMs, notAfterMs: cert.notAfterMs, ed25519PublicKey: cert.subjectKey, mlDsaPublicKey, xwingPublicKey };
+  // find() above already verified the Ed25519 signature under `issuer`.
+  checkPqSignature(cert, issuer);
+  const identity: SvidIdentity = { spiffeId, trustDomain, path, serialHex: cert.serialHex, notBeforeMs: cert.notBeforeMs, notAfterMs: cert.notAfterMs, ed25519PublicKey: cert.subjectKey, mlDsaPublicKey, xwingPublicKey, issuer };
   if (isRevoked(identity)) fail(IdentityErrorCode.ERR_SVID_REVOKED, `SVID: ${spiffeId} (serial ${cert.serialHex}) is revoked`);
   return identity;
 }

@@ -54,6 +54,11 @@ export class SvidVerifier implements CredentialVerifier {
 
   private recheck(identity: SvidIdentity, nowMs: number): void {
     if (nowMs > identity.notAfterMs) throw new IdentityError(IdentityErrorCode.ERR_SVID_EXPIRED, `certificate: expired at ${new Date(identity.notAfterMs).toISOString()}`);
+    // The anchor that signed it must still be trusted, and valid itself.
+    const issuer = identity.issuer.certificate;
+    if (!this.trust.anchors().includes(identity.issuer) || nowMs < issuer.notBeforeMs || nowMs > issuer.notAfterMs) {
+      throw new IdentityError(IdentityErrorCode.ERR_SVID_SIGNATURE, `SVID: ${identity.spiffeId}: its issuer is no longer a valid trust anchor`);
+    }
     if (this.trust.isRevoked(identity)) throw new IdentityError(IdentityErrorCode.ERR_SVID_REVOKED, `SVID: ${identity.spiffeId} (serial ${identity.serialHex}) is revoked`);
   }
 

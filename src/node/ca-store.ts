@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, scryptSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { networkKeyBytes } from '../crypto/obfuscation.js';
 import { createCa, loadCa, type CaSecrets, type MeshCa } from '../identity/ca.js';
 import { IdentityError, IdentityErrorCode } from '../identity/errors.js';
 import { JoinTokenBook } from '../identity/join-token.js';
@@ -17,8 +18,6 @@ import { JoinTokenBook } from '../identity/join-token.js';
 export const caPassphraseCharsMin = 12;
 /** scrypt cost (N = 2^15, r = 8, p = 1: about 32 MiB and 0.1 s, the interactive setting of RFC 7914's authors). */
 export const scryptParams = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
-/** Bytes of the network key members share for the obfuscation layer. */
-export const networkKeyBytes = 32;
 
 const caFile = 'ca.json';
 const tokensFile = 'tokens.json';

@@ -1,6 +1,7 @@
 import { SecureNode } from '../channel/secure-node.js';
 import { createCa, issueSvid, nodeKeysFromSeeds, svidTtlMsMax, type MeshCa } from '../identity/ca.js';
 import { rotationAtMs } from '../identity/rotation.js';
+import { nodeSpiffeId } from '../identity/spiffe-id.js';
 import type { SvidIdentity } from '../identity/svid.js';
 import { SvidVerifier } from '../identity/verifier.js';
 import type { LinkId } from '../mesh/neighbour.js';
@@ -63,7 +64,7 @@ export class TwinSecurity {
     const foreign = this.spec.foreignTrustDomain.includes(index);
     const issuer = foreign ? this.foreign : this.ca;
     const path = `/node/${formatNodeId(id)}`;
-    const spiffeId = `spiffe://${issuer.trustDomain}${path}`;
+    const spiffeId = nodeSpiffeId(issuer.trustDomain, id);
     if (this.spec.revoked.includes(index)) this.revokedIds.add(spiffeId);
     const invalid = this.spec.invalidCertificate.includes(index);
     const issue = (atMs: number): Uint8Array => issueSvid(issuer, path, keys.publicKeys, atMs, random, this.ttlMs);

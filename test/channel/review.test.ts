@@ -153,3 +153,32 @@ describe('end-to-end sessions resist the reviewed attacks', () => {
     expect(endpoint.stats.refused).toBe(1);
   });
 });
+
+describe('second review: no stuck deadlines, cookies that survive retries', () => {
+  it('drops a session whose peer fails verification at rekey time instead of leaving the rekey due forever', () => {
+    const revoked = new Set<string>();
+    const h = new SecureHarness([[1, 2]]);
+    const a = h.boot({ id: 1, revoked });
+    h.boot({ id: 2 });
+    h.run(3000);
+    const state = internals(a).links.get(0)!;
+    const dueAtMs = state.current!.session.establishedAtMs + 130_000;
+    // Revoke between two periodic rechecks, so the rekey is the first to notice.
+    (a as unknown as { nextRecheckAtMs: number }).nextRecheckAtMs = Infinity;
+    revoked.add('spiffe://mesh.test/node/00000002');
+    // The first call drops the session and re-announces at once; the one after must have nothing left due.
+    a.handle(dueAtMs, { kind: 'timer' });
+    expect(a.handle(dueAtMs, { kind: 'timer' }).nextDeadlineMs).toBeGreaterThan(dueAtMs);
+    expect(a.isSecured(0 as never)).toBe(false);
+    expect(a.stats.peersDropped).toBe(1);
+  });
+
+  it('completes handshakes when both ends are under load: the cookie is kept for the retries of the link', () => {
+    const h = new SecureHarness([[1, 2]]);
+    const a = h.boot({ id: 1 });
+    const b = h.boot({ id: 2 });
+    for (const node of [a, b]) (node as unknown as { underLoad: () => boolean }).underLoad = () => true;
+    h.run(6000);
+    expect(a.isSecured(0 as never) && b.isSecured(0 as never)).toBe(true);
+  });
+});

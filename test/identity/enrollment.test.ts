@@ -174,3 +174,16 @@ describe('enrollment refuses unusable KEM keys (review finding)', () => {
     expect(() => decodeCertificateRequest(request)).toThrow(/X-Wing public key is unusable/);
   });
 });
+
+describe('SvidVerifier cache and its anchors (second review)', () => {
+  it('refuses a cached certificate once its issuer is no longer a trust anchor', () => {
+    const book = new JoinTokenBook();
+    const { token } = book.issue(t0, 600_000, seeded('anchor token'));
+    const svid = enroll(ca, book, encodeCertificateRequest(token, nodeKeys('anchor node')), t0, seeded('anchor enroll')).svid;
+    let anchors = [ca.anchor];
+    const verifier = new SvidVerifier({ trustDomain: 'mesh.test', anchors: () => anchors, isRevoked: () => false });
+    verifier.verify(svid, t0);
+    anchors = [];
+    expect(() => verifier.verify(svid, t0)).toThrow(/its issuer is no longer a valid trust anchor/);
+  });
+});
