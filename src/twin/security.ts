@@ -2,11 +2,14 @@ import { SecureNode } from '../channel/secure-node.js';
 import { createCa, issueSvid, nodeKeysFromSeeds, svidTtlMsMax, type MeshCa } from '../identity/ca.js';
 import { rotationAtMs } from '../identity/rotation.js';
 import { nodeSpiffeId } from '../identity/spiffe-id.js';
-import type { SvidIdentity } from '../identity/svid.js';
+import { encodeBundle, parseBundle } from '../identity/bundle.js';
+import { RevocationSet, signRevocationList, type RevocationList } from '../identity/revocation.js';
+import type { TrustAnchor } from '../identity/svid.js';
 import { SvidVerifier } from '../identity/verifier.js';
 import type { LinkId } from '../mesh/neighbour.js';
 import type { MeshNode } from '../mesh/node.js';
 import { formatNodeId, type NodeId } from '../wire/ids.js';
+import { twinNodeId } from './network.js';
 import type { Prng } from './prng.js';
 import type { SecuritySpec } from './scenario.js';
 
@@ -20,6 +23,9 @@ import type { SecuritySpec } from './scenario.js';
 /** Trust domain of twin meshes, and of the foreign CA that enrolls `foreignTrustDomain` nodes. */
 export const twinTrustDomain = 'twin.mesh';
 export const foreignTrustDomain = 'foreign.mesh';
+
+/** Revocation time of the scenario's revoked nodes: later than any run, so every SVID they get is covered. */
+const revokeEverythingBeforeMs = 365 * 24 * 3600_000;
 
 /** Runs `run` at virtual time `atMs` if the node it concerns is still the one that asked (not crashed or rebooted). */
 export type Scheduler = (atMs: number, run: () => void) => void;
@@ -38,7 +44,10 @@ export class TwinSecurity {
   readonly networkKey: Uint8Array;
   private readonly ca: MeshCa;
   private readonly foreign: MeshCa;
-  private readonly revokedIds = new Set<string>();
+  /** The trust anchors every node reads from the CA's SPIFFE bundle. */
+  private readonly anchors: readonly TrustAnchor[];
+  /** The CA's signed revocation list, as every node honours it. */
+  private readonly revocations = new RevocationSet(twinTrustDomain);
   private readonly ttlMs: number;
   /** SVIDs renewed so far (rotation at half of their lifetime). */
   renewals = 0;
@@ -51,6 +60,17 @@ export class TwinSecurity {
     this.foreign = createCa(foreignTrustDomain, 0, prngBytes(rng.split('foreign ca'))).ca;
     this.networkKey = prngBytes(rng.split('network key'))(32);
     this.ttlMs = Math.min(svidTtlMsMax, spec.svidTtlS * 1000);
+    const bundle = encodeBundle({ trustDomain: twinTrustDomain, sequence: 1, refreshHintS: null, caCertificates: [this.ca.certificateDer] });
+    this.anchors = parseBundle(bundle, twinTrustDomain, 0).anchors;
+    this.revocations.update(signRevocationList(this.ca, this.revocationList()), this.anchors);
+  }
+
+  /** Revokes, by SPIFFE ID, every SVID the scenario's `revoked` nodes get during the run. */
+  private revocationList(): RevocationList {
+    const atMs = revokeEverythingBeforeMs;
+    const entries = this.spec.revoked.map((index) => ({ spiffeId: nodeSpiffeId(twinTrustDomain, twinNodeId(index)), serialHex: null, revokedAtMs: atMs }));
+    entries.sort((a, b) => (a.spiffeId < b.spiffeId ? -1 : 1));
+    return { trustDomain: twinTrustDomain, sequence: 1, issuedAtMs: atMs, entries };
   }
 
   /**
@@ -65,11 +85,10 @@ export class TwinSecurity {
     const issuer = foreign ? this.foreign : this.ca;
     const path = `/node/${formatNodeId(id)}`;
     const spiffeId = nodeSpiffeId(issuer.trustDomain, id);
-    if (this.spec.revoked.includes(index)) this.revokedIds.add(spiffeId);
     const invalid = this.spec.invalidCertificate.includes(index);
     const issue = (atMs: number): Uint8Array => issueSvid(issuer, path, keys.publicKeys, atMs, random, this.ttlMs);
     const certificate = invalid ? new TextEncoder().encode(`no certificate for node ${index}`) : issue(nowMs);
-    const verifier = new SvidVerifier({ trustDomain: twinTrustDomain, anchors: () => [this.ca.anchor], isRevoked: (identity: SvidIdentity) => this.revokedIds.has(identity.spiffeId) });
+    const verifier = new SvidVerifier({ trustDomain: twinTrustDomain, anchors: () => this.anchors, isRevoked: this.revocations.isRevoked });
     const node = new SecureNode({
       mesh,
       links,
