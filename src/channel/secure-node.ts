@@ -6,7 +6,6 @@ import { dataBodyBytesMax, deriveObfuscationKeys, FrameReceiver, sealCookieFrame
 import { rejectAfterMs, rekeyAgeMs, Session } from '../crypto/session.js';
 import { EndToEnd, type E2eOutput } from './end-to-end.js';
 import { bindPeer, keyHash, newLinkState, type LinkState, type PeerBinding, type SessionEntry } from './link-state.js';
-import { repackPacket } from './repack.js';
 import type { LinkId } from '../mesh/neighbour.js';
 import type { MeshNode } from '../mesh/node.js';
 import type { MeshEvent, MeshInput, MeshOutput, Transmit } from '../mesh/types.js';
@@ -41,7 +40,11 @@ export const peerRecheckMs = 1000;
 /** Above this many initiations in one second a node answers new ones with cookies first (WireGuard's under-load mode). */
 export const initiationsPerSecondUnderLoad = 100;
 
-/** Largest mesh packet one data frame carries; larger ones are split into whole TLVs (repackPacket). */
+/**
+ * Largest mesh packet one data frame carries. The MeshNode behind a SecureNode must be built
+ * with this as its packetBytesMax, so that its control packets fit; a larger packet (a single
+ * Data TLV with a big payload) is dropped and counted.
+ */
 export const meshPacketBytesMax = dataBodyBytesMax - aeadTagBytes;
 
 /** Counters of the secure layer. */
@@ -52,7 +55,7 @@ export interface ChannelStats {
   framesRefused: number;
   openFailures: number;
   droppedNoSession: number;
-  /** Mesh packets that no split makes fit a data frame (a single TLV larger than meshPacketBytesMax). */
+  /** Mesh packets larger than meshPacketBytesMax (the MeshNode was not built with that limit, or a Data payload is too big). */
   droppedTooLarge: number;
   senderMismatch: number;
   /** Sessions torn down because their peer's certificate stopped verifying (revoked, expired). */
@@ -202,16 +205,13 @@ export class SecureNode {
       this.stats.droppedNoSession++;
       return;
     }
-    const packets = transmit.bytes.length <= meshPacketBytesMax ? [transmit.bytes] : repackPacket(transmit.bytes, meshPacketBytesMax);
-    if (packets === null) {
+    if (transmit.bytes.length > meshPacketBytesMax) {
       this.stats.droppedTooLarge++;
       return;
     }
-    for (const packet of packets) {
-      const { counter, sealed } = session.seal(nowMs, packet);
-      const frame = sealDataFrame(this.keys, this.config.random, { receiverIndex: session.remoteIndex, counter, sealed });
-      this.sends.push(transmit.data === undefined ? { link: transmit.link, bytes: frame } : { link: transmit.link, bytes: frame, data: transmit.data });
-    }
+    const { counter, sealed } = session.seal(nowMs, transmit.bytes);
+    const frame = sealDataFrame(this.keys, this.config.random, { receiverIndex: session.remoteIndex, counter, sealed });
+    this.sends.push(transmit.data === undefined ? { link: transmit.link, bytes: frame } : { link: transmit.link, bytes: frame, data: transmit.data });
   }
 
   private sendHandshake(link: LinkId, message: Uint8Array, opensFlow: boolean): void {

@@ -46,6 +46,8 @@ export interface MeshNodeConfig {
   readonly links?: readonly LinkId[];
   /** Emit a routeChanged event on every change of a selected route (the twin's invariant checks use it). */
   readonly emitRouteEvents?: boolean;
+  /** Largest control packet to send (default: the wire's packetBytesMax); the secure layer needs less. */
+  readonly packetBytesMax?: number;
 }
 
 /** A snapshot of one route for inspection (CLI, twin oracle, tests). */
@@ -100,7 +102,7 @@ export class MeshNode {
   private nextUpdateAtMs = Number.POSITIVE_INFINITY;
   private nextHousekeepingAtMs = Number.POSITIVE_INFINITY;
   private nowMs = 0;
-  private readonly outbox = new Outbox();
+  private readonly outbox: Outbox;
   private readonly pendingAdverts = new Set<number>();
   private selfAdvertPending = false;
   /** When pending non-urgent updates go out; infinity when none wait. */
@@ -142,6 +144,7 @@ export class MeshNode {
       throw new RangeError(`MeshNode: profile ${this.profile.name}: routeQueries needs probes, got probeIntervalMs null`);
     }
     this.queries = this.profile.routeQueries ? new QueryBook(Math.floor(config.random() * 0x10000)) : null;
+    this.outbox = new Outbox(config.packetBytesMax);
     for (const link of config.links ?? []) this.addLink(link);
     this.forwarding = {
       id: this.id,

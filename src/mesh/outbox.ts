@@ -1,4 +1,8 @@
 import { packTlvsInto } from '../wire/codec.js';
+import { packetBytesMax as wirePacketBytesMax } from '../wire/limits.js';
+
+/** Smallest packet limit an outbox takes: room for the largest control TLV and then some. */
+export const packetBytesMin = 256;
 import type { Tlv } from '../wire/messages.js';
 import type { Neighbour } from './neighbour.js';
 import type { Transmit } from './types.js';
@@ -25,6 +29,13 @@ export class Outbox {
   private queued = 0;
   /** Packets of the queue being flushed (reused; emptied before each use). */
   private readonly packets: Uint8Array[] = [];
+
+  /** An outbox whose packets are at most `packetBytesMax` bytes (the wire's limit unless a carrier needs less). */
+  constructor(private readonly packetBytesMax: number = wirePacketBytesMax) {
+    if (!Number.isInteger(packetBytesMax) || packetBytesMax < packetBytesMin || packetBytesMax > wirePacketBytesMax) {
+      throw new RangeError(`Outbox: expected packetBytesMax in ${packetBytesMin}..${wirePacketBytesMax}, got ${packetBytesMax}`);
+    }
+  }
 
   /** Queues `tlv` for one neighbour (whose slot must be assigned: an integer >= 0). */
   toNeighbour(neighbour: Neighbour, tlv: Tlv): void {
@@ -60,7 +71,7 @@ export class Outbox {
         const queue = this.queues[neighbour.slot]!;
         const packets = this.packets;
         truncate(packets);
-        packTlvsInto(queue, packets);
+        packTlvsInto(queue, packets, this.packetBytesMax);
         for (const bytes of packets) {
           out.push({ link: neighbour.link, bytes });
           bytesSent += bytes.length;
@@ -73,7 +84,7 @@ export class Outbox {
     if (this.everyone.length > 0) {
       const packets = this.packets;
       truncate(packets);
-      packTlvsInto(this.everyone, packets);
+      packTlvsInto(this.everyone, packets, this.packetBytesMax);
       for (const neighbour of neighbours) {
         if (!neighbour.usable) continue;
         for (const bytes of packets) {

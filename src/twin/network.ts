@@ -53,6 +53,8 @@ export interface NetworkConfig {
   /** Parameters of each direction of edge `index` (from a to b when `forward`). */
   readonly linkParams: (index: number, forward: boolean) => LinkParams;
   readonly emitRouteEvents?: boolean;
+  /** Largest control packet nodes send (default: the wire's limit; the secure layer needs less). */
+  readonly packetBytesMax?: number;
   /** Wraps a freshly booted MeshNode (e.g. in a SecureNode); the twin then drives the wrapper. */
   readonly wrap?: (index: number, id: NodeId, boot: number, mesh: MeshNode, links: readonly LinkId[], nowMs: number) => NodeCore;
 }
@@ -136,6 +138,7 @@ export class Network {
       profile: this.config.profile,
       links: node.edges as LinkId[],
       emitRouteEvents: this.config.emitRouteEvents ?? false,
+      ...(this.config.packetBytesMax === undefined ? {} : { packetBytesMax: this.config.packetBytesMax }),
     });
     node.mesh = mesh;
     node.core = this.config.wrap?.(index, node.id, node.boots, mesh, node.edges as LinkId[], this.nowMs) ?? mesh;

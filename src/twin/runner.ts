@@ -4,7 +4,7 @@ import { FaultInjector, type FaultWindow } from './faults.js';
 import { FlowTracker } from './flows.js';
 import { checkOracle, LoopChecker } from './invariants.js';
 import type { LinkParams } from './link-model.js';
-import type { SecureNode } from '../channel/secure-node.js';
+import { meshPacketBytesMax, type SecureNode } from '../channel/secure-node.js';
 import type { LinkId } from '../mesh/neighbour.js';
 import { Network, type NetworkConfig, type NetworkObserver } from './network.js';
 import { Prng } from './prng.js';
@@ -101,9 +101,10 @@ export function assembleSeed(scenario: Scenario, seed: number): SeedRun {
 }
 
 /** The Network option that puts every node behind SecureNode, when the scenario asks for it. */
-function secureWrap(security: TwinSecurity | null, secureNodes: Map<number, SecureNode>, schedulerOf: (index: number, boot: number) => Scheduler): Pick<NetworkConfig, 'wrap'> {
+function secureWrap(security: TwinSecurity | null, secureNodes: Map<number, SecureNode>, schedulerOf: (index: number, boot: number) => Scheduler): Pick<NetworkConfig, 'wrap' | 'packetBytesMax'> {
   if (security === null) return {};
   return {
+    packetBytesMax: meshPacketBytesMax,
     wrap: (index, id, boot, mesh, links, nowMs) => {
       const secure = security.secure(index, id, boot, mesh, links, nowMs, schedulerOf(index, boot));
       secureNodes.set(index, secure);

@@ -361,14 +361,16 @@ export function packTlvs(tlvs: readonly Tlv[]): Uint8Array[] {
 
 /**
  * packTlvs appending the packets to `out`: a sender that flushes every few milliseconds can
- * reuse one array instead of allocating one per flush.
+ * reuse one array instead of allocating one per flush. `maxBytes` (at most packetBytesMax)
+ * lowers the packet size for carriers with less room, such as the secure link layer's frames;
+ * a single TLV larger than it still gets a packet of its own.
  */
-export function packTlvsInto(tlvs: readonly Tlv[], out: Uint8Array[]): void {
+export function packTlvsInto(tlvs: readonly Tlv[], out: Uint8Array[], maxBytes: number = packetBytesMax): void {
   let start = 0;
   let packetTlvsBytes = 0;
   for (let i = 0; i < tlvs.length; i++) {
     const size = sizeOfFitting(tlvs[i]!, 'packTlvs', i);
-    const full = i - start === tlvsPerPacketMax || packetHeaderBytes + packetTlvsBytes + size > packetBytesMax;
+    const full = i > start && (i - start === tlvsPerPacketMax || packetHeaderBytes + packetTlvsBytes + size > maxBytes);
     if (full) {
       out.push(encodeRange(tlvs, start, i, packetTlvsBytes, 'packTlvs'));
       start = i;

@@ -1,4 +1,4 @@
-import { SecureNode } from '../../src/channel/secure-node.js';
+import { meshPacketBytesMax, SecureNode } from '../../src/channel/secure-node.js';
 import { createCa, issueSvid, nodeKeysFromSeeds, type MeshCa } from '../../src/identity/ca.js';
 import type { SvidIdentity } from '../../src/identity/svid.js';
 import { SvidVerifier } from '../../src/identity/verifier.js';
@@ -54,7 +54,7 @@ export class SecureHarness {
     const certificate = spec.certificate ?? issueSvid(spec.issuer ?? ca, path, keys.publicKeys, this.nowMs, random, 3600_000);
     const revoked = spec.revoked ?? new Set<string>();
     const verifier = new SvidVerifier({ trustDomain, anchors: () => [ca.anchor], isRevoked: (identity: SvidIdentity) => revoked.has(identity.spiffeId) });
-    const mesh = new MeshNode({ id: nodeId(spec.id), random: () => random(4)[0]! / 256, links });
+    const mesh = new MeshNode({ id: nodeId(spec.id), random: () => random(4)[0]! / 256, links, packetBytesMax: meshPacketBytesMax });
     const node = new SecureNode({
       mesh,
       links,

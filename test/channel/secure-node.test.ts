@@ -176,3 +176,17 @@ describe('certificate renewal', () => {
     expect(delivered(h, 3)).toBe(1);
   });
 });
+
+describe('packet sizes behind the secure layer', () => {
+  it('sends control packets within a data frame, and drops (and counts) a datagram too large for one', () => {
+    const h = new SecureHarness([[1, 2]]);
+    const a = h.boot({ id: 1 });
+    h.boot({ id: 2 });
+    h.run(3000);
+    h.inject(1, { kind: 'send', dst: nodeId(2), id: 1, payload: new Uint8Array(1300) });
+    expect(a.stats.droppedTooLarge).toBe(1);
+    h.inject(1, { kind: 'send', dst: nodeId(2), id: 2, payload: new Uint8Array(1000) });
+    h.run(50);
+    expect(delivered(h, 2)).toBe(1);
+  });
+});

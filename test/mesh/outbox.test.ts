@@ -173,3 +173,11 @@ describe('Outbox', () => {
     expect(() => outbox.toNeighbour(impostor, hello)).toThrow('Outbox.toNeighbour: two neighbours share slot 1 (links 1 and 2)');
   });
 });
+
+describe('Outbox packet limit', () => {
+  it('refuses a limit outside 256..1400 bytes, naming it', () => {
+    expect(() => new Outbox(100)).toThrow(/expected packetBytesMax in 256\.\.1400, got 100/);
+    expect(() => new Outbox(1401)).toThrow(RangeError);
+    expect(() => new Outbox(1000.5)).toThrow(RangeError);
+  });
+});

@@ -1,9 +1,9 @@
 /** packTlvs: order kept, every packet valid, and as few packets as possible. */
 import fc from 'fast-check';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, it, test } from 'vitest';
 import { decodePacket, packTlvs, packTlvsInto, tlvBytes } from '../../src/wire/codec.js';
 import { WireError, WireErrorCode } from '../../src/wire/errors.js';
-import type { NodeId } from '../../src/wire/ids.js';
+import { nodeId, type NodeId } from '../../src/wire/ids.js';
 import { packetBytesMax, payloadBytesMax, tlvsPerPacketMax } from '../../src/wire/limits.js';
 import type { DataTlv, Tlv } from '../../src/wire/messages.js';
 import { anyTlvArb, tlvArb } from './arbitraries.js';
@@ -102,5 +102,20 @@ describe('packTlvs', () => {
       }),
       { numRuns: 50 },
     );
+  });
+});
+
+describe('packTlvsInto with a smaller limit', () => {
+  it('keeps every packet within the limit, and gives an oversized TLV a packet of its own', () => {
+    const updates: Tlv[] = Array.from({ length: 100 }, (_, i) => ({ type: 'update', source: nodeId(i + 1), seqno: i, metric: 256, intervalMs: 20_000 }));
+    const packets: Uint8Array[] = [];
+    packTlvsInto(updates, packets, 600);
+    expect(packets.length).toBeGreaterThan(2);
+    for (const packet of packets) expect(packet.length).toBeLessThanOrEqual(600);
+    expect(packets.flatMap((p) => decodePacket(p))).toEqual(updates);
+    const big: Tlv = { type: 'data', kind: 0, hopLimit: 64, src: nodeId(1), dst: nodeId(2), id: 1, payload: new Uint8Array(900) };
+    const out: Uint8Array[] = [];
+    packTlvsInto([updates[0]!, big, updates[1]!], out, 600);
+    expect(out.map((p) => decodePacket(p).length)).toEqual([1, 1, 1]);
   });
 });
