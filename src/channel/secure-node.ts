@@ -9,7 +9,6 @@ import { bindPeer, keyHash, newLinkState, type LinkState, type PeerBinding, type
 import type { LinkId } from '../mesh/neighbour.js';
 import type { MeshNode } from '../mesh/node.js';
 import type { MeshEvent, MeshInput, MeshOutput, Transmit } from '../mesh/types.js';
-import { decodePacket } from '../wire/codec.js';
 import type { NodeId } from '../wire/ids.js';
 
 /**
@@ -371,11 +370,10 @@ export class SecureNode {
       this.promote(state, entry);
     }
     if (plaintext.length === 0) return;
-    if (!senderMatches(entry.peer.nodeId, plaintext)) {
-      this.stats.senderMismatch++;
-      return;
-    }
+    // The routing core drops Hellos and probes that claim another node than this session's peer.
+    this.mesh.pinPeer(state.link, entry.peer.nodeId);
     this.toMesh(nowMs, { kind: 'datagram', link: state.link, bytes: plaintext });
+    this.stats.senderMismatch = this.mesh.stats.senderMismatch;
   }
 
   private runTimers(nowMs: number): void {
@@ -501,18 +499,4 @@ export class SecureNode {
     if (this.endToEnd !== null) deadline = Math.min(deadline, this.endToEnd.nextDeadlineMs());
     return deadline;
   }
-}
-
-/** The NodeId a neighbour claims in Hellos and probes must be the one its session was established with. */
-function senderMatches(peerNodeId: NodeId, packet: Uint8Array): boolean {
-  let tlvs;
-  try {
-    tlvs = decodePacket(packet);
-  } catch {
-    return true; // the routing core counts it as a decode error
-  }
-  for (const tlv of tlvs) {
-    if ((tlv.type === 'hello' || tlv.type === 'probe') && tlv.sender !== peerNodeId) return false;
-  }
-  return true;
 }

@@ -41,6 +41,8 @@ export class Neighbour {
   /** The cost routing uses for this link; infinite while the neighbour is not usable. */
   cost = metricInfinity;
   usable = false;
+  /** The only NodeId this link's Hellos and probes may claim (set by a secure layer), or null for any. */
+  pinnedPeer: NodeId | null = null;
   /** Set when the probe session went down since the last `evaluate`, with the reason. */
   private pendingDown: DownReason | null = null;
   private history = new HelloHistory();

@@ -173,6 +173,15 @@ export class MeshNode {
     return this.output;
   }
 
+  /**
+   * Pins the NodeId that Hellos and probes on `link` must claim (null: any). A secure layer pins
+   * the node its session authenticated, and a packet claiming another sender is dropped whole.
+   */
+  pinPeer(link: LinkId, peer: NodeId | null): void {
+    const neighbour = this.neighbours.get(link);
+    if (neighbour !== undefined) neighbour.pinnedPeer = peer;
+  }
+
   /** This node's current own seqno. */
   get ownSeqno(): number {
     return this.seqno;
@@ -326,6 +335,10 @@ export class MeshNode {
     } catch (error) {
       if (!(error instanceof WireError)) throw error;
       this.stats.decodeErrors++;
+      return;
+    }
+    if (neighbour.pinnedPeer !== null && !sendersMatch(neighbour.pinnedPeer, tlvs ?? this.receivedProbe)) {
+      this.stats.senderMismatch++;
       return;
     }
     if (tlvs === null) {
@@ -878,4 +891,13 @@ export class MeshNode {
     }
     return deadline;
   }
+}
+
+/** True when every Hello and probe among `tlvs` (or the lone `probe`) names `peer` as its sender. */
+function sendersMatch(peer: NodeId, tlvs: readonly Tlv[] | ProbeTlv): boolean {
+  if (!Array.isArray(tlvs)) return (tlvs as ProbeTlv).sender === peer;
+  for (const tlv of tlvs as readonly Tlv[]) {
+    if ((tlv.type === 'hello' || tlv.type === 'probe') && tlv.sender !== peer) return false;
+  }
+  return true;
 }

@@ -78,6 +78,8 @@ export interface MeshStats {
   advertsSent: number;
   /** Updates dropped because the node already keeps sourcesMax sources. */
   sourcesRejected: number;
+  /** Packets dropped because a Hello or probe claimed another sender than the link's pinned peer. */
+  senderMismatch: number;
 }
 
 /** A fresh set of node counters, all zero. */
@@ -97,5 +99,6 @@ export function newMeshStats(): MeshStats {
     updatesChanged: 0,
     advertsSent: 0,
     sourcesRejected: 0,
+    senderMismatch: 0,
   };
 }
