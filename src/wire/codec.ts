@@ -438,21 +438,25 @@ function readIhu(b: Uint8Array, body: number, _bodyBytes: number, at: number): I
 }
 
 function readProbe(b: Uint8Array, body: number, _bodyBytes: number, at: number): ProbeTlv {
+  return readProbeInto(b, body, at, newProbeRecord());
+}
+
+/** Checks and reads a Probe body at `body` into `into` (left untouched when a field is refused). */
+function readProbeInto(b: Uint8Array, body: number, at: number, into: ProbeRecord): ProbeRecord {
   const sender = readNodeId(b, body, TlvType.probe, at, 'sender');
   const state = b[body + 4]!;
   if (state > probeStateMax) throw fieldError(TlvType.probe, at, 'state', `in 0..${probeStateMax}`, state);
   const detectMult = b[body + 5]!;
   if (detectMult === 0) throw fieldError(TlvType.probe, at, 'detectMult', `in 1..${u8Max}`, detectMult);
-  return {
-    type: 'probe',
-    sender,
-    state: state as ProbeStateValue,
-    detectMult,
-    intervalMs: readInterval(b, body + 6, TlvType.probe, at),
-    txUs: readU32(b, body + 8),
-    echoUs: readU32(b, body + 12),
-    holdUs: readU32(b, body + 16),
-  };
+  const intervalMs = readInterval(b, body + 6, TlvType.probe, at);
+  into.sender = sender;
+  into.state = state as ProbeStateValue;
+  into.detectMult = detectMult;
+  into.intervalMs = intervalMs;
+  into.txUs = readU32(b, body + 8);
+  into.echoUs = readU32(b, body + 12);
+  into.holdUs = readU32(b, body + 16);
+  return into;
 }
 
 function readUpdate(b: Uint8Array, body: number, _bodyBytes: number, at: number): UpdateTlv {
@@ -596,20 +600,7 @@ export function decodeProbePacket(bytes: Uint8Array, into: ProbeRecord): boolean
   if (bytes.length !== probePacketBytes || bytes[0] !== wireVersion || bytes[1] !== TlvType.probe || readU16(bytes, 2) !== probeBodyBytes) {
     return false;
   }
-  const at = packetHeaderBytes;
-  const body = at + tlvHeaderBytes;
-  const sender = readNodeId(bytes, body, TlvType.probe, at, 'sender');
-  const state = bytes[body + 4]!;
-  if (state > probeStateMax) throw fieldError(TlvType.probe, at, 'state', `in 0..${probeStateMax}`, state);
-  const detectMult = bytes[body + 5]!;
-  if (detectMult === 0) throw fieldError(TlvType.probe, at, 'detectMult', `in 1..${u8Max}`, detectMult);
-  into.intervalMs = readInterval(bytes, body + 6, TlvType.probe, at);
-  into.sender = sender;
-  into.state = state as ProbeStateValue;
-  into.detectMult = detectMult;
-  into.txUs = readU32(bytes, body + 8);
-  into.echoUs = readU32(bytes, body + 12);
-  into.holdUs = readU32(bytes, body + 16);
+  readProbeInto(bytes, packetHeaderBytes + tlvHeaderBytes, packetHeaderBytes, into);
   return true;
 }
 
