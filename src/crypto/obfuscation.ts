@@ -76,6 +76,8 @@ export const replayEntriesMax = 16_384;
 export const reassemblyTimeoutMs = 5_000;
 /** Most handshake messages being reassembled at once. */
 export const reassembliesMax = 32;
+/** Messages one source may have in reassembly at once, so that no single sender fills every slot. */
+export const reassembliesPerSourceMax = 4;
 /** Most bytes reserved for reassembly at once (each message reserves its declared size). */
 export const reassemblyBytesMax = 262_144;
 
@@ -501,6 +503,8 @@ class ReplayCache {
 }
 
 interface Reassembly {
+  /** The sender it is reassembled for. */
+  readonly source: string;
   readonly count: number;
   readonly messageBytes: number;
   readonly deadlineMs: number;
@@ -544,6 +548,8 @@ export class FrameReceiver {
   /** `${source}/${messageId}` -> partial message, in arrival order. */
   private readonly reassemblies = new Map<string, Reassembly>();
   private reservedBytes = 0;
+  /** Reassemblies in progress per source. */
+  private readonly perSource = new Map<string, number>();
 
   /** Builds a receiver for the network whose keys are `keys`. */
   constructor(private readonly keys: ObfuscationKeys) {}
@@ -580,7 +586,7 @@ export class FrameReceiver {
     if (frame.kind === 'refused' || frame.kind === 'data') return frame;
     if (this.replay.seen(nowMs, frame.tag)) return refuse(ObfuscationErrorCode.ERR_OBFS_REPLAY, `${frame.kind} datagram seen within ${replayWindowMs} ms`);
     if (frame.kind === 'cookie') return { kind: 'cookie', message: frame.message };
-    return this.addFragment(nowMs, `${source}/${frame.fragment.messageId}`, frame.fragment);
+    return this.addFragment(nowMs, source, frame.fragment);
   }
 
   /** Drops reassemblies whose deadline has passed. */
@@ -591,14 +597,18 @@ export class FrameReceiver {
   private drop(key: string, reassembly: Reassembly): void {
     this.reassemblies.delete(key);
     this.reservedBytes -= reassembly.messageBytes;
+    const left = (this.perSource.get(reassembly.source) ?? 1) - 1;
+    if (left === 0) this.perSource.delete(reassembly.source);
+    else this.perSource.set(reassembly.source, left);
   }
 
-  private addFragment(nowMs: number, key: string, fragment: HandshakeFragment): Received {
+  private addFragment(nowMs: number, source: string, fragment: HandshakeFragment): Received {
+    const key = `${source}/${fragment.messageId}`;
     if (fragment.count === 1) {
       if (fragment.offset !== 0 || fragment.body.length !== fragment.messageBytes) return fragmentRefusal('a single fragment must hold the whole message');
       return { kind: 'handshake', message: fragment.body };
     }
-    const reassembly = this.reassemblies.get(key) ?? this.start(nowMs, key, fragment);
+    const reassembly = this.reassemblies.get(key) ?? this.start(nowMs, key, source, fragment);
     if (!('fragments' in reassembly)) return reassembly;
     if (reassembly.count !== fragment.count || reassembly.messageBytes !== fragment.messageBytes) {
       this.drop(key, reassembly);
@@ -622,14 +632,17 @@ export class FrameReceiver {
     return { kind: 'handshake', message: assemble(reassembly) };
   }
 
-  private start(nowMs: number, key: string, fragment: HandshakeFragment): Reassembly | ObfuscationRefusal {
+  private start(nowMs: number, key: string, source: string, fragment: HandshakeFragment): Reassembly | ObfuscationRefusal {
     if (this.reassemblies.size >= reassembliesMax) return refuse(ObfuscationErrorCode.ERR_OBFS_LIMIT, `already reassembling ${reassembliesMax} messages`);
+    const fromSource = this.perSource.get(source) ?? 0;
+    if (fromSource >= reassembliesPerSourceMax) return refuse(ObfuscationErrorCode.ERR_OBFS_LIMIT, `already reassembling ${reassembliesPerSourceMax} messages from this source`);
     if (this.reservedBytes + fragment.messageBytes > reassemblyBytesMax) {
       return refuse(ObfuscationErrorCode.ERR_OBFS_LIMIT, `reassembly would hold ${this.reservedBytes + fragment.messageBytes} of at most ${reassemblyBytesMax} bytes`);
     }
-    const reassembly: Reassembly = { count: fragment.count, messageBytes: fragment.messageBytes, deadlineMs: nowMs + reassemblyTimeoutMs, fragments: new Map(), receivedBytes: 0 };
+    const reassembly: Reassembly = { source, count: fragment.count, messageBytes: fragment.messageBytes, deadlineMs: nowMs + reassemblyTimeoutMs, fragments: new Map(), receivedBytes: 0 };
     this.reassemblies.set(key, reassembly);
     this.reservedBytes += fragment.messageBytes;
+    this.perSource.set(source, fromSource + 1);
     return reassembly;
   }
 }

@@ -21,6 +21,7 @@ import {
   openFrame,
   planFragmentSizes,
   reassembliesMax,
+  reassembliesPerSourceMax,
   reassemblyBytesMax,
   reassemblyTimeoutMs,
   replayEntriesMax,
@@ -289,11 +290,24 @@ describe('reassembly', () => {
     const receiver = new FrameReceiver(keys);
     const firstHalf = (messageId: number): Uint8Array =>
       sealHandshakeFragment(keys, random, { messageId, index: 0, count: 2, messageBytes: 100, offset: 0, body: message.subarray(0, 50) }, { opensFlow: false });
-    for (let id = 0; id < reassembliesMax; id++) expect(receiver.receive(t0 + id, firstHalf(id))).toEqual({ kind: 'pending' });
+    // Distinct sources, so that only the global limit applies.
+    for (let id = 0; id < reassembliesMax; id++) expect(receiver.receive(t0 + id, firstHalf(id), `s${id}`)).toEqual({ kind: 'pending' });
     expect(receiver.nextDeadlineMs()).toBe(t0 + reassemblyTimeoutMs);
-    expect(refusedCode(receiver.receive(t0 + 100, firstHalf(reassembliesMax)))).toBe('ERR_OBFS_LIMIT');
-    expect(receiver.receive(t0 + reassemblyTimeoutMs, firstHalf(reassembliesMax + 1))).toEqual({ kind: 'pending' });
+    expect(refusedCode(receiver.receive(t0 + 100, firstHalf(reassembliesMax), 'another'))).toBe('ERR_OBFS_LIMIT');
+    expect(receiver.receive(t0 + reassemblyTimeoutMs, firstHalf(reassembliesMax + 1), 'another')).toEqual({ kind: 'pending' });
     expect(receiver.reassemblyCount).toBe(reassembliesMax);
+  });
+
+  it(`lets one source hold at most ${reassembliesPerSourceMax} messages in reassembly, leaving room for the others`, () => {
+    const random = seededRandom('per source limit');
+    const receiver = new FrameReceiver(keys);
+    const firstHalf = (messageId: number): Uint8Array =>
+      sealHandshakeFragment(keys, random, { messageId, index: 0, count: 2, messageBytes: 100, offset: 0, body: message.subarray(0, 50) }, { opensFlow: false });
+    for (let id = 0; id < reassembliesPerSourceMax; id++) expect(receiver.receive(t0, firstHalf(id), 'flooder')).toEqual({ kind: 'pending' });
+    expect(refusedCode(receiver.receive(t0, firstHalf(99), 'flooder'))).toBe('ERR_OBFS_LIMIT');
+    expect(receiver.receive(t0, firstHalf(100), 'honest')).toEqual({ kind: 'pending' });
+    receiver.expire(t0 + reassemblyTimeoutMs);
+    expect(receiver.receive(t0 + reassemblyTimeoutMs, firstHalf(101), 'flooder')).toEqual({ kind: 'pending' });
   });
 
   it(`refuses a message that would take reassembly past ${reassemblyBytesMax} bytes`, () => {
@@ -302,8 +316,8 @@ describe('reassembly', () => {
     const firstOfLargest = (messageId: number): Uint8Array =>
       sealHandshakeFragment(keys, random, { messageId, index: 0, count: 20, messageBytes: handshakeMessageBytesMax, offset: 0, body: message.subarray(0, 1000) }, { opensFlow: false });
     const fitting = Math.floor(reassemblyBytesMax / handshakeMessageBytesMax);
-    for (let id = 0; id < fitting; id++) expect(receiver.receive(t0, firstOfLargest(id))).toEqual({ kind: 'pending' });
-    expect(refusedCode(receiver.receive(t0, firstOfLargest(fitting)))).toBe('ERR_OBFS_LIMIT');
+    for (let id = 0; id < fitting; id++) expect(receiver.receive(t0, firstOfLargest(id), `s${id}`)).toEqual({ kind: 'pending' });
+    expect(refusedCode(receiver.receive(t0, firstOfLargest(fitting), 'another'))).toBe('ERR_OBFS_LIMIT');
     expect(receiver.reassemblyBytes).toBe(fitting * handshakeMessageBytesMax);
   });
 });
