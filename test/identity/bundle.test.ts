@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { sha256 } from '../../src/crypto/hash.js';
 import { acceptNewerBundle, bundleBytesMax, bundleKeysMax, encodeBundle, parseBundle, type BundleContents } from '../../src/identity/bundle.js';
 import { createCa, issueSvid, nodeKeysFromSeeds, type MeshCa } from '../../src/identity/ca.js';
-import { isIdentityError, type IdentityError } from '../../src/identity/errors.js';
 import { SpiffeIdError } from '../../src/identity/spiffe-id.js';
 import { validateSvid } from '../../src/identity/svid.js';
 import { seeded } from '../seeded.js';
+import { refusal } from './refusal.js';
 
 const dayMs = 24 * 3600_000;
 const t0 = Date.UTC(2026, 10, 27, 12);
@@ -39,15 +39,6 @@ function bundle(keys: unknown[], extra: Json = {}): string {
   return JSON.stringify({ keys, spiffe_sequence: 1, ...extra });
 }
 
-function refusal(action: () => unknown): IdentityError {
-  try {
-    action();
-  } catch (error) {
-    if (isIdentityError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an IdentityError, nothing was thrown');
-}
 
 const oldEntry = entryOf(oldCa);
 const newEntry = entryOf(newCa);

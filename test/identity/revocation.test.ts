@@ -4,7 +4,6 @@ import { ed25519Sign } from '../../src/crypto/curve25519.js';
 import { sha256 } from '../../src/crypto/hash.js';
 import { mlDsaSign } from '../../src/crypto/mldsa.js';
 import { createCa, issueSvid, nodeKeysFromSeeds, type MeshCa } from '../../src/identity/ca.js';
-import { isIdentityError, type IdentityError } from '../../src/identity/errors.js';
 import {
   revocationBytesMax,
   revocationEntriesMax,
@@ -17,6 +16,7 @@ import {
 } from '../../src/identity/revocation.js';
 import { validateSvid, type SvidIdentity } from '../../src/identity/svid.js';
 import { seeded } from '../seeded.js';
+import { refusal } from './refusal.js';
 
 const minuteMs = 60_000;
 const dayMs = 24 * 3600_000;
@@ -52,15 +52,6 @@ function list(overrides: Partial<RevocationList> = {}): RevocationList {
 
 const signed = signRevocationList(ca, list());
 
-function refusal(action: () => unknown): IdentityError {
-  try {
-    action();
-  } catch (error) {
-    if (isIdentityError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an IdentityError, nothing was thrown');
-}
 
 /** An independent encoder of the documented body layout, to build bodies the signer would refuse. */
 function body(parts: { version?: number; trustDomain?: string; sequence?: bigint; issuedAtMs?: bigint; count?: number; entries?: { id: string; serial: number[]; atMs: bigint }[]; trailing?: number[] }): Uint8Array {
