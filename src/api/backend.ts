@@ -1,0 +1,132 @@
+/**
+ * What the HTTP API needs from a running node. The daemon (src/node) implements it; the API
+ * (src/api/server.ts) only reads and calls through it, so the API can be tested against a
+ * stand-in and the daemon against the real API.
+ */
+
+/** Node IDs are 8 lower-case hex digits (formatNodeId); SPIFFE IDs are spiffe://<td>/node/<id>. */
+export type NodeIdText = string;
+
+/** GET /v1/node. */
+export interface NodeInfo {
+  readonly nodeId: NodeIdText;
+  readonly spiffeId: string;
+  readonly trustDomain: string;
+  readonly version: string;
+  readonly profile: 'fast' | 'rfc8966';
+  /** ISO 8601 time the process started. */
+  readonly startedAt: string;
+  readonly uptimeS: number;
+  /** Addresses the transports listen on, as host:port ([v6]:port). */
+  readonly listen: { readonly udp: readonly string[]; readonly tcp: readonly string[] };
+  /** Address the API listens on. */
+  readonly api: string;
+  /** 'running', or 'draining' after `node drain` (no transit accepted any more). */
+  readonly state: 'running' | 'draining';
+  /** ISO 8601 expiry of the node's current SVID. */
+  readonly svidNotAfter: string;
+}
+
+/** One link of GET /v1/neighbours. */
+export interface NeighbourInfo {
+  readonly link: number;
+  readonly transport: 'udp' | 'tcp';
+  readonly address: string;
+  /** The node the link's session authenticated, or null while there is none. */
+  readonly peerNodeId: NodeIdText | null;
+  readonly peerSpiffeId: string | null;
+  readonly secured: boolean;
+  /** The routing core considers the neighbour alive (probes answered). */
+  readonly usable: boolean;
+  /** Link cost (ETX and RTT), 0xffff when unusable. */
+  readonly cost: number;
+  readonly rttMs: number;
+}
+
+/** One selected route of GET /v1/routes. */
+export interface RouteInfo {
+  readonly dst: NodeIdText;
+  readonly nextHop: NodeIdText | null;
+  readonly link: number;
+  readonly metric: number;
+  readonly seqno: number;
+  /** A feasible alternate next hop is ready (fast reroute). */
+  readonly hasAlternate: boolean;
+}
+
+/** One echo of POST /v1/ping. */
+export interface PingReply {
+  readonly seq: number;
+  /** Round trip in ms, or null when no reply came within the timeout. */
+  readonly rttMs: number | null;
+  /** 'reply', 'timeout', 'unreachable' or 'hopLimitExceeded' (with the reporting node). */
+  readonly outcome: 'reply' | 'timeout' | 'unreachable' | 'hopLimitExceeded';
+  readonly reporter?: NodeIdText;
+}
+
+/** POST /v1/ping result. */
+export interface PingResult {
+  readonly dst: NodeIdText;
+  readonly replies: readonly PingReply[];
+}
+
+/** One hop of a traceroute (POST /v1/traceroute). */
+export interface TraceHop {
+  readonly hop: number;
+  /** The node that answered at this hop limit (hopLimitExceeded reporter or the destination), or null. */
+  readonly nodeId: NodeIdText | null;
+  readonly rttMs: number | null;
+}
+
+/** POST /v1/send result. */
+export interface SendResult {
+  /** The datagram's id (its sequence number among this node's sends). */
+  readonly id: number;
+  /** False when the node has no route to dst at the moment (nothing was sent). */
+  readonly routed: boolean;
+}
+
+/** Events streamed by GET /v1/events (server-sent events, one JSON object each). */
+export type NodeEvent =
+  | { readonly kind: 'datagram'; readonly at: string; readonly src: NodeIdText; readonly id: number; readonly payloadBase64: string }
+  | { readonly kind: 'neighbourUp'; readonly at: string; readonly link: number; readonly peer: NodeIdText }
+  | { readonly kind: 'neighbourDown'; readonly at: string; readonly link: number; readonly peer: NodeIdText; readonly reason: string }
+  | { readonly kind: 'sessionUp'; readonly at: string; readonly link: number; readonly peerSpiffeId: string }
+  | { readonly kind: 'policyDeny'; readonly at: string; readonly action: string; readonly principal: string; readonly policyIds: readonly string[] }
+  | { readonly kind: 'lifecycle'; readonly at: string; readonly state: string; readonly detail: string };
+
+/** Counters and gauges for /metrics, read at scrape time. Counters only grow while the process lives. */
+export interface NodeCounters {
+  readonly handshakesCompleted: number;
+  readonly handshakesRefused: number;
+  readonly credentialsRefused: number;
+  readonly rekeys: number;
+  readonly packetsForwarded: number;
+  readonly packetsDelivered: number;
+  /** Dropped packets by reason (noRoute, hopLimit, noSession, tooLarge, openFailure, frameRefused, policy, ...). */
+  readonly packetsDropped: Readonly<Record<string, number>>;
+  /** Policy decisions that denied, by action (peer, transit, api). */
+  readonly policyDenies: Readonly<Record<string, number>>;
+  readonly controlBytesSent: number;
+  readonly dataBytesSent: number;
+}
+
+/** The running node as the API sees it. */
+export interface NodeBackend {
+  info(): NodeInfo;
+  neighbours(): readonly NeighbourInfo[];
+  routes(): readonly RouteInfo[];
+  counters(): NodeCounters;
+  /** Live: the process runs its event loop. Ready: at least one secured neighbour and a route (or no peers configured). */
+  ready(): boolean;
+  /** Sends `count` echo requests one second apart (or `intervalMs`), waiting up to `timeoutMs` for each. */
+  ping(dst: NodeIdText, options: { readonly count: number; readonly intervalMs: number; readonly timeoutMs: number }): Promise<PingResult>;
+  traceroute(dst: NodeIdText, options: { readonly maxHops: number; readonly timeoutMs: number }): Promise<readonly TraceHop[]>;
+  send(dst: NodeIdText, payload: Uint8Array): SendResult;
+  /** Stops accepting transit, lets routes move away, then leaves (the process exits when done). */
+  drain(): Promise<void>;
+  /** Calls `listener` for every event until the returned function is called. */
+  subscribe(listener: (event: NodeEvent) => void): () => void;
+  /** Recovery times (ms) observed since the last call, for the recovery-time histogram. */
+  takeRecoverySamples(): readonly number[];
+}
