@@ -43,6 +43,8 @@ export class Neighbour {
   usable = false;
   /** The only NodeId this link's Hellos and probes may claim (set by a secure layer), or null for any. */
   pinnedPeer: NodeId | null = null;
+  /** Set by a transit input: routes through this neighbour to anyone but itself are refused. */
+  transitDenied = false;
   /** Set when the probe session went down since the last `evaluate`, with the reason. */
   private pendingDown: DownReason | null = null;
   private history = new HelloHistory();

@@ -48,6 +48,11 @@ export interface MeshNodeConfig {
   readonly emitRouteEvents?: boolean;
   /** Largest control packet to send (default: the wire's packetBytesMax); the secure layer needs less. */
   readonly packetBytesMax?: number;
+  /**
+   * The node's first own seqno (default: random). A daemon restarting passes one more than the
+   * last it saved, so its seqnos never go back and no update of its former self looks newer.
+   */
+  readonly initialSeqno?: number;
 }
 
 /** A snapshot of one route for inspection (CLI, twin oracle, tests). */
@@ -95,6 +100,10 @@ export class MeshNode {
   /** Seqno requests forwarded recently, by source: suppresses duplicates and re-forwards when `via` dies. */
   private readonly forwardedRequests = new Map<NodeId, ForwardedRequest>();
   private seqno: number;
+  /** After a drain input: every route but our own is advertised as retracted, so neighbours go around us. */
+  private draining = false;
+  /** After a shutdown input: our own route is retracted too. */
+  private retiring = false;
   private helloSeqno = 0;
   private started = false;
   private nextProbeAtMs = Number.POSITIVE_INFINITY;
@@ -137,7 +146,8 @@ export class MeshNode {
     this.profile = config.profile ?? fastProfile;
     this.random = config.random;
     this.emitRouteEvents = config.emitRouteEvents ?? false;
-    this.seqno = Math.floor(config.random() * 0x10000) & 0xffff;
+    const randomSeqno = Math.floor(config.random() * 0x10000) & 0xffff;
+    this.seqno = config.initialSeqno === undefined ? randomSeqno : seqnoPlus(config.initialSeqno, 0);
     if (this.profile.routeQueries && this.profile.probeIntervalMs === null) {
       // Without the three-way probe handshake a neighbour can come back without ever having
       // declared us down, still holding routes through us: the queries' argument fails.
@@ -278,7 +288,45 @@ export class MeshNode {
       case 'ping':
         this.originateLocal(input);
         return;
+      case 'transit':
+        this.setTransit(input.link, input.allowed);
+        return;
+      case 'drain':
+      case 'shutdown':
+        this.leave(input.kind === 'shutdown');
+        return;
     }
+  }
+
+  /** True once a drain (or shutdown) input came: the node offers no transit any more. */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Applies a transit decision to a link's neighbour (see TransitInput). */
+  private setTransit(link: LinkId, allowed: boolean): void {
+    const neighbour = this.neighbours.get(link);
+    if (neighbour === undefined || neighbour.transitDenied === !allowed) return;
+    neighbour.transitDenied = !allowed;
+    if (allowed) {
+      // It advertised routes we dropped: ask for all of them again.
+      this.outbox.toNeighbour(neighbour, { type: 'routeRequest', source: null });
+      return;
+    }
+    for (const slot of this.table.slots()) {
+      if (this.table.sourceAt(slot) !== neighbour.peer && this.table.clearRoute(slot, neighbour.slot)) this.reselect(slot);
+    }
+  }
+
+  /**
+   * Drain: retract every route but our own at once (neighbours reroute around us while we still
+   * forward what reaches us). Shutdown: retract our own route too, just before the node stops.
+   */
+  private leave(retire: boolean): void {
+    this.draining = true;
+    if (retire) this.retiring = true;
+    this.sendFullDump(null);
+    this.urgentAdvert = true;
   }
 
   private addLink(link: LinkId): void {
@@ -490,7 +538,7 @@ export class MeshNode {
     if (tlv.source === this.id) return;
     const table = this.table;
     let slot = table.slotOf(tlv.source);
-    if (tlv.metric === metricInfinity) {
+    if (tlv.metric === metricInfinity || (neighbour.transitDenied && tlv.source !== neighbour.peer)) {
       if (slot >= 0 && table.clearRoute(slot, neighbour.slot)) this.reselect(slot);
       return;
     }
@@ -681,7 +729,7 @@ export class MeshNode {
     const k = table.selected[slot]!;
     const source = table.sourceAt(slot);
     const intervalMs = this.profile.updateIntervalMs;
-    if (k < 0) {
+    if (k < 0 || this.draining) {
       table.advertisedMetric[slot] = metricInfinity;
       return { type: 'update', source, seqno: table.advertisedSeqno[slot]!, metric: metricInfinity, intervalMs };
     }
@@ -694,7 +742,8 @@ export class MeshNode {
   }
 
   private selfUpdate(): UpdateTlv {
-    return { type: 'update', source: this.id, seqno: this.seqno, metric: 0, intervalMs: this.profile.updateIntervalMs };
+    const metric = this.retiring ? metricInfinity : 0;
+    return { type: 'update', source: this.id, seqno: this.seqno, metric, intervalMs: this.profile.updateIntervalMs };
   }
 
   private sendFullDump(neighbour: Neighbour | null): void {

@@ -9,7 +9,22 @@ export type MeshInput =
   | { readonly kind: 'addLink'; readonly link: LinkId }
   | { readonly kind: 'removeLink'; readonly link: LinkId }
   | SendInput
-  | PingInput;
+  | PingInput
+  | TransitInput
+  | { readonly kind: 'drain' }
+  | { readonly kind: 'shutdown' };
+
+/**
+ * Whether this node may route others' traffic through the neighbour on `link` (a transit
+ * policy). When not, routes learned on the link count as retracted, except the route to the
+ * neighbour itself: the node goes around it. Like a Babel input filter, it only removes routes,
+ * so it cannot form a loop.
+ */
+export interface TransitInput {
+  readonly kind: 'transit';
+  readonly link: LinkId;
+  readonly allowed: boolean;
+}
 
 /** Send an application datagram to `dst`. */
 export interface SendInput {
