@@ -1,0 +1,249 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { SecureNode, meshPacketBytesMax } from '../channel/secure-node.js';
+import type { NodeKeys } from '../identity/ca.js';
+import type { PeerCredential } from '../crypto/handshake.js';
+import type { TrustAnchor } from '../identity/svid.js';
+import type { RevocationSet } from '../identity/revocation.js';
+import { SvidVerifier } from '../identity/verifier.js';
+import type { LinkId } from '../mesh/neighbour.js';
+import { MeshNode } from '../mesh/node.js';
+import type { TimingProfile } from '../mesh/profiles.js';
+import type { MeshEvent, MeshInput, Transmit } from '../mesh/types.js';
+import type { NodeId } from '../wire/ids.js';
+import { LinkTable, type Endpoint, type LinkRecord } from './links.js';
+import { UdpTransport, type ListenAddress } from './udp.js';
+
+/**
+ * The daemon's driver: it runs the same SecureNode (and MeshNode behind it) as the twin, with
+ * a monotonic millisecond clock, one timer armed at the core's next deadline, real UDP
+ * sockets and a CSPRNG. Everything that decides lives in the core; this file only moves bytes
+ * and time in and out, and tells the core about policy decisions.
+ */
+
+/** Housekeeping (provisional links, transit re-evaluation) runs this often. */
+export const housekeepingIntervalMs = 1000;
+
+/** What the node is and holds. */
+export interface NodeIdentity {
+  readonly spiffeId: string;
+  readonly trustDomain: string;
+  readonly nodeId: NodeId;
+  /** The current SVID (DER); replaced by renewals. */
+  readonly certificate: Uint8Array;
+  readonly keys: NodeKeys;
+  /** The mesh's obfuscation key (from enrollment). */
+  readonly networkKey: Uint8Array;
+}
+
+/** Who may peer with this node and whom it may route through (the Cedar policy, in the daemon). */
+export interface PeerPolicy {
+  /** Whether the node named by `peerSpiffeId` may have a session with this node. */
+  mayPeer(peerSpiffeId: string): boolean;
+  /** Whether this node may route others' traffic through `peerSpiffeId`. */
+  mayTransit(peerSpiffeId: string): boolean;
+}
+
+/** Where the own seqno is kept across restarts. */
+export interface SeqnoStore {
+  routerSeqno(): number | null;
+  saveRouterSeqno(seqno: number): void;
+}
+
+/** How a runtime is set up. */
+export interface RuntimeOptions {
+  readonly identity: NodeIdentity;
+  readonly anchors: () => readonly TrustAnchor[];
+  readonly revocations: RevocationSet;
+  readonly profile: TimingProfile;
+  readonly endToEnd: boolean;
+  readonly udp: readonly ListenAddress[];
+  readonly peers: readonly Endpoint[];
+  readonly policy: PeerPolicy;
+  readonly seqnos?: SeqnoStore;
+  /** Called with every event of the core, after the runtime's own bookkeeping. */
+  readonly onEvent?: (event: MeshEvent, nowMs: number) => void;
+}
+
+/** A verifier that also asks the peer policy: a denied peer's certificate does not verify, so no session forms. */
+class PolicyVerifier {
+  constructor(
+    private readonly inner: SvidVerifier,
+    private readonly policy: PeerPolicy,
+  ) {}
+
+  verify(certificate: Uint8Array, nowMs: number): PeerCredential {
+    const credential = this.inner.verify(certificate, nowMs);
+    if (!this.policy.mayPeer(credential.spiffeId)) throw new Error(`policy: peering with ${credential.spiffeId} denied`);
+    return credential;
+  }
+}
+
+/** A monotonic clock in epoch milliseconds: wall time at start, then performance.now (never jumps back). */
+export function monotonicEpochClock(): () => number {
+  const startEpochMs = Date.now();
+  const startPerfMs = performance.now();
+  return () => startEpochMs + (performance.now() - startPerfMs);
+}
+
+/** One running node: sockets, timer, and the secure mesh core. */
+export class NodeRuntime {
+  readonly links = new LinkTable();
+  readonly secure: SecureNode;
+  readonly mesh: MeshNode;
+  readonly clock = monotonicEpochClock();
+  readonly startedAtMs: number;
+  /** Datagrams from new addresses dropped because every provisional link was taken. */
+  provisionalRefused = 0;
+  private udp: UdpTransport | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private housekeeping: NodeJS.Timeout | null = null;
+  private savedSeqno: number | null = null;
+  /** The transit decision last given to the core, per link. */
+  private readonly transitAllowed = new Map<LinkId, boolean>();
+  private stopped = false;
+  private transitDirty = false;
+
+  constructor(private readonly options: RuntimeOptions) {
+    this.startedAtMs = this.clock();
+    const random = (bytes: number): Uint8Array => new Uint8Array(randomBytes(bytes));
+    const saved = options.seqnos?.routerSeqno() ?? null;
+    this.mesh = new MeshNode({
+      id: options.identity.nodeId,
+      random: () => randomBytes(6).readUIntBE(0, 6) / 2 ** 48,
+      profile: options.profile,
+      emitRouteEvents: true,
+      packetBytesMax: meshPacketBytesMax,
+      ...(saved === null ? {} : { initialSeqno: (saved + 1) & 0xffff }),
+    });
+    const identity = options.identity;
+    const svids = new SvidVerifier({ trustDomain: identity.trustDomain, anchors: options.anchors, isRevoked: options.revocations.isRevoked });
+    this.secure = new SecureNode({
+      mesh: this.mesh,
+      links: [],
+      handshake: {
+        local: { spiffeId: identity.spiffeId, certificate: identity.certificate, staticKey: identity.keys.xwing },
+        verifier: new PolicyVerifier(svids, options.policy),
+        random,
+        prologue: new TextEncoder().encode(identity.trustDomain),
+      },
+      networkKey: identity.networkKey,
+      endToEnd: options.endToEnd,
+    });
+  }
+
+  /** Binds the sockets, adds the configured peers' links and starts the core. */
+  async start(): Promise<void> {
+    this.udp = await UdpTransport.open(this.options.udp, (from, bytes) => this.onDatagram(from, bytes));
+    const nowMs = this.clock();
+    for (const peer of this.options.peers) this.step({ kind: 'addLink', link: this.links.addConfigured(peer, nowMs).link });
+    this.step({ kind: 'timer' });
+    this.housekeeping = setInterval(() => this.houseKeep(), housekeepingIntervalMs);
+  }
+
+  /** The addresses the UDP sockets are bound to. */
+  udpAddresses(): string[] {
+    return this.udp?.addresses() ?? [];
+  }
+
+  /** Counters of the UDP transport. */
+  udpStats(): UdpTransport['stats'] | null {
+    return this.udp?.stats ?? null;
+  }
+
+  /** Hands one input to the core at the current time and carries out what it returns. */
+  step(input: MeshInput): void {
+    if (this.stopped) return;
+    const nowMs = this.clock();
+    const output = this.secure.handle(nowMs, input);
+    for (const transmit of output.sends) this.transmit(transmit);
+    for (const event of output.events) this.onEvent(event, nowMs);
+    this.persistSeqno();
+    this.arm(output.nextDeadlineMs, nowMs);
+    if (this.transitDirty) {
+      this.transitDirty = false;
+      this.applyTransitPolicy();
+    }
+  }
+
+  /** Presents a renewed SVID (same keys) from now on; every link rekeys with it. */
+  renewCertificate(certificate: Uint8Array): void {
+    this.secure.renewCertificate(certificate);
+    this.step({ kind: 'timer' });
+  }
+
+  /** Re-asks the policy about every secured link (after a policy reload, and once a second). */
+  applyTransitPolicy(): void {
+    for (const record of this.links.all()) {
+      const peer = this.secure.peerOf(record.link);
+      if (peer === null) continue;
+      const allowed = this.options.policy.mayTransit(peer);
+      if (this.transitAllowed.get(record.link) === allowed) continue;
+      this.transitAllowed.set(record.link, allowed);
+      this.step({ kind: 'transit', link: record.link, allowed });
+    }
+  }
+
+  /** Retracts every route (our own too), lets the packets leave, and closes the sockets. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.step({ kind: 'shutdown' });
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.housekeeping !== null) clearInterval(this.housekeeping);
+    // The retractions were handed to the kernel above; give it a moment to put them on the wire.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await this.udp?.close();
+  }
+
+  /** The link record of `link`. */
+  link(link: LinkId): LinkRecord | undefined {
+    return this.links.get(link);
+  }
+
+  private onDatagram(from: Endpoint, bytes: Uint8Array): void {
+    if (this.stopped) return;
+    const admitted = this.links.admit(from, this.clock());
+    if (admitted === null) {
+      this.provisionalRefused++;
+      return;
+    }
+    if (admitted.isNew) this.step({ kind: 'addLink', link: admitted.record.link });
+    this.step({ kind: 'datagram', link: admitted.record.link, bytes });
+  }
+
+  private transmit(transmit: Transmit): void {
+    const record = this.links.get(transmit.link);
+    if (record !== undefined) this.udp?.send(record.endpoint, transmit.bytes);
+  }
+
+  private onEvent(event: MeshEvent, nowMs: number): void {
+    // Decided after this step's outputs are out: a nested step would re-arm the timer out of order.
+    if (event.kind === 'neighbourUp') this.transitDirty = true;
+    if (event.kind === 'neighbourDown') this.transitAllowed.delete(event.link);
+    this.options.onEvent?.(event, nowMs);
+  }
+
+  private persistSeqno(): void {
+    const seqno = this.mesh.ownSeqno;
+    if (seqno === this.savedSeqno || this.options.seqnos === undefined) return;
+    this.options.seqnos.saveRouterSeqno(seqno);
+    this.savedSeqno = seqno;
+  }
+
+  private arm(deadlineMs: number, nowMs: number): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (!Number.isFinite(deadlineMs)) return;
+    this.timer = setTimeout(() => this.step({ kind: 'timer' }), Math.max(0, Math.ceil(deadlineMs - nowMs)));
+  }
+
+  private houseKeep(): void {
+    const removed = this.links.expire(this.clock(), (link) => this.secure.isSecured(link));
+    for (const link of removed) {
+      this.transitAllowed.delete(link);
+      this.step({ kind: 'removeLink', link });
+    }
+    this.applyTransitPolicy();
+  }
+}
