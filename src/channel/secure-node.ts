@@ -59,6 +59,8 @@ export interface ChannelStats {
   senderMismatch: number;
   /** Sessions torn down because their peer's certificate stopped verifying (revoked, expired). */
   peersDropped: number;
+  /** Sessions that replaced a working session on the same link (rekeys by age or renewal). */
+  rekeys: number;
 }
 
 /** Setup of one secure node. */
@@ -82,7 +84,7 @@ function rekeyDueAtMs(session: Session): number {
 
 /** A MeshNode behind the secure link layer; `handle` has the MeshNode's contract. */
 export class SecureNode {
-  readonly stats: ChannelStats = { handshakesCompleted: 0, handshakesRefused: 0, credentialsRefused: 0, framesRefused: 0, openFailures: 0, droppedNoSession: 0, droppedTooLarge: 0, senderMismatch: 0, peersDropped: 0 };
+  readonly stats: ChannelStats = { handshakesCompleted: 0, handshakesRefused: 0, credentialsRefused: 0, framesRefused: 0, openFailures: 0, droppedNoSession: 0, droppedTooLarge: 0, senderMismatch: 0, peersDropped: 0, rekeys: 0 };
   readonly mesh: MeshNode;
   /** The end-to-end layer, or null when application datagrams travel as plain mesh payloads. */
   readonly endToEnd: EndToEnd | null;
@@ -346,6 +348,7 @@ export class SecureNode {
 
   private promote(state: LinkState, entry: SessionEntry): void {
     // The previous session stays registered for packets still in flight; expireSessions drops it.
+    if (state.current !== null) this.stats.rekeys++;
     state.current = entry;
     state.initiateAtMs = Infinity;
     state.announceBackoffMs = announceIntervalMs;

@@ -141,6 +141,11 @@ export class NodeRuntime {
     this.housekeeping = setInterval(() => this.houseKeep(), housekeepingIntervalMs);
   }
 
+  /** Who this node is. */
+  get identity(): NodeIdentity {
+    return this.options.identity;
+  }
+
   /** The addresses the UDP sockets are bound to. */
   udpAddresses(): string[] {
     return this.udp?.addresses() ?? [];
@@ -193,6 +198,18 @@ export class NodeRuntime {
     if (this.housekeeping !== null) clearInterval(this.housekeeping);
     // The retractions were handed to the kernel above; give it a moment to put them on the wire.
     await new Promise((resolve) => setTimeout(resolve, 50));
+    await this.udp?.close();
+  }
+
+  /**
+   * Stops at once without a word to the neighbours, as a crash or kill -9 looks to them: timers
+   * cleared and sockets closed, nothing retracted. (Tests use it; stop() is the graceful way.)
+   */
+  async abort(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.housekeeping !== null) clearInterval(this.housekeeping);
     await this.udp?.close();
   }
 

@@ -1,8 +1,23 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MeshEvent } from '../../src/mesh/types.js';
-import type { NodeRuntime } from '../../src/node/runtime.js';
+import type { NodeEvent } from '../../src/api/backend.js';
+import { DaemonBackend, type DaemonFacts } from '../../src/node/node-backend.js';
+import type { NodeRuntime, PeerPolicy } from '../../src/node/runtime.js';
 import { nodeId } from '../../src/wire/ids.js';
-import { portOf, TestMesh, until } from './runtime-harness.js';
+import { allowAll, portOf, TestMesh, until } from './runtime-harness.js';
+
+function facts(peersConfigured: number): DaemonFacts {
+  return {
+    version: '0.0.0-test',
+    profile: 'fast',
+    api: () => '127.0.0.1:0',
+    svidNotAfterMs: () => Date.now() + 3600_000,
+    peersConfigured,
+    policyDenies: () => ({ peer: 0 }),
+    drain: () => Promise.resolve(),
+    isDraining: () => false,
+  };
+}
 
 const running: NodeRuntime[] = [];
 afterEach(async () => {
@@ -32,5 +47,113 @@ describe('NodeRuntime: the secure mesh core on real UDP sockets', () => {
     expect(datagram).toMatchObject({ src: nodeId(1), id: 7 });
     expect(new TextDecoder().decode((datagram as { payload: Uint8Array }).payload)).toBe('hello over two hops');
     expect(b.mesh.stats.dataForwarded).toBeGreaterThan(0);
+  });
+});
+
+describe('DaemonBackend: what the API reads and does', () => {
+  async function square(mesh: TestMesh, policyOf: (index: number) => PeerPolicy = () => allowAll): Promise<{ nodes: NodeRuntime[]; backends: DaemonBackend[] }> {
+    // 1 - 2 - 4 and 1 - 3 - 4: two disjoint paths between 1 and 4.
+    const backends: DaemonBackend[] = [];
+    const nodes: NodeRuntime[] = [];
+    const make = async (id: number, peers: number[]): Promise<void> => {
+      let backend: DaemonBackend | null = null;
+      const runtime = mesh.runtime(mesh.identity(id), peers, policyOf(id), { onEvent: (event, nowMs) => backend?.onEvent(event, nowMs) });
+      backend = new DaemonBackend(runtime, facts(peers.length));
+      nodes.push(await started(runtime));
+      backends.push(backend);
+    };
+    await make(1, []);
+    await make(2, [portOf(nodes[0]!)]);
+    await make(3, [portOf(nodes[0]!)]);
+    await make(4, [portOf(nodes[1]!), portOf(nodes[2]!)]);
+    await until('full routing tables', () => nodes.every((node) => node.mesh.routes().length === 3));
+    return { nodes, backends };
+  }
+
+  it('reports the node, its neighbours and routes, pings and traceroutes over two hops, and sends a datagram', async () => {
+    const mesh = new TestMesh();
+    const { backends } = await square(mesh);
+    const [one, , , four] = backends as [DaemonBackend, DaemonBackend, DaemonBackend, DaemonBackend];
+    expect(one.info()).toMatchObject({ nodeId: '00000001', spiffeId: 'spiffe://runtime.test/node/00000001', trustDomain: 'runtime.test', state: 'running', profile: 'fast', version: '0.0.0-test' });
+    expect(one.neighbours()).toHaveLength(2);
+    expect(one.neighbours().every((n) => n.secured && n.usable && n.peerSpiffeId?.startsWith('spiffe://runtime.test/node/'))).toBe(true);
+    const toFour = one.routes().find((route) => route.dst === '00000004');
+    expect(toFour).toMatchObject({ metric: expect.any(Number), hasAlternate: true });
+    expect(['00000002', '00000003']).toContain(toFour!.nextHop);
+    expect(one.ready()).toBe(true);
+
+    const ping = await one.ping('00000004', { count: 2, intervalMs: 10, timeoutMs: 2000 });
+    expect(ping.replies.map((reply) => [reply.seq, reply.outcome])).toEqual([
+      [1, 'reply'],
+      [2, 'reply'],
+    ]);
+    expect(ping.replies[0]!.rttMs).toBeGreaterThan(0);
+    const trace = await one.traceroute('00000004', { maxHops: 8, timeoutMs: 2000 });
+    expect(trace.map((hop) => hop.nodeId)).toEqual([toFour!.nextHop, '00000004']);
+    const unknown = await one.ping('0000abcd', { count: 1, intervalMs: 10, timeoutMs: 500 });
+    expect(unknown.replies[0]).toMatchObject({ outcome: 'unreachable', reporter: '00000001' });
+
+    const received: NodeEvent[] = [];
+    const unsubscribe = four.subscribe((event) => received.push(event));
+    expect(one.send('00000004', new TextEncoder().encode('hi'))).toEqual({ id: 1, routed: true });
+    await until('the datagram at node 4', () => received.some((event) => event.kind === 'datagram'));
+    expect(received.find((event) => event.kind === 'datagram')).toMatchObject({ src: '00000001', id: 1, payloadBase64: Buffer.from('hi').toString('base64') });
+    unsubscribe();
+    expect(one.send('0000abcd', new Uint8Array(1))).toEqual({ id: 2, routed: false });
+    const counters = one.counters();
+    expect(counters.handshakesCompleted).toBeGreaterThanOrEqual(2);
+    expect(counters.packetsDropped.noRoute).toBeGreaterThanOrEqual(1);
+    expect(counters.policyDenies).toEqual({ peer: 0 });
+  });
+
+  it('reroutes when a transit node dies without a word, and records the recovery', async () => {
+    const mesh = new TestMesh();
+    const { nodes, backends } = await square(mesh);
+    const one = backends[0]!;
+    const via = one.routes().find((route) => route.dst === '00000004')!.nextHop!;
+    const victim = nodes[Number.parseInt(via, 16) - 1]!;
+    await victim.abort();
+    await until('a route around the dead node', () => {
+      const route = one.routes().find((r) => r.dst === '00000004');
+      return route !== undefined && route.nextHop !== via;
+    });
+    const samples = one.takeRecoverySamples();
+    expect(samples.length).toBeGreaterThanOrEqual(1);
+    expect(one.takeRecoverySamples()).toEqual([]);
+    const ping = await one.ping('00000004', { count: 1, intervalMs: 10, timeoutMs: 2000 });
+    expect(ping.replies[0]!.outcome).toBe('reply');
+  });
+
+  it('a peer the policy denies never gets a session; a transit deny moves routes off a node', async () => {
+    const mesh = new TestMesh();
+    const deniedPeer = 'spiffe://runtime.test/node/00000003';
+    // Node 1 refuses to peer with node 3, and node 4 refuses to route through node 2.
+    const policyOf = (id: number): PeerPolicy => ({
+      mayPeer: (peer) => !(id === 1 && peer === deniedPeer) && !(id === 3 && peer === 'spiffe://runtime.test/node/00000001'),
+      mayTransit: (peer) => !(id === 4 && peer === 'spiffe://runtime.test/node/00000002'),
+    });
+    const backends: DaemonBackend[] = [];
+    const nodes: NodeRuntime[] = [];
+    for (const [id, peers] of [
+      [1, []],
+      [2, [0]],
+      [3, [0]],
+      [4, [1, 2]],
+    ] as const) {
+      let backend: DaemonBackend | null = null;
+      const runtime = mesh.runtime(mesh.identity(id), peers.map((index) => portOf(nodes[index]!)), policyOf(id), { onEvent: (event, nowMs) => backend?.onEvent(event, nowMs) });
+      backend = new DaemonBackend(runtime, facts(peers.length));
+      nodes.push(await started(runtime));
+      backends.push(backend);
+    }
+    // 1 reaches 4 only through 2; 4 reaches 1 only... through 2, which it refuses as transit: no route.
+    await until('1 reaches 4 via 2', () => backends[0]!.routes().some((route) => route.dst === '00000004' && route.nextHop === '00000002'));
+    await until('4 reaches 2 and 3', () => backends[3]!.routes().filter((route) => route.dst === '00000002' || route.dst === '00000003').length === 2);
+    expect(backends[0]!.neighbours().filter((n) => n.secured).map((n) => n.peerNodeId)).toEqual(['00000002']);
+    expect(backends[2]!.neighbours().filter((n) => n.secured).map((n) => n.peerNodeId)).toEqual(['00000004']);
+    expect(nodes[0]!.secure.stats.credentialsRefused).toBeGreaterThan(0);
+    const fourToOne = backends[3]!.routes().find((route) => route.dst === '00000001');
+    expect(fourToOne).toBeUndefined();
+    expect(backends[3]!.routes().find((route) => route.dst === '00000002')).toMatchObject({ nextHop: '00000002' });
   });
 });

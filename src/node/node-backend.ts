@@ -1,0 +1,263 @@
+import type { NeighbourInfo, NodeBackend, NodeCounters, NodeEvent, NodeInfo, PingReply, PingResult, RouteInfo, SendResult, TraceHop } from '../api/backend.js';
+import type { LinkId } from '../mesh/neighbour.js';
+import type { MeshEvent } from '../mesh/types.js';
+import { formatNodeId, parseNodeId, type NodeId } from '../wire/ids.js';
+import type { NodeRuntime } from './runtime.js';
+
+/**
+ * The running node as the HTTP API sees it: reads the runtime's core, turns its events into
+ * API events, and carries out pings, traceroutes and sends through the core's own inputs.
+ */
+
+/** A recovery that has not happened within this long after a neighbour loss is no longer waited for. */
+export const recoveryWaitMs = 30_000;
+/** Recovery samples kept between two scrapes. */
+export const recoverySamplesMax = 10_000;
+/** Most subscribers of the event stream at once. */
+export const subscribersMax = 64;
+
+/** What the daemon knows about itself that the runtime does not. */
+export interface DaemonFacts {
+  readonly version: string;
+  readonly profile: 'fast' | 'rfc8966';
+  readonly api: () => string;
+  readonly svidNotAfterMs: () => number;
+  readonly peersConfigured: number;
+  readonly policyDenies: () => Readonly<Record<string, number>>;
+  /** Starts draining; resolves when the node has left. */
+  readonly drain: () => Promise<void>;
+  readonly isDraining: () => boolean;
+}
+
+interface PendingEcho {
+  readonly sentAtMs: number;
+  readonly resolve: (reply: { outcome: PingReply['outcome']; rttMs: number | null; reporter?: NodeId }) => void;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** NodeBackend over a NodeRuntime. Call `onEvent` with every event the runtime reports. */
+export class DaemonBackend implements NodeBackend {
+  private readonly listeners = new Set<(event: NodeEvent) => void>();
+  private readonly pendingEchoes = new Map<number, PendingEcho>();
+  private nextEchoId = 1;
+  private nextSendId = 1;
+  /** Route per destination, as the core's routeChanged events tell it. */
+  private readonly routeLinks = new Map<NodeId, LinkId>();
+  /** Destinations that lost their route with a neighbour, and when. */
+  private readonly lostRoutes = new Map<NodeId, number>();
+  private recoverySamples: number[] = [];
+
+  constructor(
+    private readonly runtime: NodeRuntime,
+    private readonly facts: DaemonFacts,
+  ) {}
+
+  info(): NodeInfo {
+    const identity = this.runtime.identity;
+    const nowMs = this.runtime.clock();
+    return {
+      nodeId: formatNodeId(identity.nodeId),
+      spiffeId: identity.spiffeId,
+      trustDomain: identity.trustDomain,
+      version: this.facts.version,
+      profile: this.facts.profile,
+      startedAt: new Date(this.runtime.startedAtMs).toISOString(),
+      uptimeS: Math.round((nowMs - this.runtime.startedAtMs) / 1000),
+      listen: { udp: this.runtime.udpAddresses(), tcp: [] },
+      api: this.facts.api(),
+      state: this.facts.isDraining() ? 'draining' : 'running',
+      svidNotAfter: new Date(this.facts.svidNotAfterMs()).toISOString(),
+    };
+  }
+
+  neighbours(): readonly NeighbourInfo[] {
+    const views = new Map(this.runtime.mesh.neighbourViews().map((view) => [view.link, view]));
+    return this.runtime.links.all().map((record) => {
+      const view = views.get(record.link);
+      const peer = view?.peer ?? null;
+      return {
+        link: record.link,
+        transport: record.endpoint.transport,
+        address: record.address,
+        peerNodeId: peer === null ? null : formatNodeId(peer),
+        peerSpiffeId: this.runtime.secure.peerOf(record.link),
+        secured: this.runtime.secure.isSecured(record.link),
+        usable: view?.usable ?? false,
+        cost: view?.cost ?? 0xffff,
+        rttMs: view === undefined || Number.isNaN(view.rttMs) ? 0 : Math.round(view.rttMs * 100) / 100,
+      };
+    });
+  }
+
+  routes(): readonly RouteInfo[] {
+    return this.runtime.mesh.routes().map((route) => ({
+      dst: formatNodeId(route.dst),
+      nextHop: route.nextHop === null ? null : formatNodeId(route.nextHop),
+      link: route.link,
+      metric: route.metric,
+      seqno: route.seqno,
+      hasAlternate: route.alternateLink !== null,
+    }));
+  }
+
+  counters(): NodeCounters {
+    const mesh = this.runtime.mesh.stats;
+    const secure = this.runtime.secure.stats;
+    return {
+      handshakesCompleted: secure.handshakesCompleted,
+      handshakesRefused: secure.handshakesRefused,
+      credentialsRefused: secure.credentialsRefused,
+      rekeys: secure.rekeys,
+      packetsForwarded: mesh.dataForwarded,
+      packetsDelivered: mesh.dataDelivered,
+      packetsDropped: {
+        noRoute: mesh.dropNoRoute,
+        hopLimit: mesh.dropHopLimit,
+        decodeError: mesh.decodeErrors,
+        senderMismatch: mesh.senderMismatch,
+        noSession: secure.droppedNoSession,
+        tooLarge: secure.droppedTooLarge,
+        openFailure: secure.openFailures,
+        frameRefused: secure.framesRefused,
+        provisionalFull: this.runtime.provisionalRefused,
+      },
+      policyDenies: this.facts.policyDenies(),
+      controlBytesSent: mesh.controlBytesSent,
+      dataBytesSent: mesh.dataBytesSent,
+    };
+  }
+
+  ready(): boolean {
+    if (this.facts.peersConfigured === 0) return true;
+    return this.runtime.mesh.neighbourViews().some((view) => view.usable) && this.runtime.mesh.routes().length > 0;
+  }
+
+  async ping(dst: string, options: { readonly count: number; readonly intervalMs: number; readonly timeoutMs: number }): Promise<PingResult> {
+    const target = parseNodeId(dst);
+    const replies: Promise<PingReply>[] = [];
+    for (let seq = 1; seq <= options.count; seq++) {
+      if (seq > 1) await sleep(options.intervalMs);
+      replies.push(this.echo(target, 64, options.timeoutMs).then((reply): PingReply => {
+        const base = { seq, outcome: reply.outcome, rttMs: reply.rttMs };
+        return reply.reporter === undefined ? base : { ...base, reporter: formatNodeId(reply.reporter) };
+      }));
+    }
+    return { dst, replies: await Promise.all(replies) };
+  }
+
+  async traceroute(dst: string, options: { readonly maxHops: number; readonly timeoutMs: number }): Promise<readonly TraceHop[]> {
+    const target = parseNodeId(dst);
+    const hops: TraceHop[] = [];
+    for (let hop = 1; hop <= options.maxHops; hop++) {
+      const reply = await this.echo(target, hop, options.timeoutMs);
+      const answered = reply.outcome === 'reply' ? target : (reply.reporter ?? null);
+      hops.push({ hop, nodeId: answered === null ? null : formatNodeId(answered), rttMs: reply.rttMs });
+      if (reply.outcome === 'reply' || reply.outcome === 'unreachable') break;
+    }
+    return hops;
+  }
+
+  send(dst: string, payload: Uint8Array): SendResult {
+    const target = parseNodeId(dst);
+    const id = this.nextSendId++;
+    const routed = target === this.runtime.identity.nodeId || this.runtime.mesh.nextHopLink(target) !== null;
+    this.runtime.step({ kind: 'send', dst: target, id, payload });
+    return { id, routed };
+  }
+
+  drain(): Promise<void> {
+    return this.facts.drain();
+  }
+
+  subscribe(listener: (event: NodeEvent) => void): () => void {
+    if (this.listeners.size >= subscribersMax) throw new Error(`events: at most ${subscribersMax} subscribers at once`);
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  takeRecoverySamples(): readonly number[] {
+    const samples = this.recoverySamples;
+    this.recoverySamples = [];
+    return samples;
+  }
+
+  /** Publishes an event to the stream's subscribers. */
+  publish(event: NodeEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  /** Takes one event of the core (the runtime's onEvent hook). */
+  onEvent(event: MeshEvent, nowMs: number): void {
+    const at = new Date(nowMs).toISOString();
+    switch (event.kind) {
+      case 'echoReply':
+        this.settleEcho(event.id, nowMs, 'reply');
+        return;
+      case 'unreachable':
+      case 'hopLimitExceeded':
+        this.settleEcho(event.id, nowMs, event.kind, event.reporter);
+        return;
+      case 'routeChanged':
+        this.onRouteChanged(event.dst, event.link, nowMs);
+        return;
+      case 'delivered':
+        this.publish({ kind: 'datagram', at, src: formatNodeId(event.src), id: event.id, payloadBase64: Buffer.from(event.payload).toString('base64') });
+        return;
+      case 'neighbourUp':
+        this.publish({ kind: 'neighbourUp', at, link: event.link, peer: formatNodeId(event.peer) });
+        return;
+      case 'neighbourDown':
+        this.noteLoss(event.link, nowMs);
+        this.publish({ kind: 'neighbourDown', at, link: event.link, peer: formatNodeId(event.peer), reason: event.reason });
+        return;
+    }
+  }
+
+  private echo(dst: NodeId, hopLimit: number, timeoutMs: number): Promise<{ outcome: PingReply['outcome']; rttMs: number | null; reporter?: NodeId }> {
+    const id = this.nextEchoId;
+    this.nextEchoId = (this.nextEchoId % 0xffff_fffe) + 1;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pendingEchoes.delete(id);
+        resolve({ outcome: 'timeout', rttMs: null });
+      }, timeoutMs);
+      this.pendingEchoes.set(id, {
+        sentAtMs: this.runtime.clock(),
+        resolve: (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+      });
+      this.runtime.step({ kind: 'ping', dst, id, hopLimit });
+    });
+  }
+
+  private settleEcho(id: number, nowMs: number, outcome: PingReply['outcome'], reporter?: NodeId): void {
+    const pending = this.pendingEchoes.get(id);
+    if (pending === undefined) return;
+    this.pendingEchoes.delete(id);
+    const rttMs = Math.round((nowMs - pending.sentAtMs) * 1000) / 1000;
+    pending.resolve(reporter === undefined ? { outcome, rttMs } : { outcome, rttMs, reporter });
+  }
+
+  /** A neighbour was lost: every destination routed through it waits for a new route. */
+  private noteLoss(link: LinkId, nowMs: number): void {
+    for (const [dst, routeLink] of this.routeLinks) if (routeLink === link) this.lostRoutes.set(dst, nowMs);
+  }
+
+  /** Route changes close pending recoveries (the histogram's samples: detection to a new route). */
+  private onRouteChanged(dst: NodeId, link: LinkId | null, nowMs: number): void {
+    if (link === null) {
+      this.routeLinks.delete(dst);
+      return;
+    }
+    this.routeLinks.set(dst, link);
+    const lostAtMs = this.lostRoutes.get(dst);
+    if (lostAtMs === undefined) return;
+    this.lostRoutes.delete(dst);
+    if (nowMs - lostAtMs <= recoveryWaitMs && this.recoverySamples.length < recoverySamplesMax) this.recoverySamples.push(nowMs - lostAtMs);
+  }
+}
