@@ -74,6 +74,7 @@ describe('DaemonBackend: what the API reads and does', () => {
     const mesh = new TestMesh();
     const { backends } = await square(mesh);
     const [one, , , four] = backends as [DaemonBackend, DaemonBackend, DaemonBackend, DaemonBackend];
+    await until('a ready alternate at node 1', () => one.routes().some((route) => route.dst === '00000004' && route.hasAlternate));
     expect(one.info()).toMatchObject({ nodeId: '00000001', spiffeId: 'spiffe://runtime.test/node/00000001', trustDomain: 'runtime.test', state: 'running', profile: 'fast', version: '0.0.0-test' });
     expect(one.neighbours()).toHaveLength(2);
     expect(one.neighbours().every((n) => n.secured && n.usable && n.peerSpiffeId?.startsWith('spiffe://runtime.test/node/'))).toBe(true);
