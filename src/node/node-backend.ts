@@ -66,7 +66,7 @@ export class DaemonBackend implements NodeBackend {
       profile: this.facts.profile,
       startedAt: new Date(this.runtime.startedAtMs).toISOString(),
       uptimeS: Math.round((nowMs - this.runtime.startedAtMs) / 1000),
-      listen: { udp: this.runtime.udpAddresses(), tcp: [] },
+      listen: { udp: this.runtime.udpAddresses(), tcp: this.runtime.tcpAddresses() },
       api: this.facts.api(),
       state: this.facts.isDraining() ? 'draining' : 'running',
       svidNotAfter: new Date(this.facts.svidNotAfterMs()).toISOString(),

@@ -12,6 +12,7 @@ import type { TimingProfile } from '../mesh/profiles.js';
 import type { MeshEvent, MeshInput, Transmit } from '../mesh/types.js';
 import type { NodeId } from '../wire/ids.js';
 import { LinkTable, type Endpoint, type LinkRecord } from './links.js';
+import { TcpTransport } from './tcp.js';
 import { UdpTransport, type ListenAddress } from './udp.js';
 
 /**
@@ -58,6 +59,8 @@ export interface RuntimeOptions {
   readonly profile: TimingProfile;
   readonly endToEnd: boolean;
   readonly udp: readonly ListenAddress[];
+  /** TCP listen addresses (may be empty: the node still dials configured TCP peers). */
+  readonly tcp?: readonly ListenAddress[];
   readonly peers: readonly Endpoint[];
   readonly policy: PeerPolicy;
   readonly seqnos?: SeqnoStore;
@@ -96,6 +99,7 @@ export class NodeRuntime {
   /** Datagrams from new addresses dropped because every provisional link was taken. */
   provisionalRefused = 0;
   private udp: UdpTransport | null = null;
+  private tcp: TcpTransport | null = null;
   private timer: NodeJS.Timeout | null = null;
   private housekeeping: NodeJS.Timeout | null = null;
   private savedSeqno: number | null = null;
@@ -135,8 +139,17 @@ export class NodeRuntime {
   /** Binds the sockets, adds the configured peers' links and starts the core. */
   async start(): Promise<void> {
     this.udp = await UdpTransport.open(this.options.udp, (from, bytes) => this.onDatagram(from, bytes));
+    try {
+      this.tcp = await TcpTransport.open(this.options.tcp ?? [], this.options.identity.networkKey, (from, bytes) => this.onDatagram(from, bytes));
+    } catch (error) {
+      await this.udp.close();
+      throw error;
+    }
     const nowMs = this.clock();
-    for (const peer of this.options.peers) this.step({ kind: 'addLink', link: this.links.addConfigured(peer, nowMs).link });
+    for (const peer of this.options.peers) {
+      this.step({ kind: 'addLink', link: this.links.addConfigured(peer, nowMs).link });
+      if (peer.transport === 'tcp') this.tcp.dial(peer);
+    }
     this.step({ kind: 'timer' });
     this.housekeeping = setInterval(() => this.houseKeep(), housekeepingIntervalMs);
   }
@@ -149,6 +162,16 @@ export class NodeRuntime {
   /** The addresses the UDP sockets are bound to. */
   udpAddresses(): string[] {
     return this.udp?.addresses() ?? [];
+  }
+
+  /** The addresses the TCP transport listens on. */
+  tcpAddresses(): string[] {
+    return this.tcp?.addresses() ?? [];
+  }
+
+  /** Counters of the TCP transport. */
+  tcpStats(): TcpTransport['stats'] | null {
+    return this.tcp?.stats ?? null;
   }
 
   /** Counters of the UDP transport. */
@@ -198,7 +221,12 @@ export class NodeRuntime {
     if (this.housekeeping !== null) clearInterval(this.housekeeping);
     // The retractions were handed to the kernel above; give it a moment to put them on the wire.
     await new Promise((resolve) => setTimeout(resolve, 50));
+    await this.closeTransports();
+  }
+
+  private async closeTransports(): Promise<void> {
     await this.udp?.close();
+    await this.tcp?.close();
   }
 
   /**
@@ -210,7 +238,7 @@ export class NodeRuntime {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     if (this.housekeeping !== null) clearInterval(this.housekeeping);
-    await this.udp?.close();
+    await this.closeTransports();
   }
 
   /** The link record of `link`. */
@@ -231,7 +259,9 @@ export class NodeRuntime {
 
   private transmit(transmit: Transmit): void {
     const record = this.links.get(transmit.link);
-    if (record !== undefined) this.udp?.send(record.endpoint, transmit.bytes);
+    if (record === undefined) return;
+    if (record.endpoint.transport === 'tcp') this.tcp?.send(record.endpoint, transmit.bytes);
+    else this.udp?.send(record.endpoint, transmit.bytes);
   }
 
   private onEvent(event: MeshEvent, nowMs: number): void {
