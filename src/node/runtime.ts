@@ -107,6 +107,8 @@ export class NodeRuntime {
   private readonly transitAllowed = new Map<LinkId, boolean>();
   private stopped = false;
   private transitDirty = false;
+  /** Links an operator took down: nothing is sent or accepted on them. */
+  private readonly disabledLinks = new Set<LinkId>();
 
   constructor(private readonly options: RuntimeOptions) {
     this.startedAtMs = this.clock();
@@ -241,6 +243,22 @@ export class NodeRuntime {
     await this.closeTransports();
   }
 
+  /**
+   * Takes a link administratively down (or up again): everything sent or received on it is
+   * dropped, which the neighbour sees as a cut link. Returns false for an unknown link.
+   */
+  setLinkDisabled(link: LinkId, disabled: boolean): boolean {
+    if (this.links.get(link) === undefined) return false;
+    if (disabled) this.disabledLinks.add(link);
+    else this.disabledLinks.delete(link);
+    return true;
+  }
+
+  /** Whether an operator took `link` down. */
+  isLinkDisabled(link: LinkId): boolean {
+    return this.disabledLinks.has(link);
+  }
+
   /** The link record of `link`. */
   link(link: LinkId): LinkRecord | undefined {
     return this.links.get(link);
@@ -253,13 +271,14 @@ export class NodeRuntime {
       this.provisionalRefused++;
       return;
     }
+    if (this.disabledLinks.has(admitted.record.link)) return;
     if (admitted.isNew) this.step({ kind: 'addLink', link: admitted.record.link });
     this.step({ kind: 'datagram', link: admitted.record.link, bytes });
   }
 
   private transmit(transmit: Transmit): void {
     const record = this.links.get(transmit.link);
-    if (record === undefined) return;
+    if (record === undefined || this.disabledLinks.has(transmit.link)) return;
     if (record.endpoint.transport === 'tcp') this.tcp?.send(record.endpoint, transmit.bytes);
     else this.udp?.send(record.endpoint, transmit.bytes);
   }
@@ -289,6 +308,7 @@ export class NodeRuntime {
     const removed = this.links.expire(this.clock(), (link) => this.secure.isSecured(link));
     for (const link of removed) {
       this.transitAllowed.delete(link);
+      this.disabledLinks.delete(link);
       this.step({ kind: 'removeLink', link });
     }
     this.applyTransitPolicy();

@@ -158,3 +158,22 @@ describe('DaemonBackend: what the API reads and does', () => {
     expect(backends[3]!.routes().find((route) => route.dst === '00000002')).toMatchObject({ nextHop: '00000002' });
   });
 });
+
+describe('NodeRuntime: links an operator takes down', () => {
+  it('drops everything on a disabled link, so both ends see a cut and route around it; enabling brings it back', async () => {
+    const mesh = new TestMesh();
+    const a = await started(mesh.runtime(mesh.identity(1), []));
+    const b = await started(mesh.runtime(mesh.identity(2), [portOf(a)]));
+    const c = await started(mesh.runtime(mesh.identity(3), [portOf(a), portOf(b)]));
+    await until('a full triangle', () => [a, b, c].every((node) => node.mesh.routes().length === 2));
+    const direct = b.links.all()[0]!.link;
+    expect(b.setLinkDisabled(direct, true)).toBe(true);
+    expect(b.isLinkDisabled(direct)).toBe(true);
+    expect(b.setLinkDisabled(999 as typeof direct, true)).toBe(false);
+    await until('b reaches a through c', () => b.mesh.routes().find((route) => route.dst === nodeId(1))?.nextHop === nodeId(3));
+    await until('a reaches b through c', () => a.mesh.routes().find((route) => route.dst === nodeId(2))?.nextHop === nodeId(3));
+    b.setLinkDisabled(direct, false);
+    expect(b.isLinkDisabled(direct)).toBe(false);
+    await until('the direct link back', () => b.mesh.routes().find((route) => route.dst === nodeId(1))?.nextHop === nodeId(1));
+  });
+});
