@@ -1,0 +1,332 @@
+/**
+ * `x0tta6bl4 status|neighbours|routes|ping|traceroute`: front ends that call the HTTP API of a
+ * local node (src/api) and print its answers as tables, or as raw JSON with --json.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { NeighbourInfo, NodeInfo, PingResult, RouteInfo, TraceHop } from '../api/backend.js';
+import { pingCountDefault, pingCountMax, pingCountMin, pingIntervalMsDefault, replyTimeoutMsDefault, traceMaxHopsDefault, traceMaxHopsMax, traceMaxHopsMin } from '../api/schemas.js';
+import { parseNodeId } from '../wire/ids.js';
+import { UsageError } from './errors.js';
+import type { CliIo } from './io.js';
+
+/** Environment variable holding the API token when --token-file is not given. */
+export const apiTokenEnv = 'X0TTA6BL4_API_TOKEN';
+/** The node API's address unless --api says otherwise. */
+export const apiUrlDefault = 'http://127.0.0.1:7480';
+/** How long a quick request (status, neighbours, routes) may take. */
+export const apiRequestTimeoutMs = 10_000;
+/** The commands of this module. */
+export const clientCommands = ['status', 'neighbours', 'routes', 'ping', 'traceroute'] as const;
+/** One of clientCommands. */
+export type ClientCommand = (typeof clientCommands)[number];
+
+/** True when `name` is a command of this module. */
+export function isClientCommand(name: string | undefined): name is ClientCommand {
+  return (clientCommands as readonly (string | undefined)[]).includes(name);
+}
+
+/** Lines for the usage text (src/cli/usage.ts). */
+export const clientUsageText = `  status                      show the local node: identity, state, listen addresses
+  neighbours                  list links and neighbours
+  routes                      list selected routes
+  ping <node> [--count N]     send N echo requests (default 3) to a node ID (8 hex digits)
+  traceroute <node> [--max-hops N]
+                              list the nodes on the way to a node
+Options of status / neighbours / routes / ping / traceroute:
+  --api URL                   the node API (default ${apiUrlDefault})
+  --token-file PATH           file holding the API token (default: $${apiTokenEnv})
+  --json                      print the API's JSON answer as is
+`;
+
+/** The node answered with an error, or could not be reached; exit code 1. */
+export class ClientError extends Error {
+  override readonly name = 'ClientError';
+
+  /** `code` is ERR_CLIENT_UNREACHABLE (no answer) or ERR_CLIENT_API (an error answer). */
+  constructor(
+    readonly code: 'ERR_CLIENT_UNREACHABLE' | 'ERR_CLIENT_API',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface ClientOptions {
+  readonly api: string;
+  readonly token: string;
+  readonly json: boolean;
+  readonly positionals: readonly string[];
+  readonly count: number | undefined;
+  readonly maxHops: number | undefined;
+}
+
+/** Runs one client command against the node API; resolves to the exit code (0 ok, 1 error answer or no ping reply, 2 bad usage). */
+export async function clientCommand(command: string, argv: readonly string[], io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  try {
+    if (!isClientCommand(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    const options = parseClientOptions(command, argv, env);
+    return await runCommand(command, options, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`x0tta6bl4: ${error.message}\nUsage:\n${clientUsageText}`);
+      return 2;
+    }
+    if (error instanceof ClientError) {
+      io.stderr(`x0tta6bl4: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+async function runCommand(command: ClientCommand, options: ClientOptions, io: CliIo): Promise<number> {
+  switch (command) {
+    case 'status':
+      return show(options, io, '/v1/node', (info: NodeInfo) => formatStatus(info));
+    case 'neighbours':
+      return show(options, io, '/v1/neighbours', (list: readonly NeighbourInfo[]) => formatNeighbours(list));
+    case 'routes':
+      return show(options, io, '/v1/routes', (list: readonly RouteInfo[]) => formatRoutes(list));
+    case 'ping':
+      return ping(options, io);
+    case 'traceroute':
+      return traceroute(options, io);
+  }
+}
+
+const optionSpec = {
+  api: { type: 'string' },
+  'token-file': { type: 'string' },
+  json: { type: 'boolean' },
+  count: { type: 'string' },
+  'max-hops': { type: 'string' },
+} as const;
+
+function parseClientOptions(command: ClientCommand, argv: readonly string[], env: NodeJS.ProcessEnv): ClientOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: optionSpec, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${command}: ${(error as Error).message}`);
+  }
+  const { values, positionals } = parsed;
+  const wantsNode = command === 'ping' || command === 'traceroute';
+  if (positionals.length !== (wantsNode ? 1 : 0)) {
+    throw new UsageError(wantsNode ? `${command}: expected one node ID, got ${positionals.length} arguments` : `${command}: expected no arguments, got ${JSON.stringify(positionals[0])}`);
+  }
+  if (wantsNode) checkNodeId(command, positionals[0]!);
+  if (values.count !== undefined && command !== 'ping') throw new UsageError(`${command}: --count is an option of ping only`);
+  if (values['max-hops'] !== undefined && command !== 'traceroute') throw new UsageError(`${command}: --max-hops is an option of traceroute only`);
+  return {
+    api: apiUrl(values.api ?? apiUrlDefault),
+    token: readToken(values['token-file'], env),
+    json: values.json ?? false,
+    positionals,
+    count: integerFlag('--count', values.count, pingCountMin, pingCountMax),
+    maxHops: integerFlag('--max-hops', values['max-hops'], traceMaxHopsMin, traceMaxHopsMax),
+  };
+}
+
+function checkNodeId(command: string, text: string): void {
+  try {
+    parseNodeId(text);
+  } catch {
+    throw new UsageError(`${command}: <node>: expected 8 lower-case hex digits, not 00000000, got ${JSON.stringify(text)}`);
+  }
+}
+
+function apiUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--api: expected a URL like ${apiUrlDefault}, got ${JSON.stringify(text)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--api: expected an http or https URL, got ${JSON.stringify(text)}`);
+  return text.replace(/\/+$/, '');
+}
+
+function readToken(path: string | undefined, env: NodeJS.ProcessEnv): string {
+  let token: string;
+  if (path !== undefined) {
+    try {
+      token = readFileSync(path, 'utf8').trim();
+    } catch (error) {
+      throw new UsageError(`--token-file: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    if (token === '') throw new UsageError(`--token-file: ${path} is empty`);
+    return token;
+  }
+  token = env[apiTokenEnv]?.trim() ?? '';
+  if (token === '') throw new UsageError(`no API token: pass --token-file PATH or set ${apiTokenEnv}`);
+  return token;
+}
+
+function integerFlag(flag: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`${flag}: expected an integer in ${min}..${max}, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+interface Answer<T> {
+  readonly body: T;
+  readonly text: string;
+}
+
+/** Calls the API; an unreachable node or an error answer is a ClientError naming what happened. */
+async function call<T>(options: ClientOptions, method: 'GET' | 'POST', path: string, timeoutMs: number, body?: unknown): Promise<Answer<T>> {
+  const headers: Record<string, string> = { authorization: `Bearer ${options.token}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let response: Response;
+  try {
+    const init: RequestInit = { method, headers, signal: AbortSignal.timeout(timeoutMs) };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    response = await fetch(`${options.api}${path}`, init);
+  } catch (error) {
+    throw new ClientError('ERR_CLIENT_UNREACHABLE', `cannot reach the node API at ${options.api}: ${fetchFailure(error, timeoutMs)}`);
+  }
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ClientError('ERR_CLIENT_API', `${method} ${path}: HTTP ${response.status} with a body that is not JSON`);
+  }
+  if (!response.ok) throw new ClientError('ERR_CLIENT_API', `${method} ${path}: HTTP ${response.status} ${describeError(parsed)}`);
+  return { body: parsed as T, text };
+}
+
+function fetchFailure(error: unknown, timeoutMs: number): string {
+  if (error instanceof Error && error.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function describeError(body: unknown): string {
+  const { error, message, action, policyIds } = (body ?? {}) as { error?: unknown; message?: unknown; action?: unknown; policyIds?: unknown };
+  let text = `${String(error ?? 'error')}: ${String(message ?? '')}`;
+  if (Array.isArray(policyIds)) text += ` (action ${String(action)}, policies ${policyIds.length === 0 ? 'none' : policyIds.join(', ')})`;
+  return text;
+}
+
+async function show<T>(options: ClientOptions, io: CliIo, path: string, format: (body: T) => string): Promise<number> {
+  const answer = await call<T>(options, 'GET', path, apiRequestTimeoutMs);
+  io.stdout(options.json ? `${answer.text}\n` : format(answer.body));
+  return 0;
+}
+
+/** `status` as aligned `key  value` lines. */
+export function formatStatus(info: NodeInfo): string {
+  const rows: [string, string][] = [
+    ['node', info.nodeId],
+    ['spiffe id', info.spiffeId],
+    ['state', info.state],
+    ['profile', info.profile],
+    ['version', info.version],
+    ['started', `${info.startedAt} (up ${formatDuration(info.uptimeS)})`],
+    ['listen udp', listOrDash(info.listen.udp)],
+    ['listen tcp', listOrDash(info.listen.tcp)],
+    ['api', info.api],
+    ['svid until', info.svidNotAfter],
+  ];
+  const width = Math.max(...rows.map(([key]) => key.length));
+  return rows.map(([key, value]) => `${key.padEnd(width)}  ${value}\n`).join('');
+}
+
+const listOrDash = (items: readonly string[]): string => (items.length === 0 ? '-' : items.join(', '));
+
+/** Seconds as `1d 2h 3m 4s`, leading zero units left out. */
+export function formatDuration(seconds: number): string {
+  let rest = Math.max(0, Math.floor(seconds));
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) {
+    if (rest >= size || parts.length > 0) parts.push(`${Math.floor(rest / size)}${unit}`);
+    rest %= size;
+  }
+  parts.push(`${rest}s`);
+  return parts.join(' ');
+}
+
+/** Lays out rows under a header and a rule; text columns left-aligned, columns marked numeric right-aligned. */
+export function renderColumns(header: readonly string[], rows: readonly (readonly string[])[], numeric: readonly boolean[]): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, c) => Math.max(...all.map((row) => row[c]!.length)));
+  const line = (row: readonly string[]): string => widths.map((width, c) => (numeric[c] === true ? row[c]!.padStart(width) : row[c]!.padEnd(width))).join('  ').trimEnd();
+  return `${[line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')}\n`;
+}
+
+/** `neighbours` as a table, one row per link. */
+export function formatNeighbours(list: readonly NeighbourInfo[]): string {
+  if (list.length === 0) return 'no links\n';
+  const state = (n: NeighbourInfo): string => (!n.secured ? 'unsecured' : n.usable ? 'up' : 'unusable');
+  return renderColumns(
+    ['peer', 'link', 'transport', 'address', 'state', 'cost', 'rtt ms'],
+    list.map((n) => [n.peerNodeId ?? '-', String(n.link), n.transport, n.address, state(n), String(n.cost), n.rttMs.toFixed(2)]),
+    [false, true, false, false, false, true, true],
+  );
+}
+
+/** `routes` as a table, one row per destination. */
+export function formatRoutes(list: readonly RouteInfo[]): string {
+  if (list.length === 0) return 'no routes\n';
+  return renderColumns(
+    ['destination', 'via', 'link', 'metric', 'seqno', 'alternate'],
+    list.map((r) => [r.dst, r.nextHop ?? '-', String(r.link), String(r.metric), String(r.seqno), r.hasAlternate ? 'yes' : 'no']),
+    [false, false, true, true, true, false],
+  );
+}
+
+async function ping(options: ClientOptions, io: CliIo): Promise<number> {
+  const dst = options.positionals[0]!;
+  const count = options.count ?? pingCountDefault;
+  if (!options.json) io.stdout(`PING ${dst}: ${count} echo request${count === 1 ? '' : 's'}\n`);
+  // The API answers after the last echo: allow count intervals, one reply timeout and slack.
+  const timeoutMs = count * pingIntervalMsDefault + replyTimeoutMsDefault + apiRequestTimeoutMs;
+  const answer = await call<PingResult>(options, 'POST', '/v1/ping', timeoutMs, { dst, count });
+  const received = answer.body.replies.filter((r) => r.outcome === 'reply').length;
+  io.stdout(options.json ? `${answer.text}\n` : formatPing(answer.body));
+  return received > 0 ? 0 : 1;
+}
+
+/** A ping result in the style of ping(8): one line per echo, then statistics. */
+export function formatPing(result: PingResult): string {
+  const lines = result.replies.map((r) => {
+    switch (r.outcome) {
+      case 'reply':
+        return `reply from ${result.dst}: seq=${r.seq} time=${r.rttMs === null ? '?' : `${r.rttMs.toFixed(2)} ms`}`;
+      case 'timeout':
+        return `no reply from ${result.dst}: seq=${r.seq} timeout`;
+      case 'unreachable':
+        return `from ${r.reporter ?? result.dst}: seq=${r.seq} destination unreachable`;
+      case 'hopLimitExceeded':
+        return `from ${r.reporter ?? '?'}: seq=${r.seq} hop limit exceeded`;
+    }
+  });
+  const rtts = result.replies.filter((r) => r.outcome === 'reply' && r.rttMs !== null).map((r) => r.rttMs!);
+  const sent = result.replies.length;
+  const lossPercent = sent === 0 ? 100 : Number((((sent - rtts.length) / sent) * 100).toFixed(1));
+  lines.push('', `--- ${result.dst} ping statistics ---`, `${sent} sent, ${rtts.length} received, ${lossPercent}% loss`);
+  if (rtts.length > 0) {
+    const avg = rtts.reduce((a, b) => a + b, 0) / rtts.length;
+    lines.push(`rtt min/avg/max = ${[Math.min(...rtts), avg, Math.max(...rtts)].map((v) => v.toFixed(2)).join('/')} ms`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function traceroute(options: ClientOptions, io: CliIo): Promise<number> {
+  const dst = options.positionals[0]!;
+  const maxHops = options.maxHops ?? traceMaxHopsDefault;
+  if (!options.json) io.stdout(`traceroute to ${dst}, ${maxHops} hops max\n`);
+  const timeoutMs = maxHops * replyTimeoutMsDefault + apiRequestTimeoutMs;
+  const answer = await call<readonly TraceHop[]>(options, 'POST', '/v1/traceroute', timeoutMs, { dst, maxHops });
+  io.stdout(options.json ? `${answer.text}\n` : formatTrace(answer.body));
+  return 0;
+}
+
+/** Traceroute hops in the style of traceroute(8): hop number, node, time, or `*`. */
+export function formatTrace(hops: readonly TraceHop[]): string {
+  return hops.map((h) => `${String(h.hop).padStart(2)}  ${h.nodeId === null ? '*' : `${h.nodeId}  ${h.rttMs === null ? '*' : `${h.rttMs.toFixed(2)} ms`}`}\n`).join('');
+}
