@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { ApiError } from './errors.js';
 
 /** What a caller asks to do; the daemon's Cedar policy decides per action. */
-export type ApiAction = 'apiRead' | 'apiPing' | 'apiSend' | 'apiEvents' | 'apiDrain';
+export type ApiAction = 'apiRead' | 'apiPing' | 'apiSend' | 'apiEvents' | 'apiDrain' | 'apiLinks';
 
 /** A person at the node's console, identified by the local token file they hold. */
 export interface OperatorCaller {

@@ -41,6 +41,8 @@ export interface NeighbourInfo {
   /** Link cost (ETX and RTT), 0xffff when unusable. */
   readonly cost: number;
   readonly rttMs: number;
+  /** An operator took the link down (POST /v1/neighbours/{link}/down): nothing goes over it. */
+  readonly disabled: boolean;
 }
 
 /** One selected route of GET /v1/routes. */
@@ -123,6 +125,8 @@ export interface NodeBackend {
   ping(dst: NodeIdText, options: { readonly count: number; readonly intervalMs: number; readonly timeoutMs: number }): Promise<PingResult>;
   traceroute(dst: NodeIdText, options: { readonly maxHops: number; readonly timeoutMs: number }): Promise<readonly TraceHop[]>;
   send(dst: NodeIdText, payload: Uint8Array): SendResult;
+  /** Takes link `link` administratively down or up again; false when there is no such link. */
+  setLinkDisabled(link: number, disabled: boolean): boolean;
   /** Stops accepting transit, lets routes move away, then leaves (the process exits when done). */
   drain(): Promise<void>;
   /** Calls `listener` for every event until the returned function is called. */

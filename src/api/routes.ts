@@ -8,7 +8,7 @@ import type { NodeBackend } from './backend.js';
 import { ApiError } from './errors.js';
 import { SseStream, formatSseEvent, sseHeaders, sseHeartbeat, sseStreamsMax } from './events.js';
 import type { NodeMetrics } from './metrics.js';
-import { eventKinds, eventsQuery, parseInput, pingBody, sendBody, tracerouteBody } from './schemas.js';
+import { eventKinds, eventsQuery, linkParams, parseInput, pingBody, sendBody, tracerouteBody } from './schemas.js';
 
 /** What the routes need from the server. */
 export interface RouteContext {
@@ -28,6 +28,7 @@ export function registerRoutes(app: FastifyInstance, context: RouteContext): voi
   registerPublicRoutes(app, context);
   registerReadRoutes(app, context);
   registerActionRoutes(app, context);
+  registerLinkRoutes(app, context);
 }
 
 /**
@@ -74,6 +75,20 @@ function registerActionRoutes(app: FastifyInstance, context: RouteContext): void
     return reply.code(202).send({ status: 'draining' });
   });
   app.get('/v1/events', { onRequest: guard('apiEvents') }, (request, reply) => streamEvents(context, request, reply));
+}
+
+/**
+ * An operator takes a link down (everything on it is dropped, so the neighbour sees a cut) or
+ * up again. Both are idempotent: taking a disabled link down again answers the same.
+ */
+function registerLinkRoutes(app: FastifyInstance, { backend, guard }: RouteContext): void {
+  for (const [verb, disabled] of [['down', true], ['up', false]] as const) {
+    app.post(`/v1/neighbours/:link/${verb}`, { onRequest: guard('apiLinks') }, async (request) => {
+      const { link } = parseInput(linkParams, 'params', request.params);
+      if (!backend.setLinkDisabled(link, disabled)) throw new ApiError('not_found', `no link ${link}`);
+      return { link, disabled };
+    });
+  }
 }
 
 async function streamEvents(context: RouteContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {

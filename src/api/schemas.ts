@@ -1,5 +1,5 @@
 /**
- * Request bodies and query strings of the API, parsed strictly at the boundary with zod: an
+ * Request bodies, query strings and path parameters of the API, parsed strictly at the boundary with zod: an
  * unknown field, a wrong type or a value out of range is a 400 whose message names the field
  * (`body.dst: expected 8 lower-case hex digits`). openapi/openapi.json carries the same
  * schemas (test/api/openapi.test.ts compares them with z.toJSONSchema).
@@ -112,8 +112,22 @@ export const eventsQuery = z.strictObject({
     .meta({ description: `Comma-separated event kinds to stream: ${eventKinds.join(', ')}` }),
 });
 
+/**
+ * Path parameters of POST /v1/neighbours/{link}/down and /up: the link number as GET
+ * /v1/neighbours shows it. Only plain decimal digits are accepted (no sign, exponent or
+ * leading zero), so that one link has one URL, and only values a double holds exactly.
+ */
+export const linkParams = z.strictObject({
+  link: z
+    .string({ error: 'expected a positive integer' })
+    .regex(/^[1-9][0-9]*$/, { error: 'expected a positive integer', abort: true })
+    .refine((text) => Number.isSafeInteger(Number(text)), { error: `expected at most ${Number.MAX_SAFE_INTEGER}` })
+    .transform(Number)
+    .meta({ description: 'Link number, as in GET /v1/neighbours' }),
+});
+
 /** Parses `value` with `schema`; throws ApiError 'bad_request' naming every failing field as `<where>.<path>`. */
-export function parseInput<T extends z.ZodType>(schema: T, where: 'body' | 'query', value: unknown): z.output<T> {
+export function parseInput<T extends z.ZodType>(schema: T, where: 'body' | 'query' | 'params', value: unknown): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw new ApiError('bad_request', result.error.issues.map((issue) => describeIssue(where, issue)).join('; '));

@@ -76,7 +76,18 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const authenticator = new TokenAuthenticator(options.adminToken, options.viewerToken);
   const sseHeartbeatMs = options.sseHeartbeatMs ?? sseHeartbeatMsDefault;
   if (!Number.isInteger(sseHeartbeatMs) || sseHeartbeatMs < 1) throw new RangeError(`buildApi: sseHeartbeatMs: expected a positive integer, got ${sseHeartbeatMs}`);
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: requestBodyBytesMax, exposeHeadRoutes: false, forceCloseConnections: 'idle' });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: requestBodyBytesMax,
+    exposeHeadRoutes: false,
+    forceCloseConnections: 'idle',
+    // Errors fastify raises before routing (an over-long path parameter, bad percent-encoding)
+    // answer in the API's own format too.
+    frameworkErrors: (error, _request, reply) => {
+      // fastify types this reply with the route generics of no route; it is an ordinary reply.
+      void (reply as unknown as FastifyReply).code(400).send(new ApiError('bad_request', `url: ${error.message}`).body());
+    },
+  });
   // Bodies are JSON only; fastify would otherwise hand text/plain bodies through as strings.
   app.removeContentTypeParser('text/plain');
   const routes: RegisteredRoute[] = [];

@@ -1,49 +1,35 @@
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { sha256 } from '../crypto/hash.js';
 import { joinTokenTtlMsDefault } from '../identity/join-token.js';
 import { formatSpiffeId } from '../identity/spiffe-id.js';
-import { initCaDirectory, openCaDirectory, saveTokens } from '../node/ca-store.js';
+import { initCaDirectory, openCaDirectory, readTokens, saveTokens, withCaLock } from '../node/ca-store.js';
+import { caList, caRevoke } from './ca-admin.js';
+import { caPassphrase as passphrase, parseCaFlags, pinText, requiredFlag as required, type CaFlags } from './ca-args.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 
-/** Environment variable that holds the CA passphrase (otherwise the CLI prompts on the terminal). */
-export const caPassphraseEnv = 'X0TTA6BL4_CA_PASSPHRASE';
+export { caPassphraseEnv } from './ca-args.js';
 
 const random = (bytes: number): Uint8Array => new Uint8Array(randomBytes(bytes));
 
-/** `x0tta6bl4 ca <verb>`: init, join-token. */
+/** `x0tta6bl4 ca <verb>`: init, join-token, revoke, list (`ca serve` runs until stopped: see ca-serve.ts). */
 export function caCommand(verb: string | undefined, argv: readonly string[], io: CliIo, env: NodeJS.ProcessEnv = process.env): number {
   switch (verb) {
     case 'init':
       return caInit(argv, io, env);
     case 'join-token':
       return caJoinToken(argv, io, env);
+    case 'revoke':
+      return caRevoke(argv, io, env);
+    case 'list':
+      return caList(argv, io);
     default:
-      throw new UsageError(`ca: expected init or join-token, got ${verb === undefined ? 'nothing' : JSON.stringify(verb)}`);
+      throw new UsageError(`ca: expected init or join-token, got ${verb === undefined ? 'nothing' : JSON.stringify(verb)} (verbs: init, join-token, serve, revoke, list)`);
   }
 }
 
-function parse(argv: readonly string[], options: Record<string, { type: 'string' | 'boolean' }>): Record<string, string | boolean | undefined> {
-  try {
-    return parseArgs({ args: [...argv], options, allowPositionals: false, strict: true }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-function required(values: Record<string, string | boolean | undefined>, name: string): string {
-  const value = values[name];
-  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
-  return value;
-}
-
-function passphrase(io: CliIo, env: NodeJS.ProcessEnv): string {
-  const fromEnv = env[caPassphraseEnv];
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  const typed = io.readSecret?.('CA passphrase: ') ?? null;
-  if (typed === null) throw new UsageError(`no CA passphrase: set ${caPassphraseEnv} or run on a terminal to be asked`);
-  return typed;
+function parse(argv: readonly string[], options: Record<string, { type: 'string' | 'boolean' }>): CaFlags {
+  return parseCaFlags(argv, options).values;
 }
 
 function caInit(argv: readonly string[], io: CliIo, env: NodeJS.ProcessEnv): number {
@@ -54,7 +40,7 @@ function caInit(argv: readonly string[], io: CliIo, env: NodeJS.ProcessEnv): num
   const summary = {
     trustDomain,
     spiffeId: formatSpiffeId({ trustDomain, path: '' }),
-    certificateSha256: Buffer.from(sha256(opened.ca.certificateDer)).toString('hex'),
+    certificateSha256: pinText(sha256(opened.ca.certificateDer)),
     notAfter: new Date(opened.ca.anchor.certificate.notAfterMs).toISOString(),
     dir,
   };
@@ -77,10 +63,16 @@ function caJoinToken(argv: readonly string[], io: CliIo, env: NodeJS.ProcessEnv)
   const ttlMs = typeof values.ttl === 'string' ? parseDurationMs('--ttl', values.ttl) : joinTokenTtlMsDefault;
   const nowMs = Date.now();
   const opened = openCaDirectory(dir, passphrase(io, env), nowMs);
-  const { token, record } = opened.tokens.issue(nowMs, ttlMs, random);
-  saveTokens(dir, opened.tokens);
+  // Issued under the lock from the file as it is now: a running CA service may have used a token since.
+  const { token, record } = withCaLock(dir, () => {
+    const tokens = readTokens(dir);
+    const issued = tokens.issue(nowMs, ttlMs, random);
+    saveTokens(dir, tokens);
+    return issued;
+  });
   const expires = new Date(record.expiresAtMs).toISOString();
-  if (values.json === true) io.stdout(`${JSON.stringify({ token, id: record.idHex, expires })}\n`);
-  else io.stdout(`${token}\n  one-time join token ${record.idHex} for ${opened.ca.trustDomain}, valid until ${expires}\n`);
+  const caSha256 = pinText(sha256(opened.ca.certificateDer));
+  if (values.json === true) io.stdout(`${JSON.stringify({ token, id: record.idHex, expires, caSha256 })}\n`);
+  else io.stdout(`${token}\n  one-time join token ${record.idHex} for ${opened.ca.trustDomain}, valid until ${expires}\n  CA certificate sha256 ${caSha256} (the pin: node init --ca-sha256 ${caSha256})\n`);
   return 0;
 }

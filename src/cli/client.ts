@@ -1,6 +1,6 @@
 /**
- * `x0tta6bl4 status|neighbours|routes|ping|traceroute`: front ends that call the HTTP API of a
- * local node (src/api) and print its answers as tables, or as raw JSON with --json.
+ * `x0tta6bl4 status|neighbours|routes|ping|traceroute|link`: front ends that call the HTTP API
+ * of a local node (src/api) and print its answers as tables, or as raw JSON with --json.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -14,10 +14,10 @@ import type { CliIo } from './io.js';
 export const apiTokenEnv = 'X0TTA6BL4_API_TOKEN';
 /** The node API's address unless --api says otherwise. */
 export const apiUrlDefault = 'http://127.0.0.1:7480';
-/** How long a quick request (status, neighbours, routes) may take. */
+/** How long a quick request (status, neighbours, routes, link) may take. */
 export const apiRequestTimeoutMs = 10_000;
 /** The commands of this module. */
-export const clientCommands = ['status', 'neighbours', 'routes', 'ping', 'traceroute'] as const;
+export const clientCommands = ['status', 'neighbours', 'routes', 'ping', 'traceroute', 'link'] as const;
 /** One of clientCommands. */
 export type ClientCommand = (typeof clientCommands)[number];
 
@@ -33,7 +33,9 @@ export const clientUsageText = `  status                      show the local nod
   ping <node> [--count N]     send N echo requests (default 3) to a node ID (8 hex digits)
   traceroute <node> [--max-hops N]
                               list the nodes on the way to a node
-Options of status / neighbours / routes / ping / traceroute:
+  link down <link>            take a link (its number in neighbours) administratively down
+  link up <link>              bring a link taken down back up
+Options of status / neighbours / routes / ping / traceroute / link:
   --api URL                   the node API (default ${apiUrlDefault})
   --token-file PATH           file holding the API token (default: $${apiTokenEnv})
   --json                      print the API's JSON answer as is
@@ -92,6 +94,8 @@ async function runCommand(command: ClientCommand, options: ClientOptions, io: Cl
       return ping(options, io);
     case 'traceroute':
       return traceroute(options, io);
+    case 'link':
+      return setLink(options, io);
   }
 }
 
@@ -111,11 +115,7 @@ function parseClientOptions(command: ClientCommand, argv: readonly string[], env
     throw new UsageError(`${command}: ${(error as Error).message}`);
   }
   const { values, positionals } = parsed;
-  const wantsNode = command === 'ping' || command === 'traceroute';
-  if (positionals.length !== (wantsNode ? 1 : 0)) {
-    throw new UsageError(wantsNode ? `${command}: expected one node ID, got ${positionals.length} arguments` : `${command}: expected no arguments, got ${JSON.stringify(positionals[0])}`);
-  }
-  if (wantsNode) checkNodeId(command, positionals[0]!);
+  checkPositionals(command, positionals);
   if (values.count !== undefined && command !== 'ping') throw new UsageError(`${command}: --count is an option of ping only`);
   if (values['max-hops'] !== undefined && command !== 'traceroute') throw new UsageError(`${command}: --max-hops is an option of traceroute only`);
   return {
@@ -126,6 +126,30 @@ function parseClientOptions(command: ClientCommand, argv: readonly string[], env
     count: integerFlag('--count', values.count, pingCountMin, pingCountMax),
     maxHops: integerFlag('--max-hops', values['max-hops'], traceMaxHopsMin, traceMaxHopsMax),
   };
+}
+
+/** Usage errors for the wrong number or shape of arguments of `command`. */
+function checkPositionals(command: ClientCommand, positionals: readonly string[]): void {
+  if (command === 'link') {
+    checkLinkArguments(positionals);
+    return;
+  }
+  const wantsNode = command === 'ping' || command === 'traceroute';
+  if (positionals.length !== (wantsNode ? 1 : 0)) {
+    throw new UsageError(wantsNode ? `${command}: expected one node ID, got ${positionals.length} arguments` : `${command}: expected no arguments, got ${JSON.stringify(positionals[0])}`);
+  }
+  if (wantsNode) checkNodeId(command, positionals[0]!);
+}
+
+/** `link down|up <link>`: the link number as GET /v1/neighbours shows it, checked as the API does. */
+function checkLinkArguments(positionals: readonly string[]): void {
+  const [verb, link] = positionals;
+  const count = positionals.length;
+  if (count !== 2) throw new UsageError(`link: expected "down <link>" or "up <link>", got ${count} argument${count === 1 ? '' : 's'}`);
+  if (verb !== 'down' && verb !== 'up') throw new UsageError(`link: expected "down" or "up", got ${JSON.stringify(verb)}`);
+  if (link === undefined || !/^[1-9][0-9]*$/.test(link) || !Number.isSafeInteger(Number(link))) {
+    throw new UsageError(`link: <link>: expected a positive integer, got ${JSON.stringify(link)}`);
+  }
 }
 
 function checkNodeId(command: string, text: string): void {
@@ -258,10 +282,11 @@ export function renderColumns(header: readonly string[], rows: readonly (readonl
   return `${[line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')}\n`;
 }
 
-/** `neighbours` as a table, one row per link. */
+/** `neighbours` as a table, one row per link; a link an operator took down shows the state `disabled`. */
 export function formatNeighbours(list: readonly NeighbourInfo[]): string {
   if (list.length === 0) return 'no links\n';
-  const state = (n: NeighbourInfo): string => (!n.secured ? 'unsecured' : n.usable ? 'up' : 'unusable');
+  // An operator's `link down` explains whatever else the link shows, so it wins.
+  const state = (n: NeighbourInfo): string => (n.disabled ? 'disabled' : !n.secured ? 'unsecured' : n.usable ? 'up' : 'unusable');
   return renderColumns(
     ['peer', 'link', 'transport', 'address', 'state', 'cost', 'rtt ms'],
     list.map((n) => [n.peerNodeId ?? '-', String(n.link), n.transport, n.address, state(n), String(n.cost), n.rttMs.toFixed(2)]),
@@ -277,6 +302,14 @@ export function formatRoutes(list: readonly RouteInfo[]): string {
     list.map((r) => [r.dst, r.nextHop ?? '-', String(r.link), String(r.metric), String(r.seqno), r.hasAlternate ? 'yes' : 'no']),
     [false, false, true, true, true, false],
   );
+}
+
+/** `link down|up <link>`: prints `link 7 down` or `link 7 up` once the node has done it. */
+async function setLink(options: ClientOptions, io: CliIo): Promise<number> {
+  const [verb, link] = options.positionals;
+  const answer = await call<{ readonly link: number; readonly disabled: boolean }>(options, 'POST', `/v1/neighbours/${link!}/${verb!}`, apiRequestTimeoutMs);
+  io.stdout(options.json ? `${answer.text}\n` : `link ${answer.body.link} ${answer.body.disabled ? 'down' : 'up'}\n`);
+  return 0;
 }
 
 async function ping(options: ClientOptions, io: CliIo): Promise<number> {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
-import { runCli } from './run.js';
+import { runCliAsync } from './run.js';
 
 /** Reads a line from the controlling terminal with echo off; null when there is no terminal. */
 function readSecretFromTerminal(prompt: string): string | null {
@@ -29,9 +29,25 @@ function readSecretFromTerminal(prompt: string): string | null {
   }
 }
 
-process.exitCode = runCli(process.argv.slice(2), {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-  isTTY: process.stderr.isTTY === true,
-  readSecret: readSecretFromTerminal,
+/** Resolves with the name of the first SIGINT or SIGTERM; a second one exits at once. */
+const stopRequested = new Promise<string>((resolve) => {
+  const onSignal = (name: string): void => {
+    resolve(name);
+    process.once(name, () => process.exit(130));
+  };
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
 });
+
+process.exitCode = await runCliAsync(
+  process.argv.slice(2),
+  {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    isTTY: process.stderr.isTTY === true,
+    readSecret: readSecretFromTerminal,
+  },
+  { promise: stopRequested },
+);
+// Synchronous commands leave nothing behind; a daemon has closed its sockets and timers.
+process.exit();

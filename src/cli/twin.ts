@@ -1,19 +1,16 @@
-import { writeFileSync } from 'node:fs';
-import { renderReportHtml } from '../twin/html.js';
-import { reportJson, type TwinReport } from '../twin/report.js';
-import { runScenario } from '../twin/runner.js';
-import { applyOverrides, loadScenario, type Scenario } from '../twin/scenario.js';
-import { parseTwinOptions, type TwinOptions } from './args.js';
+import { loadScenario } from '../twin/scenario.js';
+import { parseTwinOptions } from './args.js';
+import { demoCommand } from './demo.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 import { resolveScenario } from './paths.js';
-import { progressBar } from './progress.js';
-import { formatReports } from './table.js';
+import { runOne, writeOutputs } from './twin-run.js';
 
 /** `twin run <scenario>` and `twin compare <scenario>`. */
 export function twinCommand(verb: string | undefined, argv: readonly string[], io: CliIo): number {
+  if (verb === 'demo') return demoCommand(argv, io);
   const options = parseTwinOptions(argv);
-  if (verb !== 'run' && verb !== 'compare') throw new UsageError(`twin: expected run or compare, got ${JSON.stringify(verb ?? '')}`);
+  if (verb !== 'run' && verb !== 'compare') throw new UsageError(`twin: expected run, compare or demo, got ${JSON.stringify(verb ?? '')}`);
   if (options.positionals.length !== 1) throw new UsageError(`twin ${verb}: expected one scenario, got ${options.positionals.length}`);
   const scenario = loadScenario(resolveScenario(options.positionals[0]!));
   if (verb === 'run') {
@@ -31,34 +28,3 @@ export function twinCommand(verb: string | undefined, argv: readonly string[], i
   return 0;
 }
 
-/** Runs `scenario` with the command-line overrides and a progress bar. */
-export function runOne(scenario: Scenario, options: TwinOptions, profile: Scenario['profile'] | undefined, io: CliIo): TwinReport {
-  const overridden = applyOverrides(scenario, {
-    ...(options.seed === undefined ? {} : { seed: options.seed }),
-    ...(options.seeds === undefined ? {} : { seeds: options.seeds }),
-    ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
-    ...(profile === undefined ? {} : { profile }),
-  });
-  const progress = progressBar(io, `${overridden.name} (${overridden.profile})`, options.quiet);
-  const report = runScenario(overridden, progress.listener);
-  progress.done();
-  return report;
-}
-
-/** Prints the table and writes the JSON and HTML files the options ask for. */
-export function writeOutputs(options: TwinOptions, document: TwinReport | { profiles: Record<string, TwinReport> }, reports: readonly TwinReport[], io: CliIo): void {
-  const json = reportJson(document, options.deterministic);
-  if (options.json === '-') io.stdout(json);
-  else {
-    io.stdout(formatReports(reports));
-    if (options.json !== undefined) {
-      writeFileSync(options.json, json);
-      io.stdout(`wrote ${options.json}\n`);
-    }
-  }
-  if (options.html !== undefined) {
-    // The HTML is drawn from the JSON text so that --deterministic zeroes its wall-clock fields too.
-    writeFileSync(options.html, renderReportHtml(JSON.parse(json) as typeof document));
-    if (options.json !== '-') io.stdout(`wrote ${options.html}\n`);
-  }
-}

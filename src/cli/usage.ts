@@ -2,7 +2,14 @@
 export const usageText = `Usage: x0tta6bl4 <command> [options]   (short alias: x0t)
 
 Commands:
-  demo                        run a 300-node twin scenario with link failures and node
+  demo [--keep] [--json FILE] the main job: a CA and 7 real node processes on loopback (ring with
+                              chords), traffic, kill -9 of a transit node, a cut link, and the
+                              recovery times measured on real sockets; --keep leaves the mesh up
+                              until Ctrl-C
+  node init --join TOKEN --ca URL (--ca-sha256 HEX | --bundle FILE) --dir DIR
+                              enroll a node with the CA service: keys made here, SVID fetched
+  node start --config FILE    run a node (YAML config, see docs/node-config.md) until SIGINT/SIGTERM
+  twin demo                   run a 300-node twin scenario with link failures and node
                               crashes under both timing profiles and print the recovery table
   twin run <scenario>         run a twin scenario (a YAML file, or a name from scenarios/)
   twin compare <scenario>     run it once per profile and print the results side by side
@@ -10,10 +17,26 @@ Commands:
                               create the mesh CA (Ed25519 + ML-DSA-65 keys, encrypted with a
                               passphrase from X0TTA6BL4_CA_PASSPHRASE or asked on the terminal)
   ca join-token --dir DIR [--ttl 10m]
-                              issue a one-time join token for a new node
+                              issue a one-time join token for a new node; also prints the
+                              CA certificate's sha256, the pin a node enrolls with
+  ca serve --dir DIR [--listen 127.0.0.1:7470] [--svid-ttl 1h]
+                              serve the CA over HTTP (enrollment, SVID renewal, trust bundle,
+                              revocation list) until SIGINT or SIGTERM
+  ca revoke SPIFFE-ID --dir DIR [--serial HEX] [--reason TEXT]
+                              revoke a node (or one of its certificates); a running CA
+                              service serves the new revocation list at once
+  ca list --dir DIR [--json]  enrolled nodes, unused join tokens and revocations (no passphrase)
+  status                      show the local node: identity, state, listen addresses
+  neighbours                  list links and neighbours
+  routes                      list selected routes
+  ping <node> [--count N]     send N echo requests (default 3) to a node ID (8 hex digits)
+  traceroute <node> [--max-hops N]
+                              list the nodes on the way to a node
+  link down <link>            take a link (its number in neighbours) administratively down
+  link up <link>              bring a link taken down back up
   help                        show this text
 
-Options of twin run / twin compare / demo:
+Options of twin run / twin compare / twin demo:
   --seed N                    first seed (default: the scenario's)
   --seeds K                   number of seeds, run as seed, seed+1, ... (default: the scenario's)
   --nodes N                   override the topology's node count
@@ -24,6 +47,11 @@ Options of twin run / twin compare / demo:
   --deterministic             write 0 for wallMs and eventsPerS so reports compare byte for byte
   --quiet                     no progress bar
   --version                   print the version
+
+Options of status / neighbours / routes / ping / traceroute / link:
+  --api URL                   the node API (default http://127.0.0.1:7480)
+  --token-file PATH           file holding the API token (default: $X0TTA6BL4_API_TOKEN)
+  --json                      print the API's JSON answer as is
 
 Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.
 `;

@@ -11,3 +11,5 @@ export * from './verifier.js';
 export * from './bundle.js';
 export * from './revocation.js';
 export * from './rotation.js';
+export * from './enrollment-response.js';
+export * from './renewal.js';

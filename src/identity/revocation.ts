@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ed25519SignatureBytes, ed25519Sign, ed25519Verify } from '../crypto/curve25519.js';
 import { mlDsaSignatureBytes, mlDsaSign, mlDsaVerify } from '../crypto/mldsa.js';
-import type { MeshCa } from './ca.js';
+import { svidTtlMsMax, type MeshCa } from './ca.js';
 import { IdentityError, IdentityErrorCode, type IdentityErrorCodeValue } from './errors.js';
 import { parseSpiffeId, parseTrustDomain, spiffeIdBytesMax, trustDomainBytesMax } from './spiffe-id.js';
 import type { SvidIdentity, TrustAnchor } from './svid.js';
@@ -329,4 +329,20 @@ export class RevocationSet {
     const revokedAtMs = this.#identities.get(subject.spiffeId);
     return revokedAtMs !== undefined && subject.notBeforeMs < revokedAtMs;
   };
+}
+
+/**
+ * The list that follows `current` (null: none yet) once `entry` is added: the sequence bumped,
+ * an entry for the same SPIFFE ID and serial replaced, whole-ID entries dropped once every SVID
+ * they cover has expired (revokedAtMs + svidTtlMsMax), and issuedAtMs never going backwards.
+ */
+export function nextRevocationList(current: RevocationList | null, trustDomain: string, entry: RevocationEntry, nowMs: number): RevocationList {
+  if (current !== null && current.trustDomain !== trustDomain) fail(`the current list is for ${current.trustDomain}, not ${trustDomain}`, IdentityErrorCode.ERR_REVOCATION_TRUST_DOMAIN);
+  checkTime(nowMs, 'nowMs');
+  const issuedAtMs = Math.max(nowMs, current?.issuedAtMs ?? 0);
+  const key = entryKey(entry);
+  const kept = (current?.entries ?? []).filter((old) => entryKey(old) !== key && !(old.serialHex === null && old.revokedAtMs + svidTtlMsMax < nowMs));
+  const list = { trustDomain, sequence: (current?.sequence ?? 0) + 1, issuedAtMs, entries: [...kept, entry].sort((a, b) => (entryKey(a) < entryKey(b) ? -1 : 1)) };
+  checkList(list);
+  return list;
 }

@@ -1,17 +1,20 @@
 import { createCipheriv, createDecipheriv, scryptSync } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { networkKeyBytes } from '../crypto/obfuscation.js';
 import { createCa, loadCa, type CaSecrets, type MeshCa } from '../identity/ca.js';
 import { IdentityError, IdentityErrorCode } from '../identity/errors.js';
 import { JoinTokenBook } from '../identity/join-token.js';
+import { nextRevocationList, signRevocationList, verifyRevocationList, type RevocationEntry, type RevocationList } from '../identity/revocation.js';
 
 /**
  * The CA's directory: ca.json (certificate, and the private seeds encrypted with a key derived
  * from the operator's passphrase by scrypt, sealed with AES-256-GCM) and tokens.json (join
  * tokens, secrets hashed). Files are written to a temporary name and renamed, so a failure
- * never leaves half a CA behind; private material is 0600 in a 0700 directory.
+ * never leaves half a CA behind; private material is 0600 in a 0700 directory. The CA service
+ * adds revocations.json (the signed revocation list and the operator's reasons) and nodes.json
+ * (the nodes it enrolled); writers of shared files hold ca.lock.
  */
 
 /** Shortest passphrase accepted for the CA keys. */
@@ -120,4 +123,130 @@ export function openCaDirectory(dir: string, passphrase: string, nowMs: number):
 /** Writes the token book of the CA in `dir` (atomically). */
 export function saveTokens(dir: string, tokens: JoinTokenBook): void {
   writePrivate(join(dir, tokensFile), `${JSON.stringify(tokens.toJSON(), null, 2)}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files the CA service and the CLI share: a lock, revocations.json and nodes.json.
+
+/** How long a writer waits for the CA directory's lock before giving up. */
+export const caLockWaitMsMax = 5_000;
+/** Age after which a lock left by a crashed writer is broken. */
+export const caLockStaleMs = 30_000;
+/** Pause between two attempts to take the lock. */
+export const caLockRetryMs = 10;
+/** Longest reason text kept with a revocation. */
+export const revocationReasonCharsMax = 200;
+/** Most enrolled nodes nodes.json remembers (the oldest are dropped beyond it). */
+export const nodeRecordsMax = 100_000;
+
+const lockFile = 'ca.lock';
+const revocationsFile = 'revocations.json';
+const nodesFile = 'nodes.json';
+const revocationsSchema = z.strictObject({ version: z.literal(1), signedList: z.base64(), reasons: z.record(z.string(), z.string()) });
+const nodesSchema = z.array(z.strictObject({ spiffeId: z.string(), serialHex: z.string(), enrolledAtMs: z.number(), notAfterMs: z.number() }));
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function takeLock(path: string): number {
+  const deadlineMs = Date.now() + caLockWaitMsMax;
+  for (;;) {
+    try {
+      return openSync(path, 'wx', 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw filesError(`${path}: cannot take the lock (${(error as Error).message})`);
+    }
+    const ageMs = Date.now() - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+    if (ageMs > caLockStaleMs) rmSync(path, { force: true });
+    else if (Date.now() >= deadlineMs) throw filesError(`${path}: held by another x0tta6bl4 process for more than ${caLockWaitMsMax} ms; remove it if none runs`);
+    else pause(caLockRetryMs);
+  }
+}
+
+/**
+ * Runs `action` holding the lock of the CA directory (`ca.lock`, created exclusively), so the
+ * service and the CLI never interleave a read-modify-write of tokens.json or revocations.json:
+ * a lost update there could bring a used token back.
+ */
+export function withCaLock<T>(dir: string, action: () => T): T {
+  const path = join(dir, lockFile);
+  const fd = takeLock(path);
+  try {
+    return action();
+  } finally {
+    closeSync(fd);
+    rmSync(path, { force: true });
+  }
+}
+
+/** The token book as stored now (call under withCaLock when it is to be written back). */
+export function readTokens(dir: string): JoinTokenBook {
+  const path = join(dir, tokensFile);
+  return new JoinTokenBook(parseWith(tokensSchema, readJson(path), path));
+}
+
+/** The CA certificate and trust domain of `dir`, which need no passphrase. */
+export function readCaCertificate(dir: string): { trustDomain: string; certificateDer: Uint8Array } {
+  const path = join(dir, caFile);
+  const file = parseWith(caFileSchema, readJson(path), path);
+  return { trustDomain: file.trustDomain, certificateDer: new Uint8Array(Buffer.from(file.certificate, 'base64')) };
+}
+
+/** The CA's revocations as stored: the signed list served to nodes and the operator's reasons. */
+export interface StoredRevocations {
+  readonly signedList: Uint8Array;
+  readonly reasons: Readonly<Record<string, string>>;
+}
+
+/** The key of a revocation's reason: the SPIFFE ID, with `#serial` for a single certificate. */
+export function revocationReasonKey(spiffeId: string, serialHex: string | null): string {
+  return serialHex === null ? spiffeId : `${spiffeId}#${serialHex}`;
+}
+
+/** revocations.json of `dir`, or null before the first revocation. Its list is verified by the caller. */
+export function readRevocations(dir: string): StoredRevocations | null {
+  const path = join(dir, revocationsFile);
+  if (!existsSync(path)) return null;
+  const file = parseWith(revocationsSchema, readJson(path), path);
+  return { signedList: new Uint8Array(Buffer.from(file.signedList, 'base64')), reasons: file.reasons };
+}
+
+/**
+ * Revokes `entry` (a SPIFFE ID, or one certificate of it) in the CA directory: under the lock,
+ * the stored list is verified, the next one (sequence + 1) signed with the CA's keys and written.
+ */
+export function revokeInCaDirectory(dir: string, ca: MeshCa, entry: RevocationEntry, reason: string, nowMs: number): RevocationList {
+  if (reason.length > revocationReasonCharsMax) throw new RangeError(`revocation reason: expected at most ${revocationReasonCharsMax} characters, got ${reason.length}`);
+  return withCaLock(dir, () => {
+    const stored = readRevocations(dir);
+    const current = stored === null ? null : verifyRevocationList(stored.signedList, [ca.anchor], ca.trustDomain);
+    const list = nextRevocationList(current, ca.trustDomain, entry, nowMs);
+    const kept = new Set(list.entries.map((kept) => revocationReasonKey(kept.spiffeId, kept.serialHex)));
+    const reasons = Object.fromEntries(Object.entries(stored?.reasons ?? {}).filter(([key]) => kept.has(key)));
+    if (reason !== '') reasons[revocationReasonKey(entry.spiffeId, entry.serialHex)] = reason;
+    const file = { version: 1, signedList: Buffer.from(signRevocationList(ca, list)).toString('base64'), reasons };
+    writePrivate(join(dir, revocationsFile), `${JSON.stringify(file, null, 2)}\n`);
+    return list;
+  });
+}
+
+/** What the CA remembers of an enrolled node (its first SVID). */
+export interface NodeRecord {
+  readonly spiffeId: string;
+  readonly serialHex: string;
+  readonly enrolledAtMs: number;
+  readonly notAfterMs: number;
+}
+
+/** The nodes enrolled through the CA service, oldest first. */
+export function readNodeRecords(dir: string): NodeRecord[] {
+  const path = join(dir, nodesFile);
+  return existsSync(path) ? parseWith(nodesSchema, readJson(path), path) : [];
+}
+
+/** Appends an enrolled node to nodes.json (call under withCaLock). */
+export function recordEnrolledNode(dir: string, record: NodeRecord): void {
+  const records = [...readNodeRecords(dir), record].slice(-nodeRecordsMax);
+  writePrivate(join(dir, nodesFile), `${JSON.stringify(records, null, 2)}\n`);
 }

@@ -88,6 +88,7 @@ export class DaemonBackend implements NodeBackend {
         usable: view?.usable ?? false,
         cost: view?.cost ?? 0xffff,
         rttMs: view === undefined || Number.isNaN(view.rttMs) ? 0 : Math.round(view.rttMs * 100) / 100,
+        disabled: this.runtime.isLinkDisabled(record.link),
       };
     });
   }
@@ -166,6 +167,10 @@ export class DaemonBackend implements NodeBackend {
     const routed = target === this.runtime.identity.nodeId || this.runtime.mesh.nextHopLink(target) !== null;
     this.runtime.step({ kind: 'send', dst: target, id, payload });
     return { id, routed };
+  }
+
+  setLinkDisabled(link: number, disabled: boolean): boolean {
+    return this.runtime.setLinkDisabled(link as LinkId, disabled);
   }
 
   drain(): Promise<void> {

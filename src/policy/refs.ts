@@ -25,7 +25,7 @@ export type CallerRef =
   | { readonly kind: 'node'; readonly node: NodeRef };
 
 /** The API actions of the schema, one per group of endpoints (see docs/policy.md). */
-export const apiActions = ['apiRead', 'apiPing', 'apiSend', 'apiEvents', 'apiDrain'] as const;
+export const apiActions = ['apiRead', 'apiPing', 'apiSend', 'apiEvents', 'apiDrain', 'apiLinks'] as const;
 
 /** One API action. */
 export type ApiAction = (typeof apiActions)[number];

@@ -37,9 +37,9 @@ export class FakeBackend implements NodeBackend {
     svidNotAfter: '2025-01-02T00:00:00.000Z',
   };
   neighbourList: NeighbourInfo[] = [
-    { link: 1, transport: 'udp', address: '10.0.0.2:7400', peerNodeId: peerA, peerSpiffeId: `spiffe://mesh.test/node/${peerA}`, secured: true, usable: true, cost: 96, rttMs: 1.25 },
-    { link: 2, transport: 'tcp', address: '10.0.0.3:7401', peerNodeId: peerB, peerSpiffeId: `spiffe://mesh.test/node/${peerB}`, secured: true, usable: false, cost: 65535, rttMs: 0 },
-    { link: 3, transport: 'udp', address: '192.168.7.10:7400', peerNodeId: null, peerSpiffeId: null, secured: false, usable: false, cost: 65535, rttMs: 0 },
+    { link: 1, transport: 'udp', address: '10.0.0.2:7400', peerNodeId: peerA, peerSpiffeId: `spiffe://mesh.test/node/${peerA}`, secured: true, usable: true, cost: 96, rttMs: 1.25, disabled: false },
+    { link: 2, transport: 'tcp', address: '10.0.0.3:7401', peerNodeId: peerB, peerSpiffeId: `spiffe://mesh.test/node/${peerB}`, secured: true, usable: false, cost: 65535, rttMs: 0, disabled: true },
+    { link: 3, transport: 'udp', address: '192.168.7.10:7400', peerNodeId: null, peerSpiffeId: null, secured: false, usable: false, cost: 65535, rttMs: 0, disabled: false },
   ];
   routeList: RouteInfo[] = [
     { dst: peerA, nextHop: peerA, link: 1, metric: 96, seqno: 7, hasAlternate: false },
@@ -121,6 +121,15 @@ export class FakeBackend implements NodeBackend {
   send(dst: string, payload: Uint8Array): SendResult {
     this.#enter('send', dst, payload);
     return { id: this.calls.filter((c) => c.method === 'send').length, routed: dst !== silentId };
+  }
+
+  /** Sets `disabled` on the neighbour of `link` (replacing the entry); false when neighbourList has no such link. */
+  setLinkDisabled(link: number, disabled: boolean): boolean {
+    this.#enter('setLinkDisabled', link, disabled);
+    const index = this.neighbourList.findIndex((n) => n.link === link);
+    if (index < 0) return false;
+    this.neighbourList[index] = { ...this.neighbourList[index]!, disabled };
+    return true;
   }
 
   async drain(): Promise<void> {

@@ -6,8 +6,9 @@ import { z } from 'zod';
 import type { ApiAction } from '../../src/api/auth.js';
 import { ApiErrorStatus } from '../../src/api/errors.js';
 import { findPackageRoot, openapiPath, readOpenapiDocument } from '../../src/api/openapi.js';
-import { eventsQuery, pingBody, sendBody, tracerouteBody } from '../../src/api/schemas.js';
+import { eventsQuery, linkParams, pingBody, sendBody, tracerouteBody } from '../../src/api/schemas.js';
 import { buildApi, registeredRoutes } from '../../src/api/server.js';
+import { apiActions } from '../../src/policy/refs.js';
 import { peerA } from './fake-backend.js';
 import { asAdmin, testApi, testOptions } from './helpers.js';
 
@@ -25,8 +26,15 @@ interface Document {
 
 const documentText = readFileSync(openapiPath(), 'utf8');
 const document = JSON.parse(documentText) as Document;
-const operations = Object.entries(document.paths).flatMap(([url, methods]) => Object.entries(methods).map(([method, operation]) => ({ method: method.toUpperCase(), url, operation })));
+// OpenAPI writes path parameters as {name}, fastify as :name.
+const operations = Object.entries(document.paths).flatMap(([url, methods]) =>
+  Object.entries(methods).map(([method, operation]) => ({ method: method.toUpperCase(), url: url.replace(/\{(\w+)\}/g, ':$1'), operation })),
+);
 const key = (r: { method: string; url: string }): string => `${r.method} ${r.url}`;
+
+/** A value for each path parameter that names something the fake backend has. */
+const pathValues: Record<string, string> = { link: '1' };
+const concrete = (url: string): string => url.replace(/:(\w+)/g, (_match, name: string) => pathValues[name] ?? `<no value for ${name}>`);
 
 /** A request that passes validation for each operation. */
 const validBodies: Record<string, unknown> = {
@@ -62,7 +70,7 @@ describe('openapi/openapi.json', () => {
       decisions.length = 0;
       const body = validBodies[key({ method, url })];
       if (url === '/v1/events') continue; // a stream: checked below without opening it
-      const response = await app.inject({ method: method as 'GET' | 'POST', url, headers: asAdmin, ...(body === undefined ? {} : { payload: body as object }) });
+      const response = await app.inject({ method: method as 'GET' | 'POST', url: concrete(url), headers: asAdmin, ...(body === undefined ? {} : { payload: body as object }) });
       expect(response.statusCode, url).toBeLessThan(300);
       if (operation.security?.length === 0) {
         expect(operation['x-x0t-action'], url).toBeUndefined();
@@ -85,11 +93,19 @@ describe('openapi/openapi.json', () => {
     const parameters = document.paths['/v1/events']!.get!.parameters!;
     expect(parameters.map((p) => [p.name, p.in])).toEqual([['kinds', 'query']]);
     expect(parameters[0]!.schema).toEqual((jsonSchema(eventsQuery).properties as Record<string, unknown>).kinds);
+    for (const verb of ['down', 'up']) {
+      const link = document.paths[`/v1/neighbours/{link}/${verb}`]!.post!.parameters!;
+      expect(link.map((p) => [p.name, p.in]), verb).toEqual([['link', 'path']]);
+      expect(link[0]!.schema, verb).toEqual((jsonSchema(linkParams).properties as Record<string, unknown>).link);
+    }
   });
 
-  it('lists every error code of the catalogue', () => {
+  it('lists every error code of the catalogue, and every API action of the policy', () => {
     const error = document.components.schemas.Error!.properties!.error as { enum: string[] };
     expect([...error.enum].sort()).toEqual(Object.keys(ApiErrorStatus).sort());
+    const action = document.components.schemas.ForbiddenError!.properties!.action as { enum: string[] };
+    expect(action.enum).toEqual([...apiActions]);
+    expect(new Set(operations.map((o) => o.operation['x-x0t-action']).filter((a) => a !== undefined))).toEqual(new Set(apiActions));
   });
 
   it('is served unchanged at GET /openapi.json without a token', async () => {

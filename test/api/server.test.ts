@@ -50,6 +50,8 @@ describe('read routes', () => {
       ['POST', '/v1/traceroute', { dst: peerA }, 'apiPing'],
       ['POST', '/v1/send', { dst: peerA, payloadBase64: '' }, 'apiSend'],
       ['POST', '/v1/drain', undefined, 'apiDrain'],
+      ['POST', '/v1/neighbours/1/down', undefined, 'apiLinks'],
+      ['POST', '/v1/neighbours/1/up', undefined, 'apiLinks'],
     ];
     for (const [method, url, payload, action] of cases) {
       decisions.length = 0;
@@ -120,6 +122,8 @@ describe('authorization', () => {
       [post('/v1/traceroute', { dst: peerA }, asViewer), 'apiPing'],
       [post('/v1/send', { dst: peerA, payloadBase64: 'AA==' }, asViewer), 'apiSend'],
       [post('/v1/drain', undefined, asViewer), 'apiDrain'],
+      [post('/v1/neighbours/1/down', undefined, asViewer), 'apiLinks'],
+      [post('/v1/neighbours/1/up', undefined, asViewer), 'apiLinks'],
     ];
     for (const [request, action] of cases) {
       const response = await app.inject(request);
@@ -292,6 +296,91 @@ describe('POST /v1/drain', () => {
     };
     expect((await app.inject(post('/v1/drain', undefined))).statusCode).toBe(500);
     expect((await app.inject({ url: '/health/live' })).statusCode).toBe(200);
+  });
+});
+
+describe('POST /v1/neighbours/:link/down and /up', () => {
+  it('take a link down and up again: 200 { link, disabled }, the backend told each time', async () => {
+    const { app, backend } = testApi();
+    const down = await app.inject(post('/v1/neighbours/1/down', undefined));
+    expect([down.statusCode, down.json()]).toEqual([200, { link: 1, disabled: true }]);
+    expect(backend.neighbourList[0]!.disabled).toBe(true);
+    const neighbours = await app.inject({ url: '/v1/neighbours', headers: asAdmin });
+    expect((neighbours.json() as { link: number; disabled: boolean }[]).map((n) => [n.link, n.disabled])).toEqual([
+      [1, true],
+      [2, true],
+      [3, false],
+    ]);
+    // Idempotent: a link already down answers the same.
+    expect((await app.inject(post('/v1/neighbours/1/down', undefined))).json()).toEqual({ link: 1, disabled: true });
+    const up = await app.inject(post('/v1/neighbours/2/up', undefined));
+    expect([up.statusCode, up.json()]).toEqual([200, { link: 2, disabled: false }]);
+    expect(backend.calls.filter((c) => c.method === 'setLinkDisabled').map((c) => c.args)).toEqual([
+      [1, true],
+      [1, true],
+      [2, false],
+    ]);
+  });
+
+  it('answer 404 not_found naming the link when the backend has no such link', async () => {
+    const { app, backend } = testApi();
+    for (const verb of ['down', 'up']) {
+      const response = await app.inject(post(`/v1/neighbours/7/${verb}`, undefined));
+      expect([response.statusCode, response.json()], verb).toEqual([404, { error: 'not_found', message: 'no link 7' }]);
+    }
+    expect(backend.calls.map((c) => [c.method, ...c.args])).toEqual([
+      ['setLinkDisabled', 7, true],
+      ['setLinkDisabled', 7, false],
+    ]);
+  });
+
+  it('answer 400 naming params.link for anything but a positive integer, before calling the backend', async () => {
+    const { app, backend } = testApi();
+    const positive = 'params.link: expected a positive integer';
+    const cases: [string, string][] = [
+      ['0', positive],
+      ['-1', positive],
+      ['07', positive],
+      ['1.5', positive],
+      ['1e3', positive],
+      ['0x10', positive],
+      ['%20', positive],
+      ['abc', positive],
+      ['9007199254740992', `params.link: expected at most ${Number.MAX_SAFE_INTEGER}`],
+    ];
+    for (const [link, message] of cases) {
+      const response = await app.inject(post(`/v1/neighbours/${link}/down`, undefined));
+      expect([response.statusCode, response.json()], link).toEqual([400, { error: 'bad_request', message }]);
+    }
+    // Fastify refuses a parameter over 100 characters before routing; the answer keeps the API's format.
+    const long = await app.inject(post(`/v1/neighbours/${'1'.repeat(150)}/down`, undefined));
+    expect(long.statusCode).toBe(400);
+    expect(long.json()).toMatchObject({ error: 'bad_request', message: expect.stringMatching(/^url: /) });
+    expect(backend.calls).toEqual([]);
+  });
+
+  it('answer 403 with the policy ids to a viewer and 401 without a token, before calling the backend', async () => {
+    const { app, backend, denials } = testApi();
+    const denied = await app.inject(post('/v1/neighbours/1/down', undefined, asViewer));
+    expect([denied.statusCode, denied.json()]).toEqual([
+      403,
+      { error: 'forbidden', message: `policy denies apiLinks to ${viewerCallerId}`, action: 'apiLinks', policyIds: [viewerPolicyId] },
+    ]);
+    expect(denials.map((d) => [d.caller.id, d.action, d.policyIds])).toEqual([[viewerCallerId, 'apiLinks', [viewerPolicyId]]]);
+    for (const verb of ['down', 'up']) {
+      const anonymous = await app.inject(post(`/v1/neighbours/1/${verb}`, undefined, {}));
+      expect([anonymous.statusCode, anonymous.json()], verb).toEqual([401, { error: 'unauthorized', message: 'missing Authorization header: expected "Bearer <token>"' }]);
+    }
+    // Even a bad :link is 401 without a token: authentication comes first.
+    expect((await app.inject(post('/v1/neighbours/x/down', undefined, {}))).statusCode).toBe(401);
+    expect(backend.calls).toEqual([]);
+  });
+
+  it('answer 500 when the backend throws', async () => {
+    const { app, backend } = testApi();
+    backend.failing.add('setLinkDisabled');
+    const response = await app.inject(post('/v1/neighbours/1/down', undefined));
+    expect([response.statusCode, response.json()]).toEqual([500, { error: 'internal', message: 'internal error' }]);
   });
 });
 

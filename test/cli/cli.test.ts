@@ -53,11 +53,11 @@ describe('command line', () => {
       [['twin', 'run', tiny, '--profile', 'slow'], '--profile: expected fast or rfc8966, got "slow"'],
       [['twin', 'compare', tiny, '--profiles', 'fast,nope'], '--profiles: expected fast or rfc8966, got "nope"'],
       [['twin', 'run', tiny, '--nodes', 'x'], '--nodes: expected an integer in 2..20000, got "x"'],
-      [['twin', 'frob', tiny], 'twin: expected run or compare, got "frob"'],
+      [['twin', 'frob', tiny], 'twin: expected run, compare or demo, got "frob"'],
       [['twin', 'run'], 'twin run: expected one scenario, got 0'],
       [['twin', 'run', tiny, '--profiles', 'fast'], 'twin run: --profiles is for twin compare'],
       [['twin', 'compare', tiny, '--profile', 'fast'], 'twin compare: --profile is for twin run'],
-      [['demo', 'extra'], 'demo: takes no arguments, got extra'],
+      [['twin', 'demo', 'extra'], 'twin demo: takes no arguments, got extra'],
     ];
     for (const [argv, message] of cases) {
       const c = capture();
@@ -107,9 +107,9 @@ describe('command line', () => {
     expect(doc.profiles.rfc8966!.profile).toBe('rfc8966');
   });
 
-  it('demo runs the demo scenario (scaled down here) under both profiles', () => {
+  it('twin demo runs the demo scenario (scaled down here) under both profiles', () => {
     const c = capture(true);
-    expect(runCli(['demo', '--nodes', '30', '--seeds', '1'], c.io)).toBe(0);
+    expect(runCli(['twin', 'demo', '--nodes', '30', '--seeds', '1'], c.io)).toBe(0);
     expect(c.out()).toContain('scenario demo-300: 30 nodes');
     expect(c.out()).toMatch(/fast\s+rfc8966/);
     expect(c.err()).toContain('[');

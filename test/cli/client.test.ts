@@ -68,7 +68,7 @@ describe('client commands against a real API', () => {
         'peer      link  transport  address            state       cost  rtt ms',
         '--------  ----  ---------  -----------------  ---------  -----  ------',
         '0000beef     1  udp        10.0.0.2:7400      up            96    1.25',
-        '00c0ffee     2  tcp        10.0.0.3:7401      unusable   65535    0.00',
+        '00c0ffee     2  tcp        10.0.0.3:7401      disabled   65535    0.00',
         '-            3  udp        192.168.7.10:7400  unsecured  65535    0.00',
         '',
       ].join('\n'),
@@ -154,6 +154,25 @@ describe('client commands against a real API', () => {
     });
   });
 
+  it('link down and link up tell the node and print the new state', async () => {
+    const saved = backend.neighbourList.map((n) => ({ ...n }));
+    const before = backend.calls.length;
+    try {
+      expect(await run(['link', 'down', '1'])).toEqual({ code: 0, err: '', out: 'link 1 down\n' });
+      expect((await run(['neighbours'])).out).toContain('0000beef     1  udp        10.0.0.2:7400      disabled      96    1.25\n');
+      expect(await run(['link', 'up', '1', '--token-file', adminTokenFile])).toEqual({ code: 0, err: '', out: 'link 1 up\n' });
+      const json = await run(['link', 'up', '2', '--json']);
+      expect([json.code, JSON.parse(json.out)]).toEqual([0, { link: 2, disabled: false }]);
+      expect(backend.calls.slice(before).filter((c) => c.method === 'setLinkDisabled').map((c) => c.args)).toEqual([
+        [1, true],
+        [1, false],
+        [2, false],
+      ]);
+    } finally {
+      backend.neighbourList = saved;
+    }
+  });
+
   it('traceroute prints one line per hop', async () => {
     expect(await run(['traceroute', peerB])).toEqual({
       code: 0,
@@ -171,6 +190,13 @@ describe('error answers exit 1', () => {
     const denied = await run(['ping', peerA, '--token-file', viewerTokenFile]);
     expect(denied.code).toBe(1);
     expect(denied.err).toBe('x0tta6bl4: POST /v1/ping: HTTP 403 forbidden: policy denies apiPing to local-viewer (action apiPing, policies viewer-read-only)\n');
+    const link = await run(['link', 'down', '1', '--token-file', viewerTokenFile]);
+    expect(link).toEqual({ code: 1, out: '', err: 'x0tta6bl4: POST /v1/neighbours/1/down: HTTP 403 forbidden: policy denies apiLinks to local-viewer (action apiLinks, policies viewer-read-only)\n' });
+  });
+
+  it('names the link the node does not have (404)', async () => {
+    expect(await run(['link', 'down', '7'])).toEqual({ code: 1, out: '', err: 'x0tta6bl4: POST /v1/neighbours/7/down: HTTP 404 not_found: no link 7\n' });
+    expect((await run(['link', 'up', '7', '--json'])).err).toBe('x0tta6bl4: POST /v1/neighbours/7/up: HTTP 404 not_found: no link 7\n');
   });
 
   it('reports a failing node as HTTP 500', async () => {
@@ -223,6 +249,16 @@ describe('bad usage exits 2', () => {
     [['ping', peerA, '--count', 'many'], '--count: expected an integer in 1..100, got "many"'],
     [['traceroute', peerA, '--max-hops', '65'], '--max-hops: expected an integer in 1..64, got "65"'],
     [['status', '--count', '3'], 'status: --count is an option of ping only'],
+    [['link'], 'link: expected "down <link>" or "up <link>", got 0 arguments'],
+    [['link', 'down'], 'link: expected "down <link>" or "up <link>", got 1 argument'],
+    [['link', 'up', '1', '2'], 'link: expected "down <link>" or "up <link>", got 3 arguments'],
+    [['link', 'sideways', '1'], 'link: expected "down" or "up", got "sideways"'],
+    [['link', '1', 'down'], 'link: expected "down" or "up", got "1"'],
+    [['link', 'down', '0'], 'link: <link>: expected a positive integer, got "0"'],
+    [['link', 'down', '07'], 'link: <link>: expected a positive integer, got "07"'],
+    [['link', 'up', 'eth0'], 'link: <link>: expected a positive integer, got "eth0"'],
+    [['link', 'up', '9007199254740992'], 'link: <link>: expected a positive integer, got "9007199254740992"'],
+    [['link', 'down', '1', '--count', '3'], 'link: --count is an option of ping only'],
     [['ping', peerA, '--max-hops', '3'], 'ping: --max-hops is an option of traceroute only'],
     [['status', '--verbose'], "status: Unknown option '--verbose'"],
     [['status', '--api', 'not a url'], '--api: expected a URL like http://127.0.0.1:7480, got "not a url"'],

@@ -52,6 +52,13 @@ describe('the shipped default policy', () => {
     }
     expect(shipped.canCallApi(local, viewer, 'apiRead').policyIds).toEqual(['api-viewer-read']);
     expect(shipped.canCallApi(local, viewer, 'apiDrain')).toEqual({ allowed: false, policyIds: [], errors: [] });
+    expect(shipped.canCallApi(local, viewer, 'apiLinks')).toEqual({ allowed: false, policyIds: [], errors: [] });
+  });
+
+  it('knows every API action, apiLinks included, as a member of the group api', () => {
+    expect(apiActions).toEqual(['apiRead', 'apiPing', 'apiSend', 'apiEvents', 'apiDrain', 'apiLinks']);
+    const group = engineOf([{ source: 'g.cedar', text: '@id("group") permit (principal, action in X0t::Action::"api", resource);' }]);
+    for (const action of apiActions) expect(group.canCallApi(local, viewer, action).policyIds, action).toEqual(['group']);
   });
 
   it('denies unknown roles and nodes calling the API', () => {
@@ -89,12 +96,17 @@ describe('the admin-only example', () => {
   const engine = engineOf([shippedDefault, shippedExample('admin-only.cedar')]);
   const operator: CallerRef = { kind: 'operator', id: 'carol', role: 'operator' };
 
-  it('keeps drain and send with admins', () => {
-    for (const action of ['apiDrain', 'apiSend'] as const) {
+  it('keeps drain, send and taking links down with admins', () => {
+    const cases = [
+      ['apiDrain', 'api-drain-send-admin-only'],
+      ['apiSend', 'api-drain-send-admin-only'],
+      ['apiLinks', 'api-links-admin-only'],
+    ] as const;
+    for (const [action, policyId] of cases) {
       expect(engine.canCallApi(local, admin, action)).toEqual({ allowed: true, policyIds: ['api-admin'], errors: [] });
-      expect(engine.canCallApi(local, operator, action)).toEqual({ allowed: false, policyIds: ['api-drain-send-admin-only'], errors: [] });
-      expect(engine.canCallApi(local, viewer, action)).toEqual({ allowed: false, policyIds: ['api-drain-send-admin-only'], errors: [] });
-      expect(engine.canCallApi(local, { kind: 'node', node: sameDomain }, action).policyIds).toEqual(['api-drain-send-admin-only']);
+      expect(engine.canCallApi(local, operator, action)).toEqual({ allowed: false, policyIds: [policyId], errors: [] });
+      expect(engine.canCallApi(local, viewer, action)).toEqual({ allowed: false, policyIds: [policyId], errors: [] });
+      expect(engine.canCallApi(local, { kind: 'node', node: sameDomain }, action).policyIds).toEqual([policyId]);
     }
   });
 
@@ -107,6 +119,7 @@ describe('the admin-only example', () => {
   it('forbids over a permit that would allow', () => {
     const permissive = engineOf([shippedDefault, shippedExample('admin-only.cedar'), { source: 'open.cedar', text: '@id("everyone") permit (principal, action, resource);' }]);
     expect(permissive.canCallApi(local, viewer, 'apiSend')).toEqual({ allowed: false, policyIds: ['api-drain-send-admin-only'], errors: [] });
+    expect(permissive.canCallApi(local, viewer, 'apiLinks')).toEqual({ allowed: false, policyIds: ['api-links-admin-only'], errors: [] });
     expect(permissive.canCallApi(local, viewer, 'apiPing')).toEqual({ allowed: true, policyIds: ['everyone'], errors: [] });
   });
 });

@@ -61,6 +61,7 @@ describe('loadPolicyFiles', () => {
     expect(engine.policyIds).toEqual([
       'api-operator-routine',
       'api-drain-send-admin-only',
+      'api-links-admin-only',
       'peer-same-trust-domain',
       'transit-same-trust-domain',
       'api-admin',

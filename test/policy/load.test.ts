@@ -122,7 +122,9 @@ describe('the schema', () => {
 
   it('names the file alone for a finding without a place', () => {
     const error = policyRefusal(() => PolicyEngine.load({ schema: file('c.cedarschema', 'namespace X0t { action a in [b]; action b in [a]; }'), policies: [] }));
-    expect(error.message).toBe('c.cedarschema: cycle in action hierarchy containing `X0t::Action::"a"`');
+    // Which member of the cycle Cedar names depends on its hash map order, which in WebAssembly
+    // shifts with the number of maps the process made before (e.g. how many API actions exist).
+    expect(error.message).toMatch(/^c\.cedarschema: cycle in action hierarchy containing `X0t::Action::"[ab]"`$/);
   });
 
   it('must accept every question the engine asks', () => {
@@ -130,6 +132,8 @@ describe('the schema', () => {
     const error = policyRefusal(() => noDrain([]));
     expect(error.code).toBe('ERR_POLICY_SCHEMA');
     expect(error.message).toMatch(/^schema\.cedarschema: the schema must accept the question "X0t::Operator::"probe" apiDrain X0t::Node": /);
+    const noLinks = shippedSchemaWith('action apiLinks in [api] appliesTo { principal: [Operator, Node], resource: [Node] };', '');
+    expect(policyRefusal(() => noLinks([])).message).toMatch(/^schema\.cedarschema: the schema must accept the question "X0t::Operator::"probe" apiLinks X0t::Node": /);
     const numericNodeId = shippedSchemaWith('nodeId: String', 'nodeId: Long');
     expect(policyRefusal(() => numericNodeId([])).message).toMatch(/"X0t::Node::"spiffe:\/\/probe\.invalid\/node\/00000001" peer X0t::Node": entity does not conform to the schema/);
   });

@@ -1,0 +1,90 @@
+import { sha256 } from '../crypto/hash.js';
+import { parseCertificate } from '../identity/certificate.js';
+import { verifyRevocationList, type RevocationList } from '../identity/revocation.js';
+import { parseSpiffeId } from '../identity/spiffe-id.js';
+import { trustAnchorFrom } from '../identity/svid.js';
+import { openCaDirectory, readCaCertificate, readNodeRecords, readRevocations, readTokens, revocationReasonCharsMax, revocationReasonKey, revokeInCaDirectory } from '../node/ca-store.js';
+import { caPassphrase, parseCaFlags, pinText, requiredFlag } from './ca-args.js';
+import { UsageError } from './errors.js';
+import type { CliIo } from './io.js';
+import { renderTable } from './table.js';
+
+/** Most hex digits of a serial given to `ca revoke --serial` (RFC 5280: 20 octets). */
+const serialHexCharsMax = 40;
+
+function checkTarget(spiffeId: string, trustDomain: string): void {
+  let parsed: { trustDomain: string; path: string };
+  try {
+    parsed = parseSpiffeId(spiffeId);
+  } catch (error) {
+    throw new UsageError(`ca revoke: ${JSON.stringify(spiffeId)} is not a SPIFFE ID: ${(error as Error).message}`);
+  }
+  if (parsed.trustDomain !== trustDomain || parsed.path === '') throw new UsageError(`ca revoke: ${spiffeId} must name a node of trust domain ${trustDomain} (spiffe://${trustDomain}/node/...)`);
+}
+
+function serialOf(value: string | boolean | undefined): string | null {
+  if (typeof value !== 'string') return null;
+  const hex = value.replace(/:/g, '').toLowerCase();
+  if (!/^(?:[0-9a-f]{2})+$/.test(hex) || hex.length > serialHexCharsMax) throw new UsageError(`--serial: expected 1..${serialHexCharsMax / 2} bytes of hex, got ${JSON.stringify(value)}`);
+  return hex;
+}
+
+/** `ca revoke <spiffe-id> --dir DIR [--serial HEX] [--reason TEXT]`: signs the next revocation list into the CA directory. */
+export function caRevoke(argv: readonly string[], io: CliIo, env: NodeJS.ProcessEnv): number {
+  const options = { dir: { type: 'string' }, serial: { type: 'string' }, reason: { type: 'string' }, json: { type: 'boolean' } } as const;
+  const { values, operands } = parseCaFlags(argv, options, 1);
+  const dir = requiredFlag(values, 'dir');
+  const spiffeId = operands[0]!;
+  const serialHex = serialOf(values.serial);
+  const reason = typeof values.reason === 'string' ? values.reason : '';
+  if (reason.length > revocationReasonCharsMax) throw new UsageError(`--reason: expected at most ${revocationReasonCharsMax} characters, got ${reason.length}`);
+  const nowMs = Date.now();
+  const { ca } = openCaDirectory(dir, caPassphrase(io, env), nowMs);
+  checkTarget(spiffeId, ca.trustDomain);
+  if (!readNodeRecords(dir).some((node) => node.spiffeId === spiffeId)) io.stderr(`x0tta6bl4: note: ${spiffeId} was not enrolled through this CA's service; revoking it anyway\n`);
+  const list = revokeInCaDirectory(dir, ca, { spiffeId, serialHex, revokedAtMs: nowMs }, reason, nowMs);
+  const what = serialHex === null ? spiffeId : `certificate ${serialHex} of ${spiffeId}`;
+  if (values.json === true) io.stdout(`${JSON.stringify({ spiffeId, serialHex, revokedAt: new Date(nowMs).toISOString(), sequence: list.sequence, entries: list.entries.length })}\n`);
+  else io.stdout(`revoked ${what}\n  revocation list sequence ${list.sequence}, ${list.entries.length} entries; a running CA service serves it at once\n`);
+  return 0;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** The CA's verified revocation list (sequence 0 and empty before the first revocation). */
+function verifiedRevocations(dir: string): { list: RevocationList; reasons: Readonly<Record<string, string>>; caSha256: string } {
+  const { trustDomain, certificateDer } = readCaCertificate(dir);
+  // The anchor is checked as of its own notBefore: listing works even for a CA past its validity.
+  const anchor = trustAnchorFrom(certificateDer, trustDomain, parseCertificate(certificateDer).notBeforeMs);
+  const stored = readRevocations(dir);
+  const list = stored === null ? { trustDomain, sequence: 0, issuedAtMs: 0, entries: [] } : verifyRevocationList(stored.signedList, [anchor], trustDomain);
+  return { list, reasons: stored?.reasons ?? {}, caSha256: pinText(sha256(certificateDer)) };
+}
+
+/** `ca list --dir DIR [--json]`: enrolled nodes, outstanding join tokens and revocations; needs no passphrase. */
+export function caList(argv: readonly string[], io: CliIo): number {
+  const { values } = parseCaFlags(argv, { dir: { type: 'string' }, json: { type: 'boolean' } });
+  const dir = requiredFlag(values, 'dir');
+  const nowMs = Date.now();
+  const { list, reasons, caSha256 } = verifiedRevocations(dir);
+  const revokedIds = new Set(list.entries.filter((entry) => entry.serialHex === null).map((entry) => entry.spiffeId));
+  const nodes = readNodeRecords(dir).map((node) => ({ spiffeId: node.spiffeId, enrolledAt: iso(node.enrolledAtMs), serialHex: node.serialHex, revoked: revokedIds.has(node.spiffeId) }));
+  const tokens = readTokens(dir)
+    .toJSON()
+    .filter((token) => token.usedAtMs === null && token.expiresAtMs > nowMs)
+    .map((token) => ({ id: token.idHex, createdAt: iso(token.createdAtMs), expiresAt: iso(token.expiresAtMs) }));
+  const revocations = list.entries.map((entry) => ({ ...entry, revokedAt: iso(entry.revokedAtMs), reason: reasons[revocationReasonKey(entry.spiffeId, entry.serialHex)] ?? '' }));
+  if (values.json === true) {
+    io.stdout(`${JSON.stringify({ trustDomain: list.trustDomain, caSha256, nodes, tokens, revocations: { sequence: list.sequence, entries: revocations.map(({ revokedAtMs, ...rest }) => rest) } })}\n`);
+    return 0;
+  }
+  io.stdout(`mesh CA of ${list.trustDomain}, CA certificate sha256 ${caSha256}\n\nenrolled nodes: ${nodes.length}\n`);
+  if (nodes.length > 0) io.stdout(renderTable(['SPIFFE ID', 'enrolled', 'first SVID serial', 'status'], nodes.map((node) => [node.spiffeId, node.enrolledAt, node.serialHex, node.revoked ? 'revoked' : 'active'])));
+  io.stdout(`\nunused join tokens: ${tokens.length}\n`);
+  if (tokens.length > 0) io.stdout(renderTable(['token id', 'created', 'expires'], tokens.map((token) => [token.id, token.createdAt, token.expiresAt])));
+  io.stdout(`\nrevocations (list sequence ${list.sequence}): ${revocations.length}\n`);
+  if (revocations.length > 0) io.stdout(renderTable(['SPIFFE ID', 'serial', 'revoked', 'reason'], revocations.map((entry) => [entry.spiffeId, entry.serialHex ?? 'all', entry.revokedAt, entry.reason])));
+  return 0;
+}

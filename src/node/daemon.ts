@@ -1,0 +1,269 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startApi, type RunningApi } from '../api/server.js';
+import { parseBundle } from '../identity/bundle.js';
+import { RevocationSet } from '../identity/revocation.js';
+import { nodeIdOfSpiffeId, parseSpiffeId } from '../identity/spiffe-id.js';
+import { trustAnchorFrom, validateSvid, type TrustAnchor } from '../identity/svid.js';
+import { fastProfile, rfc8966Profile } from '../mesh/profiles.js';
+import { loadPolicyFiles, defaultPolicyDir, newPolicyStats, nodeRefFromSpiffeId, watchPolicyDir, type NodeRef, type PolicyDenyRecord, type PolicyEngine } from '../policy/index.js';
+import type { NodeKeys } from '../identity/ca.js';
+import type { SvidIdentity } from '../identity/svid.js';
+import type { NodeConfig } from './config.js';
+import { CaSync } from './ca-sync.js';
+import { endpointOf, type Endpoint } from './links.js';
+import { DaemonBackend } from './node-backend.js';
+import { NodeRuntime, type PeerPolicy } from './runtime.js';
+import { NodeStateDb } from './state-db.js';
+import { readEnrollment, readNodeKeys, type Enrollment } from './state-dir.js';
+
+/**
+ * The daemon: reads the state directory and config, opens the state database, loads and
+ * watches the Cedar policy, starts the runtime (sockets, timers, core), the CA sync (revocations,
+ * SVID renewal) and the HTTP API, and stops all of it in order.
+ */
+
+/** After `drain`, the node keeps forwarding for this long before it leaves. */
+export const drainGraceMs = 2000;
+/** A deny of the same action and principal is written to the audit log at most this often. */
+export const denyAuditIntervalMs = 60_000;
+/** Bytes of a generated API token (base64url: 43 characters). */
+export const apiTokenBytes = 32;
+
+/** Lines the daemon writes (JSON, one object per line). */
+export type DaemonLog = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+
+/** Reads the API token file, creating it (0600, random) on first start. */
+export function ensureApiToken(path: string): string {
+  if (!existsSync(path)) writeFileSync(path, `${Buffer.from(randomBytes(apiTokenBytes)).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  const token = readFileSync(path, 'utf8').trim();
+  if (token.length < 16) throw new Error(`${path}: the API token must be at least 16 characters`);
+  return token;
+}
+
+function anchorsOf(enrollment: Enrollment, nowMs: number): readonly TrustAnchor[] {
+  if (enrollment.bundleJson !== null) return parseBundle(enrollment.bundleJson, enrollment.trustDomain, nowMs).anchors;
+  return [trustAnchorFrom(enrollment.caCertificate, enrollment.trustDomain, nowMs)];
+}
+
+/** The Cedar engine behind the runtime's peer policy, swapped on reload. */
+class PolicyHolder implements PeerPolicy {
+  readonly stats = newPolicyStats();
+  engine: PolicyEngine;
+
+  constructor(
+    readonly dir: string,
+    private readonly local: NodeRef,
+    private readonly onDeny: (record: PolicyDenyRecord) => void,
+  ) {
+    this.engine = loadPolicyFiles(dir, { stats: this.stats, onDeny });
+  }
+
+  hooks(): { stats: PolicyHolder['stats']; onDeny: (record: PolicyDenyRecord) => void } {
+    return { stats: this.stats, onDeny: this.onDeny };
+  }
+
+  mayPeer(peerSpiffeId: string): boolean {
+    return this.engine.canPeer(this.local, nodeRefFromSpiffeId(peerSpiffeId)).allowed;
+  }
+
+  mayTransit(peerSpiffeId: string): boolean {
+    return this.engine.canTransit(this.local, nodeRefFromSpiffeId(peerSpiffeId)).allowed;
+  }
+}
+
+/** What a daemon is built from, read from the state directory before anything starts. */
+interface DaemonState {
+  readonly config: NodeConfig;
+  readonly enrollment: Enrollment;
+  readonly keys: NodeKeys;
+  readonly anchors: readonly TrustAnchor[];
+  readonly svid: SvidIdentity;
+  readonly db: NodeStateDb;
+  readonly revocations: RevocationSet;
+}
+
+function readState(config: NodeConfig): DaemonState {
+  const enrollment = readEnrollment(config.stateDir);
+  const keys = readNodeKeys(config.stateDir);
+  const nowMs = Date.now();
+  const anchors = anchorsOf(enrollment, nowMs);
+  const svid = validateSvid(enrollment.svid, anchors, enrollment.trustDomain, nowMs);
+  const db = NodeStateDb.open(join(config.stateDir, 'node.db'));
+  const revocations = new RevocationSet(enrollment.trustDomain);
+  const saved = db.revocationList();
+  if (saved !== null) revocations.update(saved.bytes, anchors);
+  return { config, enrollment, keys, anchors, svid, db, revocations };
+}
+
+function peerEndpoints(config: NodeConfig): Endpoint[] {
+  return config.peers.map((peer) => endpointOf(peer.transport, peer.address.host === 'localhost' ? '127.0.0.1' : peer.address.host, peer.address.port));
+}
+
+/** A running node daemon. */
+export class NodeDaemon {
+  readonly runtime: NodeRuntime;
+  readonly backend: DaemonBackend;
+  readonly db: NodeStateDb;
+  /** Resolves once the daemon has stopped (stop, or the end of a drain). */
+  readonly stopped: Promise<void>;
+  private readonly policy: PolicyHolder;
+  private readonly caSync: CaSync;
+  private readonly lastDenyAuditMs = new Map<string, number>();
+  private api: RunningApi | null = null;
+  private unwatch: () => void = () => undefined;
+  private svidNotAfterMs: number;
+  private draining = false;
+  private stopping: Promise<void> | null = null;
+  private resolveStopped: () => void = () => undefined;
+
+  private constructor(
+    private readonly state: DaemonState,
+    private readonly log: DaemonLog,
+    version: string,
+  ) {
+    const { config, enrollment } = state;
+    this.db = state.db;
+    this.svidNotAfterMs = state.svid.notAfterMs;
+    this.stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
+    const local = nodeRefFromSpiffeId(enrollment.spiffeId);
+    this.policy = new PolicyHolder(config.policy.dir ?? defaultPolicyDir(), local, (record) => this.onDeny(record));
+    this.runtime = new NodeRuntime({
+      identity: { spiffeId: enrollment.spiffeId, trustDomain: enrollment.trustDomain, nodeId: nodeIdOfSpiffeId(parseSpiffeId(enrollment.spiffeId)), certificate: enrollment.svid, keys: state.keys, networkKey: enrollment.networkKey },
+      anchors: () => state.anchors,
+      revocations: state.revocations,
+      profile: config.profile === 'fast' ? fastProfile : rfc8966Profile,
+      endToEnd: config.endToEnd,
+      udp: config.listen.udp,
+      tcp: config.listen.tcp,
+      peers: peerEndpoints(config),
+      policy: this.policy,
+      seqnos: state.db,
+      onEvent: (event, atMs) => this.backend.onEvent(event, atMs),
+    });
+    this.backend = new DaemonBackend(this.runtime, {
+      version,
+      profile: config.profile,
+      api: () => this.api?.address ?? '',
+      svidNotAfterMs: () => this.svidNotAfterMs,
+      peersConfigured: config.peers.length,
+      policyDenies: () => ({ ...this.policy.stats.denies }),
+      drain: () => this.drain(),
+      isDraining: () => this.draining,
+    });
+    this.caSync = new CaSync({
+      enrollment,
+      keys: state.keys,
+      anchors: state.anchors,
+      revocations: state.revocations,
+      db: state.db,
+      log,
+      stateDir: config.stateDir,
+      svid: state.svid,
+      onRenewed: (certificate, notAfterMs) => {
+        this.svidNotAfterMs = notAfterMs;
+        this.runtime.renewCertificate(certificate);
+      },
+    });
+  }
+
+  /** Starts a daemon from a checked config whose state directory holds an enrollment. */
+  static async start(config: NodeConfig, log: DaemonLog, version: string): Promise<NodeDaemon> {
+    const state = readState(config);
+    let daemon: NodeDaemon;
+    try {
+      daemon = new NodeDaemon(state, log, version);
+    } catch (error) {
+      state.db.close();
+      throw error;
+    }
+    await daemon.run();
+    return daemon;
+  }
+
+  /** The API's base URL. */
+  get apiAddress(): string {
+    return this.api?.address ?? '';
+  }
+
+  /** Stops accepting transit at once and leaves after drainGraceMs; resolves when the drain began. */
+  drain(): Promise<void> {
+    if (this.draining) return Promise.resolve();
+    this.draining = true;
+    this.log('info', 'draining', { graceMs: drainGraceMs });
+    this.audit('operator', 'node.drain', 'ok');
+    this.runtime.step({ kind: 'drain' });
+    this.backend.publish({ kind: 'lifecycle', at: new Date().toISOString(), state: 'draining', detail: `leaving in ${drainGraceMs} ms` });
+    setTimeout(() => void this.stop('drained'), drainGraceMs);
+    return Promise.resolve();
+  }
+
+  /** Retracts routes, closes sessions, sockets, the API and the database; idempotent. */
+  stop(reason: string): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log('info', 'stopping', { reason });
+      this.audit('node', 'node.stop', 'ok', reason);
+      this.unwatch();
+      this.caSync.stop();
+      await this.runtime.stop();
+      await this.api?.close();
+      this.db.close();
+      this.resolveStopped();
+    })();
+    return this.stopping;
+  }
+
+  private async run(): Promise<void> {
+    const { config } = this.state;
+    const adminToken = ensureApiToken(config.api.tokenFile);
+    this.unwatch = watchPolicyDir(this.policy.dir, (engine) => this.onPolicyReload(engine), (error) => this.onPolicyError(error), this.policy.hooks());
+    try {
+      await this.runtime.start();
+      const local = nodeRefFromSpiffeId(this.state.enrollment.spiffeId);
+      this.api = await startApi({
+        backend: this.backend,
+        adminToken,
+        host: config.api.listen.host,
+        port: config.api.listen.port,
+        authorize: (caller, action) => this.policy.engine.canCallApi(local, { kind: 'operator', id: caller.id, role: caller.role }, action),
+      });
+    } catch (error) {
+      this.unwatch();
+      await this.runtime.abort();
+      this.db.close();
+      throw error;
+    }
+    this.caSync.start();
+    const detail = `udp ${this.runtime.udpAddresses().join(' ')} tcp ${this.runtime.tcpAddresses().join(' ')} api ${this.api.address}`;
+    this.audit('node', 'node.start', 'ok', detail);
+    this.log('info', 'started', { nodeId: this.backend.info().nodeId, spiffeId: this.state.enrollment.spiffeId, udp: this.runtime.udpAddresses(), tcp: this.runtime.tcpAddresses(), api: this.api.address });
+  }
+
+  private audit(actor: string, action: string, outcome: 'ok' | 'denied' | 'failed', detail?: string): void {
+    this.db.audit({ atMs: Date.now(), actor, action, subject: this.state.enrollment.spiffeId, outcome, ...(detail === undefined ? {} : { detail }) });
+  }
+
+  private onDeny(record: PolicyDenyRecord): void {
+    const key = `${record.action} ${record.principal}`;
+    const atMs = Date.now();
+    if (atMs - (this.lastDenyAuditMs.get(key) ?? -Infinity) < denyAuditIntervalMs) return;
+    this.lastDenyAuditMs.set(key, atMs);
+    this.log('warn', 'policy denied', { action: record.action, principal: record.principal, policyIds: record.policyIds, errors: record.errors });
+    this.db.audit({ atMs, actor: record.principal, action: `policy.${record.action}`, subject: record.resource, outcome: 'denied', detail: record.policyIds.join(',') });
+    this.backend.publish({ kind: 'policyDeny', at: new Date(atMs).toISOString(), action: record.action, principal: record.principal, policyIds: record.policyIds });
+  }
+
+  private onPolicyReload(engine: PolicyEngine): void {
+    this.policy.engine = engine;
+    this.log('info', 'policy reloaded', { policies: engine.policyIds.length });
+    this.audit('operator', 'policy.reload', 'ok', this.policy.dir);
+    this.runtime.applyTransitPolicy();
+  }
+
+  private onPolicyError(error: unknown): void {
+    const message = (error as Error).message;
+    this.log('error', 'policy reload refused; the previous policy stays in force', { error: message });
+    this.audit('operator', 'policy.reload', 'failed', message);
+  }
+}
