@@ -293,7 +293,8 @@ export class SecureNode {
    */
   private onCredential(nowMs: number, state: LinkState, certificate: Uint8Array): void {
     const peer = this.verifiedPeer(nowMs, certificate);
-    if (peer === null) return;
+    // Our own announcement, come back (a LAN discovery beacon, a loop in the network): nobody to talk to.
+    if (peer === null || keyHash(peer.credential.staticPublicKey) === this.ownKeyHash) return;
     state.candidate = peer;
     // The peer announces only while it has no session with us: it may have restarted and lost
     // our certificate too, so it hears ours, at most once an interval.
@@ -426,10 +427,23 @@ export class SecureNode {
 
   private announce(nowMs: number, state: LinkState): void {
     state.lastAnnouncedAtMs = nowMs;
+    this.sendHandshake(state.link, this.credentialMessage(), true);
+  }
+
+  private credentialMessage(): Uint8Array {
     const message = new Uint8Array(1 + this.config.local.certificate.length);
     message[0] = credentialMessageType;
     message.set(this.config.local.certificate, 1);
-    this.sendHandshake(state.link, message, true);
+    return message;
+  }
+
+  /**
+   * This node's certificate announcement as sealed frames, for a driver to send where no link
+   * exists yet (a LAN discovery beacon). Whoever holds the network key and receives them answers
+   * on the link the frames arrived from, as to any announcement.
+   */
+  announcementFrames(): Uint8Array[] {
+    return sealHandshakeMessage(this.keys, this.config.random, this.credentialMessage(), { opensFlow: true });
   }
 
   /** Whom to initiate to now, if anyone: a rekey goes to the current peer, anything else to the candidate. */

@@ -79,7 +79,8 @@ export interface NodeConfig {
   readonly stateDir: string;
   readonly listen: { readonly udp: readonly HostPort[]; readonly tcp: readonly HostPort[] };
   readonly peers: readonly PeerConfig[];
-  readonly discovery: { readonly lan: boolean; readonly port: number; readonly intervalMs: number };
+  /** LAN discovery: beacons to an IPv4 multicast group; `interface` is the local IPv4 address to use (null: the system's choice). */
+  readonly discovery: { readonly lan: boolean; readonly port: number; readonly intervalMs: number; readonly group: string; readonly interface: string | null };
   readonly profile: ProfileName;
   readonly endToEnd: boolean;
   readonly api: { readonly listen: HostPort; readonly tokenFile: string };
@@ -101,7 +102,7 @@ export const nodeConfigDefaults = deepFreeze({
   stateDir: 'state',
   listen: { udp: ['127.0.0.1:7400'], tcp: [] as string[] },
   peers: [] as { address: string; transport?: TransportName }[],
-  discovery: { lan: false, port: 7399, intervalMs: 5000 },
+  discovery: { lan: false, port: 7399, intervalMs: 5000, group: '239.255.74.70', interface: null as string | null },
   profile: 'fast' as ProfileName,
   endToEnd: true,
   api: { listen: '127.0.0.1:7480', tokenFile: 'api-token' },
@@ -247,7 +248,19 @@ const discoveryShape = {
   lan: z.boolean().prefault(nodeConfigDefaults.discovery.lan),
   port: intIn(1, 65535, '').prefault(nodeConfigDefaults.discovery.port),
   intervalMs: intIn(discoveryIntervalMsMin, discoveryIntervalMsMax, ' ms').prefault(nodeConfigDefaults.discovery.intervalMs),
+  group: ipv4In([224, 239], 'an IPv4 multicast group (224.0.0.0 to 239.255.255.255)').prefault(nodeConfigDefaults.discovery.group),
+  interface: ipv4In([1, 223], 'null or the IPv4 address of a local interface', true).prefault(nodeConfigDefaults.discovery.interface),
 };
+/** An IPv4 address whose first octet is in `first` (224..239 for a multicast group, 1..223 for an interface). */
+function ipv4In(first: readonly [number, number], what: string, nullable = false) {
+  return z.unknown().transform((value, ctx): string => {
+    const octet = typeof value === 'string' && ipv4Pattern.test(value) ? Number(value.split('.')[0]) : -1;
+    if ((octet >= first[0] && octet <= first[1]) || (nullable && value === null)) return value as string;
+    ctx.issues.push({ code: 'custom', message: `expected ${what}, got ${kindOf(value)}`, input: value });
+    return z.NEVER;
+  });
+}
+
 const apiShape = { listen: endpointSchema('listen').prefault(nodeConfigDefaults.api.listen), tokenFile: pathSchema().prefault(nodeConfigDefaults.api.tokenFile) };
 const policyShape = { dir: nullablePathSchema().prefault(nodeConfigDefaults.policy.dir) };
 const logShape = { level: z.enum(['debug', 'info', 'warn', 'error']).prefault(nodeConfigDefaults.log.level) };

@@ -13,7 +13,7 @@ import type { MeshEvent, MeshInput, Transmit } from '../mesh/types.js';
 import type { NodeId } from '../wire/ids.js';
 import { LinkTable, type Endpoint, type LinkRecord } from './links.js';
 import { TcpTransport } from './tcp.js';
-import { UdpTransport, type ListenAddress } from './udp.js';
+import { UdpTransport, type DiscoveryGroup, type ListenAddress } from './udp.js';
 
 /**
  * The daemon's driver: it runs the same SecureNode (and MeshNode behind it) as the twin, with
@@ -62,6 +62,8 @@ export interface RuntimeOptions {
   /** TCP listen addresses (may be empty: the node still dials configured TCP peers). */
   readonly tcp?: readonly ListenAddress[];
   readonly peers: readonly Endpoint[];
+  /** LAN discovery: beacons every intervalMs (jittered) to a multicast group; absent: off. */
+  readonly discovery?: DiscoveryGroup & { readonly intervalMs: number };
   readonly policy: PeerPolicy;
   readonly seqnos?: SeqnoStore;
   /** Called with every event of the core, after the runtime's own bookkeeping. */
@@ -102,6 +104,7 @@ export class NodeRuntime {
   private tcp: TcpTransport | null = null;
   private timer: NodeJS.Timeout | null = null;
   private housekeeping: NodeJS.Timeout | null = null;
+  private beaconTimer: NodeJS.Timeout | null = null;
   private savedSeqno: number | null = null;
   /** The transit decision last given to the core, per link. */
   private readonly transitAllowed = new Map<LinkId, boolean>();
@@ -147,6 +150,7 @@ export class NodeRuntime {
       await this.udp.close();
       throw error;
     }
+    if (this.options.discovery !== undefined) await this.startDiscovery(this.options.discovery);
     const nowMs = this.clock();
     for (const peer of this.options.peers) {
       this.step({ kind: 'addLink', link: this.links.addConfigured(peer, nowMs).link });
@@ -154,6 +158,21 @@ export class NodeRuntime {
     }
     this.step({ kind: 'timer' });
     this.housekeeping = setInterval(() => this.houseKeep(), housekeepingIntervalMs);
+  }
+
+  private async startDiscovery(discovery: DiscoveryGroup & { readonly intervalMs: number }): Promise<void> {
+    try {
+      await this.udp!.joinDiscovery(discovery, (from, bytes) => this.onDatagram(from, bytes));
+    } catch (error) {
+      await this.closeTransports();
+      throw error;
+    }
+    const beacon = (): void => {
+      this.udp?.sendBeacon(this.secure.announcementFrames());
+      // 0.8 to 1.2 intervals, so that nodes started together do not beacon in step.
+      this.beaconTimer = setTimeout(beacon, discovery.intervalMs * (0.8 + 0.4 * (randomBytes(1)[0]! / 255)));
+    };
+    beacon();
   }
 
   /** Who this node is. */
@@ -221,6 +240,7 @@ export class NodeRuntime {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     if (this.housekeeping !== null) clearInterval(this.housekeeping);
+    if (this.beaconTimer !== null) clearTimeout(this.beaconTimer);
     // The retractions were handed to the kernel above; give it a moment to put them on the wire.
     await new Promise((resolve) => setTimeout(resolve, 50));
     await this.closeTransports();
@@ -240,6 +260,7 @@ export class NodeRuntime {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     if (this.housekeeping !== null) clearInterval(this.housekeeping);
+    if (this.beaconTimer !== null) clearTimeout(this.beaconTimer);
     await this.closeTransports();
   }
 

@@ -13,12 +13,22 @@ export interface ListenAddress {
   readonly family: 4 | 6;
 }
 
+/** Where LAN discovery beacons go and are heard: an IPv4 multicast group and port, on one interface. */
+export interface DiscoveryGroup {
+  readonly group: string;
+  readonly port: number;
+  /** The local IPv4 address of the interface to use; null lets the system choose. */
+  readonly interface: string | null;
+}
+
 /** Counters of the transport. */
 export interface UdpStats {
   datagramsIn: number;
   datagramsOut: number;
   /** Sends that failed (no socket of the peer's family, or the kernel refused). */
   sendErrors: number;
+  beaconsOut: number;
+  beaconsIn: number;
 }
 
 function bind(address: ListenAddress, onDatagram: (from: Endpoint, bytes: Uint8Array) => void): Promise<Socket> {
@@ -37,7 +47,8 @@ function bind(address: ListenAddress, onDatagram: (from: Endpoint, bytes: Uint8A
 
 /** Sockets bound to the listen addresses. */
 export class UdpTransport {
-  readonly stats: UdpStats = { datagramsIn: 0, datagramsOut: 0, sendErrors: 0 };
+  readonly stats: UdpStats = { datagramsIn: 0, datagramsOut: 0, sendErrors: 0, beaconsOut: 0, beaconsIn: 0 };
+  private discovery: { socket: Socket; group: DiscoveryGroup } | null = null;
   private constructor(private readonly sockets: readonly { readonly socket: Socket; readonly family: 4 | 6 }[]) {}
 
   /** Binds every address (port 0: an ephemeral port); rejects naming the address that failed. */
@@ -81,8 +92,53 @@ export class UdpTransport {
     });
   }
 
+  /**
+   * Listens for LAN discovery beacons: a socket on the group's port (shared with other nodes of
+   * this host), joined to the group. Datagrams that arrive there go to `onDatagram` as if they had
+   * come to a mesh socket: a beacon is an announcement, answered on the sender's mesh address.
+   */
+  async joinDiscovery(group: DiscoveryGroup, onDatagram: (from: Endpoint, bytes: Uint8Array) => void): Promise<void> {
+    const socket = createSocket({ type: 'udp4', reuseAddr: true });
+    socket.on('message', (bytes, info) => {
+      this.stats.beaconsIn++;
+      onDatagram(endpointOf('udp', info.address, info.port), new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(group.port, () => {
+        socket.off('error', reject);
+        socket.on('error', () => undefined);
+        resolve();
+      });
+    }).catch((error: unknown) => {
+      socket.close();
+      throw new Error(`udp: cannot listen for discovery on port ${group.port}: ${(error as Error).message}`);
+    });
+    socket.addMembership(group.group, group.interface ?? undefined);
+    this.discovery = { socket, group };
+  }
+
+  /**
+   * Sends beacon frames to the discovery group from the first IPv4 mesh socket (so that answers
+   * come to the node's mesh address), with a TTL of 1: beacons never leave the local network.
+   */
+  sendBeacon(frames: readonly Uint8Array[]): void {
+    const sender = this.sockets.find((candidate) => candidate.family === 4)?.socket;
+    const discovery = this.discovery;
+    if (sender === undefined || discovery === null) return;
+    sender.setMulticastTTL(1);
+    if (discovery.group.interface !== null) sender.setMulticastInterface(discovery.group.interface);
+    for (const frame of frames) {
+      this.stats.beaconsOut++;
+      sender.send(frame, discovery.group.port, discovery.group.group, (error) => {
+        if (error !== null && error !== undefined) this.stats.sendErrors++;
+      });
+    }
+  }
+
   /** Closes every socket. */
   async close(): Promise<void> {
-    await Promise.all(this.sockets.map(({ socket }) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+    const discovery = this.discovery === null ? [] : [this.discovery.socket];
+    await Promise.all([...this.sockets.map(({ socket }) => socket), ...discovery].map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
   }
 }

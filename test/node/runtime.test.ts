@@ -177,3 +177,28 @@ describe('NodeRuntime: links an operator takes down', () => {
     await until('the direct link back', () => b.mesh.routes().find((route) => route.dst === nodeId(1))?.nextHop === nodeId(1));
   });
 });
+
+describe('NodeRuntime: LAN discovery', () => {
+  it('two nodes that know nobody find each other by multicast beacons and bring up a session', async () => {
+    const mesh = new TestMesh();
+    // A port of its own per run, so that parallel test files do not hear each other.
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const discovery = { group: '239.255.74.70', port, interface: '127.0.0.1', intervalMs: 200 };
+    const a = await started(mesh.runtime(mesh.identity(1), [], undefined, { discovery }));
+    const b = await started(mesh.runtime(mesh.identity(2), [], undefined, { discovery }));
+    await until('a session found by discovery', () => a.mesh.nextHopLink(nodeId(2)) !== null && b.mesh.nextHopLink(nodeId(1)) !== null);
+    // Each heard its own beacons too, and ignored them: one link each, to the other.
+    expect(a.links.all().filter((record) => a.secure.isSecured(record.link))).toHaveLength(1);
+    expect(a.udpStats()!.beaconsOut).toBeGreaterThan(0);
+    expect(a.udpStats()!.beaconsIn).toBeGreaterThan(0);
+  });
+
+  it('refuses a discovery port it cannot bind, naming it, and leaves no socket behind', async () => {
+    const mesh = new TestMesh();
+    const blocker = (await import('node:dgram')).createSocket('udp4');
+    const port = await new Promise<number>((resolve) => blocker.bind(0, '0.0.0.0', () => resolve(blocker.address().port)));
+    const runtime = mesh.runtime(mesh.identity(1), [], undefined, { discovery: { group: '239.255.74.70', port, interface: '127.0.0.1', intervalMs: 200 } });
+    await expect(runtime.start()).rejects.toThrow(`udp: cannot listen for discovery on port ${port}`);
+    blocker.close();
+  });
+});
