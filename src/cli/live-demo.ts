@@ -67,7 +67,14 @@ export async function liveDemoCommand(argv: readonly string[], io: CliIo, signal
   const cluster = await LocalCluster.create({ root, nodes: demoNodes, edges: demoEdges, command: options.command });
   const stopped = signal.promise.then((name) => name);
   try {
-    const report = await Promise.race([runDemo(cluster, io), stopped.then((name) => Promise.reject(new Error(`stopped by ${name}`)))]);
+    const running = runDemo(cluster, io);
+    // Once stopped, the cluster goes away under the demo's feet: its failure then is expected.
+    running.catch(() => undefined);
+    const report = await Promise.race([running, stopped]);
+    if (typeof report === 'string') {
+      io.stderr(`demo: stopped by ${report}; every node process killed and ${root} removed\n`);
+      return 130;
+    }
     printReport(report, io);
     if (options.json !== null) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
     if (options.keep) {
