@@ -17,7 +17,7 @@ export const apiUrlDefault = 'http://127.0.0.1:7480';
 /** How long a quick request (status, neighbours, routes, link) may take. */
 export const apiRequestTimeoutMs = 10_000;
 /** The commands of this module. */
-export const clientCommands = ['status', 'neighbours', 'routes', 'ping', 'traceroute', 'link'] as const;
+export const clientCommands = ['status', 'neighbours', 'routes', 'ping', 'traceroute', 'link', 'drain'] as const;
 /** One of clientCommands. */
 export type ClientCommand = (typeof clientCommands)[number];
 
@@ -96,7 +96,16 @@ async function runCommand(command: ClientCommand, options: ClientOptions, io: Cl
       return traceroute(options, io);
     case 'link':
       return setLink(options, io);
+    case 'drain':
+      return drain(options, io);
   }
+}
+
+/** `node drain`: the node stops offering transit at once and leaves after its grace period. */
+async function drain(options: ClientOptions, io: CliIo): Promise<number> {
+  const answer = await call<{ readonly status: string }>(options, 'POST', '/v1/drain', apiRequestTimeoutMs);
+  io.stdout(options.json ? `${answer.text}\n` : 'draining: the node retracted its routes for others; it forwards what still arrives, then leaves\n');
+  return 0;
 }
 
 const optionSpec = {

@@ -5,6 +5,7 @@ import { loadNodeConfig, type LogLevel } from '../node/config.js';
 import { NodeDaemon, type DaemonLog } from '../node/daemon.js';
 import { enrollNode } from '../node/enroll-client.js';
 import { formatNodeId } from '../wire/ids.js';
+import { clientCommand } from './client.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 import { packageRoot } from './paths.js';
@@ -44,15 +45,17 @@ export function jsonLog(io: CliIo, level: LogLevel): DaemonLog {
   };
 }
 
-/** `x0tta6bl4 node <verb>`: init, start. */
+/** `x0tta6bl4 node <verb>`: init, start, drain. */
 export async function nodeCommand(verb: string | undefined, argv: readonly string[], io: CliIo, signal: StopSignal): Promise<number> {
   switch (verb) {
     case 'init':
       return nodeInit(argv, io);
     case 'start':
       return nodeStart(argv, io, signal);
+    case 'drain':
+      return clientCommand('drain', argv, io);
     default:
-      throw new UsageError(`node: expected init or start, got ${verb === undefined ? 'nothing' : JSON.stringify(verb)}`);
+      throw new UsageError(`node: expected init, start or drain, got ${verb === undefined ? 'nothing' : JSON.stringify(verb)}`);
   }
 }
 

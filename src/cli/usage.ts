@@ -9,6 +9,7 @@ Commands:
   node init --join TOKEN --ca URL (--ca-sha256 HEX | --bundle FILE) --dir DIR
                               enroll a node with the CA service: keys made here, SVID fetched
   node start --config FILE    run a node (YAML config, see docs/node-config.md) until SIGINT/SIGTERM
+  node drain                  (with --api, --token-file) stop offering transit, then leave
   twin demo                   run a 300-node twin scenario with link failures and node
                               crashes under both timing profiles and print the recovery table
   twin run <scenario>         run a twin scenario (a YAML file, or a name from scenarios/)
@@ -48,7 +49,7 @@ Options of twin run / twin compare / twin demo:
   --quiet                     no progress bar
   --version                   print the version
 
-Options of status / neighbours / routes / ping / traceroute / link:
+Options of status / neighbours / routes / ping / traceroute / link / node drain:
   --api URL                   the node API (default http://127.0.0.1:7480)
   --token-file PATH           file holding the API token (default: $X0TTA6BL4_API_TOKEN)
   --json                      print the API's JSON answer as is

@@ -173,6 +173,14 @@ describe('client commands against a real API', () => {
     }
   });
 
+  it('node drain (and the drain client command) asks the node to drain', async () => {
+    const before = backend.drainCount;
+    expect(await run(['drain'])).toEqual({ code: 0, err: '', out: 'draining: the node retracted its routes for others; it forwards what still arrives, then leaves\n' });
+    const json = await run(['drain', '--json']);
+    expect([json.code, JSON.parse(json.out)]).toEqual([0, { status: 'draining' }]);
+    expect(backend.drainCount - before).toBe(2);
+  });
+
   it('traceroute prints one line per hop', async () => {
     expect(await run(['traceroute', peerB])).toEqual({
       code: 0,
