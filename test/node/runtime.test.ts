@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createCa } from '../../src/identity/ca.js';
+import { signRevocationList } from '../../src/identity/revocation.js';
 import type { MeshEvent } from '../../src/mesh/types.js';
 import type { NodeEvent } from '../../src/api/backend.js';
 import { DaemonBackend, type DaemonFacts } from '../../src/node/node-backend.js';
@@ -200,5 +203,29 @@ describe('NodeRuntime: LAN discovery', () => {
     const runtime = mesh.runtime(mesh.identity(1), [], undefined, { discovery: { group: '239.255.74.70', port, interface: '127.0.0.1', intervalMs: 200 } });
     await expect(runtime.start()).rejects.toThrow(`udp: cannot listen for discovery on port ${port}`);
     blocker.close();
+  });
+});
+
+describe('NodeRuntime: who never gets a session', () => {
+  it('a node of another trust domain, and a node whose SVID is revoked, get no session; the others do', async () => {
+    const mesh = new TestMesh();
+    const foreignCa = createCa('elsewhere.test', Date.now(), (bytes) => new Uint8Array(randomBytes(bytes))).ca;
+    const revokedIdentity = mesh.identity(3);
+    const list = { trustDomain: mesh.trustDomain, sequence: 1, issuedAtMs: Date.now(), entries: [{ spiffeId: revokedIdentity.spiffeId, serialHex: null, revokedAtMs: Date.now() - 60_000 }] };
+    expect(mesh.revocations.update(signRevocationList(mesh.ca, list), mesh.anchors)).toBe(true);
+    const hub = await started(mesh.runtime(mesh.identity(1), []));
+    const foreign = await started(mesh.runtime(mesh.identity(2, foreignCa), [portOf(hub)]));
+    const revoked = await started(mesh.runtime(revokedIdentity, [portOf(hub)]));
+    const friend = await started(mesh.runtime(mesh.identity(4), [portOf(hub)]));
+    await until('the friend routed', () => friend.mesh.nextHopLink(nodeId(1)) !== null);
+    // Give the outsiders time for several announcements and initiations.
+    await until('hub refusing both outsiders', () => hub.secure.stats.credentialsRefused >= 2);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(hub.links.all().filter((record) => hub.secure.isSecured(record.link))).toHaveLength(1);
+    expect(hub.mesh.routes().map((route) => route.dst)).toEqual([nodeId(4)]);
+    for (const outsider of [foreign, revoked]) {
+      expect(outsider.links.all().some((record) => outsider.secure.isSecured(record.link))).toBe(false);
+      expect(outsider.mesh.routes()).toEqual([]);
+    }
   });
 });
