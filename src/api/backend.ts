@@ -41,6 +41,8 @@ export interface NeighbourInfo {
   /** Link cost (ETX and RTT), 0xffff when unusable. */
   readonly cost: number;
   readonly rttMs: number;
+  /** Share of the neighbour's last Hellos (up to 16) that were lost, 0..1. */
+  readonly loss: number;
   /** An operator took the link down (POST /v1/neighbours/{link}/down): nothing goes over it. */
   readonly disabled: boolean;
 }

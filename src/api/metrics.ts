@@ -87,6 +87,7 @@ function registerLinkGauges(registry: Registry, backend: NodeBackend): void {
     },
   });
   perLinkGauge(registry, backend, 'link_rtt_seconds', 'Smoothed round-trip time of a link', (n) => n.rttMs / 1000);
+  perLinkGauge(registry, backend, 'link_loss_ratio', "Share of the neighbour's last Hellos (up to 16) that were lost", (n) => n.loss);
   perLinkGauge(registry, backend, 'link_cost', 'Routing cost of a link (65535 when unusable)', (n) => n.cost);
 }
 

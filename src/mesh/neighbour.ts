@@ -161,6 +161,12 @@ export class Neighbour {
     return Number.isNaN(this.lastProbeRxMs) ? 0 : clockUs(nowMs - this.lastProbeRxMs);
   }
 
+  /** The share of this neighbour's recent Hellos that did not arrive (0 with no Hello expected yet). */
+  helloLossRatio(): number {
+    const expected = this.history.expected();
+    return expected === 0 ? 0 : 1 - this.history.received() / expected;
+  }
+
   /** Fields of the next IHU to this neighbour (RFC 8966 rxcost and RFC 9616 origin/hold). */
   ihuFields(nowMs: number): { rxCost: number; originUs: number; holdUs: number } {
     const rxCost = rxCostFromHistory(this.history.received(), this.history.expected());

@@ -249,8 +249,8 @@ export class MeshNode {
   }
 
   /** Neighbours with their peer, usability and cost, in link order. */
-  neighbourViews(): { link: LinkId; peer: NodeId | null; usable: boolean; cost: number; rttMs: number }[] {
-    return this.neighbourList.map((n) => ({ link: n.link, peer: n.peer, usable: n.usable, cost: n.cost, rttMs: n.rttMs }));
+  neighbourViews(): { link: LinkId; peer: NodeId | null; usable: boolean; cost: number; rttMs: number; loss: number }[] {
+    return this.neighbourList.map((n) => ({ link: n.link, peer: n.peer, usable: n.usable, cost: n.cost, rttMs: n.rttMs, loss: n.helloLossRatio() }));
   }
 
   private start(): void {

@@ -88,6 +88,7 @@ export class DaemonBackend implements NodeBackend {
         usable: view?.usable ?? false,
         cost: view?.cost ?? 0xffff,
         rttMs: view === undefined || Number.isNaN(view.rttMs) ? 0 : Math.round(view.rttMs * 100) / 100,
+        loss: Math.round((view?.loss ?? 0) * 1000) / 1000,
         disabled: this.runtime.isLinkDisabled(record.link),
       };
     });

@@ -37,9 +37,9 @@ export class FakeBackend implements NodeBackend {
     svidNotAfter: '2025-01-02T00:00:00.000Z',
   };
   neighbourList: NeighbourInfo[] = [
-    { link: 1, transport: 'udp', address: '10.0.0.2:7400', peerNodeId: peerA, peerSpiffeId: `spiffe://mesh.test/node/${peerA}`, secured: true, usable: true, cost: 96, rttMs: 1.25, disabled: false },
-    { link: 2, transport: 'tcp', address: '10.0.0.3:7401', peerNodeId: peerB, peerSpiffeId: `spiffe://mesh.test/node/${peerB}`, secured: true, usable: false, cost: 65535, rttMs: 0, disabled: true },
-    { link: 3, transport: 'udp', address: '192.168.7.10:7400', peerNodeId: null, peerSpiffeId: null, secured: false, usable: false, cost: 65535, rttMs: 0, disabled: false },
+    { link: 1, transport: 'udp', address: '10.0.0.2:7400', peerNodeId: peerA, peerSpiffeId: `spiffe://mesh.test/node/${peerA}`, secured: true, usable: true, cost: 96, rttMs: 1.25, loss: 0.0625, disabled: false },
+    { link: 2, transport: 'tcp', address: '10.0.0.3:7401', peerNodeId: peerB, peerSpiffeId: `spiffe://mesh.test/node/${peerB}`, secured: true, usable: false, cost: 65535, rttMs: 0, loss: 1, disabled: true },
+    { link: 3, transport: 'udp', address: '192.168.7.10:7400', peerNodeId: null, peerSpiffeId: null, secured: false, usable: false, cost: 65535, rttMs: 0, loss: 0, disabled: false },
   ];
   routeList: RouteInfo[] = [
     { dst: peerA, nextHop: peerA, link: 1, metric: 96, seqno: 7, hasAlternate: false },

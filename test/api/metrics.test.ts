@@ -30,6 +30,8 @@ describe('GET /metrics', () => {
       ['x0t_links_down', 2],
       [`x0t_link_rtt_seconds{peer="${peerA}",link="1"}`, 0.00125],
       [`x0t_link_rtt_seconds{peer="${peerB}",link="2"}`, 0],
+      [`x0t_link_loss_ratio{peer="${peerA}",link="1"}`, 0.0625],
+      [`x0t_link_loss_ratio{peer="${peerB}",link="2"}`, 1],
       [`x0t_link_cost{peer="${peerA}",link="1"}`, 96],
       [`x0t_link_cost{peer="${peerB}",link="2"}`, 65535],
       ['x0t_routes', 2],
