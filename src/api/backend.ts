@@ -99,6 +99,31 @@ export type NodeEvent =
   | { readonly kind: 'policyDeny'; readonly at: string; readonly action: string; readonly principal: string; readonly policyIds: readonly string[] }
   | { readonly kind: 'lifecycle'; readonly at: string; readonly state: string; readonly detail: string };
 
+/** One record of GET /v1/audit: an action the node audited (lifecycle, policy, CA). */
+export interface AuditInfo {
+  /** Sequence number in the node's audit log; ids grow in the order records were appended. */
+  readonly id: number;
+  /** ISO 8601 time of the action. */
+  readonly at: string;
+  /** Who acted: a SPIFFE ID, 'operator' or 'mape-k'. */
+  readonly actor: string;
+  /** What was done, e.g. node.start, node.drain, node.stop, policy.reload, policy.peer, revocations.install, svid.renew. */
+  readonly action: string;
+  /** What it was done to, e.g. a SPIFFE ID or a file. */
+  readonly subject: string;
+  readonly outcome: 'ok' | 'denied' | 'failed';
+  /** Free text (a reason, policy ids, an error), or null. */
+  readonly detail: string | null;
+}
+
+/** Query of NodeBackend.audit, as GET /v1/audit parsed it. */
+export interface AuditQuery {
+  /** Most records to return (1..auditLimitMax of src/api/schemas.ts). */
+  readonly limit: number;
+  /** Only records at or after this ISO 8601 time (UTC, as Date#toISOString writes it). */
+  readonly since?: string;
+}
+
 /** Counters and gauges for /metrics, read at scrape time. Counters only grow while the process lives. */
 export interface NodeCounters {
   readonly handshakesCompleted: number;
@@ -135,4 +160,6 @@ export interface NodeBackend {
   subscribe(listener: (event: NodeEvent) => void): () => void;
   /** Recovery times (ms) observed since the last call, for the recovery-time histogram. */
   takeRecoverySamples(): readonly number[];
+  /** The audit log, newest first: at most `query.limit` records, only those at or after `query.since` when given. */
+  audit(query: AuditQuery): readonly AuditInfo[];
 }

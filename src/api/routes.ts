@@ -8,7 +8,7 @@ import type { NodeBackend } from './backend.js';
 import { ApiError } from './errors.js';
 import { SseStream, formatSseEvent, sseHeaders, sseHeartbeat, sseStreamsMax } from './events.js';
 import type { NodeMetrics } from './metrics.js';
-import { eventKinds, eventsQuery, linkParams, parseInput, pingBody, sendBody, tracerouteBody } from './schemas.js';
+import { auditQuery, eventKinds, eventsQuery, linkParams, parseInput, pingBody, sendBody, tracerouteBody } from './schemas.js';
 
 /** What the routes need from the server. */
 export interface RouteContext {
@@ -51,6 +51,10 @@ function registerReadRoutes(app: FastifyInstance, { backend, guard, metrics }: R
   app.get('/v1/node', read, async () => backend.info());
   app.get('/v1/neighbours', read, async () => backend.neighbours());
   app.get('/v1/routes', read, async () => backend.routes());
+  app.get('/v1/audit', read, async (request) => {
+    const { limit, since } = parseInput(auditQuery, 'query', request.query);
+    return backend.audit(since === undefined ? { limit } : { limit, since });
+  });
 }
 
 function registerActionRoutes(app: FastifyInstance, context: RouteContext): void {

@@ -34,6 +34,12 @@ export const traceMaxHopsMin = 1;
 export const traceMaxHopsMax = 64;
 /** Hop limit of a traceroute when `maxHops` is absent. */
 export const traceMaxHopsDefault = 16;
+/** Fewest records one GET /v1/audit returns when asked (`limit`). */
+export const auditLimitMin = 1;
+/** Most records one GET /v1/audit returns (one JSON answer of bounded size; the log itself keeps far more). */
+export const auditLimitMax = 1000;
+/** Records GET /v1/audit returns when `limit` is absent. */
+export const auditLimitDefault = 100;
 
 /** Every NodeEvent kind; the Record type makes the compiler flag a kind added to NodeEvent but not here. */
 const eventKindSet: Record<NodeEvent['kind'], true> = {
@@ -110,6 +116,35 @@ export const eventsQuery = z.strictObject({
     })
     .optional()
     .meta({ description: `Comma-separated event kinds to stream: ${eventKinds.join(', ')}` }),
+});
+
+/** What `since` of GET /v1/audit accepts, for messages here and in the CLI. */
+export const isoDateTimeMessage = 'expected an ISO 8601 date-time with seconds and a time zone, e.g. 2025-01-01T00:00:00Z';
+
+/**
+ * An RFC 3339 date-time (seconds required; `Z` or an offset), normalised to UTC as
+ * Date#toISOString writes it so that the backend sees one text per instant. Without a time
+ * zone the instant would depend on the node's local zone, so that is refused.
+ */
+export const isoDateTime = z
+  .iso.datetime({ offset: true, error: isoDateTimeMessage })
+  .transform((text) => new Date(Date.parse(text)).toISOString());
+
+const auditLimitMessage = `expected an integer in ${auditLimitMin}..${auditLimitMax}`;
+
+/**
+ * Query of GET /v1/audit. Query values arrive as text, so `limit` is parsed strictly here: plain
+ * decimal digits without sign, exponent or leading zero, in auditLimitMin..auditLimitMax.
+ */
+export const auditQuery = z.strictObject({
+  limit: z
+    .string({ error: auditLimitMessage })
+    .regex(/^[1-9][0-9]*$/, { error: auditLimitMessage, abort: true })
+    .refine((text) => Number(text) >= auditLimitMin && Number(text) <= auditLimitMax, { error: auditLimitMessage })
+    .transform(Number)
+    .prefault(String(auditLimitDefault))
+    .meta({ description: `Most records to return, newest first (${auditLimitMin}..${auditLimitMax})` }),
+  since: isoDateTime.optional().meta({ description: 'Only records at or after this time: an ISO 8601 date-time with seconds and a time zone' }),
 });
 
 /**

@@ -1,11 +1,11 @@
 /**
- * `x0tta6bl4 status|neighbours|routes|ping|traceroute|link`: front ends that call the HTTP API
- * of a local node (src/api) and print its answers as tables, or as raw JSON with --json.
+ * `x0tta6bl4 status|neighbours|routes|ping|traceroute|link|audit`: front ends that call the
+ * HTTP API of a local node (src/api) and print its answers as tables, or as raw JSON with --json.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { NeighbourInfo, NodeInfo, PingResult, RouteInfo, TraceHop } from '../api/backend.js';
-import { pingCountDefault, pingCountMax, pingCountMin, pingIntervalMsDefault, replyTimeoutMsDefault, traceMaxHopsDefault, traceMaxHopsMax, traceMaxHopsMin } from '../api/schemas.js';
+import type { AuditInfo, NeighbourInfo, NodeInfo, PingResult, RouteInfo, TraceHop } from '../api/backend.js';
+import { auditLimitMax, auditLimitMin, isoDateTime, isoDateTimeMessage, pingCountDefault, pingCountMax, pingCountMin, pingIntervalMsDefault, replyTimeoutMsDefault, traceMaxHopsDefault, traceMaxHopsMax, traceMaxHopsMin } from '../api/schemas.js';
 import { parseNodeId } from '../wire/ids.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';
@@ -14,10 +14,10 @@ import type { CliIo } from './io.js';
 export const apiTokenEnv = 'X0TTA6BL4_API_TOKEN';
 /** The node API's address unless --api says otherwise. */
 export const apiUrlDefault = 'http://127.0.0.1:7480';
-/** How long a quick request (status, neighbours, routes, link) may take. */
+/** How long a quick request (status, neighbours, routes, link, audit) may take. */
 export const apiRequestTimeoutMs = 10_000;
 /** The commands of this module. */
-export const clientCommands = ['status', 'neighbours', 'routes', 'ping', 'traceroute', 'link', 'drain'] as const;
+export const clientCommands = ['status', 'neighbours', 'routes', 'ping', 'traceroute', 'link', 'drain', 'audit'] as const;
 /** One of clientCommands. */
 export type ClientCommand = (typeof clientCommands)[number];
 
@@ -35,7 +35,10 @@ export const clientUsageText = `  status                      show the local nod
                               list the nodes on the way to a node
   link down <link>            take a link (its number in neighbours) administratively down
   link up <link>              bring a link taken down back up
-Options of status / neighbours / routes / ping / traceroute / link:
+  audit [--limit N] [--since ISO]
+                              the node's audit log, newest first: N records (default 100, at
+                              most 1000), only those at or after an ISO 8601 time
+Options of status / neighbours / routes / ping / traceroute / link / audit:
   --api URL                   the node API (default ${apiUrlDefault})
   --token-file PATH           file holding the API token (default: $${apiTokenEnv})
   --json                      print the API's JSON answer as is
@@ -61,6 +64,9 @@ interface ClientOptions {
   readonly positionals: readonly string[];
   readonly count: number | undefined;
   readonly maxHops: number | undefined;
+  readonly limit: number | undefined;
+  /** --since as given, already checked with the API's parser (the API converts it to UTC). */
+  readonly since: string | undefined;
 }
 
 /** Runs one client command against the node API; resolves to the exit code (0 ok, 1 error answer or no ping reply, 2 bad usage). */
@@ -98,6 +104,8 @@ async function runCommand(command: ClientCommand, options: ClientOptions, io: Cl
       return setLink(options, io);
     case 'drain':
       return drain(options, io);
+    case 'audit':
+      return audit(options, io);
   }
 }
 
@@ -114,7 +122,12 @@ const optionSpec = {
   json: { type: 'boolean' },
   count: { type: 'string' },
   'max-hops': { type: 'string' },
+  limit: { type: 'string' },
+  since: { type: 'string' },
 } as const;
+
+/** Options that belong to one command only, with that command. */
+const commandOptions = { count: 'ping', 'max-hops': 'traceroute', limit: 'audit', since: 'audit' } as const satisfies Partial<Record<keyof typeof optionSpec, ClientCommand>>;
 
 function parseClientOptions(command: ClientCommand, argv: readonly string[], env: NodeJS.ProcessEnv): ClientOptions {
   let parsed;
@@ -125,8 +138,9 @@ function parseClientOptions(command: ClientCommand, argv: readonly string[], env
   }
   const { values, positionals } = parsed;
   checkPositionals(command, positionals);
-  if (values.count !== undefined && command !== 'ping') throw new UsageError(`${command}: --count is an option of ping only`);
-  if (values['max-hops'] !== undefined && command !== 'traceroute') throw new UsageError(`${command}: --max-hops is an option of traceroute only`);
+  for (const [option, owner] of Object.entries(commandOptions)) {
+    if (values[option as keyof typeof commandOptions] !== undefined && command !== owner) throw new UsageError(`${command}: --${option} is an option of ${owner} only`);
+  }
   return {
     api: apiUrl(values.api ?? apiUrlDefault),
     token: readToken(values['token-file'], env),
@@ -134,7 +148,17 @@ function parseClientOptions(command: ClientCommand, argv: readonly string[], env
     positionals,
     count: integerFlag('--count', values.count, pingCountMin, pingCountMax),
     maxHops: integerFlag('--max-hops', values['max-hops'], traceMaxHopsMin, traceMaxHopsMax),
+    limit: integerFlag('--limit', values.limit, auditLimitMin, auditLimitMax),
+    since: sinceFlag(values.since),
   };
+}
+
+/** --since checked with the API's own parser, so that a bad time is bad usage (exit 2), not an HTTP 400. */
+function sinceFlag(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const parsed = isoDateTime.safeParse(text);
+  if (!parsed.success) throw new UsageError(`--since: ${isoDateTimeMessage}, got ${JSON.stringify(text)}`);
+  return text;
 }
 
 /** Usage errors for the wrong number or shape of arguments of `command`. */
@@ -311,6 +335,37 @@ export function formatRoutes(list: readonly RouteInfo[]): string {
     list.map((r) => [r.dst, r.nextHop ?? '-', String(r.link), String(r.metric), String(r.seqno), r.hasAlternate ? 'yes' : 'no']),
     [false, false, true, true, true, false],
   );
+}
+
+/** `audit`: GET /v1/audit with --limit and --since as query parameters (URL-encoded, so an offset's + survives). */
+async function audit(options: ClientOptions, io: CliIo): Promise<number> {
+  const query = new URLSearchParams();
+  if (options.limit !== undefined) query.set('limit', String(options.limit));
+  if (options.since !== undefined) query.set('since', options.since);
+  const path = query.size === 0 ? '/v1/audit' : `/v1/audit?${query.toString()}`;
+  return show(options, io, path, (list: readonly AuditInfo[]) => formatAudit(list));
+}
+
+/** `audit` as a table, newest first; control and format characters in the node's texts are shown escaped. */
+export function formatAudit(list: readonly AuditInfo[]): string {
+  if (list.length === 0) return 'no audit records\n';
+  return renderColumns(
+    ['time', 'actor', 'action', 'subject', 'outcome', 'detail'],
+    list.map((r) => [r.at, r.actor, r.action, r.subject, r.outcome, r.detail ?? '-'].map(printable)),
+    [false, false, false, false, false, false],
+  );
+}
+
+const namedEscapes: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * `text` with control characters, format characters (bidi overrides, zero-width) and line
+ * separators written as escapes. Audit texts can carry what a peer chose (an identity, an
+ * error message), and printed raw they could move the cursor, recolour the terminal or hide
+ * part of a row.
+ */
+function printable(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (char) => namedEscapes[char] ?? `\\u${char.codePointAt(0)!.toString(16).padStart(4, '0')}`);
 }
 
 /** `link down|up <link>`: prints `link 7 down` or `link 7 up` once the node has done it. */

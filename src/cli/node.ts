@@ -83,7 +83,9 @@ async function nodeStart(argv: readonly string[], io: CliIo, signal: StopSignal)
   const log = jsonLog(io, config.log.level);
   const daemon = await NodeDaemon.start(config, log, packageVersion());
   const info = daemon.backend.info();
-  log('info', 'ready', { nodeId: info.nodeId, api: daemon.apiAddress, udp: info.listen.udp, tcp: info.listen.tcp, tokenFile: config.api.tokenFile });
+  // The ready line is written whatever the log level: supervisors and scripts wait for it.
+  const ready = { time: new Date().toISOString(), level: 'info', msg: 'ready', nodeId: info.nodeId, api: daemon.apiAddress, udp: info.listen.udp, tcp: info.listen.tcp, tokenFile: config.api.tokenFile };
+  io.stdout(`${JSON.stringify(ready)}\n`);
   const reason = await Promise.race([signal.promise, daemon.stopped.then(() => 'stopped')]);
   await daemon.stop(reason);
   return 0;

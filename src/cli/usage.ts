@@ -35,6 +35,9 @@ Commands:
                               list the nodes on the way to a node
   link down <link>            take a link (its number in neighbours) administratively down
   link up <link>              bring a link taken down back up
+  audit [--limit N] [--since ISO]
+                              the node's audit log, newest first: N records (default 100, at
+                              most 1000), only those at or after an ISO 8601 time
   help                        show this text
 
 Options of twin run / twin compare / twin demo:
@@ -49,7 +52,7 @@ Options of twin run / twin compare / twin demo:
   --quiet                     no progress bar
   --version                   print the version
 
-Options of status / neighbours / routes / ping / traceroute / link / node drain:
+Options of status / neighbours / routes / ping / traceroute / link / audit / node drain:
   --api URL                   the node API (default http://127.0.0.1:7480)
   --token-file PATH           file holding the API token (default: $X0TTA6BL4_API_TOKEN)
   --json                      print the API's JSON answer as is

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { NodeKeys } from '../identity/ca.js';
+import { notBeforeSkewMs, type NodeKeys } from '../identity/ca.js';
 import type { RevocationSet } from '../identity/revocation.js';
 import { retryAtMs, rotationAtMs } from '../identity/rotation.js';
 import type { SvidIdentity, TrustAnchor } from '../identity/svid.js';
@@ -35,6 +35,16 @@ export interface CaSyncOptions {
 
 const random = (bytes: number): Uint8Array => new Uint8Array(randomBytes(bytes));
 
+/**
+ * When to renew `identity`: at 45-55 % of the time it was issued for. The CA backdates notBefore
+ * by notBeforeSkewMs; counted from there, an SVID shorter than about two minutes would be due at
+ * once, and every renewal would ask again at once.
+ */
+function renewalAtMs(identity: SvidIdentity): number {
+  const issuedAtMs = Math.min(identity.notBeforeMs + notBeforeSkewMs, identity.notAfterMs - 1);
+  return rotationAtMs(issuedAtMs, identity.notAfterMs, random);
+}
+
 /** Revocation polling and SVID renewal against the node's CA. */
 export class CaSync {
   private revocationTimer: NodeJS.Timeout | null = null;
@@ -54,7 +64,7 @@ export class CaSync {
   start(): void {
     if (this.connection() === null) return;
     void this.pollRevocations();
-    this.scheduleRenewal(rotationAtMs(this.identity.notBeforeMs, this.identity.notAfterMs, random));
+    this.scheduleRenewal(renewalAtMs(this.identity));
   }
 
   /** Stops every timer. */
@@ -83,11 +93,15 @@ export class CaSync {
     } catch (error) {
       this.options.log('warn', 'revocation list fetch failed', { error: (error as Error).message });
     }
-    if (!this.stopped) this.revocationTimer = setTimeout(() => void this.pollRevocations(), this.options.revocationPollMs ?? revocationPollMs);
+    if (this.stopped) return;
+    // A poll called from outside (NodeDaemon.syncWithCa) replaces the pending one instead of starting a second chain.
+    if (this.revocationTimer !== null) clearTimeout(this.revocationTimer);
+    this.revocationTimer = setTimeout(() => void this.pollRevocations(), this.options.revocationPollMs ?? revocationPollMs);
   }
 
   private scheduleRenewal(atMs: number): void {
     if (this.stopped) return;
+    if (this.renewalTimer !== null) clearTimeout(this.renewalTimer);
     this.renewalTimer = setTimeout(() => void this.renew(), Math.max(0, atMs - Date.now()));
   }
 
@@ -105,10 +119,13 @@ export class CaSync {
       this.options.onRenewed(renewed.svid, renewed.identity.notAfterMs);
       this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'svid.renew', subject: renewed.identity.spiffeId, outcome: 'ok', detail: `serial ${renewed.identity.serialHex}, valid until ${new Date(renewed.identity.notAfterMs).toISOString()}` });
       this.options.log('info', 'SVID renewed', { notAfter: new Date(renewed.identity.notAfterMs).toISOString() });
-      this.scheduleRenewal(rotationAtMs(renewed.identity.notBeforeMs, renewed.identity.notAfterMs, random));
+      this.scheduleRenewal(renewalAtMs(renewed.identity));
     } catch (error) {
-      this.failures++;
+      // Stopped while the request was out: the database may be closed already, and no retry is wanted.
+      if (this.stopped) return;
+      // retryAtMs counts attempts from 0 (the retry after the first failure).
       const retry = retryAtMs(this.failures, Date.now(), random, this.identity.notAfterMs);
+      this.failures++;
       this.options.log('error', 'SVID renewal failed', { error: (error as Error).message, retryAt: retry === null ? null : new Date(retry).toISOString() });
       this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'svid.renew', subject: this.identity.spiffeId, outcome: 'failed', detail: (error as Error).message });
       if (retry !== null) this.scheduleRenewal(retry);

@@ -16,7 +16,7 @@ import { endpointOf, type Endpoint } from './links.js';
 import { DaemonBackend } from './node-backend.js';
 import { NodeRuntime, type PeerPolicy } from './runtime.js';
 import { NodeStateDb } from './state-db.js';
-import { readEnrollment, readNodeKeys, type Enrollment } from './state-dir.js';
+import { readEnrollment, readNodeKeys, StateError, type Enrollment } from './state-dir.js';
 
 /**
  * The daemon: reads the state directory and config, opens the state database, loads and
@@ -38,7 +38,7 @@ export type DaemonLog = (level: 'debug' | 'info' | 'warn' | 'error', message: st
 export function ensureApiToken(path: string): string {
   if (!existsSync(path)) writeFileSync(path, `${Buffer.from(randomBytes(apiTokenBytes)).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
   const token = readFileSync(path, 'utf8').trim();
-  if (token.length < 16) throw new Error(`${path}: the API token must be at least 16 characters`);
+  if (token.length < 16) throw new StateError(path, `${path}: the API token must be at least 16 characters`);
   return token;
 }
 
@@ -91,14 +91,20 @@ function readState(config: NodeConfig): DaemonState {
   const anchors = anchorsOf(enrollment, nowMs);
   const svid = validateSvid(enrollment.svid, anchors, enrollment.trustDomain, nowMs);
   const db = NodeStateDb.open(join(config.stateDir, 'node.db'));
-  const revocations = new RevocationSet(enrollment.trustDomain);
-  const saved = db.revocationList();
-  if (saved !== null) revocations.update(saved.bytes, anchors);
-  return { config, enrollment, keys, anchors, svid, db, revocations };
+  try {
+    const revocations = new RevocationSet(enrollment.trustDomain);
+    const saved = db.revocationList();
+    if (saved !== null) revocations.update(saved.bytes, anchors);
+    return { config, enrollment, keys, anchors, svid, db, revocations };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
 }
 
 function peerEndpoints(config: NodeConfig): Endpoint[] {
-  return config.peers.map((peer) => endpointOf(peer.transport, peer.address.host === 'localhost' ? '127.0.0.1' : peer.address.host, peer.address.port));
+  // parseNodeConfig already turned localhost into 127.0.0.1.
+  return config.peers.map((peer) => endpointOf(peer.transport, peer.address.host, peer.address.port));
 }
 
 /** A running node daemon. */
@@ -112,6 +118,8 @@ export class NodeDaemon {
   private readonly caSync: CaSync;
   private readonly lastDenyAuditMs = new Map<string, number>();
   private api: RunningApi | null = null;
+  /** The API's base URL, set once it listens (a daemon is only handed out after that). */
+  private apiUrl = '';
   private unwatch: () => void = () => undefined;
   private svidNotAfterMs: number;
   private draining = false;
@@ -138,6 +146,7 @@ export class NodeDaemon {
       udp: config.listen.udp,
       tcp: config.listen.tcp,
       peers: peerEndpoints(config),
+      ...(config.discovery.lan ? { discovery: config.discovery } : {}),
       policy: this.policy,
       seqnos: state.db,
       onEvent: (event, atMs) => this.backend.onEvent(event, atMs),
@@ -145,12 +154,13 @@ export class NodeDaemon {
     this.backend = new DaemonBackend(this.runtime, {
       version,
       profile: config.profile,
-      api: () => this.api?.address ?? '',
+      api: () => this.apiUrl,
       svidNotAfterMs: () => this.svidNotAfterMs,
       peersConfigured: config.peers.length,
       policyDenies: () => ({ ...this.policy.stats.denies }),
       drain: () => this.drain(),
       isDraining: () => this.draining,
+      audit: (query) => this.db.auditLog(query),
     });
     this.caSync = new CaSync({
       enrollment,
@@ -184,7 +194,12 @@ export class NodeDaemon {
 
   /** The API's base URL. */
   get apiAddress(): string {
-    return this.api?.address ?? '';
+    return this.apiUrl;
+  }
+
+  /** Fetches the revocation list now (also done every revocationPollMs). */
+  syncWithCa(): Promise<void> {
+    return this.caSync.pollRevocations();
   }
 
   /** Stops accepting transit at once and leaves after drainGraceMs; resolves when the drain began. */
@@ -216,9 +231,10 @@ export class NodeDaemon {
 
   private async run(): Promise<void> {
     const { config } = this.state;
-    const adminToken = ensureApiToken(config.api.tokenFile);
-    this.unwatch = watchPolicyDir(this.policy.dir, (engine) => this.onPolicyReload(engine), (error) => this.onPolicyError(error), this.policy.hooks());
     try {
+      // Inside the try: a bad token file or an unwatchable policy directory must close the database too.
+      const adminToken = ensureApiToken(config.api.tokenFile);
+      this.unwatch = watchPolicyDir(this.policy.dir, (engine) => this.onPolicyReload(engine), (error) => this.onPolicyError(error), this.policy.hooks());
       await this.runtime.start();
       const local = nodeRefFromSpiffeId(this.state.enrollment.spiffeId);
       this.api = await startApi({
@@ -234,6 +250,7 @@ export class NodeDaemon {
       this.db.close();
       throw error;
     }
+    this.apiUrl = this.api.address;
     this.caSync.start();
     const detail = `udp ${this.runtime.udpAddresses().join(' ')} tcp ${this.runtime.tcpAddresses().join(' ')} api ${this.api.address}`;
     this.audit('node', 'node.start', 'ok', detail);

@@ -1,8 +1,9 @@
-import type { NeighbourInfo, NodeBackend, NodeCounters, NodeEvent, NodeInfo, PingReply, PingResult, RouteInfo, SendResult, TraceHop } from '../api/backend.js';
+import type { AuditInfo, AuditQuery, NeighbourInfo, NodeBackend, NodeCounters, NodeEvent, NodeInfo, PingReply, PingResult, RouteInfo, SendResult, TraceHop } from '../api/backend.js';
 import type { LinkId } from '../mesh/neighbour.js';
 import type { MeshEvent } from '../mesh/types.js';
 import { formatNodeId, parseNodeId, type NodeId } from '../wire/ids.js';
 import type { NodeRuntime } from './runtime.js';
+import type { AuditRecord } from './state-db.js';
 
 /**
  * The running node as the HTTP API sees it: reads the runtime's core, turns its events into
@@ -27,6 +28,8 @@ export interface DaemonFacts {
   /** Starts draining; resolves when the node has left. */
   readonly drain: () => Promise<void>;
   readonly isDraining: () => boolean;
+  /** The audit log, newest first (NodeStateDb.auditLog): at most `limit` records at or after `sinceMs`. */
+  readonly audit: (query: { readonly limit: number; readonly sinceMs?: number }) => readonly AuditRecord[];
 }
 
 interface PendingEcho {
@@ -36,6 +39,16 @@ interface PendingEcho {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Milliseconds since the epoch of an ISO 8601 time, for NodeStateDb.auditLog. Times before 1970
+ * become 0: no record is older, and the database takes no negative times.
+ */
+function sinceMsOf(since: string): number {
+  const ms = Date.parse(since);
+  if (Number.isNaN(ms)) throw new RangeError(`audit: since: expected an ISO 8601 date-time, got ${JSON.stringify(since)}`);
+  return Math.max(0, ms);
 }
 
 /** NodeBackend over a NodeRuntime. Call `onEvent` with every event the runtime reports. */
@@ -188,6 +201,19 @@ export class DaemonBackend implements NodeBackend {
     const samples = this.recoverySamples;
     this.recoverySamples = [];
     return samples;
+  }
+
+  audit(query: AuditQuery): readonly AuditInfo[] {
+    const records = this.facts.audit(query.since === undefined ? { limit: query.limit } : { limit: query.limit, sinceMs: sinceMsOf(query.since) });
+    return records.map((record) => ({
+      id: record.id,
+      at: new Date(record.atMs).toISOString(),
+      actor: record.actor,
+      action: record.action,
+      subject: record.subject,
+      outcome: record.outcome,
+      detail: record.detail,
+    }));
   }
 
   /** Publishes an event to the stream's subscribers. */

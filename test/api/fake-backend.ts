@@ -3,7 +3,7 @@
  * real one. Its values are fixed so outputs can be compared as text; tests change the public
  * fields to steer it, and `failing` makes a method throw.
  */
-import type { NeighbourInfo, NodeBackend, NodeCounters, NodeEvent, NodeInfo, PingReply, PingResult, RouteInfo, SendResult, TraceHop } from '../../src/api/backend.js';
+import type { AuditInfo, AuditQuery, NeighbourInfo, NodeBackend, NodeCounters, NodeEvent, NodeInfo, PingReply, PingResult, RouteInfo, SendResult, TraceHop } from '../../src/api/backend.js';
 
 /** Node IDs the fake knows. */
 export const selfId = '0000abcd';
@@ -57,6 +57,13 @@ export class FakeBackend implements NodeBackend {
     controlBytesSent: 12_345,
     dataBytesSent: 67_890,
   };
+  /** Newest first, as the node's audit log answers. */
+  auditList: AuditInfo[] = [
+    { id: 4, at: '2025-01-01T01:00:00.000Z', actor: 'operator', action: 'node.drain', subject: `spiffe://mesh.test/node/${selfId}`, outcome: 'ok', detail: null },
+    { id: 3, at: '2025-01-01T00:30:00.000Z', actor: `spiffe://mesh.test/node/${selfId}`, action: 'svid.renew', subject: `spiffe://mesh.test/node/${selfId}`, outcome: 'failed', detail: 'CA unreachable' },
+    { id: 2, at: '2025-01-01T00:10:00.000Z', actor: `spiffe://mesh.test/node/${peerB}`, action: 'policy.peer', subject: `spiffe://mesh.test/node/${selfId}`, outcome: 'denied', detail: 'policies quarantine' },
+    { id: 1, at: '2025-01-01T00:00:00.000Z', actor: 'operator', action: 'node.start', subject: `spiffe://mesh.test/node/${selfId}`, outcome: 'ok', detail: null },
+  ];
   isReady = true;
   recoverySamples: number[] = [40, 180, 900, 7000];
   /** Methods that throw FakeFailure when called. */
@@ -151,6 +158,13 @@ export class FakeBackend implements NodeBackend {
     const samples = this.recoverySamples;
     this.recoverySamples = [];
     return samples;
+  }
+
+  /** auditList filtered as the node does: records at or after `since`, the first `limit`. */
+  audit(query: AuditQuery): readonly AuditInfo[] {
+    this.#enter('audit', query);
+    const sinceMs = query.since === undefined ? -Infinity : Date.parse(query.since);
+    return this.auditList.filter((record) => Date.parse(record.at) >= sinceMs).slice(0, query.limit);
   }
 
   /** Delivers `event` to every subscriber, synchronously. */

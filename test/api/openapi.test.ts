@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { ApiAction } from '../../src/api/auth.js';
 import { ApiErrorStatus } from '../../src/api/errors.js';
 import { findPackageRoot, openapiPath, readOpenapiDocument } from '../../src/api/openapi.js';
-import { eventsQuery, linkParams, pingBody, sendBody, tracerouteBody } from '../../src/api/schemas.js';
+import { auditQuery, eventsQuery, linkParams, pingBody, sendBody, tracerouteBody } from '../../src/api/schemas.js';
 import { buildApi, registeredRoutes } from '../../src/api/server.js';
 import { apiActions } from '../../src/policy/refs.js';
 import { peerA } from './fake-backend.js';
@@ -93,6 +93,10 @@ describe('openapi/openapi.json', () => {
     const parameters = document.paths['/v1/events']!.get!.parameters!;
     expect(parameters.map((p) => [p.name, p.in])).toEqual([['kinds', 'query']]);
     expect(parameters[0]!.schema).toEqual((jsonSchema(eventsQuery).properties as Record<string, unknown>).kinds);
+    const audit = document.paths['/v1/audit']!.get!.parameters!;
+    const auditProperties = jsonSchema(auditQuery).properties as Record<string, unknown>;
+    expect(audit.map((p) => [p.name, p.in])).toEqual(Object.keys(auditProperties).map((name) => [name, 'query']));
+    for (const p of audit) expect(p.schema, p.name).toEqual(auditProperties[p.name]);
     for (const verb of ['down', 'up']) {
       const link = document.paths[`/v1/neighbours/{link}/${verb}`]!.post!.parameters!;
       expect(link.map((p) => [p.name, p.in]), verb).toEqual([['link', 'path']]);

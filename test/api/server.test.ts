@@ -3,7 +3,7 @@ import { TokenAuthenticator, adminCallerId, authorizationHeaderCharsMax, viewerC
 import { ApiError, isApiError } from '../../src/api/errors.js';
 import Fastify from 'fastify';
 import { baseUrl, buildApi, registeredRoutes, notFoundUrlCharsMax, requestBodyBytesMax, startApi, type RunningApi } from '../../src/api/server.js';
-import { sendPayloadBytesMax } from '../../src/api/schemas.js';
+import { auditLimitDefault, auditLimitMax, isoDateTimeMessage, sendPayloadBytesMax } from '../../src/api/schemas.js';
 import { FakeBackend, adminToken, peerA, peerB, selfId, silentId, viewerToken } from './fake-backend.js';
 import { asAdmin, asViewer, testApi, testOptions, viewerPolicyId } from './helpers.js';
 
@@ -46,6 +46,7 @@ describe('read routes', () => {
       ['GET', '/v1/node', undefined, 'apiRead'],
       ['GET', '/v1/neighbours', undefined, 'apiRead'],
       ['GET', '/v1/routes', undefined, 'apiRead'],
+      ['GET', '/v1/audit', undefined, 'apiRead'],
       ['POST', '/v1/ping', { dst: peerA, count: 1 }, 'apiPing'],
       ['POST', '/v1/traceroute', { dst: peerA }, 'apiPing'],
       ['POST', '/v1/send', { dst: peerA, payloadBase64: '' }, 'apiSend'],
@@ -384,6 +385,93 @@ describe('POST /v1/neighbours/:link/down and /up', () => {
   });
 });
 
+describe('GET /v1/audit', () => {
+  const ids = (body: unknown): number[] => (body as { id: number }[]).map((record) => record.id);
+
+  it('returns the audit log newest first, passing limit (default 100) and since (normalised to UTC) to the backend', async () => {
+    const { app, backend } = testApi();
+    const all = await app.inject({ url: '/v1/audit', headers: asAdmin });
+    expect([all.statusCode, all.json()]).toEqual([200, backend.auditList]);
+    expect(all.headers['cache-control']).toBe('no-store');
+    expect(ids((await app.inject({ url: '/v1/audit?limit=2', headers: asAdmin })).json())).toEqual([4, 3]);
+    // 01:30 at +01:00 is 00:30 UTC: the svid.renew record and everything after it.
+    expect(ids((await app.inject({ url: '/v1/audit?since=2025-01-01T01:30:00%2B01:00', headers: asAdmin })).json())).toEqual([4, 3]);
+    const both = await app.inject({ url: `/v1/audit?limit=${auditLimitMax}&since=2025-01-01T00:10:00Z`, headers: asAdmin });
+    expect(ids(both.json())).toEqual([4, 3, 2]);
+    expect((await app.inject({ url: '/v1/audit?since=2025-01-02T00:00:00.5Z', headers: asAdmin })).json()).toEqual([]);
+    expect(backend.calls.map((c) => [c.method, ...c.args])).toEqual([
+      ['audit', { limit: auditLimitDefault }],
+      ['audit', { limit: 2 }],
+      ['audit', { limit: auditLimitDefault, since: '2025-01-01T00:30:00.000Z' }],
+      ['audit', { limit: auditLimitMax, since: '2025-01-01T00:10:00.000Z' }],
+      ['audit', { limit: auditLimitDefault, since: '2025-01-02T00:00:00.500Z' }],
+    ]);
+  });
+
+  it('answers 400 naming query.limit or query.since for anything not strictly valid, before calling the backend', async () => {
+    const { app, backend } = testApi();
+    const limit = `query.limit: expected an integer in 1..${auditLimitMax}`;
+    const since = `query.since: ${isoDateTimeMessage}`;
+    const cases: [string, string][] = [
+      ['limit=0', limit],
+      [`limit=${auditLimitMax + 1}`, limit],
+      ['limit=-1', limit],
+      ['limit=05', limit],
+      ['limit=1.5', limit],
+      ['limit=1e3', limit],
+      ['limit=0x10', limit],
+      ['limit=%205', limit],
+      ['limit=', limit],
+      ['limit=ten', limit],
+      ['limit=99999999999999999999', limit],
+      ['limit=1&limit=2', limit],
+      ['since=yesterday', since],
+      ['since=2025-01-01', since],
+      ['since=2025-01-01T00:00Z', since],
+      ['since=2025-01-01T00:00:00', since],
+      ['since=2025-02-30T00:00:00Z', since],
+      ['since=2025-01-01t00:00:00z', since],
+      // An unencoded + is a space in a query string, so the offset is lost.
+      ['since=2025-01-01T00:00:00+02:00', since],
+      ['since=', since],
+      ['since=2025-01-01T00:00:00Z&since=2025-01-02T00:00:00Z', since],
+      ['kinds=lifecycle', 'query.kinds: unknown field'],
+      ['limit=0&since=now', `${limit}; ${since}`],
+    ];
+    for (const [query, message] of cases) {
+      const response = await app.inject({ url: `/v1/audit?${query}`, headers: asAdmin });
+      expect([response.statusCode, response.json()], query).toEqual([400, { error: 'bad_request', message }]);
+    }
+    expect(backend.calls).toEqual([]);
+  });
+
+  it('answers 401 without a valid token, even for a bad query, before calling the backend', async () => {
+    const { app, backend, decisions } = testApi();
+    for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }]) {
+      for (const url of ['/v1/audit', '/v1/audit?limit=0']) {
+        const response = await app.inject({ url, headers });
+        expect(response.statusCode, url).toBe(401);
+        expect(response.json(), url).toMatchObject({ error: 'unauthorized' });
+      }
+    }
+    expect(backend.calls).toEqual([]);
+    expect(decisions).toEqual([]);
+  });
+
+  it('is apiRead: a viewer may read it, and a policy that denies apiRead gets 403', async () => {
+    const { app, backend, decisions, denials } = testApi();
+    const response = await app.inject({ url: '/v1/audit?limit=1', headers: asViewer });
+    expect([response.statusCode, ids(response.json())]).toEqual([200, [4]]);
+    expect(decisions).toEqual([{ caller: { kind: 'operator', role: 'viewer', id: viewerCallerId }, action: 'apiRead' }]);
+    expect(denials).toEqual([]);
+    expect(backend.calls.map((c) => c.args)).toEqual([[{ limit: 1 }]]);
+    const denyRead = testApi({ authorize: (_caller, action) => ({ allowed: action !== 'apiRead', policyIds: ['no-read'] }) });
+    const denied = await denyRead.app.inject({ url: '/v1/audit', headers: asViewer });
+    expect([denied.statusCode, denied.json()]).toEqual([403, { error: 'forbidden', message: `policy denies apiRead to ${viewerCallerId}`, action: 'apiRead', policyIds: ['no-read'] }]);
+    expect(denyRead.backend.calls).toEqual([]);
+  });
+});
+
 describe('unknown routes and failures', () => {
   it('answers 404 JSON for an unknown path or method, without a token', async () => {
     const { app } = testApi();
@@ -405,8 +493,9 @@ describe('unknown routes and failures', () => {
       post('/v1/traceroute', { dst: peerA }),
       post('/v1/send', { dst: peerA, payloadBase64: '' }),
       { url: '/metrics', headers: asAdmin },
+      { url: '/v1/audit', headers: asAdmin },
     ];
-    for (const method of ['info', 'neighbours', 'routes', 'ping', 'traceroute', 'send', 'counters'] as const) backend.failing.add(method);
+    for (const method of ['info', 'neighbours', 'routes', 'ping', 'traceroute', 'send', 'counters', 'audit'] as const) backend.failing.add(method);
     for (const request of requests) {
       const response = await app.inject(request);
       expect([response.statusCode, response.json()], request.url).toEqual([500, { error: 'internal', message: 'internal error' }]);

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../../src/api/server.js';
-import { ClientError, apiTokenEnv, clientCommand, clientCommands, clientUsageText, formatDuration, formatPing, formatTrace, isClientCommand } from '../../src/cli/client.js';
+import { auditLimitMax, isoDateTimeMessage } from '../../src/api/schemas.js';
+import { ClientError, apiTokenEnv, clientCommand, clientCommands, clientUsageText, formatAudit, formatDuration, formatPing, formatTrace, isClientCommand } from '../../src/cli/client.js';
 import { FakeBackend, adminToken, peerA, peerB, silentId, viewerToken } from '../api/fake-backend.js';
 import { testOptions } from '../api/helpers.js';
 
@@ -181,6 +182,31 @@ describe('client commands against a real API', () => {
     expect(backend.drainCount - before).toBe(2);
   });
 
+  it('audit prints the audit log as a table, newest first, and passes --limit and --since (its + intact) to the node', async () => {
+    const self = 'spiffe://mesh.test/node/0000abcd';
+    const before = backend.calls.length;
+    expect(await run(['audit', '--token-file', viewerTokenFile])).toEqual({
+      code: 0,
+      err: '',
+      out: [
+        `time                      actor                             action       subject                           outcome  detail`,
+        `------------------------  --------------------------------  -----------  --------------------------------  -------  -------------------`,
+        `2025-01-01T01:00:00.000Z  operator                          node.drain   ${self}  ok       -`,
+        `2025-01-01T00:30:00.000Z  ${self}  svid.renew   ${self}  failed   CA unreachable`,
+        `2025-01-01T00:10:00.000Z  spiffe://mesh.test/node/00c0ffee  policy.peer  ${self}  denied   policies quarantine`,
+        `2025-01-01T00:00:00.000Z  operator                          node.start   ${self}  ok       -`,
+        '',
+      ].join('\n'),
+    });
+    // 01:30 at +01:00 is 00:30 UTC: records 4 and 3, of which --limit 1 keeps the newest.
+    const limited = await run(['audit', '--limit', '1', '--since', '2025-01-01T01:30:00+01:00']);
+    expect([limited.code, limited.out.split('\n').slice(2)]).toEqual([0, [`2025-01-01T01:00:00.000Z  operator  node.drain  ${self}  ok       -`, '']]);
+    const json = await run(['audit', '--json', '--limit', String(auditLimitMax)]);
+    expect([json.code, JSON.parse(json.out)]).toEqual([0, backend.auditList]);
+    expect(backend.calls.slice(before).map((c) => c.args)).toEqual([[{ limit: 100 }], [{ limit: 1, since: '2025-01-01T00:30:00.000Z' }], [{ limit: auditLimitMax }]]);
+    expect((await run(['audit', '--since', '2030-01-01T00:00:00Z'])).out).toBe('no audit records\n');
+  });
+
   it('traceroute prints one line per hop', async () => {
     expect(await run(['traceroute', peerB])).toEqual({
       code: 0,
@@ -205,6 +231,15 @@ describe('error answers exit 1', () => {
   it('names the link the node does not have (404)', async () => {
     expect(await run(['link', 'down', '7'])).toEqual({ code: 1, out: '', err: 'x0tta6bl4: POST /v1/neighbours/7/down: HTTP 404 not_found: no link 7\n' });
     expect((await run(['link', 'up', '7', '--json'])).err).toBe('x0tta6bl4: POST /v1/neighbours/7/up: HTTP 404 not_found: no link 7\n');
+  });
+
+  it('audit names the route and query of an error answer', async () => {
+    backend.failing.add('audit');
+    try {
+      expect(await run(['audit', '--limit', '5'])).toEqual({ code: 1, out: '', err: 'x0tta6bl4: GET /v1/audit?limit=5: HTTP 500 internal: internal error\n' });
+    } finally {
+      backend.failing.delete('audit');
+    }
   });
 
   it('reports a failing node as HTTP 500', async () => {
@@ -268,6 +303,15 @@ describe('bad usage exits 2', () => {
     [['link', 'up', '9007199254740992'], 'link: <link>: expected a positive integer, got "9007199254740992"'],
     [['link', 'down', '1', '--count', '3'], 'link: --count is an option of ping only'],
     [['ping', peerA, '--max-hops', '3'], 'ping: --max-hops is an option of traceroute only'],
+    [['audit', 'now'], 'audit: expected no arguments, got "now"'],
+    [['audit', '--limit', '0'], `--limit: expected an integer in 1..${auditLimitMax}, got "0"`],
+    [['audit', '--limit', String(auditLimitMax + 1)], `--limit: expected an integer in 1..${auditLimitMax}, got "${auditLimitMax + 1}"`],
+    [['audit', '--limit', '1e2'], `--limit: expected an integer in 1..${auditLimitMax}, got "1e2"`],
+    [['audit', '--since', 'yesterday'], `--since: ${isoDateTimeMessage}, got "yesterday"`],
+    [['audit', '--since', '2025-01-01T00:00:00'], `--since: ${isoDateTimeMessage}, got "2025-01-01T00:00:00"`],
+    [['audit', '--count', '3'], 'audit: --count is an option of ping only'],
+    [['status', '--limit', '3'], 'status: --limit is an option of audit only'],
+    [['ping', peerA, '--since', '2025-01-01T00:00:00Z'], 'ping: --since is an option of audit only'],
     [['status', '--verbose'], "status: Unknown option '--verbose'"],
     [['status', '--api', 'not a url'], '--api: expected a URL like http://127.0.0.1:7480, got "not a url"'],
     [['status', '--api', 'ftp://127.0.0.1:7480'], '--api: expected an http or https URL, got "ftp://127.0.0.1:7480"'],
@@ -313,6 +357,17 @@ describe('formatting helpers', () => {
     );
     expect(formatPing({ dst: peerA, replies: [{ seq: 1, rttMs: null, outcome: 'reply' }] })).toContain('reply from 0000beef: seq=1 time=?\n');
     expect(formatTrace([{ hop: 12, nodeId: peerA, rttMs: null }])).toBe('12  0000beef  *\n');
+  });
+
+  it('formatAudit shows control and format characters from the node escaped, one record per line', () => {
+    const record = { id: 1, at: '2025-01-01T00:00:00.000Z', actor: 'evil\u001b[2J', action: 'policy.peer', subject: 'a\u202eb', outcome: 'denied' as const, detail: 'line one\nline two\t\u0000\u2028' };
+    expect(formatAudit([record]).split('\n')).toEqual([
+      'time                      actor          action       subject   outcome  detail',
+      '------------------------  -------------  -----------  --------  -------  --------------------------------',
+      '2025-01-01T00:00:00.000Z  evil\\u001b[2J  policy.peer  a\\u202eb  denied   line one\\nline two\\t\\u0000\\u2028',
+      '',
+    ]);
+    expect(formatAudit([])).toBe('no audit records\n');
   });
 
   it('knows its commands, and its errors carry codes', () => {

@@ -43,7 +43,7 @@ describe('node config: defaults and paths', () => {
         stateDir: '/etc/x0t/state',
         listen: { udp: [{ host: '127.0.0.1', port: 7400, family: 4 }], tcp: [] },
         peers: [],
-        discovery: { lan: false, port: 7399, intervalMs: 5000 },
+        discovery: { lan: false, port: 7399, intervalMs: 5000, group: '239.255.74.70', interface: null },
         profile: 'fast',
         endToEnd: true,
         api: { listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/etc/x0t/state/api-token' },
@@ -55,7 +55,7 @@ describe('node config: defaults and paths', () => {
 
   it('fills in defaults inside a section that sets only some keys', () => {
     const config = parse('discovery:\n  lan: true\napi:\n  tokenFile: /run/x0t/token\npeers:\n  - address: "10.0.0.2:7400"\n');
-    expect(config.discovery).toEqual({ lan: true, port: 7399, intervalMs: 5000 });
+    expect(config.discovery).toEqual({ lan: true, port: 7399, intervalMs: 5000, group: '239.255.74.70', interface: null });
     expect(config.api).toEqual({ listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/run/x0t/token' });
     expect(config.peers).toEqual([{ address: { host: '10.0.0.2', port: 7400, family: 4 }, transport: 'udp' }]);
   });
@@ -69,7 +69,7 @@ describe('node config: defaults and paths', () => {
       'peers:',
       '  - address: "[2001:db8::1]:7401"',
       '    transport: tcp',
-      'discovery: { lan: true, port: 7000, intervalMs: 100 }',
+      'discovery: { lan: true, port: 7000, intervalMs: 100, group: 224.0.0.251, interface: 192.168.1.5 }',
       'profile: rfc8966',
       'endToEnd: false',
       'api: { listen: "[::1]:0", tokenFile: token }',
@@ -84,7 +84,7 @@ describe('node config: defaults and paths', () => {
     ]);
     expect(config.listen.tcp).toEqual([{ host: '127.0.0.1', port: 0, family: 4 }]);
     expect(config.peers).toEqual([{ address: { host: '2001:db8::1', port: 7401, family: 6 }, transport: 'tcp' }]);
-    expect(config.discovery).toEqual({ lan: true, port: 7000, intervalMs: 100 });
+    expect(config.discovery).toEqual({ lan: true, port: 7000, intervalMs: 100, group: '224.0.0.251', interface: '192.168.1.5' });
     expect([config.profile, config.endToEnd, config.log.level]).toEqual(['rfc8966', false, 'debug']);
     expect(config.api).toEqual({ listen: { host: '::1', port: 0, family: 6 }, tokenFile: '/var/lib/x0t/token' });
     expect(config.policy.dir).toBe('/opt/policies');
@@ -155,6 +155,9 @@ describe('node config: refusals name the field and what was expected', () => {
     ['interval above the maximum', 'discovery:\n  intervalMs: 3600001\n', 'discovery.intervalMs', /expected an integer in 100\.\.3600000 ms, got number 3600001/],
     ['fractional interval', 'discovery:\n  intervalMs: 150.5\n', 'discovery.intervalMs', /got number 150\.5/],
     ['discovery port 0', 'discovery:\n  port: 0\n', 'discovery.port', /discovery\.port: expected an integer in 1\.\.65535, got number 0/],
+    ['unicast discovery group', 'discovery:\n  group: 10.0.0.1\n', 'discovery.group', /discovery\.group: expected an IPv4 multicast group \(224\.0\.0\.0 to 239\.255\.255\.255\), got "10\.0\.0\.1"/],
+    ['multicast discovery interface', 'discovery:\n  interface: 239.1.1.1\n', 'discovery.interface', /discovery\.interface: expected null or the IPv4 address of a local interface, got "239\.1\.1\.1"/],
+    ['IPv6 discovery interface', 'discovery:\n  interface: "::1"\n', 'discovery.interface', /discovery\.interface: expected null or the IPv4 address/],
     ['discovery port as text', 'discovery:\n  port: "7399"\n', 'discovery.port', /discovery\.port: expected an integer in 1\.\.65535, got "7399"/],
     ['YAML 1.1 boolean', 'discovery:\n  lan: yes\n', 'discovery.lan', /discovery\.lan: expected true or false, got "yes"/],
     ['profile', 'profile: slow\n', 'profile', /profile: expected one of "fast", "rfc8966", got "slow"/],
@@ -182,7 +185,7 @@ describe('node config: refusals name the field and what was expected', () => {
     const top = refuse('stateDri: /tmp\n');
     expect(top.message).toBe('/etc/x0t/node.yaml: stateDri: unknown key (expected one of: stateDir, listen, peers, discovery, profile, endToEnd, api, policy, log)');
     expect(top.field).toBe('stateDri');
-    expect(refuse('discovery:\n  intervalMS: 5\n').message).toMatch(/discovery\.intervalMS: unknown key \(expected one of: lan, port, intervalMs\)/);
+    expect(refuse('discovery:\n  intervalMS: 5\n').message).toMatch(/discovery\.intervalMS: unknown key \(expected one of: lan, port, intervalMs, group, interface\)/);
     expect(refuse('peers:\n  - address: "10.0.0.1:1"\n    port: 5\n').message).toMatch(/peers\[0\]\.port: unknown key \(expected one of: address, transport\)/);
   });
 

@@ -4,12 +4,14 @@ import { createCa } from '../../src/identity/ca.js';
 import { signRevocationList } from '../../src/identity/revocation.js';
 import type { MeshEvent } from '../../src/mesh/types.js';
 import type { NodeEvent } from '../../src/api/backend.js';
+import { auditLimitMax } from '../../src/api/schemas.js';
 import { DaemonBackend, type DaemonFacts } from '../../src/node/node-backend.js';
 import type { NodeRuntime, PeerPolicy } from '../../src/node/runtime.js';
+import { auditLogLimitMax, type AuditRecord } from '../../src/node/state-db.js';
 import { nodeId } from '../../src/wire/ids.js';
 import { allowAll, portOf, TestMesh, until } from './runtime-harness.js';
 
-function facts(peersConfigured: number): DaemonFacts {
+function facts(peersConfigured: number, audit: DaemonFacts['audit'] = () => []): DaemonFacts {
   return {
     version: '0.0.0-test',
     profile: 'fast',
@@ -19,6 +21,7 @@ function facts(peersConfigured: number): DaemonFacts {
     policyDenies: () => ({ peer: 0 }),
     drain: () => Promise.resolve(),
     isDraining: () => false,
+    audit,
   };
 }
 
@@ -108,6 +111,29 @@ describe('DaemonBackend: what the API reads and does', () => {
     expect(counters.handshakesCompleted).toBeGreaterThanOrEqual(2);
     expect(counters.packetsDropped.noRoute).toBeGreaterThanOrEqual(1);
     expect(counters.policyDenies).toEqual({ peer: 0 });
+  });
+
+  it('maps the daemon audit log for the API: times as ISO 8601, since as epoch ms (never negative), limit unchanged', () => {
+    const mesh = new TestMesh();
+    const records: AuditRecord[] = [
+      { id: 9, atMs: Date.UTC(2025, 0, 1, 0, 30), actor: 'operator', action: 'node.drain', subject: 'spiffe://runtime.test/node/00000001', outcome: 'ok', detail: null },
+      { id: 8, atMs: Date.UTC(2025, 0, 1), actor: 'spiffe://runtime.test/node/00000002', action: 'policy.peer', subject: 'spiffe://runtime.test/node/00000001', outcome: 'denied', detail: 'policies quarantine' },
+    ];
+    const queries: Parameters<DaemonFacts['audit']>[0][] = [];
+    const backend = new DaemonBackend(mesh.runtime(mesh.identity(1), []), facts(0, (query) => {
+      queries.push(query);
+      return records;
+    }));
+    expect(backend.audit({ limit: 2, since: '2025-01-01T00:00:00.000Z' })).toEqual([
+      { id: 9, at: '2025-01-01T00:30:00.000Z', actor: 'operator', action: 'node.drain', subject: 'spiffe://runtime.test/node/00000001', outcome: 'ok', detail: null },
+      { id: 8, at: '2025-01-01T00:00:00.000Z', actor: 'spiffe://runtime.test/node/00000002', action: 'policy.peer', subject: 'spiffe://runtime.test/node/00000001', outcome: 'denied', detail: 'policies quarantine' },
+    ]);
+    backend.audit({ limit: auditLimitMax });
+    backend.audit({ limit: 1, since: '1969-12-31T23:59:59.000Z' });
+    expect(queries).toEqual([{ limit: 2, sinceMs: Date.UTC(2025, 0, 1) }, { limit: auditLimitMax }, { limit: 1, sinceMs: 0 }]);
+    expect(() => backend.audit({ limit: 1, since: 'yesterday' })).toThrow(/audit: since: expected an ISO 8601 date-time, got "yesterday"/);
+    // The API's largest page must be a valid auditLog limit, or the daemon would answer 500.
+    expect(auditLimitMax).toBeLessThanOrEqual(auditLogLimitMax);
   });
 
   it('reroutes when a transit node dies without a word, and records the recovery', async () => {

@@ -1,0 +1,371 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { sha256 } from '../../src/crypto/hash.js';
+import { parseBundle } from '../../src/identity/bundle.js';
+import type { MeshCa } from '../../src/identity/ca.js';
+import { parseCertificate } from '../../src/identity/certificate.js';
+import { RevocationSet } from '../../src/identity/revocation.js';
+import { validateSvid } from '../../src/identity/svid.js';
+import { CaSync, type CaSyncOptions } from '../../src/node/ca-sync.js';
+import { startCaService, type CaService } from '../../src/node/ca-service.js';
+import { initCaDirectory, readTokens, revokeInCaDirectory, saveTokens, withCaLock } from '../../src/node/ca-store.js';
+import { enrollNode } from '../../src/node/enroll-client.js';
+import { NodeStateDb } from '../../src/node/state-db.js';
+import { readEnrollment, readNodeKeys, statePaths } from '../../src/node/state-dir.js';
+import { until } from './runtime-harness.js';
+
+/**
+ * CaSync against a CA service in this process: revocation lists fetched, installed when newer,
+ * saved and audited; SVIDs renewed and stored, failures retried with backoff; timers that stop
+ * with it.
+ */
+
+const passphrase = 'ca sync test passphrase';
+const trustDomain = 'sync.test';
+const random = (bytes: number): Uint8Array => new Uint8Array(randomBytes(bytes));
+/** A poll interval longer than any test: the scheduled polls never fire by themselves. */
+const pollMsLong = 3_333_333;
+
+let root: string;
+let caDir: string;
+let ca: MeshCa;
+let pin: string;
+let service: CaService;
+let nodeCount = 0;
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'x0t-ca-sync-'));
+  caDir = join(root, 'ca');
+  const opened = initCaDirectory(caDir, trustDomain, passphrase, Date.now(), random);
+  ca = opened.ca;
+  pin = Buffer.from(sha256(ca.certificateDer)).toString('hex');
+  service = await startCaService({ dir: caDir, passphrase, listen: '127.0.0.1:0' });
+});
+
+afterAll(async () => {
+  await service?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function newToken(): string {
+  return withCaLock(caDir, () => {
+    const tokens = readTokens(caDir);
+    const { token } = tokens.issue(Date.now(), 600_000, random);
+    saveTokens(caDir, tokens);
+    return token;
+  });
+}
+
+function revoke(spiffeId: string): number {
+  return revokeInCaDirectory(caDir, ca, { spiffeId, serialHex: null, revokedAtMs: Date.now() }, 'test', Date.now()).sequence;
+}
+
+interface LogLine {
+  readonly level: string;
+  readonly message: string;
+  readonly fields: Record<string, unknown>;
+  readonly atMs: number;
+}
+
+interface Fixture {
+  readonly stateDir: string;
+  readonly db: NodeStateDb;
+  readonly revocations: RevocationSet;
+  readonly logs: LogLine[];
+  readonly renewed: { certificate: Uint8Array; notAfterMs: number }[];
+  readonly options: CaSyncOptions;
+  readonly sync: CaSync;
+}
+
+const open: Fixture[] = [];
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  for (const fixture of open.splice(0)) {
+    fixture.sync.stop();
+    fixture.db.close();
+  }
+});
+
+/** A node enrolled through `caUrl` (default: the shared service), with a CaSync built as the daemon builds it. */
+async function fixture(overrides: { caUrl?: string | null; revocationPollMs?: number; enrollVia?: string } = {}): Promise<Fixture> {
+  const stateDir = join(root, `node-${nodeCount++}`);
+  await enrollNode({ caUrl: overrides.enrollVia ?? service.address, token: newToken(), stateDir, caSha256: pin });
+  const stored = readEnrollment(stateDir);
+  const enrollment = overrides.caUrl === undefined ? stored : { ...stored, caUrl: overrides.caUrl };
+  const anchors = parseBundle(stored.bundleJson!, trustDomain, Date.now()).anchors;
+  const db = NodeStateDb.open(join(stateDir, 'node.db'));
+  const revocations = new RevocationSet(trustDomain);
+  const logs: LogLine[] = [];
+  const renewed: Fixture['renewed'] = [];
+  const options: CaSyncOptions = {
+    enrollment,
+    keys: readNodeKeys(stateDir),
+    anchors,
+    revocations,
+    db,
+    stateDir,
+    svid: validateSvid(stored.svid, anchors, trustDomain, Date.now()),
+    log: (level, message, fields = {}) => logs.push({ level, message, fields, atMs: Date.now() }),
+    onRenewed: (certificate, notAfterMs) => renewed.push({ certificate, notAfterMs }),
+    revocationPollMs: overrides.revocationPollMs ?? pollMsLong,
+  };
+  const made = { stateDir, db, revocations, logs, renewed, options, sync: new CaSync(options) };
+  open.push(made);
+  return made;
+}
+
+/** A URL where nothing listens (a port that was just free). */
+async function deadUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}
+
+type Arming = 'pollRevocations' | 'scheduleRenewal';
+
+/**
+ * Watches setTimeout and clearTimeout (passing through to the real ones) and tells which timers
+ * CaSync armed, by the method that armed them, are still pending: neither cleared nor fired.
+ */
+function watchTimers(): { pending: (by: Arming) => number; delays: (by: Arming) => number[] } {
+  const realSetTimeout = globalThis.setTimeout;
+  const armed: { by: string; delayMs: number; handle: NodeJS.Timeout }[] = [];
+  const done = new Set<NodeJS.Timeout>();
+  vi.spyOn(globalThis, 'setTimeout').mockImplementation(((callback: (...args: unknown[]) => void, delayMs?: number, ...args: unknown[]) => {
+    const handle: NodeJS.Timeout = realSetTimeout(() => {
+      done.add(handle);
+      callback(...args);
+    }, delayMs);
+    const by = /at CaSync\.(pollRevocations|scheduleRenewal) /.exec(new Error().stack ?? '')?.[1] ?? 'other';
+    armed.push({ by, delayMs: Number(delayMs ?? 0), handle });
+    return handle;
+  }) as unknown as typeof setTimeout);
+  const clear = vi.spyOn(globalThis, 'clearTimeout');
+  const pending = (by: Arming): number[] => {
+    const cleared = new Set(clear.mock.calls.map(([handle]) => handle));
+    return armed.filter((timer) => timer.by === by && !cleared.has(timer.handle) && !done.has(timer.handle)).map((timer) => timer.delayMs);
+  };
+  return { pending: (by) => pending(by).length, delays: pending };
+}
+
+function audits(db: NodeStateDb, action: string): ReturnType<NodeStateDb['auditLog']> {
+  return db.auditLog({ limit: 1000 }).filter((entry) => entry.action === action);
+}
+
+describe('CaSync: revocation lists', () => {
+  it('installs a newer list (set, database, audit), ignores the same sequence, and keeps one poll timer', async () => {
+    const node = await fixture();
+    const timers = watchTimers();
+    const first = revoke(`spiffe://${trustDomain}/node/0000a001`);
+    await node.sync.pollRevocations();
+    expect(node.revocations.list?.sequence).toBe(first);
+    expect(node.revocations.isRevoked({ spiffeId: `spiffe://${trustDomain}/node/0000a001`, serialHex: '01', notBeforeMs: 0, notAfterMs: Date.now() + 3600_000 })).toBe(true);
+    expect(node.db.revocationList()?.sequence).toBe(first);
+    expect(audits(node.db, 'revocations.install')).toEqual([expect.objectContaining({ actor: 'ca', subject: service.address, outcome: 'ok', detail: expect.stringMatching(new RegExp(`^sequence ${first}, \\d+ entries$`)) })]);
+    expect(node.logs.filter((line) => line.message === 'revocation list installed')).toHaveLength(1);
+
+    await node.sync.pollRevocations();
+    expect(audits(node.db, 'revocations.install')).toHaveLength(1);
+    expect(node.logs.filter((line) => line.message === 'revocation list installed')).toHaveLength(1);
+
+    const second = revoke(`spiffe://${trustDomain}/node/0000a002`);
+    await node.sync.pollRevocations();
+    expect(second).toBe(first + 1);
+    expect(node.revocations.list?.sequence).toBe(second);
+    expect(node.db.revocationList()?.sequence).toBe(second);
+    expect(audits(node.db, 'revocations.install')).toHaveLength(2);
+    // Three polls called from outside: still one chain of polls, not three.
+    expect(timers.pending('pollRevocations')).toBe(1);
+    node.sync.stop();
+    expect(timers.pending('pollRevocations')).toBe(0);
+  });
+
+  it('survives a CA that is down (warns, installs nothing) and installs the list at the next scheduled poll', async () => {
+    const own = await startCaService({ dir: caDir, passphrase, listen: '127.0.0.1:0' });
+    const port = Number(new URL(own.address).port);
+    const node = await fixture({ enrollVia: own.address, revocationPollMs: 100 });
+    await own.close();
+    await node.sync.pollRevocations();
+    expect(node.logs).toEqual([expect.objectContaining({ level: 'warn', message: 'revocation list fetch failed', fields: { error: expect.stringContaining(`cannot reach the CA at ${own.address}`) } })]);
+    expect(node.db.revocationList()).toBeNull();
+    expect(node.revocations.list).toBeNull();
+
+    const back = await startCaService({ dir: caDir, passphrase, listen: `127.0.0.1:${port}` });
+    try {
+      await until('the next scheduled poll to install the list', () => node.db.revocationList() !== null);
+      expect(audits(node.db, 'revocations.install')).toHaveLength(1);
+    } finally {
+      node.sync.stop();
+      await back.close();
+    }
+  });
+
+  it('a list answered after stop() is not installed, and no poll is scheduled', async () => {
+    const node = await fixture();
+    const timers = watchTimers();
+    const polling = node.sync.pollRevocations();
+    node.sync.stop();
+    await polling;
+    expect(node.db.revocationList()).toBeNull();
+    expect(node.revocations.list).toBeNull();
+    expect(timers.pending('pollRevocations')).toBe(0);
+    await node.sync.pollRevocations();
+    expect(node.logs).toEqual([]);
+  });
+});
+
+describe('CaSync: SVID renewal', () => {
+  it('renews: svid.der replaced, onRenewed told the new expiry, audited, next renewal scheduled; renews again from the new SVID', async () => {
+    const node = await fixture();
+    const timers = watchTimers();
+    const original = readFileSync(statePaths(node.stateDir).svid);
+    await node.sync.renew();
+    expect(node.renewed).toHaveLength(1);
+    const renewed = node.renewed[0]!;
+    const stored = new Uint8Array(readFileSync(statePaths(node.stateDir).svid));
+    expect(Buffer.from(stored).equals(original)).toBe(false);
+    expect(Buffer.from(stored).equals(renewed.certificate)).toBe(true);
+    const identity = validateSvid(stored, node.options.anchors, trustDomain, Date.now());
+    expect(identity.spiffeId).toBe(node.options.enrollment.spiffeId);
+    expect(renewed.notAfterMs).toBe(identity.notAfterMs);
+    expect(identity.serialHex).not.toBe(parseCertificate(new Uint8Array(original)).serialHex);
+    expect(audits(node.db, 'svid.renew')).toEqual([expect.objectContaining({ actor: 'ca', subject: identity.spiffeId, outcome: 'ok', detail: expect.stringContaining(`serial ${identity.serialHex}`) })]);
+    expect(node.logs).toEqual([expect.objectContaining({ level: 'info', message: 'SVID renewed', fields: { notAfter: new Date(identity.notAfterMs).toISOString() } })]);
+    expect(timers.pending('scheduleRenewal')).toBe(1);
+
+    await node.sync.renew();
+    expect(node.renewed).toHaveLength(2);
+    expect(parseCertificate(node.renewed[1]!.certificate).serialHex).not.toBe(identity.serialHex);
+    expect(audits(node.db, 'svid.renew').map((entry) => entry.outcome)).toEqual(['ok', 'ok']);
+    // The second renewal replaced the first one's timer.
+    expect(timers.pending('scheduleRenewal')).toBe(1);
+    node.sync.stop();
+    expect(timers.pending('scheduleRenewal')).toBe(0);
+  });
+
+  it('a failed renewal logs, audits "failed", keeps the SVID and retries with backoff from 0.5-1 s', async () => {
+    const node = await fixture({ caUrl: await deadUrl() });
+    const original = readFileSync(statePaths(node.stateDir).svid);
+    const before = Date.now();
+    await node.sync.renew();
+    const after = Date.now();
+    expect(node.logs).toHaveLength(1);
+    const failed = node.logs[0]!;
+    expect(failed).toMatchObject({ level: 'error', message: 'SVID renewal failed', fields: { error: expect.stringContaining('cannot reach the CA') } });
+    // The first retry is attempt 0 of the backoff: half of 1 s plus up to the other half.
+    const retryAtMs = Date.parse(failed.fields.retryAt as string);
+    expect(retryAtMs).toBeGreaterThanOrEqual(before + 500);
+    expect(retryAtMs).toBeLessThanOrEqual(after + 1000);
+    expect(audits(node.db, 'svid.renew')).toEqual([expect.objectContaining({ outcome: 'failed', subject: node.options.enrollment.spiffeId, detail: expect.stringContaining('cannot reach the CA') })]);
+    expect(node.renewed).toEqual([]);
+    expect(readFileSync(statePaths(node.stateDir).svid).equals(original)).toBe(true);
+
+    await until('the scheduled retry', () => node.logs.length >= 2);
+    const retried = node.logs[1]!;
+    expect(retried.message).toBe('SVID renewal failed');
+    // The second retry backs off further: 1-2 s after the failure that scheduled it.
+    const secondRetryAtMs = Date.parse(retried.fields.retryAt as string);
+    expect(secondRetryAtMs - retried.atMs).toBeGreaterThanOrEqual(1000 - 50);
+    expect(secondRetryAtMs - retried.atMs).toBeLessThanOrEqual(2000);
+    expect(audits(node.db, 'svid.renew')).toHaveLength(2);
+    node.sync.stop();
+  });
+
+  it('a short-lived SVID is renewed at 45-55 % of the time from its issue, not at once (its notBefore is backdated for clock skew)', async () => {
+    const ttlMs = 30_000;
+    const shortLived = await startCaService({ dir: caDir, passphrase, listen: '127.0.0.1:0', svidTtlMs: ttlMs });
+    try {
+      const node = await fixture({ enrollVia: shortLived.address });
+      const issuedAtMs = node.options.svid.notAfterMs - ttlMs;
+      const timers = watchTimers();
+      const before = Date.now();
+      node.sync.start();
+      const after = Date.now();
+      await until('the first poll', () => node.db.revocationList() !== null);
+      const renewalDelays = timers.delays('scheduleRenewal');
+      expect(renewalDelays).toHaveLength(1);
+      expect(renewalDelays[0]).toBeGreaterThanOrEqual(issuedAtMs + 0.45 * ttlMs - after);
+      expect(renewalDelays[0]).toBeLessThanOrEqual(issuedAtMs + 0.55 * ttlMs - before);
+
+      await node.sync.renew();
+      const renewedIssuedAtMs = node.renewed[0]!.notAfterMs - ttlMs;
+      const next = timers.delays('scheduleRenewal');
+      expect(next).toHaveLength(1);
+      expect(next[0]).toBeGreaterThanOrEqual(renewedIssuedAtMs + 0.45 * ttlMs - Date.now());
+    } finally {
+      await shortLived.close();
+    }
+  });
+
+  it('a failed renewal too close to expiry is not retried: the node has to join again', async () => {
+    // An SVID that lives 4 s is always within retryBeforeExpiryMs (5 s) of its end.
+    const shortLived = await startCaService({ dir: caDir, passphrase, listen: '127.0.0.1:0', svidTtlMs: 4000 });
+    const node = await fixture({ enrollVia: shortLived.address, caUrl: await deadUrl() });
+    await shortLived.close();
+    const timers = watchTimers();
+    await node.sync.renew();
+    expect(node.logs).toEqual([expect.objectContaining({ level: 'error', message: 'SVID renewal failed', fields: { error: expect.stringContaining('cannot reach the CA'), retryAt: null } })]);
+    expect(audits(node.db, 'svid.renew')).toEqual([expect.objectContaining({ outcome: 'failed' })]);
+    expect(timers.pending('scheduleRenewal')).toBe(0);
+  });
+
+  it('a renewal that fails after stop() neither touches the closed database nor retries', async () => {
+    const node = await fixture({ caUrl: await deadUrl() });
+    const renewing = node.sync.renew();
+    node.sync.stop();
+    node.db.close();
+    await expect(renewing).resolves.toBeUndefined();
+    expect(node.logs).toEqual([]);
+    open.splice(open.indexOf(node), 1);
+  });
+
+  it('a renewal answered after stop() is dropped: nothing stored, nothing reported', async () => {
+    const node = await fixture();
+    const original = readFileSync(statePaths(node.stateDir).svid);
+    const renewing = node.sync.renew();
+    node.sync.stop();
+    await renewing;
+    expect(node.renewed).toEqual([]);
+    expect(readFileSync(statePaths(node.stateDir).svid).equals(original)).toBe(true);
+    expect(audits(node.db, 'svid.renew')).toEqual([]);
+  });
+});
+
+describe('CaSync: start and stop', () => {
+  it('start() polls at once and schedules the renewal; stop() cancels both timers', async () => {
+    const node = await fixture();
+    const timers = watchTimers();
+    node.sync.start();
+    await until('the first poll', () => node.db.revocationList() !== null);
+    expect(timers.pending('pollRevocations')).toBe(1);
+    expect(timers.pending('scheduleRenewal')).toBe(1);
+    node.sync.stop();
+    expect(timers.pending('pollRevocations')).toBe(0);
+    expect(timers.pending('scheduleRenewal')).toBe(0);
+    // A stopped CaSync stays stopped.
+    node.sync.start();
+    expect(timers.pending('pollRevocations') + timers.pending('scheduleRenewal')).toBe(0);
+  });
+
+  it('without a CA URL nothing is polled, renewed or scheduled', async () => {
+    const node = await fixture({ caUrl: null });
+    const timers = watchTimers();
+    const original = readFileSync(statePaths(node.stateDir).svid);
+    node.sync.start();
+    await node.sync.pollRevocations();
+    await node.sync.renew();
+    expect(timers.pending('pollRevocations') + timers.pending('scheduleRenewal')).toBe(0);
+    expect(node.db.revocationList()).toBeNull();
+    expect(node.db.auditLog()).toEqual([]);
+    expect(node.logs).toEqual([]);
+    expect(readFileSync(statePaths(node.stateDir).svid).equals(original)).toBe(true);
+  });
+});

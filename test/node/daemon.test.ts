@@ -1,0 +1,599 @@
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { NeighbourInfo, NodeInfo, RouteInfo } from '../../src/api/backend.js';
+import type { CliIo } from '../../src/cli/io.js';
+import { runCliAsync } from '../../src/cli/run.js';
+import { sha256 } from '../../src/crypto/hash.js';
+import { createCa, type MeshCa } from '../../src/identity/ca.js';
+import { nextRevocationList, signRevocationList } from '../../src/identity/revocation.js';
+import { startCaService, type CaService } from '../../src/node/ca-service.js';
+import { initCaDirectory, readTokens, revokeInCaDirectory, saveTokens, withCaLock } from '../../src/node/ca-store.js';
+import { loadNodeConfig } from '../../src/node/config.js';
+import { NodeDaemon, type DaemonLog } from '../../src/node/daemon.js';
+import { NodeStateDb } from '../../src/node/state-db.js';
+import { readEnrollment, statePaths } from '../../src/node/state-dir.js';
+
+/**
+ * The node daemon in this process: nodes enrolled with `node init` against a CA service on
+ * loopback, started with `node start` (or NodeDaemon.start where a test needs the daemon
+ * object), talking over real UDP sockets and answering on their real HTTP API.
+ */
+
+const passphrase = 'daemon test passphrase';
+const trustDomain = 'daemon.test';
+const random = (bytes: number): Uint8Array => new Uint8Array(randomBytes(bytes));
+const repoPolicies = resolve(import.meta.dirname, '../../policies');
+/** A stop signal that never fires (node init, client commands). */
+const never = { promise: new Promise<string>(() => undefined) };
+
+let root: string;
+let caDir: string;
+let ca: MeshCa;
+let pin: string;
+let service: CaService;
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'x0t-daemon-'));
+  caDir = join(root, 'ca');
+  const opened = initCaDirectory(caDir, trustDomain, passphrase, Date.now(), random);
+  ca = opened.ca;
+  pin = Buffer.from(sha256(ca.certificateDer)).toString('hex');
+  service = await startCaService({ dir: caDir, passphrase, listen: '127.0.0.1:0' });
+});
+
+afterAll(async () => {
+  await service?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+interface Captured {
+  readonly io: CliIo;
+  out(): string;
+  err(): string;
+  /** The JSON log lines written so far. */
+  lines(): Record<string, unknown>[];
+}
+
+function capture(): Captured {
+  let out = '';
+  let err = '';
+  return {
+    io: { stdout: (text) => (out += text), stderr: (text) => (err += text), isTTY: false },
+    out: () => out,
+    err: () => err,
+    lines: () =>
+      out
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
+}
+
+/** Resolves once `probe` gives a value other than null, undefined or false; polls every 20 ms, gives up after `limitMs`. */
+async function eventually<T>(what: string, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, limitMs = 20_000): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== null && value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function newToken(): string {
+  return withCaLock(caDir, () => {
+    const tokens = readTokens(caDir);
+    const { token } = tokens.issue(Date.now(), 600_000, random);
+    saveTokens(caDir, tokens);
+    return token;
+  });
+}
+
+interface Enrolled {
+  readonly name: string;
+  readonly stateDir: string;
+  readonly spiffeId: string;
+  readonly nodeId: string;
+}
+
+/** Enrolls node `name` with `node init` (exit 0, output naming its SPIFFE ID). */
+async function enroll(name: string, json = false, caUrl = service.address): Promise<Enrolled> {
+  const stateDir = join(root, name);
+  const c = capture();
+  const code = await runCliAsync(['node', 'init', '--join', newToken(), '--ca', caUrl, '--ca-sha256', pin, '--dir', stateDir, ...(json ? ['--json'] : [])], c.io, never);
+  expect([code, c.err()]).toEqual([0, '']);
+  const { spiffeId } = readEnrollment(stateDir);
+  const nodeId = spiffeId.slice(spiffeId.lastIndexOf('/') + 1);
+  if (json) expect(JSON.parse(c.out())).toMatchObject({ spiffeId, nodeId, trustDomain, stateDir });
+  else expect(c.out()).toContain(`enrolled ${spiffeId} (node ${nodeId})`);
+  return { name, stateDir, spiffeId, nodeId };
+}
+
+interface ConfigOptions {
+  readonly udpPort?: number;
+  readonly peers?: readonly number[];
+  /** How the peers' host is written (localhost means 127.0.0.1). */
+  readonly peerHost?: string;
+  readonly api?: string;
+  readonly profile?: 'fast' | 'rfc8966';
+  readonly policyDir?: string;
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  readonly extra?: string;
+}
+
+/** Writes node.yaml for `node` next to its state directory and returns its path. */
+function writeConfig(node: Enrolled, options: ConfigOptions = {}): string {
+  const peers = options.peers ?? [];
+  const text = [
+    `stateDir: ${JSON.stringify(node.stateDir)}\n`,
+    `listen:\n  udp: ["127.0.0.1:${options.udpPort ?? 0}"]\n`,
+    peers.length === 0 ? 'peers: []\n' : `peers:\n${peers.map((port) => `  - address: "${options.peerHost ?? '127.0.0.1'}:${port}"\n`).join('')}`,
+    `api:\n  listen: ${JSON.stringify(options.api ?? '127.0.0.1:0')}\n`,
+    `profile: ${options.profile ?? 'fast'}\nlog:\n  level: ${options.logLevel ?? 'info'}\n`,
+    options.policyDir === undefined ? '' : `policy:\n  dir: ${JSON.stringify(options.policyDir)}\n`,
+    options.extra ?? '',
+  ].join('');
+  const path = join(root, `${node.name}-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** A policy directory holding the shipped schema and default policy, plus `extra` files. */
+function policyDir(name: string, extra: Record<string, string> = {}): string {
+  const dir = join(root, `policy-${name}`);
+  mkdirSync(dir);
+  copyFileSync(join(repoPolicies, 'schema.cedarschema'), join(dir, 'schema.cedarschema'));
+  copyFileSync(join(repoPolicies, 'default.cedar'), join(dir, 'default.cedar'));
+  for (const [file, text] of Object.entries(extra)) writeFileSync(join(dir, file), text);
+  return dir;
+}
+
+/** True once the node's database is closed: SQLite removes the WAL file when its last connection closes. */
+function dbClosed(node: Enrolled): boolean {
+  return !existsSync(join(node.stateDir, 'node.db-wal'));
+}
+
+function auditActions(node: Enrolled): { action: string; outcome: string; actor: string; detail: string | null }[] {
+  const db = NodeStateDb.open(join(node.stateDir, 'node.db'));
+  try {
+    return db
+      .auditLog({ limit: 1000 })
+      .reverse()
+      .map(({ action, outcome, actor, detail }) => ({ action, outcome, actor, detail }));
+  } finally {
+    db.close();
+  }
+}
+
+/** A node started with `node start`. */
+interface CliNode {
+  readonly node: Enrolled;
+  readonly output: Captured;
+  readonly api: string;
+  readonly udpPort: number;
+  readonly tokenFile: string;
+  readonly token: string;
+  readonly exit: Promise<number>;
+  stop(reason: string): void;
+}
+
+const cliNodes: CliNode[] = [];
+const daemons: NodeDaemon[] = [];
+
+afterEach(async () => {
+  vi.unstubAllEnvs();
+  const stopping = cliNodes.splice(0);
+  for (const running of stopping) running.stop('cleanup');
+  await Promise.all(stopping.map((running) => running.exit));
+  await Promise.all(daemons.splice(0).map((daemon) => daemon.stop('cleanup')));
+});
+
+/** Runs `node start --config <path>` and resolves once it printed its ready line. */
+async function startCli(node: Enrolled, configPath: string): Promise<CliNode> {
+  const output = capture();
+  let stop: (reason: string) => void = () => undefined;
+  const promise = new Promise<string>((resolve) => (stop = resolve));
+  let exited: number | null = null;
+  const exit = runCliAsync(['node', 'start', '--config', configPath], output.io, { promise }).then((code) => (exited = code));
+  const ready = await eventually('the ready line', () => {
+    if (exited !== null) throw new Error(`node start of ${node.name} exited with ${exited} before it was ready: ${output.err()}`);
+    return output.lines().find((line) => line.msg === 'ready') as { api: string; udp: string[]; nodeId: string; tokenFile: string } | undefined;
+  });
+  expect(ready.nodeId).toBe(node.nodeId);
+  const running: CliNode = {
+    node,
+    output,
+    api: ready.api,
+    udpPort: Number(ready.udp[0]!.split(':').at(-1)),
+    tokenFile: ready.tokenFile,
+    token: readFileSync(ready.tokenFile, 'utf8').trim(),
+    exit,
+    stop,
+  };
+  cliNodes.push(running);
+  return running;
+}
+
+/** Stops a node started with startCli and returns its exit code. */
+async function stopCli(running: CliNode, reason = 'SIGTERM'): Promise<number> {
+  running.stop(reason);
+  cliNodes.splice(cliNodes.indexOf(running), 1);
+  return running.exit;
+}
+
+/** Starts a daemon directly (not through the CLI) from the config at `configPath`. */
+async function startDaemon(configPath: string, lines: unknown[][] = []): Promise<NodeDaemon> {
+  const log: DaemonLog = (...line) => lines.push(line);
+  const daemon = await NodeDaemon.start(loadNodeConfig(configPath), log, 'test');
+  daemons.push(daemon);
+  return daemon;
+}
+
+function udpPortOf(daemon: NodeDaemon): number {
+  return Number(daemon.runtime.udpAddresses()[0]!.split(':').at(-1));
+}
+
+/** GET `path` from the node's API with its admin token: parsed JSON, or the text of /metrics. */
+async function api<T>(running: Pick<CliNode, 'api' | 'token'>, path: string): Promise<T> {
+  const response = await fetch(`${running.api}${path}`, { headers: { authorization: `Bearer ${running.token}` } });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${text}`);
+  return (path === '/metrics' ? text : JSON.parse(text)) as T;
+}
+
+async function routeTo(running: CliNode, dst: Enrolled): Promise<RouteInfo | undefined> {
+  return (await api<RouteInfo[]>(running, '/v1/routes')).find((route) => route.dst === dst.nodeId);
+}
+
+async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const c = capture();
+  const code = await runCliAsync(argv, c.io, never);
+  return { code, out: c.out(), err: c.err() };
+}
+
+/** Sessions refused by a node: handshakes and credentials that did not verify (revoked, or denied by policy). */
+function refusals(daemon: NodeDaemon): number {
+  const stats = daemon.runtime.secure.stats;
+  return stats.handshakesRefused + stats.credentialsRefused;
+}
+
+/** The neighbour entry of `daemon` for the link from `peer`'s UDP socket, if `peer` has reached it. */
+function linkFrom(daemon: NodeDaemon, peer: NodeDaemon): NeighbourInfo | undefined {
+  return daemon.backend.neighbours().find((neighbour) => neighbour.address === `127.0.0.1:${udpPortOf(peer)}`);
+}
+
+function securedWith(neighbours: readonly NeighbourInfo[], node: Enrolled): boolean {
+  return neighbours.some((neighbour) => neighbour.secured && neighbour.peerSpiffeId === node.spiffeId);
+}
+
+/** A UDP port that was free a moment ago. */
+async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(resolve));
+  return port;
+}
+
+/** Whether a UDP socket can bind 127.0.0.1:`port` now (and releases it again). */
+async function udpPortBindable(port: number): Promise<boolean> {
+  const socket = createSocket('udp4');
+  const bound = await new Promise<boolean>((resolve) => {
+    socket.once('error', () => resolve(false));
+    socket.bind(port, '127.0.0.1', () => resolve(true));
+  });
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return bound;
+}
+
+describe('node init and node start through the CLI', () => {
+  it('enrolls, serves the API with a 0600 token, brings up a session the client commands show, and stops on the signal with exit 0', async () => {
+    const a = await enroll('basic-a');
+    const b = await enroll('basic-b', true);
+    const nodeA = await startCli(a, writeConfig(a));
+    const nodeB = await startCli(b, writeConfig(b, { peers: [nodeA.udpPort], peerHost: 'localhost' }));
+
+    expect(nodeA.tokenFile).toBe(join(a.stateDir, 'api-token'));
+    expect(statSync(nodeA.tokenFile).mode & 0o777).toBe(0o600);
+    expect(nodeA.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const info = await api<NodeInfo>(nodeA, '/v1/node');
+    expect(info).toMatchObject({ nodeId: a.nodeId, spiffeId: a.spiffeId, trustDomain, state: 'running', profile: 'fast', api: nodeA.api });
+    expect(info.listen.udp).toEqual([`127.0.0.1:${nodeA.udpPort}`]);
+    expect((await fetch(`${nodeA.api}/v1/node`)).status).toBe(401);
+
+    await eventually('a route from a to b', () => routeTo(nodeA, b));
+    await eventually('a route from b to a', () => routeTo(nodeB, a));
+    expect(securedWith(await api<NeighbourInfo[]>(nodeA, '/v1/neighbours'), b)).toBe(true);
+
+    const flags = ['--api', nodeA.api, '--token-file', nodeA.tokenFile];
+    const status = await cli(['status', ...flags]);
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(new RegExp(`^node\\s+${a.nodeId}$`, 'm'));
+    expect(status.out).toMatch(new RegExp(`^spiffe id\\s+${a.spiffeId}$`, 'm'));
+    expect(status.out).toMatch(/^state\s+running$/m);
+    const routes = await cli(['routes', ...flags]);
+    expect(routes.code).toBe(0);
+    expect(routes.out).toMatch(new RegExp(`^${b.nodeId}\\s+${b.nodeId}\\s+\\d+`, 'm'));
+    const ping = await cli(['ping', b.nodeId, '--count', '1', ...flags]);
+    expect([ping.code, ping.err]).toEqual([0, '']);
+    expect(ping.out).toContain(`reply from ${b.nodeId}: seq=1 time=`);
+    expect(ping.out).toContain('1 sent, 1 received, 0% loss');
+
+    expect(dbClosed(b)).toBe(false);
+    expect(await stopCli(nodeB, 'SIGTERM')).toBe(0);
+    expect(nodeB.output.lines()).toContainEqual(expect.objectContaining({ level: 'info', msg: 'stopping', reason: 'SIGTERM' }));
+    expect(dbClosed(b)).toBe(true);
+    const audit = auditActions(b).filter((entry) => entry.action.startsWith('node.'));
+    expect(audit.map((entry) => entry.action)).toEqual(['node.start', 'node.stop']);
+    expect(audit[0]!.detail).toContain(`udp 127.0.0.1:${nodeB.udpPort}`);
+    expect(audit[1]!.detail).toBe('SIGTERM');
+  });
+
+  it('finds a peer by LAN discovery when the config names none', async () => {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const discovery = `discovery:\n  lan: true\n  port: ${port}\n  interface: 127.0.0.1\n  intervalMs: 200\n`;
+    const a = await enroll('lan-a');
+    const b = await enroll('lan-b');
+    const nodeA = await startCli(a, writeConfig(a, { extra: discovery }));
+    const nodeB = await startCli(b, writeConfig(b, { extra: discovery }));
+    await eventually('a route from a to b found by discovery', () => routeTo(nodeA, b));
+    await eventually('a route from b to a', () => routeTo(nodeB, a));
+    expect(await stopCli(nodeA)).toBe(0);
+    expect(await stopCli(nodeB)).toBe(0);
+  });
+
+  it('writes the ready line whatever the log level, and nothing else at level error', async () => {
+    const quiet = await enroll('quiet');
+    const node = await startCli(quiet, writeConfig(quiet, { logLevel: 'error' }));
+    expect(node.output.lines().map((line) => line.msg)).toEqual(['ready']);
+    expect(await stopCli(node, 'SIGINT')).toBe(0);
+    expect(node.output.lines().map((line) => line.msg)).toEqual(['ready']);
+  });
+
+  it('node drain (POST /v1/drain) retracts the node and stops it: node start resolves 0; the audit log holds start, drain and stop', async () => {
+    const a = await enroll('drain-a');
+    const b = await enroll('drain-b');
+    // An enrollment without a trust bundle: the node trusts ca.der alone.
+    rmSync(statePaths(b.stateDir).bundle);
+    const nodeA = await startCli(a, writeConfig(a));
+    const nodeB = await startCli(b, writeConfig(b, { peers: [nodeA.udpPort] }));
+    await eventually('a route from a to b', () => routeTo(nodeA, b));
+
+    // `node drain` is the CLI front end of POST /v1/drain.
+    const drain = await cli(['node', 'drain', '--api', nodeB.api, '--token-file', nodeB.tokenFile, '--json']);
+    expect([drain.code, drain.err]).toEqual([0, '']);
+    expect(JSON.parse(drain.out)).toEqual({ status: 'draining' });
+    const again = await cli(['node', 'drain', '--api', nodeB.api, '--token-file', nodeB.tokenFile]);
+    expect([again.code, again.err]).toEqual([0, '']);
+    expect(await nodeB.exit).toBe(0);
+    cliNodes.splice(cliNodes.indexOf(nodeB), 1);
+    const messages = nodeB.output.lines().map((line) => line.msg);
+    expect(messages.indexOf('draining')).toBeGreaterThan(messages.indexOf('ready'));
+    expect(nodeB.output.lines()).toContainEqual(expect.objectContaining({ msg: 'stopping', reason: 'drained' }));
+    expect(dbClosed(b)).toBe(true);
+    expect(auditActions(b).filter((entry) => entry.action.startsWith('node.'))).toEqual([
+      expect.objectContaining({ action: 'node.start', outcome: 'ok' }),
+      { action: 'node.drain', outcome: 'ok', actor: 'operator', detail: null },
+      expect.objectContaining({ action: 'node.stop', outcome: 'ok', detail: 'drained' }),
+    ]);
+    await eventually('a to lose its route to b', async () => (await routeTo(nodeA, b)) === undefined);
+  });
+
+  it('reloads policy: a broken file is refused and the node keeps running; a transit quarantine withdraws the routes through the quarantined node', async () => {
+    const a = await enroll('policy-a');
+    const b = await enroll('policy-b');
+    const c = await enroll('policy-c');
+    const policies = policyDir('reload');
+    const nodeA = await startCli(a, writeConfig(a, { policyDir: policies }));
+    const nodeB = await startCli(b, writeConfig(b, { peers: [nodeA.udpPort] }));
+    await startCli(c, writeConfig(c, { peers: [nodeB.udpPort] }));
+    const viaB = await eventually('a route from a to c', () => routeTo(nodeA, c));
+    expect(viaB.nextHop).toBe(b.nodeId);
+
+    writeFileSync(join(policies, 'quarantine.cedar'), 'permit (principal, action, resource'); // not Cedar
+    const refused = await eventually('the refused reload', () => nodeA.output.lines().find((line) => line.msg === 'policy reload refused; the previous policy stays in force'));
+    expect(refused).toMatchObject({ level: 'error', error: expect.stringContaining('quarantine.cedar') });
+    expect((await api<NodeInfo>(nodeA, '/v1/node')).state).toBe('running');
+    expect(await routeTo(nodeA, c)).toMatchObject({ nextHop: b.nodeId });
+
+    writeFileSync(join(policies, 'quarantine.cedar'), `@id("quarantine-b")\nforbid (principal == X0t::Node::${JSON.stringify(b.spiffeId)}, action == X0t::Action::"transit", resource);\n`);
+    await eventually('the reload', () => nodeA.output.lines().some((line) => line.msg === 'policy reloaded'));
+    await eventually('a to drop its route to c through b', async () => (await routeTo(nodeA, c)) === undefined);
+    // b itself stays a neighbour and a destination.
+    expect(await routeTo(nodeA, b)).toMatchObject({ nextHop: b.nodeId });
+
+    const reloads = auditActions(a).filter((entry) => entry.action === 'policy.reload');
+    expect(reloads.map((entry) => entry.outcome)).toContain('failed');
+    expect(reloads.find((entry) => entry.outcome === 'failed')!.detail).toContain('quarantine.cedar');
+    expect(reloads.at(-1)).toEqual({ action: 'policy.reload', outcome: 'ok', actor: 'operator', detail: policies });
+  });
+
+  it('a peer-deny policy keeps the peer out: no session, denies in /metrics, one audit row for repeated denies', async () => {
+    const a = await enroll('deny-a');
+    const b = await enroll('deny-b');
+    const policies = policyDir('deny', { 'deny.cedar': `@id("deny-b")\nforbid (principal is X0t::Node, action == X0t::Action::"peer", resource) when { principal.nodeId == "${b.nodeId}" };\n` });
+    const nodeA = await startCli(a, writeConfig(a, { policyDir: policies }));
+    const nodeB = await startCli(b, writeConfig(b, { peers: [nodeA.udpPort] }));
+
+    const denies = await eventually('two peer denies', async () => {
+      const count = Number(/^x0t_policy_denies_total\{action="peer"\} (\d+)$/m.exec(await api<string>(nodeA, '/metrics'))?.[1] ?? 0);
+      return count >= 2 ? count : null;
+    });
+    expect(denies).toBeGreaterThanOrEqual(2);
+    expect(securedWith(await api<NeighbourInfo[]>(nodeA, '/v1/neighbours'), b)).toBe(false);
+    expect((await api<NeighbourInfo[]>(nodeB, '/v1/neighbours')).some((neighbour) => neighbour.secured)).toBe(false);
+    expect(await routeTo(nodeA, b)).toBeUndefined();
+    // Repeated denies of one peer are audited and logged once a minute, not per attempt.
+    const denied = auditActions(a).filter((entry) => entry.action === 'policy.peer');
+    expect(denied).toEqual([{ action: 'policy.peer', outcome: 'denied', actor: `X0t::Node::${JSON.stringify(b.spiffeId)}`, detail: 'deny-b' }]);
+    expect(nodeA.output.lines().filter((line) => line.msg === 'policy denied')).toEqual([expect.objectContaining({ level: 'warn', action: 'peer', policyIds: ['deny-b'] })]);
+  });
+});
+
+describe('revocation in a running mesh', () => {
+  it('a revoked peer loses its session at the next poll and is refused afterwards; a node revoked before start never gets one; a restart keeps refusing', async () => {
+    const a = await enroll('revoke-a');
+    const b = await enroll('revoke-b');
+    const logA: unknown[][] = [];
+    const daemonA = await startDaemon(writeConfig(a), logA);
+    const portA = udpPortOf(daemonA);
+    const daemonB = await startDaemon(writeConfig(b, { peers: [portA] }));
+    await eventually('a session between a and b', () => securedWith(daemonA.backend.neighbours(), b) && securedWith(daemonB.backend.neighbours(), a));
+
+    vi.stubEnv('X0TTA6BL4_CA_PASSPHRASE', passphrase);
+    const revoked = await cli(['ca', 'revoke', b.spiffeId, '--dir', caDir, '--reason', 'test']);
+    expect([revoked.code, revoked.err]).toEqual([0, '']);
+    expect(revoked.out).toContain(`revoked ${b.spiffeId}`);
+    await daemonA.syncWithCa();
+    const installed = daemonA.db.auditLog().find((entry) => entry.action === 'revocations.install');
+    expect(installed).toMatchObject({ outcome: 'ok', subject: service.address });
+    expect(logA).toContainEqual(['info', 'revocation list installed', expect.objectContaining({ entries: 1 })]);
+
+    await eventually('a to drop the session with b', () => !securedWith(daemonA.backend.neighbours(), b));
+    expect(daemonA.runtime.secure.stats.peersDropped).toBeGreaterThanOrEqual(1);
+    const refusedAtDrop = refusals(daemonA);
+    await eventually('a to refuse b again', () => refusals(daemonA) > refusedAtDrop);
+    expect(securedWith(daemonA.backend.neighbours(), b)).toBe(false);
+
+    const c = await enroll('revoke-c');
+    revokeInCaDirectory(caDir, ca, { spiffeId: c.spiffeId, serialHex: null, revokedAtMs: Date.now() }, 'before start', Date.now());
+    await daemonA.syncWithCa();
+    const daemonC = await startDaemon(writeConfig(c, { peers: [portA], profile: 'rfc8966' }));
+    expect(daemonC.backend.info().profile).toBe('rfc8966');
+    // a opens a link when c's first credential arrives, and refuses that credential in the same step.
+    await eventually('c to reach a', () => linkFrom(daemonA, daemonC));
+    const refusedAfterC = refusals(daemonA);
+    await eventually('another round of refusals at a', () => refusals(daemonA) > refusedAfterC);
+    expect(linkFrom(daemonA, daemonC)).toMatchObject({ secured: false, peerSpiffeId: null });
+    expect(daemonC.backend.neighbours().some((neighbour) => neighbour.secured)).toBe(false);
+
+    await daemonA.stop('restart');
+    expect(() => daemonA.db.auditLog()).toThrow(/not open/);
+    expect(dbClosed(a)).toBe(true);
+    // Restarted on its port, a loads the saved list; b and c keep knocking and stay out.
+    const restarted = await startDaemon(writeConfig(a, { udpPort: portA }));
+    await eventually('b and c to reach the restarted a', () => linkFrom(restarted, daemonB) && linkFrom(restarted, daemonC));
+    const refusedAfterRestart = refusals(restarted);
+    await eventually('refusals at the restarted a', () => refusals(restarted) > refusedAfterRestart);
+    expect(restarted.backend.neighbours().some((neighbour) => neighbour.secured)).toBe(false);
+    const actions = restarted.db.auditLog({ limit: 1000 }).map((entry) => entry.action);
+    expect(actions.filter((action) => action === 'node.start')).toHaveLength(2);
+    expect(actions).toContain('node.stop');
+  });
+});
+
+describe('SVID renewal in a running node', () => {
+  it('renews at half the SVID lifetime, stores and installs the new SVID, and keeps its session past the old one\'s expiry', async () => {
+    const ttlMs = 6000;
+    const shortLived = await startCaService({ dir: caDir, passphrase, listen: '127.0.0.1:0', svidTtlMs: ttlMs });
+    try {
+      const r = await enroll('renew-r', false, shortLived.address);
+      const p = await enroll('renew-p');
+      const original = readEnrollment(r.stateDir).svid;
+      const daemonR = await startDaemon(writeConfig(r));
+      const daemonP = await startDaemon(writeConfig(p, { peers: [udpPortOf(daemonR)] }));
+      const firstNotAfter = daemonR.backend.info().svidNotAfter;
+      await eventually('a session between r and p', () => securedWith(daemonP.backend.neighbours(), r));
+
+      await eventually('the renewed SVID in /v1/node', () => daemonR.backend.info().svidNotAfter > firstNotAfter);
+      expect(Buffer.from(readEnrollment(r.stateDir).svid).equals(original)).toBe(false);
+      expect(daemonR.db.auditLog().find((entry) => entry.action === 'svid.renew')).toMatchObject({ outcome: 'ok', subject: r.spiffeId });
+      // The old SVID has expired by now; p holds the session with r on the renewed one.
+      const expiredAtMs = Date.parse(firstNotAfter);
+      await eventually('the old SVID to expire with the session up', () => Date.now() > expiredAtMs + 1000 && securedWith(daemonP.backend.neighbours(), r));
+      expect(daemonP.runtime.secure.stats.peersDropped).toBe(0);
+    } finally {
+      await Promise.all(daemons.splice(0).map((daemon) => daemon.stop('test')));
+      await shortLived.close();
+    }
+  });
+});
+
+describe('node start refuses to run, and leaves nothing behind', () => {
+  it('a bad config: exit 2 naming the field', async () => {
+    const path = join(root, 'bad-profile.yaml');
+    writeFileSync(path, `stateDir: ${JSON.stringify(join(root, 'nowhere'))}\nprofile: slow\n`);
+    const result = await cli(['node', 'start', '--config', path]);
+    expect(result.code).toBe(2);
+    expect(result.err).toBe(`x0tta6bl4: ${path}: profile: expected one of "fast", "rfc8966", got "slow"\n`);
+    expect(result.out).toBe('');
+  });
+
+  it('a state directory without an enrollment: exit 2 naming the missing file', async () => {
+    const empty: Enrolled = { name: 'empty', stateDir: join(root, 'empty-state'), spiffeId: '', nodeId: '' };
+    mkdirSync(empty.stateDir, { mode: 0o700 });
+    const result = await cli(['node', 'start', '--config', writeConfig(empty)]);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain(statePaths(empty.stateDir).node);
+    expect(existsSync(join(empty.stateDir, 'node.db'))).toBe(false);
+  });
+
+  it('an API port in use: exit 1, the UDP socket released and the database closed', async () => {
+    const node = await enroll('busy-api');
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const apiPort = (blocker.address() as AddressInfo).port;
+      const udpPort = await freeUdpPort();
+      const result = await cli(['node', 'start', '--config', writeConfig(node, { udpPort, api: `127.0.0.1:${apiPort}` })]);
+      expect(result.code).toBe(1);
+      expect(result.err).toContain('EADDRINUSE');
+      expect(result.out).not.toContain('"msg":"ready"');
+      expect(await udpPortBindable(udpPort)).toBe(true);
+      expect(dbClosed(node)).toBe(true);
+      expect(auditActions(node).map((entry) => entry.action)).not.toContain('node.start');
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
+  it('a policy directory that does not load: exit 2 naming the file, the database closed', async () => {
+    const node = await enroll('bad-policy');
+    const policies = policyDir('broken', { 'broken.cedar': 'forbid (' });
+    const result = await cli(['node', 'start', '--config', writeConfig(node, { policyDir: policies })]);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain(join(policies, 'broken.cedar'));
+    expect(dbClosed(node)).toBe(true);
+  });
+
+  it('an API token file that is too short: exit 2 (bad input) naming the file, the database closed', async () => {
+    const node = await enroll('short-token');
+    writeFileSync(join(node.stateDir, 'api-token'), 'short\n', { mode: 0o600 });
+    const udpPort = await freeUdpPort();
+    const result = await cli(['node', 'start', '--config', writeConfig(node, { udpPort })]);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain(`${join(node.stateDir, 'api-token')}: the API token must be at least 16 characters`);
+    expect(dbClosed(node)).toBe(true);
+    expect(await udpPortBindable(udpPort)).toBe(true);
+  });
+
+  it('a saved revocation list the CA did not sign: exit 2, the database closed', async () => {
+    const node = await enroll('forged-list');
+    const impostor = createCa(trustDomain, Date.now(), random).ca;
+    const forged = signRevocationList(impostor, nextRevocationList(null, trustDomain, { spiffeId: node.spiffeId, serialHex: null, revokedAtMs: Date.now() }, Date.now()));
+    const db = NodeStateDb.open(join(node.stateDir, 'node.db'));
+    db.saveRevocationList(forged, 1);
+    db.close();
+    const result = await cli(['node', 'start', '--config', writeConfig(node)]);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain('revocation list');
+    expect(dbClosed(node)).toBe(true);
+  });
+
+  it('a node.json whose SPIFFE ID names no node: exit 2, the database closed', async () => {
+    const node = await enroll('not-a-node');
+    const path = statePaths(node.stateDir).node;
+    const file = JSON.parse(readFileSync(path, 'utf8')) as { spiffeId: string };
+    writeFileSync(path, JSON.stringify({ ...file, spiffeId: `spiffe://${trustDomain}/workload/web` }));
+    const result = await cli(['node', 'start', '--config', writeConfig(node)]);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain(`spiffe://${trustDomain}/workload/web`);
+    expect(dbClosed(node)).toBe(true);
+  });
+});
