@@ -137,6 +137,7 @@ export interface NodeCounters {
   /** Policy decisions that denied, by action (peer, transit, api). */
   readonly policyDenies: Readonly<Record<string, number>>;
   readonly controlBytesSent: number;
+  readonly controlPacketsSent: number;
   readonly dataBytesSent: number;
 }
 

@@ -46,6 +46,7 @@ const mirroredCounters: readonly MirroredCounter[] = [
   { name: 'packets_dropped_total', help: 'Packets dropped, by reason', label: 'reason', read: (c) => c.packetsDropped },
   { name: 'policy_denies_total', help: 'Policy decisions that denied, by action', label: 'action', read: (c) => c.policyDenies },
   { name: 'control_bytes_sent_total', help: 'Bytes of routing and channel control traffic sent', read: (c) => ({ '': c.controlBytesSent }) },
+  { name: 'control_packets_sent_total', help: 'Packets of routing control traffic sent (one per link a packet goes out on)', read: (c) => ({ '': c.controlPacketsSent }) },
   { name: 'data_bytes_sent_total', help: 'Bytes of data traffic sent', read: (c) => ({ '': c.dataBytesSent }) },
 ];
 

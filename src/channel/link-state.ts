@@ -36,6 +36,12 @@ export interface LinkState {
   initiateAtMs: number;
   /** Rekey at the next timer call (our certificate was renewed). */
   rekeyRequested: boolean;
+  /**
+   * The routing core declared the neighbour on this link down while its session stood: the peer
+   * may have restarted with a link it will not speak on first (a passive one), so this end
+   * announces again, with backoff, until the neighbour is back.
+   */
+  peerSilent: boolean;
   /** The responder's last cookie for this link (bound to our address) and until when to use it. */
   cookie: Uint8Array | null;
   cookieUntilMs: number;
@@ -56,6 +62,7 @@ export function newLinkState(link: LinkId, announceIntervalMs: number): LinkStat
     announceBackoffMs: announceIntervalMs,
     initiateAtMs: Infinity,
     rekeyRequested: false,
+    peerSilent: false,
     cookie: null,
     cookieUntilMs: -Infinity,
   };

@@ -2,7 +2,7 @@ import { consumeCookieReply, consumeResponse, createInitiation, initiationToSend
 import { HandshakeError } from '../crypto/handshake-errors.js';
 import { MessageType } from '../crypto/handshake-messages.js';
 import { aeadTagBytes } from '../crypto/aead.js';
-import { dataBodyBytesMax, deriveObfuscationKeys, FrameReceiver, sealCookieFrame, sealDataFrame, sealHandshakeMessage, type ObfuscationKeys } from '../crypto/obfuscation.js';
+import { dataBodyBytesMax, deriveObfuscationKeys, FrameReceiver, openFrame, sealCookieFrame, sealDataFrame, sealHandshakeMessage, type ObfuscationKeys } from '../crypto/obfuscation.js';
 import { rejectAfterMs, rekeyAgeMs, Session } from '../crypto/session.js';
 import { EndToEnd, type E2eOutput } from './end-to-end.js';
 import { bindPeer, keyHash, newLinkState, type LinkState, type PeerBinding, type SessionEntry } from './link-state.js';
@@ -161,9 +161,19 @@ export class SecureNode {
     return this.links.get(link)?.current != null;
   }
 
+  /**
+   * Whether `datagram` is a handshake frame sealed under this mesh's network key: the only thing
+   * from an unknown address a driver should act on (by adding a passive link for it).
+   */
+  isAuthenticHandshakeFrame(datagram: Uint8Array): boolean {
+    return openFrame(this.keys, datagram).kind === 'handshake';
+  }
+
   private updateLinks(input: MeshInput): void {
     if (input.kind === 'addLink' && !this.links.has(input.link)) {
-      this.links.set(input.link, newLinkState(input.link, announceIntervalMs));
+      const state = newLinkState(input.link, announceIntervalMs);
+      if (input.passive === true) state.nextAnnounceAtMs = Infinity;
+      this.links.set(input.link, state);
     } else if (input.kind === 'removeLink') {
       this.links.delete(input.link);
       for (const [index, entry] of this.sessions) if (entry.state.link === input.link) this.sessions.delete(index);
@@ -172,7 +182,7 @@ export class SecureNode {
 
   private start(nowMs: number): void {
     this.started = true;
-    for (const state of this.links.values()) state.nextAnnounceAtMs = nowMs + this.jitterMs(announceIntervalMs / 5);
+    for (const state of this.links.values()) if (state.nextAnnounceAtMs !== Infinity) state.nextAnnounceAtMs = nowMs + this.jitterMs(announceIntervalMs / 5);
   }
 
   private jitterMs(spanMs: number): number {
@@ -187,9 +197,20 @@ export class SecureNode {
     for (const event of output.events) {
       if (event.kind === 'delivered' && this.endToEnd !== null) delivered.push({ src: event.src, payload: event.payload.slice(), hopLimit: event.hopLimit });
       else this.events.push(event);
+      if (event.kind === 'neighbourDown' || event.kind === 'neighbourUp') this.notePeerLiveness(nowMs, event.link, event.kind === 'neighbourDown');
     }
     this.meshDeadlineMs = output.nextDeadlineMs;
     for (const { src, payload, hopLimit } of delivered) this.sendEndToEnd(nowMs, (out) => this.endToEnd!.receive(nowMs, src, payload, out), hopLimit);
+  }
+
+  /** A session whose neighbour went silent: announce on its link again (see LinkState.peerSilent). */
+  private notePeerLiveness(nowMs: number, link: LinkId, silent: boolean): void {
+    const state = this.links.get(link);
+    if (state === undefined || state.peerSilent === silent) return;
+    state.peerSilent = silent;
+    if (!silent || state.current === null) return;
+    state.announceBackoffMs = announceIntervalMs;
+    state.nextAnnounceAtMs = nowMs + this.jitterMs(announceIntervalMs);
   }
 
   /** Runs one end-to-end step, routes what it wants sent, and reports what it delivered. */
@@ -416,7 +437,7 @@ export class SecureNode {
 
   private announceIfDue(nowMs: number, state: LinkState): void {
     if (nowMs < state.nextAnnounceAtMs) return;
-    if (state.current !== null) {
+    if (state.current !== null && !state.peerSilent) {
       state.nextAnnounceAtMs = Infinity;
       return;
     }

@@ -178,7 +178,11 @@ export class MeshNode {
     this.dispatch(input);
     this.runTimers();
     this.flushAdverts();
-    if (!this.outbox.isEmpty()) this.stats.controlBytesSent += this.outbox.flush(this.neighbourList, this.sends);
+    if (!this.outbox.isEmpty()) {
+      const sendsBefore = this.sends.length;
+      this.stats.controlBytesSent += this.outbox.flush(this.neighbourList, this.sends);
+      this.stats.controlPacketsSent += this.sends.length - sendsBefore;
+    }
     this.output.nextDeadlineMs = this.nextDeadlineMs();
     return this.output;
   }

@@ -6,7 +6,7 @@ import type { DownReason, LinkId } from './neighbour.js';
 export type MeshInput =
   | { readonly kind: 'timer' }
   | { readonly kind: 'datagram'; readonly link: LinkId; readonly bytes: Uint8Array }
-  | { readonly kind: 'addLink'; readonly link: LinkId }
+  | AddLinkInput
   | { readonly kind: 'removeLink'; readonly link: LinkId }
   | SendInput
   | PingInput
@@ -24,6 +24,17 @@ export interface TransitInput {
   readonly kind: 'transit';
   readonly link: LinkId;
   readonly allowed: boolean;
+}
+
+/**
+ * A new link. `passive` (used by the secure layer only): say nothing on it until an
+ * authenticated handshake message arrives there; a driver adds links to addresses it merely
+ * heard from this way, so that a stranger's bytes never make a node speak.
+ */
+export interface AddLinkInput {
+  readonly kind: 'addLink';
+  readonly link: LinkId;
+  readonly passive?: boolean;
 }
 
 /** Send an application datagram to `dst`. */
@@ -84,6 +95,8 @@ export interface MeshStats {
   dropNoRoute: number;
   dropHopLimit: number;
   controlBytesSent: number;
+  /** Control packets sent (each copy on each link counts once), for control traffic per link and second. */
+  controlPacketsSent: number;
   dataBytesSent: number;
   seqnoRequestsSent: number;
   /** Route queries that every neighbour answered, letting this node forget a feasibility distance. */
@@ -107,6 +120,7 @@ export function newMeshStats(): MeshStats {
     dropNoRoute: 0,
     dropHopLimit: 0,
     controlBytesSent: 0,
+    controlPacketsSent: 0,
     dataBytesSent: 0,
     seqnoRequestsSent: 0,
     queriesCompleted: 0,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startApi, type RunningApi } from '../api/server.js';
 import { parseBundle } from '../identity/bundle.js';
@@ -15,7 +15,7 @@ import { CaSync } from './ca-sync.js';
 import { endpointOf, type Endpoint } from './links.js';
 import { DaemonBackend } from './node-backend.js';
 import { NodeRuntime, type PeerPolicy } from './runtime.js';
-import { NodeStateDb } from './state-db.js';
+import { NodeStateDb, type AuditEntry } from './state-db.js';
 import { readEnrollment, readNodeKeys, StateError, type Enrollment } from './state-dir.js';
 
 /**
@@ -37,6 +37,8 @@ export type DaemonLog = (level: 'debug' | 'info' | 'warn' | 'error', message: st
 /** Reads the API token file, creating it (0600, random) on first start. */
 export function ensureApiToken(path: string): string {
   if (!existsSync(path)) writeFileSync(path, `${Buffer.from(randomBytes(apiTokenBytes)).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) throw new StateError(path, `${path}: the API token file is readable by others (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 ${path}`);
   const token = readFileSync(path, 'utf8').trim();
   if (token.length < 16) throw new StateError(path, `${path}: the API token must be at least 16 characters`);
   return token;
@@ -150,6 +152,7 @@ export class NodeDaemon {
       policy: this.policy,
       seqnos: state.db,
       onEvent: (event, atMs) => this.backend.onEvent(event, atMs),
+      onError: (error, doing) => this.log('error', `failed ${doing}`, { error: error.message }),
     });
     this.backend = new DaemonBackend(this.runtime, {
       version,
@@ -221,6 +224,7 @@ export class NodeDaemon {
       this.audit('node', 'node.stop', 'ok', reason);
       this.unwatch();
       this.caSync.stop();
+      this.backend.close();
       await this.runtime.stop();
       await this.api?.close();
       this.db.close();
@@ -258,16 +262,31 @@ export class NodeDaemon {
   }
 
   private audit(actor: string, action: string, outcome: 'ok' | 'denied' | 'failed', detail?: string): void {
-    this.db.audit({ atMs: Date.now(), actor, action, subject: this.state.enrollment.spiffeId, outcome, ...(detail === undefined ? {} : { detail }) });
+    this.auditEntry({ atMs: Date.now(), actor, action, subject: this.state.enrollment.spiffeId, outcome, ...(detail === undefined ? {} : { detail }) });
+  }
+
+  /** Writes one audit row; a failing database is logged, never thrown into the routing core. */
+  private auditEntry(entry: AuditEntry): void {
+    try {
+      this.db.audit(entry);
+    } catch (error) {
+      this.log('error', 'failed writing the audit log', { error: (error as Error).message, action: entry.action });
+    }
   }
 
   private onDeny(record: PolicyDenyRecord): void {
     const key = `${record.action} ${record.principal}`;
     const atMs = Date.now();
-    if (atMs - (this.lastDenyAuditMs.get(key) ?? -Infinity) < denyAuditIntervalMs) return;
+    const fields = { action: record.action, principal: record.principal, policyIds: record.policyIds, errors: record.errors };
+    // Every deny is logged (debug) and counted; a warning, an audit row and an event go out at
+    // most once a minute per action and principal (a refused peer retries every second).
+    if (atMs - (this.lastDenyAuditMs.get(key) ?? -Infinity) < denyAuditIntervalMs) {
+      this.log('debug', 'policy denied', fields);
+      return;
+    }
     this.lastDenyAuditMs.set(key, atMs);
-    this.log('warn', 'policy denied', { action: record.action, principal: record.principal, policyIds: record.policyIds, errors: record.errors });
-    this.db.audit({ atMs, actor: record.principal, action: `policy.${record.action}`, subject: record.resource, outcome: 'denied', detail: record.policyIds.join(',') });
+    this.log('warn', 'policy denied', fields);
+    this.auditEntry({ atMs, actor: record.principal, action: `policy.${record.action}`, subject: record.resource, outcome: 'denied', detail: record.policyIds.join(',') });
     this.backend.publish({ kind: 'policyDeny', at: new Date(atMs).toISOString(), action: record.action, principal: record.principal, policyIds: record.policyIds });
   }
 

@@ -81,6 +81,11 @@ export class LinkTable {
     return { record: this.add(endpoint, false, nowMs), isNew: true };
   }
 
+  /** The link of `endpoint`, if it has one (nothing is created). */
+  find(endpoint: Endpoint): LinkRecord | undefined {
+    return this.byKey.get(keyOf(endpoint));
+  }
+
   /** The record of `link`, or undefined. */
   get(link: LinkId): LinkRecord | undefined {
     return this.byLink.get(link);

@@ -37,10 +37,6 @@ interface PendingEcho {
   readonly resolve: (reply: { outcome: PingReply['outcome']; rttMs: number | null; reporter?: NodeId }) => void;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
  * Milliseconds since the epoch of an ISO 8601 time, for NodeStateDb.auditLog. Times before 1970
  * become 0: no record is older, and the database takes no negative times.
@@ -62,6 +58,10 @@ export class DaemonBackend implements NodeBackend {
   /** Destinations that lost their route with a neighbour, and when. */
   private readonly lostRoutes = new Map<NodeId, number>();
   private recoverySamples: number[] = [];
+  /** Set by close(): pings and traceroutes in progress end at once. */
+  private closed = false;
+  /** Wake-ups of pings waiting between echoes (close() calls them all). */
+  private readonly sleepers = new Set<() => void>();
 
   constructor(
     private readonly runtime: NodeRuntime,
@@ -141,6 +141,7 @@ export class DaemonBackend implements NodeBackend {
       },
       policyDenies: this.facts.policyDenies(),
       controlBytesSent: mesh.controlBytesSent,
+      controlPacketsSent: mesh.controlPacketsSent,
       dataBytesSent: mesh.dataBytesSent,
     };
   }
@@ -153,8 +154,8 @@ export class DaemonBackend implements NodeBackend {
   async ping(dst: string, options: { readonly count: number; readonly intervalMs: number; readonly timeoutMs: number }): Promise<PingResult> {
     const target = parseNodeId(dst);
     const replies: Promise<PingReply>[] = [];
-    for (let seq = 1; seq <= options.count; seq++) {
-      if (seq > 1) await sleep(options.intervalMs);
+    for (let seq = 1; seq <= options.count && !this.closed; seq++) {
+      if (seq > 1) await this.pause(options.intervalMs);
       replies.push(this.echo(target, 64, options.timeoutMs).then((reply): PingReply => {
         const base = { seq, outcome: reply.outcome, rttMs: reply.rttMs };
         return reply.reporter === undefined ? base : { ...base, reporter: formatNodeId(reply.reporter) };
@@ -166,7 +167,7 @@ export class DaemonBackend implements NodeBackend {
   async traceroute(dst: string, options: { readonly maxHops: number; readonly timeoutMs: number }): Promise<readonly TraceHop[]> {
     const target = parseNodeId(dst);
     const hops: TraceHop[] = [];
-    for (let hop = 1; hop <= options.maxHops; hop++) {
+    for (let hop = 1; hop <= options.maxHops && !this.closed; hop++) {
       const reply = await this.echo(target, hop, options.timeoutMs);
       const answered = reply.outcome === 'reply' ? target : (reply.reporter ?? null);
       hops.push({ hop, nodeId: answered === null ? null : formatNodeId(answered), rttMs: reply.rttMs });
@@ -216,6 +217,19 @@ export class DaemonBackend implements NodeBackend {
     }));
   }
 
+  /**
+   * The node is stopping: every echo still waiting is answered as timed out now, and pings and
+   * traceroutes send nothing more, so that no API request holds the shutdown up.
+   */
+  close(): void {
+    this.closed = true;
+    for (const wake of this.sleepers) wake();
+    for (const [id, pending] of this.pendingEchoes) {
+      this.pendingEchoes.delete(id);
+      pending.resolve({ outcome: 'timeout', rttMs: null });
+    }
+  }
+
   /** Publishes an event to the stream's subscribers. */
   publish(event: NodeEvent): void {
     for (const listener of this.listeners) listener(event);
@@ -248,9 +262,23 @@ export class DaemonBackend implements NodeBackend {
     }
   }
 
+  /** Waits `ms`, or less if the node closes meanwhile. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+  }
+
   private echo(dst: NodeId, hopLimit: number, timeoutMs: number): Promise<{ outcome: PingReply['outcome']; rttMs: number | null; reporter?: NodeId }> {
     const id = this.nextEchoId;
     this.nextEchoId = (this.nextEchoId % 0xffff_fffe) + 1;
+    if (this.closed) return Promise.resolve({ outcome: 'timeout', rttMs: null });
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pendingEchoes.delete(id);

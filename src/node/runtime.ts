@@ -11,7 +11,8 @@ import { MeshNode } from '../mesh/node.js';
 import type { TimingProfile } from '../mesh/profiles.js';
 import type { MeshEvent, MeshInput, Transmit } from '../mesh/types.js';
 import type { NodeId } from '../wire/ids.js';
-import { LinkTable, type Endpoint, type LinkRecord } from './links.js';
+import { networkInterfaces } from 'node:os';
+import { formatAddress, LinkTable, type Endpoint, type LinkRecord } from './links.js';
 import { TcpTransport } from './tcp.js';
 import { UdpTransport, type DiscoveryGroup, type ListenAddress } from './udp.js';
 
@@ -68,6 +69,8 @@ export interface RuntimeOptions {
   readonly seqnos?: SeqnoStore;
   /** Called with every event of the core, after the runtime's own bookkeeping. */
   readonly onEvent?: (event: MeshEvent, nowMs: number) => void;
+  /** Told about failures the runtime rides out (a seqno it could not save, a beacon it could not send). */
+  readonly onError?: (error: Error, doing: string) => void;
 }
 
 /** A verifier that also asks the peer policy: a denied peer's certificate does not verify, so no session forms. */
@@ -100,6 +103,10 @@ export class NodeRuntime {
   readonly startedAtMs: number;
   /** Datagrams from new addresses dropped because every provisional link was taken. */
   provisionalRefused = 0;
+  /** Datagrams from addresses without a link that were not an authentic handshake frame (dropped in silence). */
+  strangerDatagrams = 0;
+  /** host:port of every address this node sends from, for recognising its own beacons. */
+  private readonly ownAddresses = new Set<string>();
   private udp: UdpTransport | null = null;
   private tcp: TcpTransport | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -162,17 +169,32 @@ export class NodeRuntime {
 
   private async startDiscovery(discovery: DiscoveryGroup & { readonly intervalMs: number }): Promise<void> {
     try {
-      await this.udp!.joinDiscovery(discovery, (from, bytes) => this.onDatagram(from, bytes));
+      this.noteOwnAddresses();
+      await this.udp!.joinDiscovery(discovery, (from, bytes) => this.onBeacon(from, bytes));
     } catch (error) {
       await this.closeTransports();
       throw error;
     }
     const beacon = (): void => {
-      this.udp?.sendBeacon(this.secure.announcementFrames());
+      try {
+        this.udp?.sendBeacon(this.secure.announcementFrames());
+      } catch (error) {
+        // The interface may have lost its address (a DHCP renumbering): try again next time.
+        this.options.onError?.(error as Error, 'discovery beacon');
+      }
       // 0.8 to 1.2 intervals, so that nodes started together do not beacon in step.
       this.beaconTimer = setTimeout(beacon, discovery.intervalMs * (0.8 + 0.4 * (randomBytes(1)[0]! / 255)));
     };
     beacon();
+  }
+
+  /** Our bound addresses; for a wildcard bind, every local interface address on that port. */
+  private noteOwnAddresses(): void {
+    const locals = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((entry) => entry.address));
+    for (const bound of this.udp!.boundAddresses()) {
+      const hosts = bound.host === '0.0.0.0' || bound.host === '::' ? locals : [bound.host];
+      for (const host of hosts) this.ownAddresses.add(formatAddress(host, bound.port));
+    }
   }
 
   /** Who this node is. */
@@ -205,10 +227,14 @@ export class NodeRuntime {
     if (this.stopped) return;
     const nowMs = this.clock();
     const output = this.secure.handle(nowMs, input);
-    for (const transmit of output.sends) this.transmit(transmit);
-    for (const event of output.events) this.onEvent(event, nowMs);
-    this.persistSeqno();
-    this.arm(output.nextDeadlineMs, nowMs);
+    // The core's state has moved on: the timer is re-armed whatever the rest of this step does.
+    try {
+      for (const transmit of output.sends) this.transmit(transmit);
+      for (const event of output.events) this.onEvent(event, nowMs);
+      this.persistSeqno();
+    } finally {
+      this.arm(output.nextDeadlineMs, nowMs);
+    }
     if (this.transitDirty) {
       this.transitDirty = false;
       this.applyTransitPolicy();
@@ -285,16 +311,37 @@ export class NodeRuntime {
     return this.links.get(link);
   }
 
+  /**
+   * A datagram (or TCP frame) from `from`. From an address without a link, only a handshake
+   * frame sealed under the network key is acted on, and it gets a passive link: a stranger's
+   * bytes cost one MAC check and never make the node send anything.
+   */
   private onDatagram(from: Endpoint, bytes: Uint8Array): void {
     if (this.stopped) return;
-    const admitted = this.links.admit(from, this.clock());
-    if (admitted === null) {
-      this.provisionalRefused++;
-      return;
+    const nowMs = this.clock();
+    let record = this.links.find(from);
+    if (record === undefined) {
+      if (!this.secure.isAuthenticHandshakeFrame(bytes)) {
+        this.strangerDatagrams++;
+        return;
+      }
+      const admitted = this.links.admit(from, nowMs);
+      if (admitted === null) {
+        this.provisionalRefused++;
+        return;
+      }
+      record = admitted.record;
+      this.step({ kind: 'addLink', link: record.link, passive: true });
     }
-    if (this.disabledLinks.has(admitted.record.link)) return;
-    if (admitted.isNew) this.step({ kind: 'addLink', link: admitted.record.link });
-    this.step({ kind: 'datagram', link: admitted.record.link, bytes });
+    record.lastHeardAtMs = nowMs;
+    if (this.disabledLinks.has(record.link)) return;
+    this.step({ kind: 'datagram', link: record.link, bytes });
+  }
+
+  /** A discovery beacon: our own (it comes back from the group) is dropped before anything else. */
+  private onBeacon(from: Endpoint, bytes: Uint8Array): void {
+    if (this.ownAddresses.has(formatAddress(from.host, from.port))) return;
+    this.onDatagram(from, bytes);
   }
 
   private transmit(transmit: Transmit): void {
@@ -314,8 +361,13 @@ export class NodeRuntime {
   private persistSeqno(): void {
     const seqno = this.mesh.ownSeqno;
     if (seqno === this.savedSeqno || this.options.seqnos === undefined) return;
-    this.options.seqnos.saveRouterSeqno(seqno);
-    this.savedSeqno = seqno;
+    try {
+      this.options.seqnos.saveRouterSeqno(seqno);
+      this.savedSeqno = seqno;
+    } catch (error) {
+      // A full or failing disk must not stop routing; the next change tries again.
+      this.options.onError?.(error as Error, 'saving the seqno');
+    }
   }
 
   private arm(deadlineMs: number, nowMs: number): void {

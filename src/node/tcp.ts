@@ -17,6 +17,8 @@ export const redialDelayMsMin = 500;
 export const redialDelayMsMax = 30_000;
 /** A connection that carried nothing for this long is closed (a prober's, or a dead peer's). */
 export const idleTimeoutMs = 120_000;
+/** A connection whose unsent bytes exceed this drops further frames (a stalled peer must not grow memory). */
+export const writeBufferBytesMax = 1024 * 1024;
 /** Most connections at once (accepted and dialled). */
 export const connectionsMax = 256;
 
@@ -91,7 +93,7 @@ export class TcpTransport {
   /** Sends one frame on the connection of `to`; counted as an error when there is none. */
   send(to: Endpoint, frame: Uint8Array): void {
     const socket = this.connections.get(keyOf(to));
-    if (socket === undefined || socket.destroyed) {
+    if (socket === undefined || socket.destroyed || socket.writableLength > writeBufferBytesMax) {
       this.stats.sendErrors++;
       return;
     }
@@ -99,8 +101,9 @@ export class TcpTransport {
     socket.write(encodeStreamRecord(this.lengthKey, frame));
   }
 
-  /** Closes every connection and listening socket and stops redialling. */
+  /** Closes every connection and listening socket and stops redialling; a second call does nothing. */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     for (const dial of this.dialled.values()) if (dial.timer !== null) clearTimeout(dial.timer);
     for (const socket of this.connections.values()) socket.destroy();

@@ -49,6 +49,7 @@ function bind(address: ListenAddress, onDatagram: (from: Endpoint, bytes: Uint8A
 export class UdpTransport {
   readonly stats: UdpStats = { datagramsIn: 0, datagramsOut: 0, sendErrors: 0, beaconsOut: 0, beaconsIn: 0 };
   private discovery: { socket: Socket; group: DiscoveryGroup } | null = null;
+  private closed = false;
   private constructor(private readonly sockets: readonly { readonly socket: Socket; readonly family: 4 | 6 }[]) {}
 
   /** Binds every address (port 0: an ephemeral port); rejects naming the address that failed. */
@@ -69,6 +70,14 @@ export class UdpTransport {
     }
     transport = new UdpTransport(sockets);
     return transport;
+  }
+
+  /** The bound addresses. */
+  boundAddresses(): { host: string; port: number }[] {
+    return this.sockets.map(({ socket }) => {
+      const bound = socket.address();
+      return { host: bound.address, port: bound.port };
+    });
   }
 
   /** The bound addresses, as host:port. */
@@ -114,7 +123,12 @@ export class UdpTransport {
       socket.close();
       throw new Error(`udp: cannot listen for discovery on port ${group.port}: ${(error as Error).message}`);
     });
-    socket.addMembership(group.group, group.interface ?? undefined);
+    try {
+      socket.addMembership(group.group, group.interface ?? undefined);
+    } catch (error) {
+      socket.close();
+      throw new Error(`udp: cannot join discovery group ${group.group} on ${group.interface ?? 'the default interface'}: ${(error as Error).message}`);
+    }
     this.discovery = { socket, group };
   }
 
@@ -136,8 +150,10 @@ export class UdpTransport {
     }
   }
 
-  /** Closes every socket. */
+  /** Closes every socket; a second call does nothing. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     const discovery = this.discovery === null ? [] : [this.discovery.socket];
     await Promise.all([...this.sockets.map(({ socket }) => socket), ...discovery].map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
   }

@@ -55,6 +55,7 @@ export class FakeBackend implements NodeBackend {
     packetsDropped: { noRoute: 5, hopLimit: 1 },
     policyDenies: { transit: 2 },
     controlBytesSent: 12_345,
+    controlPacketsSent: 123,
     dataBytesSent: 67_890,
   };
   /** Newest first, as the node's audit log answers. */

@@ -775,6 +775,7 @@ describe('MeshNode: wire output', () => {
     expect(h.sent.length).toBeGreaterThan(50);
     const bytes = h.sent.filter((p) => p.from === B).reduce((n, p) => n + encodePacket(p.tlvs as Tlv[]).length, 0);
     expect(h.node(B).stats.controlBytesSent).toBe(bytes);
+    expect(h.node(B).stats.controlPacketsSent).toBe(h.sent.filter((p) => p.from === B).length);
     expect(h.node(B).stats.advertsSent).toBeGreaterThan(0);
     expect(decodePacket(encodePacket(h.sent[0]!.tlvs as Tlv[]))).toEqual(h.sent[0]!.tlvs);
   });

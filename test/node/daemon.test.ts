@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -571,6 +571,16 @@ describe('node start refuses to run, and leaves nothing behind', () => {
     expect(result.err).toContain(`${join(node.stateDir, 'api-token')}: the API token must be at least 16 characters`);
     expect(dbClosed(node)).toBe(true);
     expect(await udpPortBindable(udpPort)).toBe(true);
+  });
+
+  it('an API token file others can read: exit 2 naming the file and the mode', async () => {
+    const node = await enroll('open-token');
+    writeFileSync(join(node.stateDir, 'api-token'), 'a-long-enough-token-for-the-api\n', { mode: 0o644 });
+    chmodSync(join(node.stateDir, 'api-token'), 0o644);
+    const result = await cli(['node', 'start', '--config', writeConfig(node)]);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain(`${join(node.stateDir, 'api-token')}: the API token file is readable by others (mode 0644)`);
+    expect(dbClosed(node)).toBe(true);
   });
 
   it('a saved revocation list the CA did not sign: exit 2, the database closed', async () => {

@@ -216,7 +216,8 @@ describe('NodeRuntime: LAN discovery', () => {
     const a = await started(mesh.runtime(mesh.identity(1), [], undefined, { discovery }));
     const b = await started(mesh.runtime(mesh.identity(2), [], undefined, { discovery }));
     await until('a session found by discovery', () => a.mesh.nextHopLink(nodeId(2)) !== null && b.mesh.nextHopLink(nodeId(1)) !== null);
-    // Each heard its own beacons too, and ignored them: one link each, to the other.
+    // Each heard its own beacons too, and dropped them before they made a link: one link each, to the other.
+    expect(a.links.all()).toHaveLength(1);
     expect(a.links.all().filter((record) => a.secure.isSecured(record.link))).toHaveLength(1);
     expect(a.udpStats()!.beaconsOut).toBeGreaterThan(0);
     expect(a.udpStats()!.beaconsIn).toBeGreaterThan(0);
@@ -253,5 +254,68 @@ describe('NodeRuntime: who never gets a session', () => {
       expect(outsider.links.all().some((record) => outsider.secure.isSecured(record.link))).toBe(false);
       expect(outsider.mesh.routes()).toEqual([]);
     }
+  });
+});
+
+describe('NodeRuntime: silence toward strangers', () => {
+  async function rawSocket(): Promise<{ socket: import('node:dgram').Socket; received: Buffer[] }> {
+    const socket = (await import('node:dgram')).createSocket('udp4');
+    const received: Buffer[] = [];
+    socket.on('message', (bytes) => received.push(bytes));
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    return { socket, received };
+  }
+
+  it('answers bytes that do not authenticate with nothing, and keeps no state for them', async () => {
+    const mesh = new TestMesh();
+    const node = await started(mesh.runtime(mesh.identity(1), []));
+    const { socket, received } = await rawSocket();
+    for (let i = 0; i < 20; i++) socket.send(randomBytes(40 + i * 50), portOf(node), '127.0.0.1');
+    await until('the node to see them', () => node.strangerDatagrams === 20);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(received).toEqual([]);
+    expect(node.links.all()).toEqual([]);
+    socket.close();
+  });
+
+  it('a stranger holding the network key gets a passive link: nothing is said until a whole handshake message arrives', async () => {
+    const mesh = new TestMesh();
+    const node = await started(mesh.runtime(mesh.identity(1), []));
+    const other = mesh.runtime(mesh.identity(2), []);
+    const frames = other.secure.announcementFrames();
+    expect(frames.length).toBeGreaterThan(1);
+    const { socket, received } = await rawSocket();
+    // One fragment of an announcement: authentic, but not a message yet.
+    socket.send(frames[0]!, portOf(node), '127.0.0.1');
+    await until('a passive link', () => node.links.all().length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect(received).toEqual([]);
+    // The rest of the announcement: now the node answers with its own.
+    for (const frame of frames.slice(1)) socket.send(frame, portOf(node), '127.0.0.1');
+    await until('an answer', () => received.length > 0);
+    socket.close();
+  });
+
+  it('a node that is stopping ends pings in progress at once', async () => {
+    const mesh = new TestMesh();
+    let backend: DaemonBackend | null = null;
+    const runtime = await started(mesh.runtime(mesh.identity(1), [], undefined, { onEvent: (event, nowMs) => backend?.onEvent(event, nowMs) }));
+    backend = new DaemonBackend(runtime, facts(0));
+    const pinging = backend.ping('0000abcd', { count: 50, intervalMs: 10_000, timeoutMs: 30_000 });
+    const tracing = backend.traceroute('0000abcd', { maxHops: 64, timeoutMs: 30_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    backend.close();
+    const [ping, trace] = await Promise.all([pinging, tracing]);
+    expect(ping.replies.length).toBeLessThanOrEqual(2);
+    expect(trace.length).toBeLessThanOrEqual(1);
+    expect((await backend.ping('0000abcd', { count: 3, intervalMs: 10, timeoutMs: 10 })).replies).toEqual([]);
+  });
+
+  it('refuses a discovery interface that is not ours, naming the group, and closes its sockets once', async () => {
+    const mesh = new TestMesh();
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const runtime = mesh.runtime(mesh.identity(1), [], undefined, { discovery: { group: '239.255.74.70', port, interface: '192.0.2.254', intervalMs: 200 } });
+    await expect(runtime.start()).rejects.toThrow('udp: cannot join discovery group 239.255.74.70 on 192.0.2.254');
+    await runtime.abort();
   });
 });
