@@ -89,6 +89,7 @@ export class CaSync {
         this.options.db.saveRevocationList(bytes, list.sequence);
         this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'revocations.install', subject: connection.caUrl, outcome: 'ok', detail: `sequence ${list.sequence}, ${list.entries.length} entries` });
         this.options.log('info', 'revocation list installed', { sequence: list.sequence, entries: list.entries.length });
+        this.noteIfRevoked();
       }
     } catch (error) {
       this.options.log('warn', 'revocation list fetch failed', { error: (error as Error).message });
@@ -97,6 +98,13 @@ export class CaSync {
     // A poll called from outside (NodeDaemon.syncWithCa) replaces the pending one instead of starting a second chain.
     if (this.revocationTimer !== null) clearTimeout(this.revocationTimer);
     this.revocationTimer = setTimeout(() => void this.pollRevocations(), this.options.revocationPollMs ?? revocationPollMs);
+  }
+
+  /** This node's own SVID on the list: its peers will drop it; say so where the operator looks. */
+  private noteIfRevoked(): void {
+    if (!this.options.revocations.isRevoked(this.identity)) return;
+    this.options.log('error', 'this node is revoked: peers refuse its SVID', { spiffeId: this.identity.spiffeId, serial: this.identity.serialHex });
+    this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'node.revoked', subject: this.identity.spiffeId, outcome: 'denied', detail: `serial ${this.identity.serialHex}` });
   }
 
   private scheduleRenewal(atMs: number): void {

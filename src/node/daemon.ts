@@ -7,6 +7,7 @@ import { RevocationSet } from '../identity/revocation.js';
 import { nodeIdOfSpiffeId, parseSpiffeId } from '../identity/spiffe-id.js';
 import { trustAnchorFrom, validateSvid, type TrustAnchor } from '../identity/svid.js';
 import { fastProfile, rfc8966Profile } from '../mesh/profiles.js';
+import { formatNodeId } from '../wire/ids.js';
 import { loadPolicyFiles, defaultPolicyDir, newPolicyStats, nodeRefFromSpiffeId, watchPolicyDir, type NodeRef, type PolicyDenyRecord, type PolicyEngine } from '../policy/index.js';
 import type { NodeKeys } from '../identity/ca.js';
 import type { SvidIdentity } from '../identity/svid.js';
@@ -97,11 +98,20 @@ function readState(config: NodeConfig): DaemonState {
     const revocations = new RevocationSet(enrollment.trustDomain);
     const saved = db.revocationList();
     if (saved !== null) revocations.update(saved.bytes, anchors);
+    checkRouterId(db, enrollment.spiffeId, config.stateDir);
     return { config, enrollment, keys, anchors, svid, db, revocations };
   } catch (error) {
     db.close();
     throw error;
   }
+}
+
+/** The database remembers whose it is: a node.db copied next to another node's SVID is refused. */
+function checkRouterId(db: NodeStateDb, spiffeId: string, stateDir: string): void {
+  const id = nodeIdOfSpiffeId(parseSpiffeId(spiffeId));
+  const saved = db.routerId();
+  if (saved === null) db.saveRouterId(id);
+  else if (saved !== id) throw new StateError(join(stateDir, 'node.db'), `${join(stateDir, 'node.db')}: holds the state of node ${formatNodeId(saved)}, but the SVID names node ${formatNodeId(id)}; move the file aside to start afresh`);
 }
 
 function peerEndpoints(config: NodeConfig): Endpoint[] {

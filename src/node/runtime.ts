@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { SecureNode, meshPacketBytesMax } from '../channel/secure-node.js';
 import type { NodeKeys } from '../identity/ca.js';
 import type { PeerCredential } from '../crypto/handshake.js';
@@ -87,11 +86,17 @@ class PolicyVerifier {
   }
 }
 
-/** A monotonic clock in epoch milliseconds: wall time at start, then performance.now (never jumps back). */
-export function monotonicEpochClock(): () => number {
-  const startEpochMs = Date.now();
-  const startPerfMs = performance.now();
-  return () => startEpochMs + (performance.now() - startPerfMs);
+/**
+ * Wall-clock epoch milliseconds that never go back: certificates and handshake timestamps need
+ * wall time (and follow an NTP correction forward), while the core's timers must not see time
+ * run backwards (a step back holds the clock until wall time catches up).
+ */
+export function monotonicEpochClock(wall: () => number = Date.now): () => number {
+  let last = -Infinity;
+  return () => {
+    last = Math.max(last, wall());
+    return last;
+  };
 }
 
 /** One running node: sockets, timer, and the secure mesh core. */

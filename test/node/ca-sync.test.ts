@@ -188,6 +188,15 @@ describe('CaSync: revocation lists', () => {
     expect(timers.pending('pollRevocations')).toBe(0);
   });
 
+  it('a list naming this very node is audited and logged as node.revoked', async () => {
+    const node = await fixture();
+    revoke(node.options.svid.spiffeId);
+    await node.sync.pollRevocations();
+    expect(audits(node.db, 'node.revoked')).toEqual([expect.objectContaining({ actor: 'ca', subject: node.options.svid.spiffeId, outcome: 'denied' })]);
+    expect(node.logs.filter((line) => line.level === 'error' && line.message === 'this node is revoked: peers refuse its SVID')).toHaveLength(1);
+    node.sync.stop();
+  });
+
   it('survives a CA that is down (warns, installs nothing) and installs the list at the next scheduled poll', async () => {
     const own = await startCaService({ dir: caDir, passphrase, listen: '127.0.0.1:0' });
     const port = Number(new URL(own.address).port);

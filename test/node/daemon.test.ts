@@ -573,6 +573,17 @@ describe('node start refuses to run, and leaves nothing behind', () => {
     expect(await udpPortBindable(udpPort)).toBe(true);
   });
 
+  it('a node.db copied from another node: exit 2 naming both nodes', async () => {
+    const first = await enroll('db-first');
+    const second = await enroll('db-second');
+    const running = await startCli(first, writeConfig(first));
+    expect(await stopCli(running)).toBe(0);
+    copyFileSync(join(first.stateDir, 'node.db'), join(second.stateDir, 'node.db'));
+    const result = await cli(['node', 'start', '--config', writeConfig(second)]);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain(`holds the state of node ${first.nodeId}, but the SVID names node ${second.nodeId}`);
+  });
+
   it('an API token file others can read: exit 2 naming the file and the mode', async () => {
     const node = await enroll('open-token');
     writeFileSync(join(node.stateDir, 'api-token'), 'a-long-enough-token-for-the-api\n', { mode: 0o644 });

@@ -6,7 +6,7 @@ import type { MeshEvent } from '../../src/mesh/types.js';
 import type { NodeEvent } from '../../src/api/backend.js';
 import { auditLimitMax } from '../../src/api/schemas.js';
 import { DaemonBackend, type DaemonFacts } from '../../src/node/node-backend.js';
-import type { NodeRuntime, PeerPolicy } from '../../src/node/runtime.js';
+import { monotonicEpochClock, type NodeRuntime, type PeerPolicy } from '../../src/node/runtime.js';
 import { auditLogLimitMax, type AuditRecord } from '../../src/node/state-db.js';
 import { nodeId } from '../../src/wire/ids.js';
 import { allowAll, portOf, TestMesh, until } from './runtime-harness.js';
@@ -317,5 +317,13 @@ describe('NodeRuntime: silence toward strangers', () => {
     const runtime = mesh.runtime(mesh.identity(1), [], undefined, { discovery: { group: '239.255.74.70', port, interface: '192.0.2.254', intervalMs: 200 } });
     await expect(runtime.start()).rejects.toThrow('udp: cannot join discovery group 239.255.74.70 on 192.0.2.254');
     await runtime.abort();
+  });
+});
+
+describe('monotonicEpochClock', () => {
+  it('follows wall time forward and holds when it steps back', () => {
+    const readings = [1000, 1500, 1200, 1400, 1600];
+    const clock = monotonicEpochClock(() => readings.shift()!);
+    expect([clock(), clock(), clock(), clock(), clock()]).toEqual([1000, 1500, 1500, 1500, 1600]);
   });
 });
