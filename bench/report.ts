@@ -10,7 +10,11 @@ const about: Record<string, string> = {
     'CPU per side of the hybrid handshake (X-Wing KEM authentication) between nodes with real hybrid X.509-SVIDs, median over 200 handshakes after 30 warm-up ones (the larger of the two sides), with the peer SVID cached and with it parsed and both its signatures (Ed25519, ML-DSA-65) verified in every handshake; initiations a responder completes per second on one core; message sizes. Bars: <= 5 ms cached, <= 15 ms uncached.',
   'live-recovery':
     'Recovery on real sockets: the live demo (`npm start`: 7 node processes on 127.0.0.1, a ring with chords, enrolled with a CA service, fast profile), run 3 times. Each run kills a transit node with SIGKILL, then cuts the busiest remaining link (taken down at one end through the API), with up to 4 flows of 100 packets/s sent through the nodes\' HTTP APIs across each fault. A sample is one flow\'s time from the fault to its first delivered packet sent after it (the twin\'s definition, on a real clock; it includes detection, 100-150 ms with probes every 50 ms x 3). routesUpMsMedian: from the last node\'s start to all 42 routes selected. The issue names no bar; the end-to-end test asserts failover within 1 s.',
+  'daemon-recovery':
+    'Recovery on real processes in network namespaces (run as root; needs `nft` and `babeld`): a ring of 6 and a 4x4 grid, one namespace per node, a veth pair per link. Our daemon (fast profile, one process per namespace, flows of 100 packets/s through the nodes\' APIs) against 14 faults per graph: silent link failures (an nftables rule drops everything in and out of one veth: no link event reaches anyone), kill -9 of a transit node, and link-downs (both veth ends set down), each repaired or restarted before the next. Then babeld (Debian package) in the same namespaces, with kernel routes and plain UDP flows (10 ms grain): at its defaults (4 s Hellos), with the Hello interval whose control packets per veth come nearest ours (matched, chosen among three measured), and with 10 ms Hellos, against silent failures and link-downs. A sample is one flow\'s time from the fault to its first delivered packet sent after it; a fault applied by a command counts from before the command, and only packets sent after it returned count. A black hole is a flow with no such packet within 2 s. A flow that delivered nothing in the second before its fault was broken already: it is no recovery sample and is counted in oursFlowsBrokenBeforeFault (these were flows to or from a node restarted earlier in the run, whose end-to-end session the other end still used). Control packets per second per link are per veth (one direction of a link), with no flow running: ours from x0t_control_packets_sent_total, babeld\'s from the veths\' packet counters. Bars: recoveryP95Ms <= 300 over >= 20 failures; zero black holes; at least as fast as babeld at matched control traffic.',
   aead: 'Seal at one Session and open at its peer, 1200-byte packets, one thread: payload MB/s and packets/s for ChaCha20-Poly1305 (the default) and AES-256-GCM; bytes of overhead per data packet before obfuscation.',
+  forwarding:
+    'Forwarding through one transit node on 127.0.0.1: source -> transit -> sink, the transit a NodeRuntime alone in its own process (link encryption and obfuscation; the datagrams sealed end to end by the source), the source and sink NodeRuntimes in the bench process. Every frame is 1200 bytes on both hops (datagramBytesMax; payloadBytes is the application payload that fills it); the source keeps at most 64 datagrams undelivered, released by delivery events at the sink. Baseline in the same run, the same way: a minimal plain Node UDP relay (dgram, one socket) in its own process, 1200-byte datagrams. 3 rounds alternating, 5 s each after 2 s of warm-up; each figure is the best of its 3 intervals. Delivered figures (`forwardingMbPerS`, payload megabits/s at the sink, and packets/s) are wall-clock and can be limited by the bench process, whose source and sink spend more CPU per datagram than the transit (see `endpointsCpuShare` against `transitCpuShare`); the one-core figures divide by the transit\'s or relay\'s own CPU time instead (packets per CPU-second of the middle process). Bar: forwardingRatioToPlainUdp >= 0.5. Memory: RSS and JS heap used after two full collections of a real `x0tta6bl4 node start` process (src/ compiled by tsc, fast profile, default Cedar policy), idle with no neighbours, and with 50 neighbours (50 runtimes in another process, all sessions up, a route to each). The issue names no memory bar.',
   'twin-speed': 'Wall time of the twin: 1000 nodes for 300 s of virtual time (bar: <= 60 s on 2 cores), and a sweep of node counts over 20 s of virtual time (10 s of it start-up convergence); a sweep point stopped after 8 minutes is reported as null.',
 };
 
@@ -46,6 +50,7 @@ function section(result: BenchResult): string {
     ...rows,
     '',
     ...runTable(result.details),
+    ...recoveryTable(result.details),
   ].join('\n');
 }
 
@@ -86,3 +91,35 @@ function runTable(details: unknown): string[] {
 }
 
 main();
+
+interface KindSummary {
+  readonly samples: number;
+  readonly p50Ms: number | null;
+  readonly p95Ms: number | null;
+  readonly blackHoles: number;
+}
+
+interface GraphRecovery {
+  readonly graph: string;
+  readonly ours: { readonly controlIdle: { readonly counter: number }; readonly byKind: Readonly<Record<string, KindSummary>> };
+  readonly babeld: readonly { readonly config: string; readonly helloS: number; readonly controlPerS: number; readonly byKind: Readonly<Record<string, KindSummary>> }[];
+}
+
+/** A table of daemon-recovery's systems per graph, when the details hold them (babeld at its defaults appears only here). */
+function recoveryTable(details: unknown): string[] {
+  if (!Array.isArray(details) || details.length === 0 || typeof (details[0] as GraphRecovery).ours?.byKind !== 'object') return [];
+  const graphs = details as GraphRecovery[];
+  const cell = (kind: KindSummary | undefined): string => (kind === undefined ? '-' : `${kind.p50Ms ?? 'n/a'} / ${kind.p95Ms ?? 'n/a'} (${kind.samples}, ${kind.blackHoles})`);
+  const rows = graphs.flatMap((g) => [
+    `| ${g.graph} | ours, fast profile | ${g.ours.controlIdle.counter} | ${cell(g.ours.byKind['silent'])} | ${cell(g.ours.byKind['linkDown'])} | ${cell(g.ours.byKind['kill'])} |`,
+    ...g.babeld.map((b) => `| ${g.graph} | babeld ${b.config}, Hello ${b.helloS * 1000} ms | ${b.controlPerS} | ${cell(b.byKind['silent'])} | ${cell(b.byKind['linkDown'])} | - |`),
+  ]);
+  return [
+    'Per graph and system (recovery p50 / p95 in ms, then samples and black holes; control packets per second per veth with no flow running):',
+    '',
+    '| graph | system | control/s per veth | silent failure | link down | kill -9 |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ];
+}

@@ -10,10 +10,12 @@ import { initCaDirectory, saveTokens } from './ca-store.js';
 import { enrollNode } from './enroll-client.js';
 
 /**
- * A mesh of real node processes on loopback, for the live demo and the end-to-end tests: a
- * CA with its enrollment service in this process, one state directory per node enrolled with a
- * one-time token, and `x0tta6bl4 node start` processes whose UDP ports are fixed at their first
- * start (so a restarted node comes back at the same address).
+ * A mesh of real node processes, for the live demo and the end-to-end tests: a CA with its
+ * enrollment service in this process, one state directory per node enrolled with a one-time
+ * token, and `x0tta6bl4 node start` processes whose UDP ports are fixed at their first start (so
+ * a restarted node comes back at the same address). By default every node runs here on
+ * loopback; a placement runs each one elsewhere (in its own network namespace, say) with its
+ * own addresses.
  */
 
 /** How long a node process may take to print its ready line. */
@@ -35,7 +37,32 @@ export interface ClusterOptions {
   readonly onLine?: (index: number, line: string) => void;
   /** Extra YAML appended to node `index`'s config. */
   readonly extraConfig?: (index: number) => string;
+  /** Where each node runs and listens; default: loopbackPlacement. */
+  readonly placement?: NodePlacement;
 }
+
+/**
+ * Where each node process runs and which addresses it uses. The API address must be reachable
+ * from this process, which calls it.
+ */
+export interface NodePlacement {
+  /** argv put before node `index`'s command, e.g. ['ip', 'netns', 'exec', ns]. */
+  readonly wrap: (index: number) => readonly string[];
+  /** Node `index`'s UDP listen address for `port` (0 at the first start, then the port it got). */
+  readonly udpListen: (index: number, port: number) => string;
+  /** The host node `index` dials neighbour `peer` at (the peer's port is added). */
+  readonly peerHost: (index: number, peer: number) => string;
+  /** Node `index`'s API listen address (host:port). */
+  readonly apiListen: (index: number) => string;
+}
+
+/** Every node in this process's namespace, on 127.0.0.1 with ephemeral ports. */
+export const loopbackPlacement: NodePlacement = {
+  wrap: () => [],
+  udpListen: (_index, port) => `127.0.0.1:${port}`,
+  peerHost: () => '127.0.0.1',
+  apiListen: () => '127.0.0.1:0',
+};
 
 /** One enrolled node of the cluster. */
 export interface ClusterNode {
@@ -89,6 +116,10 @@ export class LocalCluster {
     return cluster;
   }
 
+  private get placement(): NodePlacement {
+    return this.options.placement ?? loopbackPlacement;
+  }
+
   /** The CA service's URL. */
   get caUrl(): string {
     return this.ca.address;
@@ -104,16 +135,17 @@ export class LocalCluster {
   /** Node `index`'s config: its port (fixed after the first start) and the started neighbours it dials. */
   private writeConfig(index: number): string {
     const node = this.nodes[index]!;
+    const placement = this.placement;
     const peers = this.options.edges
       .filter(([a, b]) => a === index || b === index)
       .map(([a, b]) => this.nodes[a === index ? b : a]!)
       .filter((peer) => peer.udpPort !== 0)
-      .map((peer) => `  - address: "127.0.0.1:${peer.udpPort}"\n`);
+      .map((peer) => `  - address: "${placement.peerHost(index, peer.index)}:${peer.udpPort}"\n`);
     const text = [
       `stateDir: ${JSON.stringify(node.stateDir)}\n`,
-      `listen:\n  udp: ["127.0.0.1:${node.udpPort}"]\n`,
+      `listen:\n  udp: ["${placement.udpListen(index, node.udpPort)}"]\n`,
       peers.length === 0 ? 'peers: []\n' : `peers:\n${peers.join('')}`,
-      `api:\n  listen: "127.0.0.1:0"\n`,
+      `api:\n  listen: "${placement.apiListen(index)}"\n`,
       `profile: fast\nlog:\n  level: info\n`,
       this.options.extraConfig?.(index) ?? '',
     ].join('');
@@ -125,7 +157,7 @@ export class LocalCluster {
   /** Starts node `index`'s process and resolves once it printed its ready line. */
   async start(index: number): Promise<ClusterNode> {
     const node = this.nodes[index]!;
-    const [program, ...prefix] = this.options.command;
+    const [program, ...prefix] = [...this.placement.wrap(index), ...this.options.command];
     const child = spawn(program!, [...prefix, 'node', 'start', '--config', this.writeConfig(index)], { stdio: ['ignore', 'pipe', 'pipe'] });
     node.process = child;
     const ready = await this.readyLine(index, child);

@@ -84,8 +84,14 @@ export class LiveTraffic {
     for (const abort of this.aborts) abort.abort();
   }
 
-  /** The recovery of each of `flows` from a fault at `faultAtMs` (this traffic's clock). */
-  recoveries(flows: readonly Flow[], faultAtMs: number): FlowRecovery[] {
+  /**
+   * The recovery of each of `flows` from a fault at `faultAtMs` (this traffic's clock). A fault
+   * that takes effect some time after it was asked for (a command that installs a firewall rule)
+   * passes the instant it was asked for as `faultAtMs` and the instant it was surely in effect as
+   * `inEffectAtMs`: only packets sent after that count as recovered, and the time still counts
+   * from `faultAtMs`, so the uncertainty adds to the recovery rather than hiding part of it.
+   */
+  recoveries(flows: readonly Flow[], faultAtMs: number, inEffectAtMs: number = faultAtMs): FlowRecovery[] {
     return flows.map((flow) => {
       const sent = this.sentAtMs.get(flow.id)!;
       const delivered = this.deliveredAtMs.get(flow.id)!;
@@ -95,7 +101,7 @@ export class LiveTraffic {
         if (atMs < faultAtMs) return;
         const arrivedAtMs = delivered.get(seq);
         if (arrivedAtMs === undefined && atMs < faultAtMs + 1000) lost++;
-        if (arrivedAtMs !== undefined && recoveryMs === null) recoveryMs = arrivedAtMs - faultAtMs;
+        if (arrivedAtMs !== undefined && recoveryMs === null && atMs >= inEffectAtMs) recoveryMs = arrivedAtMs - faultAtMs;
       });
       return { flow, recoveryMs, lost };
     });
