@@ -102,6 +102,8 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 export class EndToEnd {
   readonly stats: E2eStats = { sessionsEstablished: 0, refused: 0, droppedQueueFull: 0 };
   private readonly peers = new Map<NodeId, PeerState>();
+  /** When we last asked a source that sent data for a session we do not have (see askAfterLostSession). */
+  private readonly lostSessionAskedAtMs = new Map<NodeId, number>();
   private readonly sessions = new Map<number, { peer: PeerState; session: Session }>();
   private readonly known = new Map<string, Uint8Array>();
   private readonly reassemblies = new Map<string, Reassembly>();
@@ -243,7 +245,7 @@ export class EndToEnd {
         this.onFragment(nowMs, src, payload, out);
         return;
       case E2eFrame.data:
-        this.onData(nowMs, payload, out);
+        this.onData(nowMs, src, payload, out);
         return;
       default:
         this.stats.refused++;
@@ -262,17 +264,38 @@ export class EndToEnd {
     return null;
   }
 
+  /**
+   * Data for a session we do not have: we probably restarted and lost it, while `src` still
+   * sends in it. Asking for its certificate tells it so (see onCredentialRequest); at most once
+   * per e2eRetryMs per source, and for a bounded number of sources.
+   */
+  private askAfterLostSession(nowMs: number, src: NodeId, out: E2eOutput): void {
+    if (nowMs < (this.lostSessionAskedAtMs.get(src) ?? -Infinity) + e2eRetryMs) return;
+    if (this.lostSessionAskedAtMs.size >= e2eKnownCertificatesMax) this.lostSessionAskedAtMs.delete(this.lostSessionAskedAtMs.keys().next().value!);
+    this.lostSessionAskedAtMs.set(src, nowMs);
+    this.sendControl(src, E2eControl.credentialRequest, this.config.local.certificate, out);
+  }
+
   private onCredentialRequest(nowMs: number, src: NodeId, certificate: Uint8Array, out: E2eOutput): void {
     if (this.verifiedFrom(nowMs, src, certificate) === null) return;
     this.remember(certificate);
     this.sendControl(src, E2eControl.credential, this.config.local.certificate, out);
+    // A peer asks for our certificate although we hold a session with it: it has lost that
+    // session (a restart). Drop ours, so that the next datagram starts a new handshake. The
+    // request is not authenticated, so a session at least e2eRetryMs old is dropped, no younger:
+    // a forger can cost us a handshake every e2eRetryMs, and no more.
+    const peer = this.peers.get(src);
+    if (peer?.current != null && nowMs >= peer.current.establishedAtMs + e2eRetryMs) peer.current = null;
   }
 
   private onCredential(nowMs: number, src: NodeId, certificate: Uint8Array, out: E2eOutput): void {
     const peer = this.peers.get(src);
-    if (peer === undefined || peer.queue.length === 0) return;
     const credential = this.verifiedFrom(nowMs, src, certificate);
     if (credential === null) return;
+    // Kept even with nothing to send: it answers our request after a lost session, and the peer's
+    // next initiation will name this certificate by its hash.
+    this.remember(certificate);
+    if (peer === undefined || peer.queue.length === 0) return;
     peer.credential = credential;
     peer.certificate = certificate.slice();
     this.advance(nowMs, peer, out);
@@ -362,11 +385,14 @@ export class EndToEnd {
     this.stats.sessionsEstablished++;
   }
 
-  private onData(nowMs: number, payload: Uint8Array, out: E2eOutput): void {
+  private onData(nowMs: number, src: NodeId, payload: Uint8Array, out: E2eOutput): void {
     if (payload.length < dataHeaderBytes) throw new HandshakeError('ERR_HANDSHAKE_FORMAT', 'end-to-end data frame too short');
     const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
     const entry = this.sessions.get(view.getUint32(1));
-    if (entry === undefined) throw new HandshakeError('ERR_HANDSHAKE_STATE', 'end-to-end data for an unknown session');
+    if (entry === undefined) {
+      this.askAfterLostSession(nowMs, src, out);
+      throw new HandshakeError('ERR_HANDSHAKE_STATE', 'end-to-end data for an unknown session');
+    }
     let plaintext: Uint8Array;
     try {
       plaintext = entry.session.open(nowMs, Number(view.getBigUint64(5)), payload.subarray(dataHeaderBytes));

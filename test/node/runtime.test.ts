@@ -327,3 +327,33 @@ describe('monotonicEpochClock', () => {
     expect([clock(), clock(), clock(), clock(), clock()]).toEqual([1000, 1500, 1500, 1500, 1600]);
   });
 });
+
+describe('NodeRuntime: end-to-end sessions across a restart', () => {
+  it('a flow from a non-neighbour comes back after its destination restarts with its keys', async () => {
+    const mesh = new TestMesh();
+    const delivered: string[] = [];
+    const a = await started(mesh.runtime(mesh.identity(1), []));
+    const b = await started(mesh.runtime(mesh.identity(2), [portOf(a)]));
+    const cIdentity = mesh.identity(3);
+    const onEvent = (event: MeshEvent): void => {
+      if (event.kind === 'delivered') delivered.push(new TextDecoder().decode(event.payload));
+    };
+    const c = await started(mesh.runtime(cIdentity, [portOf(b)], undefined, { onEvent }));
+    const cPort = portOf(c);
+    await until('a route from a to c', () => a.mesh.nextHopLink(nodeId(3)) !== null);
+    let sent = 0;
+    const send = (): void => a.step({ kind: 'send', dst: nodeId(3), id: ++sent, payload: new TextEncoder().encode(`m${sent}`) });
+    send();
+    await until('the first datagram', () => delivered.includes('m1'));
+    // c dies and comes back at the same address with the same keys, but no sessions.
+    await c.abort();
+    running.splice(running.indexOf(c), 1);
+    const again = await started(mesh.runtime(cIdentity, [portOf(b)], undefined, { onEvent, udp: [{ host: '127.0.0.1', port: cPort, family: 4 }] }));
+    await until('c routed again', () => a.mesh.nextHopLink(nodeId(3)) !== null && again.mesh.nextHopLink(nodeId(1)) !== null, 30_000);
+    // a still sends in its old end-to-end session; c asks for a's certificate, a starts afresh.
+    await until('a datagram after the restart', () => {
+      send();
+      return delivered.some((text) => text !== 'm1');
+    }, 30_000);
+  });
+});
