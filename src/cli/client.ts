@@ -26,8 +26,8 @@ export function isClientCommand(name: string | undefined): name is ClientCommand
   return (clientCommands as readonly (string | undefined)[]).includes(name);
 }
 
-/** Lines for the usage text (src/cli/usage.ts). */
-export const clientUsageText = `  status                      show the local node: identity, state, listen addresses
+/** The client commands' lines of the usage text (src/cli/usage.ts shows them too). */
+export const clientCommandsUsage = `  status                      show the local node: identity, state, listen addresses
   neighbours                  list links and neighbours
   routes                      list selected routes
   ping <node> [--count N]     send N echo requests (default 3) to a node ID (8 hex digits)
@@ -38,7 +38,10 @@ export const clientUsageText = `  status                      show the local nod
   audit [--limit N] [--since ISO]
                               the node's audit log, newest first: N records (default 100, at
                               most 1000), only those at or after an ISO 8601 time
-Options of status / neighbours / routes / ping / traceroute / link / audit:
+`;
+
+/** Lines for the usage text of a client command's error. */
+export const clientUsageText = `${clientCommandsUsage}Options of status / neighbours / routes / ping / traceroute / link / audit:
   --api URL                   the node API (default ${apiUrlDefault})
   --token-file PATH           file holding the API token (default: $${apiTokenEnv})
   --json                      print the API's JSON answer as is

@@ -1,3 +1,5 @@
+import { clientCommandsUsage } from './client.js';
+
 /** The usage text printed by `help`, `--help` and after a usage error. */
 export const usageText = `Usage: x0tta6bl4 <command> [options]   (short alias: x0t)
 
@@ -27,18 +29,7 @@ Commands:
                               revoke a node (or one of its certificates); a running CA
                               service serves the new revocation list at once
   ca list --dir DIR [--json]  enrolled nodes, unused join tokens and revocations (no passphrase)
-  status                      show the local node: identity, state, listen addresses
-  neighbours                  list links and neighbours
-  routes                      list selected routes
-  ping <node> [--count N]     send N echo requests (default 3) to a node ID (8 hex digits)
-  traceroute <node> [--max-hops N]
-                              list the nodes on the way to a node
-  link down <link>            take a link (its number in neighbours) administratively down
-  link up <link>              bring a link taken down back up
-  audit [--limit N] [--since ISO]
-                              the node's audit log, newest first: N records (default 100, at
-                              most 1000), only those at or after an ISO 8601 time
-  help                        show this text
+${clientCommandsUsage}  help                        show this text
 
 Options of twin run / twin compare / twin demo:
   --seed N                    first seed (default: the scenario's)
