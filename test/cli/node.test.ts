@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
 import { jsonLog, packageVersion } from '../../src/cli/node.js';
 import { runCliAsync } from '../../src/cli/run.js';
-import { sha256 } from '../../src/crypto/hash.js';
-import { startCaService, type CaService } from '../../src/node/ca-service.js';
-import { initCaDirectory, readTokens, saveTokens, withCaLock } from '../../src/node/ca-store.js';
+import type { CaService } from '../../src/node/ca-service.js';
+import { readTokens, saveTokens, withCaLock } from '../../src/node/ca-store.js';
 import { readEnrollment } from '../../src/node/state-dir.js';
+import { startTestCa, type TestCa } from '../node/ca-fixture.js';
 
 /**
  * The asynchronous command line (runCliAsync): `node init` / `node start` usage and input errors,
@@ -28,16 +27,15 @@ let caDir: string;
 let pin: string;
 let service: CaService;
 
+let testCa: TestCa | undefined;
+
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'x0t-node-cli-'));
-  caDir = join(root, 'ca');
-  pin = Buffer.from(sha256(initCaDirectory(caDir, trustDomain, passphrase, Date.now(), random).ca.certificateDer)).toString('hex');
-  service = await startCaService({ dir: caDir, passphrase, listen: '127.0.0.1:0' });
+  testCa = await startTestCa('x0t-node-cli-', trustDomain, passphrase);
+  ({ root, caDir, pin, service } = testCa);
 });
 
 afterAll(async () => {
-  await service?.close();
-  rmSync(root, { recursive: true, force: true });
+  await testCa?.close();
 });
 
 afterEach(() => {

@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { sha256 } from '../../src/crypto/hash.js';
 import { parseBundle } from '../../src/identity/bundle.js';
 import type { MeshCa } from '../../src/identity/ca.js';
 import { parseCertificate } from '../../src/identity/certificate.js';
@@ -13,11 +11,12 @@ import { RevocationSet } from '../../src/identity/revocation.js';
 import { validateSvid } from '../../src/identity/svid.js';
 import { CaSync, type CaSyncOptions } from '../../src/node/ca-sync.js';
 import { startCaService, type CaService } from '../../src/node/ca-service.js';
-import { initCaDirectory, readTokens, revokeInCaDirectory, saveTokens, withCaLock } from '../../src/node/ca-store.js';
+import { readTokens, revokeInCaDirectory, saveTokens, withCaLock } from '../../src/node/ca-store.js';
 import { enrollNode } from '../../src/node/enroll-client.js';
 import { NodeStateDb } from '../../src/node/state-db.js';
 import { readEnrollment, readNodeKeys, statePaths } from '../../src/node/state-dir.js';
 import { until } from './runtime-harness.js';
+import { startTestCa, type TestCa } from './ca-fixture.js';
 
 /**
  * CaSync against a CA service in this process: revocation lists fetched, installed when newer,
@@ -38,18 +37,15 @@ let pin: string;
 let service: CaService;
 let nodeCount = 0;
 
+let testCa: TestCa | undefined;
+
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'x0t-ca-sync-'));
-  caDir = join(root, 'ca');
-  const opened = initCaDirectory(caDir, trustDomain, passphrase, Date.now(), random);
-  ca = opened.ca;
-  pin = Buffer.from(sha256(ca.certificateDer)).toString('hex');
-  service = await startCaService({ dir: caDir, passphrase, listen: '127.0.0.1:0' });
+  testCa = await startTestCa('x0t-ca-sync-', trustDomain, passphrase);
+  ({ root, caDir, ca, pin, service } = testCa);
 });
 
 afterAll(async () => {
-  await service?.close();
-  rmSync(root, { recursive: true, force: true });
+  await testCa?.close();
 });
 
 function newToken(): string {

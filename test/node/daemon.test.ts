@@ -1,23 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { NeighbourInfo, NodeInfo, RouteInfo } from '../../src/api/backend.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { runCliAsync } from '../../src/cli/run.js';
-import { sha256 } from '../../src/crypto/hash.js';
 import { createCa, type MeshCa } from '../../src/identity/ca.js';
 import { nextRevocationList, signRevocationList } from '../../src/identity/revocation.js';
 import { startCaService, type CaService } from '../../src/node/ca-service.js';
-import { initCaDirectory, readTokens, revokeInCaDirectory, saveTokens, withCaLock } from '../../src/node/ca-store.js';
+import { readTokens, revokeInCaDirectory, saveTokens, withCaLock } from '../../src/node/ca-store.js';
 import { loadNodeConfig } from '../../src/node/config.js';
 import { NodeDaemon, type DaemonLog } from '../../src/node/daemon.js';
 import { NodeStateDb } from '../../src/node/state-db.js';
 import { readEnrollment, statePaths } from '../../src/node/state-dir.js';
+import { startTestCa, type TestCa } from './ca-fixture.js';
 
 /**
  * The node daemon in this process: nodes enrolled with `node init` against a CA service on
@@ -38,18 +37,15 @@ let ca: MeshCa;
 let pin: string;
 let service: CaService;
 
+let testCa: TestCa | undefined;
+
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'x0t-daemon-'));
-  caDir = join(root, 'ca');
-  const opened = initCaDirectory(caDir, trustDomain, passphrase, Date.now(), random);
-  ca = opened.ca;
-  pin = Buffer.from(sha256(ca.certificateDer)).toString('hex');
-  service = await startCaService({ dir: caDir, passphrase, listen: '127.0.0.1:0' });
+  testCa = await startTestCa('x0t-daemon-', trustDomain, passphrase);
+  ({ root, caDir, ca, pin, service } = testCa);
 });
 
 afterAll(async () => {
-  await service?.close();
-  rmSync(root, { recursive: true, force: true });
+  await testCa?.close();
 });
 
 interface Captured {
