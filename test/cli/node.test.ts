@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
@@ -9,7 +8,7 @@ import { runCliAsync } from '../../src/cli/run.js';
 import type { CaService } from '../../src/node/ca-service.js';
 import { readTokens, saveTokens, withCaLock } from '../../src/node/ca-store.js';
 import { readEnrollment } from '../../src/node/state-dir.js';
-import { startTestCa, type TestCa } from '../node/ca-fixture.js';
+import { deadUrl, startTestCa, type TestCa } from '../node/ca-fixture.js';
 
 /**
  * The asynchronous command line (runCliAsync): `node init` / `node start` usage and input errors,
@@ -63,14 +62,6 @@ function newToken(): string {
   });
 }
 
-/** A URL where nothing listens (a port that was free a moment ago). */
-async function deadUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}`;
-}
 
 let dirCount = 0;
 function stateDir(): string {

@@ -7,6 +7,7 @@ import { LocalCluster } from '../../src/node/cluster.js';
 import { LiveTraffic, type Flow } from '../../src/node/live-traffic.js';
 import { canCreateNamespaces, run, type NamespaceSupport } from '../../src/node/netns.js';
 import { NetnsTopology, vethName } from '../../src/node/netns-topology.js';
+import { until } from './until.js';
 
 /**
  * Real node processes, each in its own network namespace, in a ring of four joined by veth
@@ -32,16 +33,6 @@ const recoveryMsMax = 1000;
 let support: NamespaceSupport = { ok: false, reason: 'not probed' };
 let topology: NetnsTopology | null = null;
 let cluster: LocalCluster | null = null;
-
-async function until<T>(what: string, probe: () => Promise<T | null>, limitMs = 20_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PingResult, RouteInfo } from '../../src/api/backend.js';
 import { LocalCluster } from '../../src/node/cluster.js';
+import { until } from './until.js';
 
 /**
  * Real node processes on loopback: 0 - 1 - 2 - 3 with a bypass 0 - 4 - 2, so the route from 0
@@ -21,16 +22,6 @@ let cluster: LocalCluster;
 
 async function routes(index: number): Promise<RouteInfo[]> {
   return cluster.api<RouteInfo[]>(index, 'GET', '/v1/routes');
-}
-
-async function until<T>(what: string, probe: () => Promise<T | null>, limitMs = 20_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 beforeAll(async () => {

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseBundle } from '../../src/identity/bundle.js';
@@ -16,7 +14,7 @@ import { enrollNode } from '../../src/node/enroll-client.js';
 import { NodeStateDb } from '../../src/node/state-db.js';
 import { readEnrollment, readNodeKeys, statePaths } from '../../src/node/state-dir.js';
 import { until } from './runtime-harness.js';
-import { startTestCa, type TestCa } from './ca-fixture.js';
+import { deadUrl, startTestCa, type TestCa } from './ca-fixture.js';
 
 /**
  * CaSync against a CA service in this process: revocation lists fetched, installed when newer,
@@ -116,14 +114,6 @@ async function fixture(overrides: { caUrl?: string | null; revocationPollMs?: nu
   return made;
 }
 
-/** A URL where nothing listens (a port that was just free). */
-async function deadUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}`;
-}
 
 type Arming = 'pollRevocations' | 'scheduleRenewal';
 
