@@ -67,18 +67,9 @@ export class LinkTable {
     return this.byKey.get(keyOf(endpoint)) ?? this.add(endpoint, true, nowMs);
   }
 
-  /**
-   * The link for a datagram from `endpoint`: its existing link, a new provisional one, or null
-   * when the provisional links are all taken.
-   */
-  admit(endpoint: Endpoint, nowMs: number): { record: LinkRecord; isNew: boolean } | null {
-    const known = this.byKey.get(keyOf(endpoint));
-    if (known !== undefined) {
-      known.lastHeardAtMs = nowMs;
-      return { record: known, isNew: false };
-    }
-    if (this.provisional >= provisionalLinksMax) return null;
-    return { record: this.add(endpoint, false, nowMs), isNew: true };
+  /** A new provisional link for `endpoint` (which has none: see find), or null when they are all taken. */
+  admit(endpoint: Endpoint, nowMs: number): LinkRecord | null {
+    return this.provisional >= provisionalLinksMax ? null : this.add(endpoint, false, nowMs);
   }
 
   /** The link of `endpoint`, if it has one (nothing is created). */

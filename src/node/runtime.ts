@@ -335,7 +335,7 @@ export class NodeRuntime {
         this.provisionalRefused++;
         return;
       }
-      record = admitted.record;
+      record = admitted;
       this.step({ kind: 'addLink', link: record.link, passive: true });
     }
     record.lastHeardAtMs = nowMs;
