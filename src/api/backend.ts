@@ -138,6 +138,8 @@ export interface NodeCounters {
   readonly policyDenies: Readonly<Record<string, number>>;
   readonly controlBytesSent: number;
   readonly controlPacketsSent: number;
+  /** Probes not sent because data had just gone to that neighbour (data is evidence of liveness). */
+  readonly probesSpared: number;
   readonly dataBytesSent: number;
 }
 

@@ -47,6 +47,7 @@ const mirroredCounters: readonly MirroredCounter[] = [
   { name: 'policy_denies_total', help: 'Policy decisions that denied, by action', label: 'action', read: (c) => c.policyDenies },
   { name: 'control_bytes_sent_total', help: 'Bytes of routing and channel control traffic sent', read: (c) => ({ '': c.controlBytesSent }) },
   { name: 'control_packets_sent_total', help: 'Packets of routing control traffic sent (one per link a packet goes out on)', read: (c) => ({ '': c.controlPacketsSent }) },
+  { name: 'probes_spared_total', help: 'Probes not sent because a data packet had just gone to that neighbour', read: (c) => ({ '': c.probesSpared }) },
   { name: 'data_bytes_sent_total', help: 'Bytes of data traffic sent', read: (c) => ({ '': c.dataBytesSent }) },
 ];
 

@@ -45,6 +45,8 @@ export class Neighbour {
   pinnedPeer: NodeId | null = null;
   /** Set by a transit input: routes through this neighbour to anyone but itself are refused. */
   transitDenied = false;
+  /** When we last sent this neighbour a data packet (its evidence that we are alive; see MeshNode.sendProbes). */
+  dataSentAtMs = Number.NEGATIVE_INFINITY;
   /** Set when the probe session went down since the last `evaluate`, with the reason. */
   private pendingDown: DownReason | null = null;
   private history = new HelloHistory();
@@ -53,6 +55,8 @@ export class Neighbour {
   private lastHelloRxMs = Number.NaN;
   private lastProbeUs = 0;
   private lastProbeRxMs = Number.NaN;
+  /** Detection time the peer asked for in its last probe (its multiplier x its interval). */
+  private peerDetectMs = 0;
 
   constructor(
     readonly link: LinkId,
@@ -72,9 +76,20 @@ export class Neighbour {
   onProbe(nowMs: number, probe: ProbeTlv): void {
     this.lastProbeUs = probe.txUs;
     this.lastProbeRxMs = nowMs;
-    this.probeDetectAtMs = nowMs + probe.detectMult * probe.intervalMs;
+    this.peerDetectMs = probe.detectMult * probe.intervalMs;
+    this.probeDetectAtMs = nowMs + this.peerDetectMs;
     this.advanceProbeState(probe.state);
     if (probe.echoUs !== 0) this.sampleRtt(nowMs, probe.echoUs, probe.holdUs);
+  }
+
+  /**
+   * A data packet arrived from this neighbour, authenticated as its own: evidence that it is
+   * alive, as good as a probe. While the probe session is up it pushes the detection time out
+   * as a probe would (it cannot bring a session up: that takes the three-way probe handshake).
+   * A neighbour that sends us data may then skip its probes (MeshNode.sendProbes).
+   */
+  onData(nowMs: number): void {
+    if (this.probeState === ProbeState.up) this.probeDetectAtMs = Math.max(this.probeDetectAtMs, nowMs + this.peerDetectMs);
   }
 
   /** Processes a Hello: history, and when the next one is due. */
@@ -234,6 +249,8 @@ export class Neighbour {
     this.pendingDown = null;
     this.lastProbeRxMs = Number.NaN;
     this.lastHelloRxMs = Number.NaN;
+    this.peerDetectMs = 0;
+    this.dataSentAtMs = Number.NEGATIVE_INFINITY;
     this.history = new HelloHistory();
     this.usable = false;
   }

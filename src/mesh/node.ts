@@ -4,6 +4,7 @@ import type { NodeId } from '../wire/ids.js';
 import { metricInfinity } from '../wire/limits.js';
 import {
   DataKind,
+  ProbeState,
   type DataTlv,
   type ProbeTlv,
   type RouteRequestTlv,
@@ -160,7 +161,7 @@ export class MeshNode {
       id: this.id,
       stats: this.stats,
       nextHop: (dst) => this.selectedNeighbour(dst),
-      transmit: (transmit) => this.sends.push(transmit),
+      transmit: (transmit) => this.sendData(transmit),
       emit: (event) => this.events.push(event),
     };
   }
@@ -397,7 +398,10 @@ export class MeshNode {
       this.onProbePacket(neighbour, this.receivedProbe);
       return;
     }
-    for (const tlv of tlvs) this.onSensingTlv(neighbour, tlv);
+    for (const tlv of tlvs) {
+      if (tlv.type === 'data') neighbour.onData(this.nowMs);
+      else this.onSensingTlv(neighbour, tlv);
+    }
     this.refreshNeighbour(neighbour);
     this.neighbourDeadlineMs = Math.min(this.neighbourDeadlineMs, neighbour.nextDeadlineMs());
     if (!neighbour.usable) return;
@@ -872,9 +876,30 @@ export class MeshNode {
     this.neighbourDeadlineMs = earliest;
   }
 
+  /** A data packet leaves on its link; the neighbour there takes it as evidence that we are alive. */
+  private sendData(transmit: Transmit): void {
+    this.sends.push(transmit);
+    const neighbour = this.neighbours.get(transmit.link);
+    if (neighbour !== undefined) neighbour.dataSentAtMs = this.nowMs;
+  }
+
+  /**
+   * Probes every neighbour, except those an up session already told we are alive: a data packet
+   * sent to it within the last half interval counts as this round's probe (Neighbour.onData), so
+   * a link busy with data in both directions carries no probes at all. The half interval keeps
+   * the longest gap the neighbour sees between our packets at 1.5 intervals, inside its
+   * detection time with a lost packet to spare.
+   */
   private sendProbes(): void {
     const intervalMs = this.profile.probeIntervalMs!;
-    for (const neighbour of this.neighbourList) this.outbox.toNeighbour(neighbour, this.probeFor(neighbour, intervalMs));
+    const recentAfterMs = this.nowMs - intervalMs / 2;
+    for (const neighbour of this.neighbourList) {
+      if (neighbour.probeState === ProbeState.up && neighbour.dataSentAtMs >= recentAfterMs) {
+        this.stats.probesSpared++;
+        continue;
+      }
+      this.outbox.toNeighbour(neighbour, this.probeFor(neighbour, intervalMs));
+    }
     this.nextProbeAtMs = this.nowMs + intervalMs * (1 - this.profile.probeJitterFraction * this.random());
   }
 

@@ -97,6 +97,8 @@ export interface MeshStats {
   controlBytesSent: number;
   /** Control packets sent (each copy on each link counts once), for control traffic per link and second. */
   controlPacketsSent: number;
+  /** Probes not sent because a data packet had just gone to that neighbour (data is evidence of liveness too). */
+  probesSpared: number;
   dataBytesSent: number;
   seqnoRequestsSent: number;
   /** Route queries that every neighbour answered, letting this node forget a feasibility distance. */
@@ -121,6 +123,7 @@ export function newMeshStats(): MeshStats {
     dropHopLimit: 0,
     controlBytesSent: 0,
     controlPacketsSent: 0,
+    probesSpared: 0,
     dataBytesSent: 0,
     seqnoRequestsSent: 0,
     queriesCompleted: 0,

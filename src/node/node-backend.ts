@@ -142,6 +142,7 @@ export class DaemonBackend implements NodeBackend {
       policyDenies: this.facts.policyDenies(),
       controlBytesSent: mesh.controlBytesSent,
       controlPacketsSent: mesh.controlPacketsSent,
+      probesSpared: mesh.probesSpared,
       dataBytesSent: mesh.dataBytesSent,
     };
   }

@@ -56,6 +56,7 @@ export class FakeBackend implements NodeBackend {
     policyDenies: { transit: 2 },
     controlBytesSent: 12_345,
     controlPacketsSent: 123,
+    probesSpared: 45,
     dataBytesSent: 67_890,
   };
   /** Newest first, as the node's audit log answers. */

@@ -47,6 +47,7 @@ describe('GET /metrics', () => {
       ['x0t_policy_denies_total{action="transit"}', 2],
       ['x0t_control_bytes_sent_total', 12_345],
       ['x0t_control_packets_sent_total', 123],
+      ['x0t_probes_spared_total', 45],
       ['x0t_data_bytes_sent_total', 67_890],
       // Samples 40, 180, 900 and 7000 ms.
       ['x0t_recovery_seconds_bucket{le="0.05"}', 1],
