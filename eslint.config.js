@@ -2,7 +2,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', 'bench/results/**'] },
+  // wasm/ holds AssemblyScript (compiled by npm run build:wasm), which is not TypeScript.
+  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', 'bench/results/**', 'wasm/**'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

@@ -39,6 +39,9 @@ import { LineChild, runtimeFromStateDir, sleep, until, type Usage } from './forw
  * other process, all dialing it) once every session is up and it has a route to each of them. RSS
  * and heap as the node process reports them after two full collections (a preloaded probe,
  * bench/forwarding-memory-probe.mjs, answers SIGUSR2), with /proc/<pid>/status beside them.
+ *
+ * X0_TRANSIT_FLAGS (space-separated) passes node flags to the transit process, e.g.
+ * `X0_TRANSIT_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` to profile it.
  */
 
 /** Undelivered datagrams the source allows at once. */
@@ -289,7 +292,7 @@ async function calibrate(source: NodeRuntime, sink: NodeRuntime, delivered: Set<
 async function oursPath(dirs: { source: string; transit: string; sink: string }, root: string): Promise<{ path: Path; calibration: unknown }> {
   const spec = join(root, 'transit.json');
   writeFileSync(spec, JSON.stringify({ stateDirs: [dirs.transit], peerPorts: [] }));
-  const transit = new LineChild('transit', 'bench/forwarding-node.ts', [spec]);
+  const transit = new LineChild('transit', 'bench/forwarding-node.ts', [spec], process.env.X0_TRANSIT_FLAGS?.split(' ') ?? []);
   const { ports } = (await transit.ready) as { ports: number[] };
   let onDelivered: (event: Extract<MeshEvent, { kind: 'delivered' }>) => void = () => undefined;
   const neighboursLost = { source: 0, sink: 0 };

@@ -1,8 +1,8 @@
 import { consumeCookieReply, consumeResponse, createInitiation, initiationToSend, Responder, type HandshakeConfig, type PendingInitiation } from '../crypto/handshake.js';
 import { HandshakeError } from '../crypto/handshake-errors.js';
 import { MessageType } from '../crypto/handshake-messages.js';
-import { aeadTagBytes } from '../crypto/aead.js';
-import { dataBodyBytesMax, deriveObfuscationKeys, FrameReceiver, openFrame, sealCookieFrame, sealDataFrame, sealHandshakeMessage, type ObfuscationKeys } from '../crypto/obfuscation.js';
+import { dataPayloadBytesMax } from '../crypto/data-frame.js';
+import { deriveObfuscationKeys, FrameReceiver, openFrame, sealCookieFrame, sealHandshakeMessage, type ObfuscationKeys } from '../crypto/obfuscation.js';
 import { rejectAfterMs, rekeyAgeMs, Session } from '../crypto/session.js';
 import { EndToEnd, type E2eOutput } from './end-to-end.js';
 import { bindPeer, keyHash, newLinkState, type LinkState, type PeerBinding, type SessionEntry } from './link-state.js';
@@ -44,7 +44,7 @@ export const initiationsPerSecondUnderLoad = 100;
  * with this as its packetBytesMax, so that its control packets fit; a larger packet (a single
  * Data TLV with a big payload) is dropped and counted.
  */
-export const meshPacketBytesMax = dataBodyBytesMax - aeadTagBytes;
+export const meshPacketBytesMax = dataPayloadBytesMax;
 
 /** Counters of the secure layer. */
 export interface ChannelStats {
@@ -231,8 +231,7 @@ export class SecureNode {
       this.stats.droppedTooLarge++;
       return;
     }
-    const { counter, sealed } = session.seal(nowMs, transmit.bytes);
-    const frame = sealDataFrame(this.keys, this.config.random, { receiverIndex: session.remoteIndex, counter, sealed });
+    const frame = this.keys.data.seal(nowMs, session, transmit.bytes);
     this.sends.push(transmit.data === undefined ? { link: transmit.link, bytes: frame } : { link: transmit.link, bytes: frame, data: transmit.data });
   }
 
@@ -383,10 +382,13 @@ export class SecureNode {
       this.stats.openFailures++;
       return;
     }
-    let plaintext: Uint8Array;
+    let plaintext: Uint8Array | null;
     try {
-      plaintext = entry.session.open(nowMs, counter, sealed);
+      plaintext = this.keys.data.unpad(entry.session.open(nowMs, counter, sealed));
     } catch {
+      plaintext = null;
+    }
+    if (plaintext === null) {
       this.stats.openFailures++;
       return;
     }

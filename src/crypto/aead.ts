@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, type CipherGCMTypes } from 'node:crypto';
+import { wasmChaCha, type WasmChaCha } from './chacha20-poly1305.js';
 import { CryptoError, CryptoErrorCode, expectLength } from './errors.js';
 
 /** The AEADs this module offers; sessions use one per network. */
@@ -15,6 +16,25 @@ function nodeName(name: AeadName): NodeAeadName {
   throw new CryptoError(CryptoErrorCode.ERR_CRYPTO_ALGORITHM, `aead: expected chacha20-poly1305 or aes-256-gcm, got ${String(name)}`);
 }
 
+/** Which implementation seals and opens ChaCha20-Poly1305: our WebAssembly module when it loads, else node:crypto. */
+export type ChaChaImplementation = 'wasm' | 'node';
+
+let chacha: WasmChaCha | null = wasmChaCha();
+
+/**
+ * Chooses the ChaCha20-Poly1305 implementation (tests run every vector through both; 'wasm'
+ * where WebAssembly is unavailable stays on node:crypto). Returns the one now in use.
+ */
+export function useChaChaImplementation(implementation: ChaChaImplementation): ChaChaImplementation {
+  chacha = implementation === 'wasm' ? wasmChaCha() : null;
+  return chacha === null ? 'node' : 'wasm';
+}
+
+/** The WebAssembly instance for a ChaCha20-Poly1305 call of these sizes, or null to use node:crypto. */
+function wasmFor(name: AeadName, aadBytes: number, messageBytes: number): WasmChaCha | null {
+  return name === 'chacha20-poly1305' && chacha !== null && chacha.fits(aadBytes, messageBytes) ? chacha : null;
+}
+
 function checkKeyAndNonce(what: string, key: Uint8Array, nonce: Uint8Array): void {
   expectLength(`${what}: key`, key, aeadKeyBytes);
   expectLength(`${what}: nonce`, nonce, aeadNonceBytes);
@@ -22,16 +42,32 @@ function checkKeyAndNonce(what: string, key: Uint8Array, nonce: Uint8Array): voi
 
 /** Encrypts `plaintext` and authenticates it with `aad`; returns ciphertext || 16-byte tag. */
 export function aeadSeal(name: AeadName, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  const out = new Uint8Array(plaintext.length + aeadTagBytes);
+  aeadSealInto(name, key, nonce, plaintext, aad, out, 0);
+  return out;
+}
+
+/**
+ * Encrypts `plaintext` under `aad` into `out` at `offset` as ciphertext || 16-byte tag, so a
+ * caller that frames the result (a data frame) writes it once instead of copying it again.
+ */
+export function aeadSealInto(name: AeadName, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void {
   checkKeyAndNonce('aeadSeal', key, nonce);
+  if (!Number.isInteger(offset) || offset < 0 || offset + plaintext.length + aeadTagBytes > out.length) {
+    throw new RangeError(`aeadSealInto: ${plaintext.length} + ${aeadTagBytes} bytes at offset ${offset} do not fit an output of ${out.length} bytes`);
+  }
+  const wasm = wasmFor(name, aad.length, plaintext.length);
+  if (wasm !== null) {
+    wasm.sealInto(key, nonce, plaintext, aad, out, offset);
+    return;
+  }
   const cipher = createCipheriv(nodeName(name) as 'chacha20-poly1305', key, nonce, { authTagLength: aeadTagBytes });
   cipher.setAAD(aad, { plaintextLength: plaintext.length });
-  const out = new Uint8Array(plaintext.length + aeadTagBytes);
   const body = cipher.update(plaintext);
-  out.set(body, 0);
-  const tail = cipher.final();
-  out.set(tail, body.length);
-  out.set(cipher.getAuthTag(), plaintext.length);
-  return out;
+  out.set(body, offset);
+  // Both AEADs are stream ciphers: final() only completes the tag and returns no bytes.
+  cipher.final();
+  out.set(cipher.getAuthTag(), offset + plaintext.length);
 }
 
 /** Checks the tag of `sealed` (ciphertext || tag) under `aad` and returns the plaintext; ERR_CRYPTO_AEAD_AUTH when it fails. */
@@ -41,16 +77,22 @@ export function aeadOpen(name: AeadName, key: Uint8Array, nonce: Uint8Array, sea
     throw new CryptoError(CryptoErrorCode.ERR_CRYPTO_AEAD_AUTH, `aeadOpen: expected at least ${aeadTagBytes} bytes (the tag), got ${sealed.length}`);
   }
   const bodyBytes = sealed.length - aeadTagBytes;
+  const wasm = wasmFor(name, aad.length, bodyBytes);
+  if (wasm !== null) {
+    const plaintext = wasm.open(key, nonce, sealed, aad);
+    if (plaintext === null) throw new CryptoError(CryptoErrorCode.ERR_CRYPTO_AEAD_AUTH, `aeadOpen: ${name} tag does not verify`);
+    return plaintext;
+  }
   const decipher = createDecipheriv(nodeName(name) as 'chacha20-poly1305', key, nonce, { authTagLength: aeadTagBytes });
   decipher.setAAD(aad, { plaintextLength: bodyBytes });
   decipher.setAuthTag(sealed.subarray(bodyBytes));
-  const out = new Uint8Array(bodyBytes);
   const body = decipher.update(sealed.subarray(0, bodyBytes));
   try {
-    out.set(decipher.final(), body.length);
+    // A stream cipher: final() checks the tag and returns no bytes.
+    decipher.final();
   } catch {
     throw new CryptoError(CryptoErrorCode.ERR_CRYPTO_AEAD_AUTH, `aeadOpen: ${name} tag does not verify`);
   }
-  out.set(body, 0);
-  return out;
+  // A plain Uint8Array over the Buffer's bytes (no copy): callers may rely on slice() copying.
+  return new Uint8Array(body.buffer, body.byteOffset, body.length);
 }

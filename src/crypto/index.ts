@@ -1,5 +1,7 @@
 export * from './aead.js';
+export * from './chacha20-poly1305.js';
 export * from './curve25519.js';
+export * from './data-frame.js';
 export * from './errors.js';
 export * from './fet.js';
 export * from './handshake-errors.js';

@@ -1,5 +1,7 @@
 /**
- * Obfuscated wire framing (sans-IO). Every datagram a node sends is
+ * Obfuscated wire framing (sans-IO) of handshake and cookie messages; a session's data packets
+ * have their own, cheaper frames (data-frame.ts) that look the same to an observer. Every
+ * handshake and cookie datagram a node sends is
  *
  *     nonce (16) | AES-256-CTR_maskKey,nonce( header | body | zero padding ) | tag (16)
  *     tag = HMAC-SHA-256_macKey( nonce | ciphertext ), first 16 bytes
@@ -7,7 +9,7 @@
  * so that, to anyone without the network key, every byte is uniformly random: no fixed byte,
  * offset or length (DPI boxes find WireGuard by its 148-byte initiation starting with four fixed
  * bytes; AmneziaWG exists to break exactly that). The header (frame kind, lengths, fragment
- * fields, session index and counter) is encrypted; the padding length is a keyed function of the
+ * fields) is encrypted; the padding length is a keyed function of the
  * nonce, so lengths vary and an observer cannot predict them; the receiver checks the tag before
  * anything else and answers garbage with a typed refusal, never an exception, so the caller can
  * stay silent. Handshake messages larger than a datagram are fragmented and reassembled with
@@ -20,36 +22,22 @@
  */
 import assert from 'node:assert/strict';
 import { createCipheriv, timingSafeEqual } from 'node:crypto';
+import { DataFraming, type DataFrame } from './data-frame.js';
 import { expectLength } from './errors.js';
+import { cookieHeaderBytes, datagramBytesMax, datagramBytesMin, obfsNonceBytes, obfsTagBytes } from './frame-limits.js';
 import { initiationFreshnessMs } from './handshake.js';
 import { hkdfSha256, hmacSha256 } from './hash.js';
 
 /** Bytes of the network key every member receives with its join token. */
 export const networkKeyBytes = 32;
-/** Bytes of the per-datagram nonce at the start of every datagram (the AES-CTR initial counter block). */
-export const obfsNonceBytes = 16;
-/** Bytes of the truncated HMAC-SHA-256 tag at the end of every datagram. */
-export const obfsTagBytes = 16;
-/**
- * Largest datagram we send or accept. IPv6 guarantees 1280-byte packets end to end (RFC 8200
- * §5); minus 40 bytes of IPv6 header and 8 of UDP that leaves 1232, and 1200 keeps 32 bytes for
- * a tunnel or extension header on the path, as QUIC does (RFC 9000 §14). Nothing we send then
- * needs IP fragmentation, whose reassembly middleboxes often drop.
- */
-export const datagramBytesMax = 1200;
-/** Encrypted header bytes of each frame kind (kind byte included). */
+export { cookieHeaderBytes, datagramBytesMax, datagramBytesMin, obfsNonceBytes, obfsTagBytes };
+/** Encrypted header bytes of a handshake frame (kind byte included). */
 export const handshakeHeaderBytes = 13;
-export const dataHeaderBytes = 15;
-export const cookieHeaderBytes = 3;
 /** Bytes a frame adds around its body (before padding): nonce, header, tag. */
 export const handshakeOverheadBytes = obfsNonceBytes + handshakeHeaderBytes + obfsTagBytes;
-export const dataOverheadBytes = obfsNonceBytes + dataHeaderBytes + obfsTagBytes;
 export const cookieOverheadBytes = obfsNonceBytes + cookieHeaderBytes + obfsTagBytes;
-/** Smallest datagram that can authenticate: a cookie frame with a 1-byte body. */
-export const datagramBytesMin = cookieOverheadBytes + 1;
-/** Largest body of one handshake fragment, of a data frame, and of a cookie frame. */
+/** Largest body of one handshake fragment and of a cookie frame. */
 export const fragmentBodyBytesMax = datagramBytesMax - handshakeOverheadBytes;
-export const dataBodyBytesMax = datagramBytesMax - dataOverheadBytes;
 export const cookieBodyBytesMax = datagramBytesMax - cookieOverheadBytes;
 /**
  * Room the fragmenter leaves in each fragment so it can move up to half of it to a neighbour:
@@ -62,8 +50,6 @@ export const handshakeMessageBytesMax = 20_480;
 export const fragmentsPerMessageMax = 32;
 /** Padding of handshake and cookie frames is 0..this many bytes (and never past datagramBytesMax). */
 export const handshakePaddingBytesMax = 255;
-/** Padding of data frames is 0..this many bytes: data is most of the traffic, so it pays less. */
-export const dataPaddingBytesMax = 64;
 /**
  * How long a handshake or cookie datagram is remembered, to refuse its replay. Twice the
  * handshake's freshness window (120 s each way, handshake.ts), so a captured first packet is
@@ -82,7 +68,6 @@ export const reassembliesPerSourceMax = 4;
 export const reassemblyBytesMax = 262_144;
 
 const kindHandshake = 1;
-const kindData = 2;
 const kindCookie = 3;
 const printableLow = 0x20;
 const printableCount = 95;
@@ -90,8 +75,10 @@ const printableCount = 95;
 const printableAcceptBelow = 2 * printableCount;
 /** Rounds of rejection sampling before the random source is declared broken (a fair source fails with probability < 2^-300). */
 const printableRoundsMax = 64;
-const counterMax = Number.MAX_SAFE_INTEGER;
+/** Nonces drawn before the random source is declared broken: each draw is data-shaped with probability 1/256. */
+const nonceDrawsMax = 64;
 
+assert(datagramBytesMin === cookieOverheadBytes + 1, 'obfuscation: the smallest datagram is a cookie frame with a 1-byte body');
 assert(datagramBytesMax <= 1232, 'obfuscation: datagramBytesMax must fit the IPv6 minimum MTU minus IPv6 and UDP headers');
 assert(fragmentSlackBytes < fragmentBodyBytesMax / 2, 'obfuscation: fragmentSlackBytes must leave most of a fragment for data');
 assert(
@@ -157,6 +144,8 @@ export interface ObfuscationKeys {
   readonly macKey: Uint8Array;
   /** HMAC-SHA-256 key of the padding-length function. */
   readonly paddingKey: Uint8Array;
+  /** Seals and unmasks session data frames (their own keys; see data-frame.ts). */
+  readonly data: DataFraming;
   readonly [obfuscationKeysBrand]: true;
 }
 
@@ -174,17 +163,11 @@ export interface HandshakeFragment {
   readonly body: Uint8Array;
 }
 
-/** What a data frame carries: the session's receiver index and counter, and its sealed bytes. */
-export interface DataFrame {
-  readonly receiverIndex: number;
-  readonly counter: number;
-  readonly sealed: Uint8Array;
-}
+export type { DataFrame };
 
 /** A frame that authenticated and parsed. */
 export type OpenedFrame =
   | { readonly kind: 'handshake'; readonly fragment: HandshakeFragment; readonly tag: Uint8Array }
-  | ({ readonly kind: 'data' } & DataFrame)
   | { readonly kind: 'cookie'; readonly message: Uint8Array; readonly tag: Uint8Array };
 
 /** What FrameReceiver.receive makes of one datagram. */
@@ -199,8 +182,8 @@ const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 const keySalt = utf8('x0tta6bl4 obfuscation v1');
 
 /**
- * Derives the masking, MAC and padding keys from the 32-byte network key (HKDF-SHA-256, one
- * label per key, so no key is used for two purposes).
+ * Derives the masking, MAC and padding keys, and the data frames' header and padding keys, from
+ * the 32-byte network key (HKDF-SHA-256, one label per key, so no key is used for two purposes).
  *
  * The network key keeps out everyone who has no join token: a censor sees random bytes and
  * cannot make a node answer. An insider who holds it (any member, or whoever stole a token) can
@@ -215,7 +198,8 @@ const keySalt = utf8('x0tta6bl4 obfuscation v1');
 export function deriveObfuscationKeys(networkKey: Uint8Array): ObfuscationKeys {
   expectLength('deriveObfuscationKeys: networkKey', networkKey, networkKeyBytes);
   const derive = (label: string): Uint8Array => hkdfSha256(networkKey, keySalt, utf8(label), 32);
-  return { maskKey: derive('mask'), macKey: derive('mac'), paddingKey: derive('padding') } as ObfuscationKeys;
+  const data = new DataFraming(derive('data header'), derive('data padding'));
+  return { maskKey: derive('mask'), macKey: derive('mac'), paddingKey: derive('padding'), data } as ObfuscationKeys;
 }
 
 function argumentError(what: string, detail: string): ObfuscationError {
@@ -267,8 +251,7 @@ function u16(value: number): Uint8Array {
 }
 
 function overheadOf(kind: number): number {
-  if (kind === kindHandshake) return handshakeOverheadBytes;
-  return kind === kindData ? dataOverheadBytes : cookieOverheadBytes;
+  return kind === kindHandshake ? handshakeOverheadBytes : cookieOverheadBytes;
 }
 
 /**
@@ -278,16 +261,28 @@ function overheadOf(kind: number): number {
  * lets the receiver insist on the one canonical length.
  */
 function paddingBytesFor(keys: ObfuscationKeys, nonce: Uint8Array, kind: number, bodyBytes: number): number {
-  const kindMax = kind === kindData ? dataPaddingBytesMax : handshakePaddingBytesMax;
   const room = datagramBytesMax - overheadOf(kind) - bodyBytes;
-  const max = Math.min(kindMax, room);
+  const max = Math.min(handshakePaddingBytesMax, room);
   if (max <= 0) return 0;
   const prf = hmacSha256(keys.paddingKey, nonce, Uint8Array.of(kind), u16(bodyBytes));
   const value = new DataView(prf.buffer, prf.byteOffset, 4).getUint32(0);
   return value % (max + 1);
 }
 
-function sealFrame(keys: ObfuscationKeys, nonce: Uint8Array, header: Uint8Array, body: Uint8Array): Uint8Array {
+/**
+ * Seals header and body under a nonce from `drawNonce`, drawing again in the 1 of 256 cases
+ * where the datagram would unmask as a data frame (data-frame.ts), so receivers tell the kinds
+ * apart exactly.
+ */
+function sealFrame(keys: ObfuscationKeys, drawNonce: () => Uint8Array, header: Uint8Array, body: Uint8Array): Uint8Array {
+  for (let draws = 0; draws < nonceDrawsMax; draws++) {
+    const datagram = sealFrameOnce(keys, drawNonce(), header, body);
+    if (!keys.data.isDataShaped(datagram)) return datagram;
+  }
+  assert.fail(`obfuscation: ${nonceDrawsMax} nonces in a row made data-shaped frames; the random source is broken`);
+}
+
+function sealFrameOnce(keys: ObfuscationKeys, nonce: Uint8Array, header: Uint8Array, body: Uint8Array): Uint8Array {
   const padding = paddingBytesFor(keys, nonce, header[0]!, body.length);
   const plain = new Uint8Array(header.length + body.length + padding);
   plain.set(header, 0);
@@ -326,7 +321,7 @@ function checkFragment(fragment: HandshakeFragment): void {
  */
 export function sealHandshakeFragment(keys: ObfuscationKeys, random: RandomSource, fragment: HandshakeFragment, options: { readonly opensFlow: boolean }): Uint8Array {
   checkFragment(fragment);
-  const nonce = options.opensFlow ? printableNonce(random) : draw(random, obfsNonceBytes);
+  const drawNonce = options.opensFlow ? () => printableNonce(random) : () => draw(random, obfsNonceBytes);
   const header = new Uint8Array(handshakeHeaderBytes);
   const view = new DataView(header.buffer);
   header[0] = kindHandshake;
@@ -336,7 +331,7 @@ export function sealHandshakeFragment(keys: ObfuscationKeys, random: RandomSourc
   view.setUint16(7, fragment.messageBytes);
   view.setUint16(9, fragment.offset);
   view.setUint16(11, fragment.body.length);
-  return sealFrame(keys, nonce, header, fragment.body);
+  return sealFrame(keys, drawNonce, header, fragment.body);
 }
 
 /**
@@ -380,30 +375,13 @@ export function sealHandshakeMessage(keys: ObfuscationKeys, random: RandomSource
   return datagrams;
 }
 
-/** Seals a data packet: the session's receiver index and counter go into the masked header, its sealed bytes are the body. */
-export function sealDataFrame(keys: ObfuscationKeys, random: RandomSource, frame: DataFrame): Uint8Array {
-  if (!isUint(frame.receiverIndex, 0xffff_ffff)) throw argumentError('sealDataFrame', `expected receiverIndex in 0..2^32-1, got ${frame.receiverIndex}`);
-  if (!isUint(frame.counter, counterMax)) throw argumentError('sealDataFrame', `expected counter in 0..2^53-1, got ${frame.counter}`);
-  if (frame.sealed.length < 1 || frame.sealed.length > dataBodyBytesMax) {
-    throw argumentError('sealDataFrame', `expected sealed bytes of 1..${dataBodyBytesMax}, got ${frame.sealed.length}`);
-  }
-  const header = new Uint8Array(dataHeaderBytes);
-  const view = new DataView(header.buffer);
-  header[0] = kindData;
-  view.setUint32(1, frame.receiverIndex);
-  view.setUint32(5, Math.floor(frame.counter / 2 ** 32));
-  view.setUint32(9, frame.counter % 2 ** 32);
-  view.setUint16(13, frame.sealed.length);
-  return sealFrame(keys, draw(random, obfsNonceBytes), header, frame.sealed);
-}
-
 /** Seals a cookie reply (a handshake message that always fits one datagram) into its own frame kind. */
 export function sealCookieFrame(keys: ObfuscationKeys, random: RandomSource, message: Uint8Array): Uint8Array {
   if (message.length < 1 || message.length > cookieBodyBytesMax) {
     throw argumentError('sealCookieFrame', `expected a message of 1..${cookieBodyBytesMax} bytes, got ${message.length}`);
   }
   const header = Uint8Array.of(kindCookie, ...u16(message.length));
-  return sealFrame(keys, draw(random, obfsNonceBytes), header, message);
+  return sealFrame(keys, () => draw(random, obfsNonceBytes), header, message);
 }
 
 function formatRefusal(reason: string): ObfuscationRefusal {
@@ -432,18 +410,6 @@ function parseHandshake(keys: ObfuscationKeys, nonce: Uint8Array, plain: Uint8Ar
   return { kind: 'handshake', fragment: { messageId, index, count, messageBytes, offset, body }, tag };
 }
 
-function parseData(keys: ObfuscationKeys, nonce: Uint8Array, plain: Uint8Array): OpenedFrame | ObfuscationRefusal {
-  if (plain.length < dataHeaderBytes) return formatRefusal('data header truncated');
-  const view = new DataView(plain.buffer, plain.byteOffset, plain.length);
-  const counterHigh = view.getUint32(5);
-  if (counterHigh > Math.floor(counterMax / 2 ** 32)) return formatRefusal('counter is above 2^53-1');
-  const bodyBytes = view.getUint16(13);
-  if (bodyBytes < 1) return formatRefusal('data frame without a body');
-  const sealed = bodyAndPadding(keys, nonce, plain, dataHeaderBytes, bodyBytes);
-  if (!(sealed instanceof Uint8Array)) return sealed;
-  return { kind: 'data', receiverIndex: view.getUint32(1), counter: counterHigh * 2 ** 32 + view.getUint32(9), sealed };
-}
-
 function parseCookie(keys: ObfuscationKeys, nonce: Uint8Array, plain: Uint8Array, tag: Uint8Array): OpenedFrame | ObfuscationRefusal {
   const bodyBytes = (plain[1]! << 8) | plain[2]!;
   if (bodyBytes < 1) return formatRefusal('cookie frame without a body');
@@ -466,7 +432,6 @@ export function openFrame(keys: ObfuscationKeys, datagram: Uint8Array): OpenedFr
   const nonce = datagram.subarray(0, obfsNonceBytes);
   const plain = ctr(keys.maskKey, nonce, datagram.subarray(obfsNonceBytes, tagAt));
   if (plain[0] === kindHandshake) return parseHandshake(keys, nonce, plain, tag);
-  if (plain[0] === kindData) return parseData(keys, nonce, plain);
   if (plain[0] === kindCookie) return parseCookie(keys, nonce, plain, tag);
   return formatRefusal(`unknown frame kind ${plain[0]}`);
 }
@@ -582,8 +547,10 @@ export class FrameReceiver {
    */
   receive(nowMs: number, datagram: Uint8Array, source = ''): Received {
     this.expire(nowMs);
+    const data = this.keys.data.unmask(datagram);
+    if (data !== null) return { kind: 'data', ...data };
     const frame = openFrame(this.keys, datagram);
-    if (frame.kind === 'refused' || frame.kind === 'data') return frame;
+    if (frame.kind === 'refused') return frame;
     if (this.replay.seen(nowMs, frame.tag)) return refuse(ObfuscationErrorCode.ERR_OBFS_REPLAY, `${frame.kind} datagram seen within ${replayWindowMs} ms`);
     if (frame.kind === 'cookie') return { kind: 'cookie', message: frame.message };
     return this.addFragment(nowMs, source, frame.fragment);

@@ -6,7 +6,7 @@
  * `establishedAtMs`.
  */
 import assert from 'node:assert/strict';
-import { aeadKeyBytes, aeadNonceBytes, aeadOpen, aeadSeal, type AeadName } from './aead.js';
+import { aeadKeyBytes, aeadNonceBytes, aeadOpen, aeadSealInto, aeadTagBytes, type AeadName } from './aead.js';
 import { CryptoError, CryptoErrorCode, expectLength } from './errors.js';
 import { replayLagPacketsMax, ReplayWindow } from './replay-window.js';
 
@@ -66,13 +66,21 @@ const uint32Max = 0xffff_ffff;
 
 /** The AEAD nonce for `counter`: 4 zero bytes then the counter as 64-bit little-endian, as in WireGuard. */
 export function sessionNonce(counter: number): Uint8Array {
+  return writeSessionNonce(counter, new Uint8Array(aeadNonceBytes));
+}
+
+/** Writes the nonce for `counter` into `nonce` (12 bytes) and returns it: sessions reuse one, as node:crypto copies the IV. */
+function writeSessionNonce(counter: number, nonce: Uint8Array): Uint8Array {
   if (!Number.isSafeInteger(counter) || counter < 0) {
     throw new RangeError(`sessionNonce: expected a counter that is an integer in 0..2^53-1, got ${counter}`);
   }
-  const nonce = new Uint8Array(aeadNonceBytes);
-  const view = new DataView(nonce.buffer);
-  view.setUint32(4, counter % twoPow32, true);
-  view.setUint32(8, Math.floor(counter / twoPow32), true);
+  const low = counter % twoPow32;
+  const high = Math.floor(counter / twoPow32);
+  nonce.fill(0, 0, 4);
+  for (let i = 0; i < 4; i++) {
+    nonce[4 + i] = (low >>> (8 * i)) & 0xff;
+    nonce[8 + i] = (high >>> (8 * i)) & 0xff;
+  }
   return nonce;
 }
 
@@ -106,6 +114,8 @@ export class Session {
   private readonly sendKey: Uint8Array;
   private readonly receiveKey: Uint8Array;
   private readonly window = new ReplayWindow();
+  /** Scratch nonce, rewritten for every packet (node:crypto copies it). */
+  private readonly nonce = new Uint8Array(aeadNonceBytes);
   private isConfirmed: boolean;
   private sentCount = 0;
   private receivedCount = 0;
@@ -161,6 +171,16 @@ export class Session {
 
   /** Seals `plaintext` (authenticating `aad` too) under the next counter; throws ERR_SESSION_EXPIRED or ERR_SESSION_UNCONFIRMED. */
   seal(nowMs: number, plaintext: Uint8Array, aad: Uint8Array = noAad): SealedPacket {
+    const sealed = new Uint8Array(plaintext.length + aeadTagBytes);
+    return { counter: this.sealInto(nowMs, plaintext, sealed, 0, aad), sealed };
+  }
+
+  /**
+   * Seals `plaintext` (and `aad`) under the next counter into `out` at `offset` as
+   * ciphertext || tag, and returns the counter used; the same refusals as seal. The data-frame
+   * layer uses it to write a packet once, in place.
+   */
+  sealInto(nowMs: number, plaintext: Uint8Array, out: Uint8Array, offset: number, aad: Uint8Array = noAad): number {
     this.refuseIfExpired('Session.seal', nowMs);
     if (!this.isConfirmed) {
       throw new CryptoError(
@@ -170,7 +190,8 @@ export class Session {
     }
     // Take the counter before sealing: a nonce must never be used twice, even if sealing failed halfway.
     const counter = this.sentCount++;
-    return { counter, sealed: aeadSeal(this.aead, this.sendKey, sessionNonce(counter), plaintext, aad) };
+    aeadSealInto(this.aead, this.sendKey, writeSessionNonce(counter, this.nonce), plaintext, aad, out, offset);
+    return counter;
   }
 
   /**
@@ -187,7 +208,7 @@ export class Session {
     }
     let plaintext: Uint8Array;
     try {
-      plaintext = aeadOpen(this.aead, this.receiveKey, sessionNonce(counter), sealed, aad);
+      plaintext = aeadOpen(this.aead, this.receiveKey, writeSessionNonce(counter, this.nonce), sealed, aad);
     } catch (error) {
       // Key and nonce lengths are valid here, so the only refusal left is a tag that does not verify.
       this.authFailureCount++;

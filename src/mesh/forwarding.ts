@@ -1,4 +1,4 @@
-import { encodePacket } from '../wire/codec.js';
+import { encodePacket, withHopLimit } from '../wire/codec.js';
 import { isNodeId, type NodeId } from '../wire/ids.js';
 import { DataKind, type DataKindValue, type DataTlv } from '../wire/messages.js';
 import type { Neighbour } from './neighbour.js';
@@ -54,7 +54,7 @@ export function originate(ctx: ForwardingContext, tlv: DataTlv): void {
 }
 
 /** Handles a datagram received from a neighbour: deliver it here or forward it one hop on. */
-export function receiveData(ctx: ForwardingContext, tlv: DataTlv): void {
+export function receiveData(ctx: ForwardingContext, tlv: DataTlv, packet: Uint8Array | null = null): void {
   if (tlv.dst === ctx.id) {
     deliverLocally(ctx, tlv);
     return;
@@ -71,11 +71,15 @@ export function receiveData(ctx: ForwardingContext, tlv: DataTlv): void {
     return;
   }
   ctx.stats.dataForwarded++;
-  send(ctx, hop, { ...tlv, hopLimit: tlv.hopLimit - 1 });
+  send(ctx, hop, { ...tlv, hopLimit: tlv.hopLimit - 1 }, packet);
 }
 
-function send(ctx: ForwardingContext, hop: Neighbour, tlv: DataTlv): void {
-  const bytes = encodePacket([tlv]);
+/**
+ * Puts `tlv` on `hop`'s link. `packet`, when given, is the packet `tlv` arrived in alone: it is
+ * copied with the new hop limit instead of encoded afresh (most of a transit node's work).
+ */
+function send(ctx: ForwardingContext, hop: Neighbour, tlv: DataTlv, packet: Uint8Array | null = null): void {
+  const bytes = packet === null ? encodePacket([tlv]) : withHopLimit(packet, tlv.hopLimit);
   ctx.stats.dataBytesSent += bytes.length;
   ctx.transmit({ link: hop.link, bytes, data: tlv });
 }

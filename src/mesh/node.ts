@@ -405,7 +405,9 @@ export class MeshNode {
     this.refreshNeighbour(neighbour);
     this.neighbourDeadlineMs = Math.min(this.neighbourDeadlineMs, neighbour.nextDeadlineMs());
     if (!neighbour.usable) return;
-    for (const tlv of tlvs) this.onRoutingTlv(neighbour, tlv);
+    // A packet that is one Data TLV is forwarded as a copy with a new hop limit, not re-encoded.
+    const alone = tlvs.length === 1 ? bytes : null;
+    for (const tlv of tlvs) this.onRoutingTlv(neighbour, tlv, alone);
   }
 
   /** A packet holding one probe: what onDatagram does for it, minus the routing pass (a probe has no routing part). */
@@ -446,7 +448,7 @@ export class MeshNode {
     this.reforwardRequestsVia(neighbour);
   }
 
-  private onRoutingTlv(neighbour: Neighbour, tlv: Tlv): void {
+  private onRoutingTlv(neighbour: Neighbour, tlv: Tlv, packet: Uint8Array | null): void {
     switch (tlv.type) {
       case 'update':
         this.onUpdate(neighbour, tlv);
@@ -458,7 +460,7 @@ export class MeshNode {
         this.onSeqnoRequest(neighbour, tlv);
         return;
       case 'data':
-        receiveData(this.forwarding, tlv);
+        receiveData(this.forwarding, tlv, packet);
         return;
       case 'query':
         this.onQuery(neighbour, tlv);

@@ -41,6 +41,8 @@ export function formatAddress(host: string, port: number): string {
 
 /** `::ffff:1.2.3.4` (what a dual-stack socket reports for IPv4 peers) as `1.2.3.4`. */
 export function unmapIpv4(host: string): string {
+  // Most addresses are not mapped: skip the expression for them (this runs for every datagram).
+  if (!host.startsWith('::ffff:') && !host.startsWith('::FFFF:')) return host;
   const match = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
   return match === null ? host : match[1]!;
 }
@@ -52,7 +54,8 @@ export function endpointOf(transport: TransportKind, host: string, port: number)
 }
 
 function keyOf(endpoint: Endpoint): string {
-  return `${endpoint.transport}:${formatAddress(endpoint.host, endpoint.port)}`;
+  // Hosts are already unmapped (endpointOf); '|' appears in no host, so the key is unambiguous.
+  return `${endpoint.transport}|${endpoint.host}|${endpoint.port}`;
 }
 
 /** The link table of one daemon. */

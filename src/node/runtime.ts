@@ -115,6 +115,8 @@ export class NodeRuntime {
   private udp: UdpTransport | null = null;
   private tcp: TcpTransport | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** The deadline the timer is armed for. */
+  private armedDeadlineMs = Infinity;
   private housekeeping: NodeJS.Timeout | null = null;
   private beaconTimer: NodeJS.Timeout | null = null;
   private savedSeqno: number | null = null;
@@ -376,10 +378,16 @@ export class NodeRuntime {
   }
 
   private arm(deadlineMs: number, nowMs: number): void {
+    // Most steps (a forwarded packet) leave the deadline where it was: keep the armed timer then.
+    if (this.timer !== null && deadlineMs === this.armedDeadlineMs) return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    this.armedDeadlineMs = deadlineMs;
     if (!Number.isFinite(deadlineMs)) return;
-    this.timer = setTimeout(() => this.step({ kind: 'timer' }), Math.max(0, Math.ceil(deadlineMs - nowMs)));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.step({ kind: 'timer' });
+    }, Math.max(0, Math.ceil(deadlineMs - nowMs)));
   }
 
   private houseKeep(): void {

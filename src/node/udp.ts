@@ -50,7 +50,14 @@ export class UdpTransport {
   readonly stats: UdpStats = { datagramsIn: 0, datagramsOut: 0, sendErrors: 0, beaconsOut: 0, beaconsIn: 0 };
   private discovery: { socket: Socket; group: DiscoveryGroup } | null = null;
   private closed = false;
-  private constructor(private readonly sockets: readonly { readonly socket: Socket; readonly family: 4 | 6 }[]) {}
+  /** The first socket of each family, where datagrams to that family leave (looked up for every datagram). */
+  private readonly v4: Socket | undefined;
+  private readonly v6: Socket | undefined;
+
+  private constructor(private readonly sockets: readonly { readonly socket: Socket; readonly family: 4 | 6 }[]) {
+    this.v4 = sockets.find((candidate) => candidate.family === 4)?.socket;
+    this.v6 = sockets.find((candidate) => candidate.family === 6)?.socket;
+  }
 
   /** Binds every address (port 0: an ephemeral port); rejects naming the address that failed. */
   static async open(addresses: readonly ListenAddress[], onDatagram: (from: Endpoint, bytes: Uint8Array) => void): Promise<UdpTransport> {
@@ -90,16 +97,19 @@ export class UdpTransport {
 
   /** Sends one datagram to `to` from the first socket of its family. */
   send(to: Endpoint, bytes: Uint8Array): void {
-    const socket = this.sockets.find((candidate) => candidate.family === to.family)?.socket;
+    const socket = to.family === 4 ? this.v4 : this.v6;
     if (socket === undefined) {
       this.stats.sendErrors++;
       return;
     }
     this.stats.datagramsOut++;
-    socket.send(bytes, to.port, to.host, (error) => {
-      if (error !== null && error !== undefined) this.stats.sendErrors++;
-    });
+    socket.send(bytes, to.port, to.host, this.afterSend);
   }
+
+  /** One callback for every send (not a closure per datagram): without one, dgram drops send errors unreported. */
+  private readonly afterSend = (error: Error | null): void => {
+    if (error !== null && error !== undefined) this.stats.sendErrors++;
+  };
 
   /**
    * Listens for LAN discovery beacons: a socket on the group's port (shared with other nodes of

@@ -41,6 +41,7 @@ import {
   type UpdateTlv,
 } from './messages.js';
 import { WireError, WireErrorCode } from './errors.js';
+import { poolBytes } from './pool-bytes.js';
 
 /** Body bytes of each fixed-size TLV (Data has a variable body: dataHeaderBytes + payload). */
 const helloBodyBytes = 12;
@@ -602,6 +603,23 @@ export function decodeProbePacket(bytes: Uint8Array, into: ProbeRecord): boolean
   }
   readProbeInto(bytes, packetHeaderBytes + tlvHeaderBytes, packetHeaderBytes, into);
   return true;
+}
+
+/**
+ * A copy of `packet`, a packet holding exactly one Data TLV (as decodePacket accepted it), with
+ * the TLV's hop limit set to `hopLimit`: what forwarding a packet changes, for a fraction of the
+ * cost of encoding it again. Throws a RangeError for any other packet or hop limit.
+ */
+export function withHopLimit(packet: Uint8Array, hopLimit: number): Uint8Array {
+  const body = packetHeaderBytes + tlvHeaderBytes;
+  if (packet.length < body + dataHeaderBytes || packet[packetHeaderBytes] !== TlvType.data || readU16(packet, packetHeaderBytes + 1) !== packet.length - body) {
+    throw new RangeError(`withHopLimit: expected a packet of exactly one Data TLV, got ${packet.length} bytes starting ${Array.from(packet.subarray(0, body)).join(',')}`);
+  }
+  if (!Number.isInteger(hopLimit) || hopLimit < 0 || hopLimit > u8Max) throw new RangeError(`withHopLimit: expected a hop limit in 0..${u8Max}, got ${hopLimit}`);
+  const copy = poolBytes(packet.length);
+  copy.set(packet);
+  copy[body + 1] = hopLimit;
+  return copy;
 }
 
 /**

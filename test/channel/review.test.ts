@@ -4,7 +4,7 @@ import type { SecureNode } from '../../src/channel/secure-node.js';
 import { createInitiation, initiationToSend, type HandshakeConfig } from '../../src/crypto/handshake.js';
 import { hmacSha256, sha256 } from '../../src/crypto/hash.js';
 import { mlKemCiphertextBytes } from '../../src/crypto/mlkem.js';
-import { deriveObfuscationKeys, sealDataFrame, sealHandshakeMessage } from '../../src/crypto/obfuscation.js';
+import { deriveObfuscationKeys, sealHandshakeMessage } from '../../src/crypto/obfuscation.js';
 import type { Session } from '../../src/crypto/session.js';
 import { xwingPublicKeyBytes } from '../../src/crypto/xwing.js';
 import { issueSvid, nodeKeysFromSeeds } from '../../src/identity/ca.js';
@@ -49,9 +49,9 @@ describe('secure links resist the reviewed attacks', () => {
     expect(a.peerOf(0 as never)).toBe('spiffe://mesh.test/node/00000002');
     const session = internals(insider).links.get(0)!.current!.session;
     const hello: Tlv = { type: 'hello', sender: nodeId(3), seqno: 77, intervalMs: 1000, timestampUs: 1 };
-    const { counter, sealed } = session.seal(h.nowMs, encodePacket([hello]));
+    // Sealed in the insider's real session, padded and framed as every data frame is.
     const before = a.stats.senderMismatch;
-    h.inject(1, { kind: 'datagram', link: 0 as never, bytes: sealDataFrame(keys, attackerRandom, { receiverIndex: session.remoteIndex, counter, sealed }) });
+    h.inject(1, { kind: 'datagram', link: 0 as never, bytes: keys.data.seal(h.nowMs, session, encodePacket([hello])) });
     expect(a.stats.senderMismatch).toBe(before + 1);
     expect(a.mesh.neighbourViews().find((n) => n.link === 0)!.peer).toBe(2);
   });

@@ -1,14 +1,13 @@
 import { createCipheriv, createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { dataHeaderBytes, dataPaddingBytesMax, dataPayloadBytesMax } from '../../src/crypto/data-frame.js';
 import { fetVerdict } from '../../src/crypto/fet.js';
 import { consumeResponse, createInitiation, initiationToSend, Responder } from '../../src/crypto/handshake.js';
 import { cookieReplyBytes, initiationBytesMax, responseBytes } from '../../src/crypto/handshake-messages.js';
 import { sha256 } from '../../src/crypto/hash.js';
 import {
   cookieBodyBytesMax,
-  dataBodyBytesMax,
-  dataPaddingBytesMax,
   datagramBytesMax,
   datagramBytesMin,
   deriveObfuscationKeys,
@@ -27,14 +26,13 @@ import {
   replayEntriesMax,
   replayWindowMs,
   sealCookieFrame,
-  sealDataFrame,
   sealHandshakeFragment,
   sealHandshakeMessage,
   type HandshakeFragment,
   type ObfuscationKeys,
   type Received,
 } from '../../src/crypto/obfuscation.js';
-import { Session } from '../../src/crypto/session.js';
+import { Session, type SessionKeys } from '../../src/crypto/session.js';
 import { credentialOf, seededRandom, testConfig, testIdentity } from './handshake-fixtures.js';
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -71,6 +69,25 @@ function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
   const copy = bytes.slice();
   copy[bit >> 3]! ^= 1 << (bit & 7);
   return copy;
+}
+
+const aliceKeys: SessionKeys = { sendKey: new Uint8Array(32).fill(1), receiveKey: new Uint8Array(32).fill(2), localIndex: 7, remoteIndex: 9, isInitiator: true, establishedAtMs: t0 };
+const bobKeys: SessionKeys = { sendKey: new Uint8Array(32).fill(2), receiveKey: new Uint8Array(32).fill(1), localIndex: 9, remoteIndex: 7, isInitiator: false, establishedAtMs: t0 };
+
+/** A fresh initiator and responder session on shared keys: the sender and receiver of data frames. */
+function sessionPair(): { alice: Session; bob: Session } {
+  return { alice: new Session(aliceKeys), bob: new Session(bobKeys) };
+}
+
+/** Whether `bob` would accept `received` as a data packet: addressed to it, and opening under its key. */
+function bobOpens(bob: Session, received: Received | null): boolean {
+  if (received === null || received.kind !== 'data' || received.receiverIndex !== bob.localIndex) return false;
+  try {
+    bob.open(t0, received.counter, received.sealed);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -140,34 +157,32 @@ describe('round trips', () => {
   });
 
   it('carries session packets: index and counter in the masked header, the sealed bytes as the body', () => {
-    const random = seededRandom('round trip data');
-    const alice = new Session({ sendKey: new Uint8Array(32).fill(1), receiveKey: new Uint8Array(32).fill(2), localIndex: 7, remoteIndex: 9, isInitiator: true, establishedAtMs: t0 });
-    const bob = new Session({ sendKey: new Uint8Array(32).fill(2), receiveKey: new Uint8Array(32).fill(1), localIndex: 9, remoteIndex: 7, isInitiator: false, establishedAtMs: t0 });
+    const { alice, bob } = sessionPair();
     const receiver = new FrameReceiver(keys);
     for (const text of ['hello', '', 'x'.repeat(1000)]) {
-      const packet = alice.seal(t0, utf8(text));
-      const received = receiver.receive(t0, sealDataFrame(keys, random, { receiverIndex: alice.remoteIndex, counter: packet.counter, sealed: packet.sealed }));
+      const received = receiver.receive(t0, keys.data.seal(t0, alice, utf8(text)));
       if (received.kind !== 'data') throw new Error(`expected data, got ${received.kind}`);
       expect(received.receiverIndex).toBe(bob.localIndex);
-      expect(new TextDecoder().decode(bob.open(t0, received.counter, received.sealed))).toBe(text);
+      expect(new TextDecoder().decode(keys.data.unpad(bob.open(t0, received.counter, received.sealed))!)).toBe(text);
     }
   });
 
-  it('round-trips any data frame (property)', () => {
+  it('hands any data frame to the session untouched: index, counter and sealed bytes (property)', () => {
+    const receiver = new FrameReceiver(keys);
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 0xffff_ffff }),
         fc.oneof(fc.constantFrom(0, 2 ** 32 - 1, 2 ** 32, 2 ** 52, Number.MAX_SAFE_INTEGER), fc.maxSafeNat()),
-        fc.uint8Array({ minLength: 1, maxLength: dataBodyBytesMax }),
-        fc.integer({ min: 0, max: 2 ** 31 }),
-        (receiverIndex, counter, sealed, seed) => {
-          const datagram = sealDataFrame(keys, seededRandom(`data ${seed}`), { receiverIndex, counter, sealed });
+        fc.uint8Array({ minLength: datagramBytesMin - dataHeaderBytes, maxLength: datagramBytesMax - dataHeaderBytes }),
+        (receiverIndex, counter, sealed) => {
+          const datagram = keys.data.frame(receiverIndex, counter, sealed);
           expect(datagram.length).toBeLessThanOrEqual(datagramBytesMax);
-          expect(openFrame(keys, datagram)).toEqual({ kind: 'data', receiverIndex, counter, sealed });
+          expect(receiver.receive(t0, datagram)).toEqual({ kind: 'data', receiverIndex, counter, sealed });
         },
       ),
       { numRuns: 300, seed: 7 },
     );
+    expect(receiver.replayEntries).toBe(0);
   });
 
   it.each([1, 49, fragmentBodyBytesMax - 128, fragmentBodyBytesMax, responseBytes, 2400, 18_800, handshakeMessageBytesMax])('fragments and reassembles a %i-byte message in order', (length) => {
@@ -322,6 +337,76 @@ describe('reassembly', () => {
   });
 });
 
+describe('telling the frame kinds apart', () => {
+  /** A seeded source that counts how many 16-byte nonces it handed out. */
+  function countingRandom(label: string): { random: (bytes: number) => Uint8Array; nonces: () => number } {
+    const inner = seededRandom(label);
+    let nonces = 0;
+    return {
+      random: (bytes) => {
+        if (bytes === 16) nonces++;
+        return inner(bytes);
+      },
+      nonces: () => nonces,
+    };
+  }
+
+  it('never sends a cookie frame that is data-shaped: it draws a new nonce instead (the receiver gives the cookie back)', () => {
+    const { random, nonces } = countingRandom('cookie kinds');
+    const receiver = new FrameReceiver(keys);
+    const count = 6000;
+    for (let i = 0; i < count; i++) {
+      const datagram = sealCookieFrame(keys, random, real.cookieReply);
+      expect(keys.data.isDataShaped(datagram)).toBe(false);
+      expect(receiver.receive(t0, datagram)).toEqual({ kind: 'cookie', message: real.cookieReply });
+    }
+    // 1 draw in 256 is data-shaped and redrawn: ~23 extra nonces expected (standard deviation ~5).
+    expect(nonces() - count).toBeGreaterThan(5);
+    expect(nonces() - count).toBeLessThan(60);
+  });
+
+  it('never sends a handshake fragment that is data-shaped, first packets included (the receiver gives the message back)', () => {
+    const { random, nonces } = countingRandom('handshake kinds');
+    let fragments = 0;
+    for (let i = 0; i < 1000; i++) {
+      const datagrams = sealHandshakeMessage(keys, random, real.response, { opensFlow: false });
+      expect(datagrams.every((datagram) => !keys.data.isDataShaped(datagram))).toBe(true);
+      expect(hex(expectMessage(deliver(datagrams, new FrameReceiver(keys))))).toBe(hex(real.response));
+      fragments += datagrams.length;
+    }
+    // ~3000 fragments, 1 in 256 redrawn: ~12 extra nonces expected (standard deviation ~3.4).
+    expect(nonces() - fragments).toBeGreaterThan(2);
+    expect(nonces() - fragments).toBeLessThan(40);
+    const firsts = Array.from({ length: 500 }, () => sealHandshakeMessage(keys, random, real.initiation, { opensFlow: true })[0]!);
+    expect(firsts.every((datagram) => !keys.data.isDataShaped(datagram))).toBe(true);
+  });
+
+  it('draws a new printable nonce when a first packet would be data-shaped', () => {
+    const fragment: HandshakeFragment = { messageId: 3, index: 0, count: 1, messageBytes: 40, offset: 0, body: real.initiation.subarray(0, 40) };
+    // Bytes below 190 map to printable characters one to one (0x20 + byte mod 95), so one draw makes a nonce.
+    const candidates = bulkRandom('printable stuck');
+    let stuck: Uint8Array | null = null;
+    for (let tries = 0; tries < 4096 && stuck === null; tries++) {
+      const draw = candidates(16).map((byte) => byte % 190);
+      try {
+        sealHandshakeFragment(keys, () => draw.slice(), fragment, { opensFlow: true });
+      } catch (error) {
+        expect(String(error)).toMatch(/data-shaped/);
+        stuck = draw;
+      }
+    }
+    if (stuck === null) throw new Error('expected a data-shaped printable nonce among 4096');
+    const fresh = seededRandom('fresh printable');
+    let draws = 0;
+    const datagram = sealHandshakeFragment(keys, (bytes) => (draws++ === 0 ? stuck.slice() : fresh(bytes)), fragment, { opensFlow: true });
+    expect(draws).toBeGreaterThan(1);
+    expect(keys.data.isDataShaped(datagram)).toBe(false);
+    expect(hex(datagram.subarray(0, 16))).not.toBe(hex(stuck.map((byte) => 0x20 + (byte % 95))));
+    expect(datagram.subarray(0, 16).every((byte) => byte >= 0x20 && byte <= 0x7e)).toBe(true);
+    expect(new FrameReceiver(keys).receive(t0, datagram)).toEqual({ kind: 'handshake', message: fragment.body });
+  });
+});
+
 describe('replay of handshake datagrams', () => {
   it('refuses a replayed first fragment within the window; the handshake timestamp guards after it', () => {
     const [first] = sealHandshakeMessage(keys, seededRandom('replay'), real.initiation, { opensFlow: true });
@@ -349,8 +434,13 @@ describe('replay of handshake datagrams', () => {
     const cookie = sealCookieFrame(keys, random, real.cookieReply);
     expect(receiver.receive(t0, cookie).kind).toBe('cookie');
     expect(refusedCode(receiver.receive(t0, cookie))).toBe('ERR_OBFS_REPLAY');
-    const data = sealDataFrame(keys, random, { receiverIndex: 1, counter: 0, sealed: new Uint8Array(16) });
-    expect([receiver.receive(t0, data).kind, receiver.receive(t0, data).kind]).toEqual(['data', 'data']);
+    const { alice, bob } = sessionPair();
+    const data = keys.data.seal(t0, alice, utf8('once'));
+    const [first, again] = [receiver.receive(t0, data), receiver.receive(t0, data)];
+    expect([first.kind, again.kind, receiver.replayEntries]).toEqual(['data', 'data', 1]);
+    expect(bobOpens(bob, first)).toBe(true);
+    if (again.kind !== 'data') throw new Error('expected data');
+    expect(() => bob.open(t0, again.counter, again.sealed)).toThrow(codeOf('ERR_SESSION_REPLAY'));
   });
 
   it(`remembers at most ${replayEntriesMax} datagrams, forgetting the oldest first`, () => {
@@ -370,61 +460,99 @@ describe('nothing that does not authenticate is accepted, and nothing throws', (
   const samples = {
     firstFragment: sealHandshakeMessage(keys, random, real.initiation, { opensFlow: true })[0]!,
     laterFragment: sealHandshakeMessage(keys, random, real.response, { opensFlow: false })[1]!,
-    data: sealDataFrame(keys, random, { receiverIndex: 0x0102_0304, counter: 99, sealed: bulkRandom('sealed')(120) }),
     cookie: sealCookieFrame(keys, random, real.cookieReply),
   };
+  const dataSample = (): { datagram: Uint8Array; bob: Session } => {
+    const { alice, bob } = sessionPair();
+    return { datagram: keys.data.seal(t0, alice, bulkRandom('sealed')(120)), bob };
+  };
+
+  /** What the receiving side makes of a damaged datagram: a refusal, or a data frame no session opens. */
+  function expectNotAccepted(received: Received, bob: Session, codes: readonly string[]): void {
+    if (received.kind === 'data') expect(bobOpens(bob, received)).toBe(false);
+    else expect(codes).toContain(refusedCode(received));
+  }
 
   it.each(Object.entries(samples))('refuses every single-bit flip of a %s (exhaustive)', (_, datagram) => {
     expect(openFrame(keys, datagram).kind).not.toBe('refused');
     const codes = new Set<string>();
-    for (let bit = 0; bit < datagram.length * 8; bit++) codes.add(refusedCode(openFrame(keys, flipBit(datagram, bit))));
+    const receiver = new FrameReceiver(keys);
+    const { bob } = sessionPair();
+    for (let bit = 0; bit < datagram.length * 8; bit++) {
+      codes.add(refusedCode(openFrame(keys, flipBit(datagram, bit))));
+      // The receiver unmasks first: a flip may make the frame data-shaped (1/256), and then no session opens it.
+      expectNotAccepted(receiver.receive(t0, flipBit(datagram, bit)), bob, ['ERR_OBFS_AUTH']);
+    }
     expect([...codes]).toEqual(['ERR_OBFS_AUTH']);
+  });
+
+  it('refuses every single-bit flip of a data frame: the HMAC path refuses it, or the session does (exhaustive)', () => {
+    const { datagram, bob } = dataSample();
+    const receiver = new FrameReceiver(keys);
+    const kinds = new Set<string>();
+    for (let bit = 0; bit < datagram.length * 8; bit++) {
+      const received = receiver.receive(t0, flipBit(datagram, bit));
+      kinds.add(received.kind === 'data' ? 'data' : refusedCode(received));
+      expectNotAccepted(received, bob, ['ERR_OBFS_AUTH']);
+    }
+    expect([...kinds].sort()).toEqual(['ERR_OBFS_AUTH', 'data']);
+    expect(bobOpens(bob, receiver.receive(t0, datagram))).toBe(true);
   });
 
   it('refuses every flipped bit of random frames of every kind (property)', () => {
     const frame = fc.oneof(
       fc.record({ kind: fc.constant('handshake' as const), length: fc.integer({ min: 1, max: 4000 }), opensFlow: fc.boolean() }),
-      fc.record({ kind: fc.constant('data' as const), length: fc.integer({ min: 1, max: dataBodyBytesMax }), opensFlow: fc.constant(false) }),
+      fc.record({ kind: fc.constant('data' as const), length: fc.integer({ min: 0, max: dataPayloadBytesMax }), opensFlow: fc.constant(false) }),
       fc.record({ kind: fc.constant('cookie' as const), length: fc.integer({ min: 1, max: cookieBodyBytesMax }), opensFlow: fc.constant(false) }),
     );
     fc.assert(
       fc.property(frame, fc.nat(), fc.nat(), fc.nat(), ({ kind, length, opensFlow }, seed, which, bitSeed) => {
         const body = bulkRandom(`flip body ${seed}`)(length);
         const frameRandom = seededRandom(`flip ${seed}`);
+        const { alice, bob } = sessionPair();
         const datagrams =
           kind === 'handshake'
             ? sealHandshakeMessage(keys, frameRandom, body, { opensFlow })
-            : [kind === 'data' ? sealDataFrame(keys, frameRandom, { receiverIndex: seed >>> 0, counter: seed, sealed: body }) : sealCookieFrame(keys, frameRandom, body)];
+            : [kind === 'data' ? keys.data.seal(t0, alice, body) : sealCookieFrame(keys, frameRandom, body)];
         const datagram = datagrams[which % datagrams.length]!;
         const receiver = new FrameReceiver(keys);
-        expect(refusedCode(receiver.receive(t0, flipBit(datagram, bitSeed % (datagram.length * 8))))).toBe('ERR_OBFS_AUTH');
+        expectNotAccepted(receiver.receive(t0, flipBit(datagram, bitSeed % (datagram.length * 8))), bob, ['ERR_OBFS_AUTH']);
       }),
       { numRuns: 400, seed: 1234 },
     );
   });
 
-  it('answers garbage of any length with a typed refusal', () => {
+  it('answers garbage of any length with a typed refusal, or a data frame no session opens', () => {
     const receiver = new FrameReceiver(keys);
+    const { bob } = sessionPair();
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 1600 }), (garbage) => {
         const result = receiver.receive(t0, garbage);
         const expected = garbage.length < datagramBytesMin || garbage.length > datagramBytesMax ? 'ERR_OBFS_LENGTH' : 'ERR_OBFS_AUTH';
-        expect(refusedCode(result)).toBe(expected);
+        expectNotAccepted(result, bob, [expected]);
+        expect(result.kind === 'data').toBe(keys.data.unmask(garbage) !== null);
       }),
       { numRuns: 2000, seed: 99 },
     );
   });
 
   it('refuses every truncation and extension of a valid datagram, and datagrams of another network', () => {
-    for (const datagram of Object.values(samples)) {
+    const { datagram: data, bob } = dataSample();
+    const receiver = new FrameReceiver(keys);
+    for (const datagram of [...Object.values(samples), data]) {
       for (let length = 0; length < datagram.length; length++) {
-        expect(['ERR_OBFS_LENGTH', 'ERR_OBFS_AUTH']).toContain(refusedCode(openFrame(keys, datagram.subarray(0, length))));
-        expect(['ERR_OBFS_LENGTH', 'ERR_OBFS_AUTH']).toContain(refusedCode(openFrame(keys, datagram.subarray(datagram.length - length))));
+        for (const cut of [datagram.subarray(0, length), datagram.subarray(datagram.length - length)]) {
+          expect(['ERR_OBFS_LENGTH', 'ERR_OBFS_AUTH']).toContain(refusedCode(openFrame(keys, cut)));
+          expectNotAccepted(receiver.receive(t0, cut), bob, ['ERR_OBFS_LENGTH', 'ERR_OBFS_AUTH']);
+        }
       }
       const extended = new Uint8Array(datagram.length + 1);
       extended.set(datagram);
       expect(['ERR_OBFS_LENGTH', 'ERR_OBFS_AUTH']).toContain(refusedCode(openFrame(keys, extended)));
+      expectNotAccepted(receiver.receive(t0, extended), bob, ['ERR_OBFS_LENGTH', 'ERR_OBFS_AUTH']);
       expect(refusedCode(openFrame(otherNetworkKeys, datagram))).toBe('ERR_OBFS_AUTH');
+      // Under another network key a data frame unmasks to a random kind; this one is not data-shaped there.
+      expect(refusedCode(new FrameReceiver(otherNetworkKeys).receive(t0, datagram))).toBe('ERR_OBFS_AUTH');
     }
   });
 });
@@ -439,8 +567,6 @@ describe('frames only an insider could forge are still parsed strictly', () => {
   it('accepts a hand-built canonical frame of each kind (the encoding is the documented one)', () => {
     const cookie = withCanonicalPadding([3, ...u16(2)], [7, 8], 3, 35, handshakePaddingBytesMax);
     expect(openFrame(keys, sealRaw(keys, nonce, cookie))).toMatchObject({ kind: 'cookie', message: Uint8Array.of(7, 8) });
-    const data = withCanonicalPadding([2, ...u32(5), ...u32(1), ...u32(2), ...u16(1)], [9], 2, 47, dataPaddingBytesMax);
-    expect(openFrame(keys, sealRaw(keys, nonce, data))).toEqual({ kind: 'data', receiverIndex: 5, counter: 2 ** 32 + 2, sealed: Uint8Array.of(9) });
     const handshake = withCanonicalPadding([1, ...u32(77), 0, 1, ...u16(1), ...u16(0), ...u16(1)], [4], 1, 45, handshakePaddingBytesMax);
     expect(openFrame(keys, sealRaw(keys, nonce, handshake))).toMatchObject({ kind: 'handshake', fragment: { messageId: 77, index: 0, count: 1, messageBytes: 1, offset: 0 } });
   });
@@ -448,15 +574,11 @@ describe('frames only an insider could forge are still parsed strictly', () => {
   it.each([
     ['an unknown kind', Uint8Array.from([9, 0, 1, 5])],
     ['a truncated handshake header', Uint8Array.from([1, 0, 0, 0])],
-    ['a truncated data header', Uint8Array.from([2, 0, 0, 0])],
     ['a cookie without a body', Uint8Array.from([3, 0, 0, 0])],
     ['a body longer than the frame', Uint8Array.from([3, 0, 9, 1])],
     ['padding of the wrong length', withCanonicalPadding([3, ...u16(1)], [5], 3, 35, handshakePaddingBytesMax).subarray(0, 4 + 1)],
     ['handshake padding of the wrong length', Uint8Array.from([1, ...u32(1), 0, 1, ...u16(1), ...u16(0), ...u16(1), 1, ...new Array<number>(canonicalPadding(nonce, 1, 1, 45, handshakePaddingBytesMax) + 1).fill(0)])],
-    ['data padding of the wrong length', Uint8Array.from([2, ...u32(1), ...u32(0), ...u32(0), ...u16(1), 1, ...new Array<number>(canonicalPadding(nonce, 2, 1, 47, dataPaddingBytesMax) + 1).fill(0)])],
     ['padding that is not zero', (() => { const plain = withCanonicalPadding([3, ...u16(1)], [5], 3, 35, handshakePaddingBytesMax); plain[plain.length - 1] = 1; return plain; })()],
-    ['a counter above 2^53-1', Uint8Array.from([2, ...u32(1), ...u32(0x20_0000), ...u32(0), ...u16(1), 1])],
-    ['a data frame without a body', Uint8Array.from([2, ...u32(1), ...u32(0), ...u32(0), ...u16(0)])],
     ['fragment index not below the count', Uint8Array.from([1, ...u32(1), 2, 2, ...u16(10), ...u16(0), ...u16(1), 1])],
     ['more fragments than allowed', Uint8Array.from([1, ...u32(1), 0, fragmentsPerMessageMax + 1, ...u16(10), ...u16(0), ...u16(1), 1])],
     ['a message over the limit', Uint8Array.from([1, ...u32(1), 0, 2, ...u16(handshakeMessageBytesMax + 1), ...u16(0), ...u16(1), 1])],
@@ -465,6 +587,16 @@ describe('frames only an insider could forge are still parsed strictly', () => {
   ])('refuses %s with ERR_OBFS_FORMAT', (_, plain) => {
     const result = new FrameReceiver(keys).receive(t0, sealRaw(keys, nonce, plain));
     expect(refusedCode(result)).toBe('ERR_OBFS_FORMAT');
+  });
+
+  it('refuses kind 2 inside an HMAC frame: data frames have their own format now (data-frame.ts)', () => {
+    // What the old format's data header looked like: kind, index, counter, body length, then a body.
+    const oldData = withCanonicalPadding([2, ...u32(5), ...u32(1), ...u32(2), ...u16(1)], [9], 2, 47, 64);
+    const datagram = sealRaw(keys, nonce, oldData);
+    expect(keys.data.isDataShaped(datagram)).toBe(false);
+    const refusal = { kind: 'refused', code: ObfuscationErrorCode.ERR_OBFS_FORMAT, reason: 'unknown frame kind 2' };
+    expect(openFrame(keys, datagram)).toEqual(refusal);
+    expect(new FrameReceiver(keys).receive(t0, datagram)).toEqual(refusal);
   });
 });
 
@@ -480,11 +612,13 @@ describe('what an observer sees', () => {
   function mixedDatagrams(count: number): Uint8Array[] {
     const random = seededRandom('observer mixed');
     const bodies = bulkRandom('observer bodies');
+    // One session, so that data frames share index and counter sequence: only the mask may hide them.
+    const { alice } = sessionPair();
     const datagrams: Uint8Array[] = [];
     for (let i = 0; datagrams.length < count; i++) {
       if (i % 10 === 0) datagrams.push(...sealHandshakeMessage(keys, random, real.response, { opensFlow: false }));
       else if (i % 10 === 1) datagrams.push(sealCookieFrame(keys, random, real.cookieReply));
-      else datagrams.push(sealDataFrame(keys, random, { receiverIndex: 0x0000_0001, counter: i, sealed: bodies(16 + (i % 64)) }));
+      else datagrams.push(keys.data.seal(t0, alice, bodies(i % 64)));
     }
     return datagrams.slice(0, count);
   }
@@ -503,6 +637,24 @@ describe('what an observer sees', () => {
     }
   });
 
+  it('has ~uniform bytes at every offset of data frames alone, the masked header included (chi-square)', () => {
+    // 4096 frames of one session: consecutive counters and one index, in a header masked per packet.
+    const { alice } = sessionPair();
+    const bodies = bulkRandom('data observer bodies');
+    const frames = Array.from({ length: 4096 }, (_, i) => keys.data.seal(t0, alice, bodies(i % 32)));
+    const shortestFrame = Math.min(...frames.map((frame) => frame.length));
+    expect(shortestFrame).toBe(datagramBytesMin);
+    for (const fromEnd of [false, true]) {
+      for (let offset = 0; offset < shortestFrame; offset++) {
+        const counts = new Array<number>(256).fill(0);
+        for (const frame of frames) counts[frame[fromEnd ? frame.length - 1 - offset : offset]!]!++;
+        expect(chiSquare(counts, 256), `offset ${offset} from the ${fromEnd ? 'end' : 'start'}`).toBeLessThan(400);
+      }
+    }
+    const kinds = new Set(frames.map((frame) => frame[0]));
+    expect(kinds.size).toBeGreaterThan(240);
+  });
+
   it('carries no constant byte at any offset', () => {
     for (let offset = 0; offset < shortest; offset++) {
       const values = new Set(mixed.map((datagram) => datagram[offset]));
@@ -517,7 +669,8 @@ describe('what an observer sees', () => {
     const responseLengths = Array.from({ length: 500 }, () => sealHandshakeMessage(keys, random, real.response, { opensFlow: false }).map((datagram) => datagram.length));
     expect(new Set(responseLengths.map((lengths) => lengths[0])).size).toBeGreaterThan(200);
     expect(new Set(responseLengths.map((lengths) => lengths.join(','))).size).toBeGreaterThan(490);
-    const dataLengths = new Set(Array.from({ length: 1000 }, (_, i) => sealDataFrame(keys, random, { receiverIndex: 1, counter: i, sealed: new Uint8Array(100) }).length));
+    const { alice } = sessionPair();
+    const dataLengths = new Set(Array.from({ length: 1000 }, () => keys.data.seal(t0, alice, new Uint8Array(100)).length));
     expect(dataLengths.size).toBe(dataPaddingBytesMax + 1);
   });
 
@@ -562,8 +715,9 @@ describe('the GFW fully-encrypted-traffic rules (Wu et al., USENIX Security 2023
 
   function mixedSample(): Uint8Array[] {
     const random = seededRandom('fet others');
+    const { alice } = sessionPair();
     return Array.from({ length: 2000 }, (_, i) =>
-      i % 2 === 0 ? sealHandshakeMessage(keys, random, real.initiation, { opensFlow: false })[0]! : sealDataFrame(keys, random, { receiverIndex: i, counter: i, sealed: new Uint8Array(200) }),
+      i % 2 === 0 ? sealHandshakeMessage(keys, random, real.initiation, { opensFlow: false })[0]! : keys.data.seal(t0, alice, new Uint8Array(184)),
     );
   }
 });
@@ -575,12 +729,6 @@ describe('sender-side arguments', () => {
   it.each([
     ['an empty handshake message', () => sealHandshakeMessage(keys, random, new Uint8Array(0), { opensFlow: false })],
     ['an oversized handshake message', () => sealHandshakeMessage(keys, random, new Uint8Array(handshakeMessageBytesMax + 1), { opensFlow: false })],
-    ['a negative counter', () => sealDataFrame(keys, random, { receiverIndex: 1, counter: -1, sealed: new Uint8Array(1) })],
-    ['a fractional counter', () => sealDataFrame(keys, random, { receiverIndex: 1, counter: 1.5, sealed: new Uint8Array(1) })],
-    ['a counter past 2^53-1', () => sealDataFrame(keys, random, { receiverIndex: 1, counter: 2 ** 53, sealed: new Uint8Array(1) })],
-    ['a receiver index past 2^32-1', () => sealDataFrame(keys, random, { receiverIndex: 2 ** 32, counter: 0, sealed: new Uint8Array(1) })],
-    ['empty sealed bytes', () => sealDataFrame(keys, random, { receiverIndex: 1, counter: 0, sealed: new Uint8Array(0) })],
-    ['sealed bytes over a datagram', () => sealDataFrame(keys, random, { receiverIndex: 1, counter: 0, sealed: new Uint8Array(dataBodyBytesMax + 1) })],
     ['an empty cookie reply', () => sealCookieFrame(keys, random, new Uint8Array(0))],
     ['an oversized cookie reply', () => sealCookieFrame(keys, random, new Uint8Array(cookieBodyBytesMax + 1))],
     ['a message id past 2^32-1', () => sealHandshakeFragment(keys, random, { ...fragment, messageId: 2 ** 32 }, { opensFlow: false })],
@@ -596,6 +744,22 @@ describe('sender-side arguments', () => {
   it('asserts on a broken random source rather than sending a weak nonce', () => {
     expect(() => sealHandshakeMessage(keys, (count) => new Uint8Array(count).fill(0xff), real.initiation, { opensFlow: true })).toThrow(/broken/);
     expect(() => sealCookieFrame(keys, () => new Uint8Array(3), real.cookieReply)).toThrow(/random source/);
+  });
+
+  it('asserts on a random source that repeats a nonce whose frame would be data-shaped, rather than send it', () => {
+    // About 1 nonce in 256 makes this cookie frame data-shaped; a source stuck on it can never seal.
+    const candidates = bulkRandom('stuck nonces');
+    let stuck: Uint8Array | null = null;
+    for (let tries = 0; tries < 4096 && stuck === null; tries++) {
+      const nonce = candidates(16);
+      try {
+        sealCookieFrame(keys, () => nonce.slice(), real.cookieReply);
+      } catch (error) {
+        expect(String(error)).toMatch(/64 nonces in a row made data-shaped frames; the random source is broken/);
+        stuck = nonce;
+      }
+    }
+    expect(stuck).not.toBeNull();
   });
 });
 
@@ -615,10 +779,13 @@ describe('end to end: a handshake and a data packet through the framing', () => 
     const response = expectMessage(deliver(sealHandshakeMessage(keys, random, answer.message, { opensFlow: false }), aliceFrames));
     const aliceSession = new Session(consumeResponse(aliceConfig, pending, response, t0 + 1));
     const bobSession = new Session(answer.keys);
-    const packet = aliceSession.seal(t0 + 2, utf8('first data'));
-    const received = bobFrames.receive(t0 + 2, sealDataFrame(keys, random, { receiverIndex: aliceSession.remoteIndex, counter: packet.counter, sealed: packet.sealed }));
+    const received = bobFrames.receive(t0 + 2, keys.data.seal(t0 + 2, aliceSession, utf8('first data')));
     if (received.kind !== 'data') throw new Error(`expected data, got ${received.kind}`);
     expect(received.receiverIndex).toBe(bobSession.localIndex);
-    expect(new TextDecoder().decode(bobSession.open(t0 + 2, received.counter, received.sealed))).toBe('first data');
+    expect(new TextDecoder().decode(keys.data.unpad(bobSession.open(t0 + 2, received.counter, received.sealed))!)).toBe('first data');
+    expect(bobSession.confirmed).toBe(true);
+    const reply = aliceFrames.receive(t0 + 3, keys.data.seal(t0 + 3, bobSession, utf8('reply')));
+    if (reply.kind !== 'data') throw new Error(`expected data, got ${reply.kind}`);
+    expect(new TextDecoder().decode(keys.data.unpad(aliceSession.open(t0 + 3, reply.counter, reply.sealed))!)).toBe('reply');
   });
 });

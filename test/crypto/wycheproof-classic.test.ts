@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { aeadOpen, aeadSeal, type AeadName } from '../../src/crypto/aead.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aeadOpen, aeadSeal, useChaChaImplementation, type AeadName, type ChaChaImplementation } from '../../src/crypto/aead.js';
 import { ed25519Verify, x25519 } from '../../src/crypto/curve25519.js';
 import { hkdfSha256 } from '../../src/crypto/hash.js';
 import { allTests, hex, readVectors, toHex, type WycheproofFile } from './vectors.js';
@@ -80,11 +80,19 @@ function checkAeadVector(name: AeadName, group: AeadGroup, test: AeadTest & { re
 }
 
 describe.each([
-  ['chacha20-poly1305', 'wycheproof/chacha20_poly1305_test.json'],
-  ['aes-256-gcm', 'wycheproof/aes_gcm_test.json'],
-] as const)('Wycheproof %s (all tests)', (name, path) => {
+  ['chacha20-poly1305', 'wasm', 'wycheproof/chacha20_poly1305_test.json'],
+  ['chacha20-poly1305', 'node', 'wycheproof/chacha20_poly1305_test.json'],
+  ['aes-256-gcm', 'node', 'wycheproof/aes_gcm_test.json'],
+] as const)('Wycheproof %s through %s (all tests)', (name, implementation: ChaChaImplementation, path) => {
   const file = readVectors<WycheproofFile<AeadGroup, AeadTest>>(path);
   const tests = allTests(file);
+
+  beforeAll(() => {
+    expect(useChaChaImplementation(implementation)).toBe(implementation);
+  });
+  afterAll(() => {
+    useChaChaImplementation('wasm');
+  });
 
   it('has vectors inside our profile (256-bit key, 96-bit nonce, 128-bit tag)', () => {
     expect(tests.filter(({ group }) => inProfile(group)).length).toBeGreaterThan(50);

@@ -1,0 +1,137 @@
+import { createCipheriv } from 'node:crypto';
+import { chacha20Poly1305WasmBase64 } from './chacha20-poly1305-wasm.js';
+import { poolBytes } from '../wire/pool-bytes.js';
+
+/**
+ * ChaCha20-Poly1305 and the raw ChaCha20 block function from our own WebAssembly module
+ * (wasm/chacha20-poly1305.ts, RFC 8439, SIMD), for the per-packet path: node:crypto spends
+ * ~3 us of every call building a cipher object, which is most of the cost of sealing a
+ * 1200-byte packet; here a call costs the work (~1 us) plus two copies. Results are
+ * checked against node:crypto (OpenSSL) by every Wycheproof vector and a differential property
+ * test. Where WebAssembly SIMD is missing, `wasmChaCha()` is null and callers use node:crypto.
+ */
+
+/** The parts of the WebAssembly JS API we use (this project's lib settings carry no DOM types). */
+interface WasmGlobal {
+  readonly value: unknown;
+}
+interface WasmApi {
+  readonly Module: new (bytes: Uint8Array) => object;
+  readonly Instance: new (module: object, imports: object) => { readonly exports: unknown };
+}
+
+/** What the module exports (see wasm/chacha20-poly1305.ts for the memory layout). */
+interface ChaChaExports {
+  readonly memory: { readonly buffer: ArrayBuffer };
+  readonly keyAt: WasmGlobal;
+  readonly nonceAt: WasmGlobal;
+  readonly ivAt: WasmGlobal;
+  readonly aadAt: WasmGlobal;
+  readonly aadMax: WasmGlobal;
+  readonly dataAt: WasmGlobal;
+  readonly blockAt: WasmGlobal;
+  seal(aadBytes: number, bytes: number): number;
+  open(aadBytes: number, bytes: number): number;
+  block(): void;
+  capacity(): number;
+}
+
+const tagBytes = 16;
+const blockBytes = 64;
+
+/** ChaCha20-Poly1305 over one WebAssembly instance; synchronous, so one instance serves the whole thread. */
+export class WasmChaCha {
+  private readonly memory: Uint8Array;
+  private readonly keyAt: number;
+  private readonly nonceAt: number;
+  private readonly ivAt: number;
+  private readonly aadAt: number;
+  private readonly dataAt: number;
+  private readonly blockAt: number;
+  /** Longest AAD and message (without tag) a call takes; longer ones are the caller's to do elsewhere. */
+  readonly aadBytesMax: number;
+  readonly messageBytesMax: number;
+
+  /** Wraps an instance of the module. */
+  constructor(private readonly exports: ChaChaExports) {
+    // The module's memory cannot grow (its maximum is its initial size), so this view stays valid.
+    this.memory = new Uint8Array(exports.memory.buffer);
+    this.keyAt = exports.keyAt.value as number;
+    this.nonceAt = exports.nonceAt.value as number;
+    this.ivAt = exports.ivAt.value as number;
+    this.aadAt = exports.aadAt.value as number;
+    this.dataAt = exports.dataAt.value as number;
+    this.blockAt = exports.blockAt.value as number;
+    this.aadBytesMax = exports.aadMax.value as number;
+    this.messageBytesMax = exports.capacity();
+  }
+
+  /** Whether a call with this much AAD and message fits. */
+  fits(aadBytes: number, messageBytes: number): boolean {
+    return aadBytes <= this.aadBytesMax && messageBytes <= this.messageBytesMax;
+  }
+
+  /** Seals `plaintext` under `aad` into `out` at `offset` as ciphertext || tag. The caller checked sizes (fits) and lengths. */
+  sealInto(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void {
+    this.load(key, nonce, aad);
+    this.memory.set(plaintext, this.dataAt);
+    this.exports.seal(aad.length, plaintext.length);
+    out.set(this.memory.subarray(this.dataAt, this.dataAt + plaintext.length + tagBytes), offset);
+  }
+
+  /** The plaintext of `sealed` (ciphertext || tag) if its tag verifies under `aad`, else null. The caller checked sizes. */
+  open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
+    this.load(key, nonce, aad);
+    this.memory.set(sealed, this.dataAt);
+    const bodyBytes = sealed.length - tagBytes;
+    if (this.exports.open(aad.length, bodyBytes) !== 0) return null;
+    const plaintext = poolBytes(bodyBytes);
+    plaintext.set(this.memory.subarray(this.dataAt, this.dataAt + bodyBytes));
+    return plaintext;
+  }
+
+  /**
+   * The ChaCha20 block for `key` and a 16-byte `iv` read as node:crypto's 'chacha20' reads it
+   * (32-bit little-endian block counter, then the 96-bit nonce): a view of 64 bytes, valid until
+   * the next call. For header protection masks and keyed padding.
+   */
+  block(key: Uint8Array, iv: Uint8Array): Uint8Array {
+    this.memory.set(key, this.keyAt);
+    this.memory.set(iv, this.ivAt);
+    this.exports.block();
+    return this.memory.subarray(this.blockAt, this.blockAt + blockBytes);
+  }
+
+  private load(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array): void {
+    this.memory.set(key, this.keyAt);
+    this.memory.set(nonce, this.nonceAt);
+    this.memory.set(aad, this.aadAt);
+  }
+}
+
+let instance: WasmChaCha | null | undefined;
+
+/** The module's one instance in this thread, or null where WebAssembly (with SIMD) is unavailable. */
+export function wasmChaCha(): WasmChaCha | null {
+  if (instance === undefined) instance = loadWasmChaCha();
+  return instance;
+}
+
+/** A new instance of the module in `base64` (ours by default), or null when this runtime cannot compile or run it. */
+export function loadWasmChaCha(base64: string = chacha20Poly1305WasmBase64): WasmChaCha | null {
+  try {
+    const api = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+    const module = new api.Module(Buffer.from(base64, 'base64'));
+    const abort = (): never => {
+      throw new Error('chacha20-poly1305 wasm: abort');
+    };
+    return new WasmChaCha(new api.Instance(module, { env: { abort } }).exports as ChaChaExports);
+  } catch {
+    return null;
+  }
+}
+
+/** The ChaCha20 block for `key` and `iv` (as WasmChaCha.block) from node:crypto: the fallback, and the tests' reference. */
+export function nodeChaChaBlock(key: Uint8Array, iv: Uint8Array): Uint8Array {
+  return new Uint8Array(createCipheriv('chacha20', key, iv).update(new Uint8Array(blockBytes)));
+}

@@ -1,0 +1,138 @@
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { aeadOpen, aeadSeal, useChaChaImplementation } from '../../src/crypto/aead.js';
+import { loadWasmChaCha, nodeChaChaBlock, wasmChaCha, type WasmChaCha } from '../../src/crypto/chacha20-poly1305.js';
+
+function wasm(): WasmChaCha {
+  const instance = wasmChaCha();
+  if (instance === null) throw new Error('expected WebAssembly SIMD on Node 20');
+  return instance;
+}
+
+/** ChaCha20-Poly1305 by OpenSSL, the reference. */
+function opensslSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
+  cipher.setAAD(aad, { plaintextLength: plaintext.length });
+  return new Uint8Array(Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]));
+}
+
+function opensslOpens(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): boolean {
+  const decipher = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
+  decipher.setAAD(aad, { plaintextLength: sealed.length - 16 });
+  decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+  decipher.update(sealed.subarray(0, sealed.length - 16));
+  try {
+    decipher.final();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sealWith(chacha: WasmChaCha, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  const out = new Uint8Array(plaintext.length + 16);
+  chacha.sealInto(key, nonce, plaintext, aad, out, 0);
+  return out;
+}
+
+const bytes = (length: number) => fc.uint8Array({ minLength: length, maxLength: length });
+const hex = (value: Uint8Array): string => Buffer.from(value).toString('hex');
+
+describe('our ChaCha20-Poly1305 (WebAssembly) against OpenSSL', () => {
+  it('seals exactly as OpenSSL does and opens what it seals, for any key, nonce, AAD and message (property)', () => {
+    const chacha = wasm();
+    fc.assert(
+      fc.property(bytes(32), bytes(12), fc.uint8Array({ maxLength: 80 }), fc.uint8Array({ maxLength: 3000 }), (key, nonce, aad, plaintext) => {
+        const sealed = sealWith(chacha, key, nonce, plaintext, aad);
+        expect(hex(sealed)).toBe(hex(opensslSeal(key, nonce, plaintext, aad)));
+        expect(hex(chacha.open(key, nonce, sealed, aad)!)).toBe(hex(plaintext));
+      }),
+      { numRuns: 400, seed: 8439 },
+    );
+  });
+
+  it('covers every length around the SIMD batch and Poly1305 block boundaries', () => {
+    const chacha = wasm();
+    const key = new Uint8Array(32).map((_, i) => i * 7 + 1);
+    const nonce = new Uint8Array(12).map((_, i) => 255 - i);
+    for (let length = 0; length <= 1300; length++) {
+      const plaintext = new Uint8Array(length).map((_, i) => (i * 31 + length) & 0xff);
+      const aad = plaintext.subarray(0, length % 33);
+      expect(hex(sealWith(chacha, key, nonce, plaintext, aad))).toBe(hex(opensslSeal(key, nonce, plaintext, aad)));
+    }
+  });
+
+  it('refuses every single-bit change of ciphertext, tag and AAD, as OpenSSL does, and leaves no plaintext', () => {
+    const chacha = wasm();
+    const key = new Uint8Array(32).fill(3);
+    const nonce = new Uint8Array(12).fill(9);
+    const aad = Uint8Array.of(1, 2, 3);
+    const sealed = sealWith(chacha, key, nonce, new Uint8Array(40).fill(0x5a), aad);
+    for (let bit = 0; bit < sealed.length * 8; bit++) {
+      const forged = sealed.slice();
+      forged[bit >> 3]! ^= 1 << (bit & 7);
+      expect(chacha.open(key, nonce, forged, aad)).toBeNull();
+      expect(opensslOpens(key, nonce, forged, aad)).toBe(false);
+    }
+    for (let bit = 0; bit < aad.length * 8; bit++) {
+      const forgedAad = aad.slice();
+      forgedAad[bit >> 3]! ^= 1 << (bit & 7);
+      expect(chacha.open(key, nonce, sealed, forgedAad)).toBeNull();
+    }
+  });
+
+  it('gives the same ChaCha20 block as OpenSSL for any key and 16-byte IV (counter then nonce)', () => {
+    const chacha = wasm();
+    fc.assert(
+      fc.property(bytes(32), bytes(16), (key, iv) => {
+        expect(hex(chacha.block(key, iv))).toBe(hex(nodeChaChaBlock(key, iv)));
+      }),
+      { numRuns: 300, seed: 5 },
+    );
+    // The largest 32-bit block counter.
+    const iv = new Uint8Array(16).fill(0xff);
+    expect(hex(chacha.block(new Uint8Array(32), iv))).toBe(hex(nodeChaChaBlock(new Uint8Array(32), iv)));
+  });
+
+  it('says which sizes fit its memory, and aeadSeal/aeadOpen take larger ones to OpenSSL', () => {
+    const chacha = wasm();
+    expect(chacha.fits(chacha.aadBytesMax, chacha.messageBytesMax)).toBe(true);
+    expect(chacha.fits(chacha.aadBytesMax + 1, 0)).toBe(false);
+    expect(chacha.fits(0, chacha.messageBytesMax + 1)).toBe(false);
+    const key = new Uint8Array(32).fill(1);
+    const nonce = new Uint8Array(12).fill(2);
+    const big = new Uint8Array(chacha.messageBytesMax + 10).fill(4);
+    const bigAad = new Uint8Array(chacha.aadBytesMax + 1).fill(5);
+    for (const [plaintext, aad] of [
+      [big, new Uint8Array(0)],
+      [Uint8Array.of(1), bigAad],
+    ] as const) {
+      const sealed = aeadSeal('chacha20-poly1305', key, nonce, plaintext, aad);
+      expect(hex(sealed)).toBe(hex(opensslSeal(key, nonce, plaintext, aad)));
+      expect(hex(aeadOpen('chacha20-poly1305', key, nonce, sealed, aad))).toBe(hex(plaintext));
+    }
+  });
+
+  it('leaves no key material in its memory after a call', () => {
+    const chacha = loadWasmChaCha()!;
+    const key = new Uint8Array(32).fill(0xa5);
+    chacha.sealInto(key, new Uint8Array(12).fill(0xa5), new Uint8Array(100), new Uint8Array(0), new Uint8Array(116), 0);
+    chacha.block(key, new Uint8Array(16));
+    const memory = new Uint8Array((chacha as unknown as { exports: { memory: { buffer: ArrayBuffer } } }).exports.memory.buffer, 0, 1024);
+    // The key, nonce, one-time Poly1305 key and keystream regions are zero; BLOCK (128..192) holds the last block's output.
+    expect([...memory.subarray(0, 128), ...memory.subarray(192, 512)].every((byte) => byte === 0)).toBe(true);
+  });
+});
+
+describe('choosing the implementation', () => {
+  it('is null for a module this runtime cannot compile, and node:crypto is used when asked for', () => {
+    expect(loadWasmChaCha(Buffer.from('not a wasm module').toString('base64'))).toBeNull();
+    expect(useChaChaImplementation('node')).toBe('node');
+    const key = new Uint8Array(32).fill(7);
+    const nonce = new Uint8Array(12);
+    const sealed = aeadSeal('chacha20-poly1305', key, nonce, Uint8Array.of(1, 2, 3), new Uint8Array(0));
+    expect(useChaChaImplementation('wasm')).toBe('wasm');
+    expect(aeadOpen('chacha20-poly1305', key, nonce, sealed, new Uint8Array(0))).toEqual(Uint8Array.of(1, 2, 3));
+  });
+});
