@@ -220,7 +220,7 @@ function pytorchBaseline(setting: Setting): { epochMsMedian: number | null; test
   return {
     epochMsMedian: null,
     testAccuracyMean: null,
-    note: `not measured: bench/cora-pytorch.py failed (${reason}); PyTorch is not installed on this machine and cannot be installed here (no network besides npm and Debian). Reference from the issue text, measured on this machine earlier: a sparse PyTorch GraphSAGE-mean took about 3 ms per epoch with 81.5 % test accuracy.`,
+    note: `not measured: bench/cora-pytorch.py failed (${reason}); install PyTorch (Debian: apt-get install python3-torch) to measure it in the same run. Reference from the issue text, measured on this machine earlier: a sparse PyTorch GraphSAGE-mean took about 3 ms per epoch with 81.5 % test accuracy.`,
   };
 }
 
