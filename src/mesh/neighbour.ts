@@ -8,7 +8,7 @@ import type { TimingProfile } from './profiles.js';
 export type LinkId = number & { readonly __brand: 'LinkId' };
 
 /** Why a neighbour stopped being usable. */
-export type DownReason = 'probe-timeout' | 'peer-down' | 'hello-loss' | 'ihu-expired' | 'peer-changed' | 'link-removed';
+export type DownReason = 'probe-timeout' | 'peer-down' | 'hello-loss' | 'ihu-expired' | 'peer-changed' | 'link-removed' | 'link-unreachable';
 
 /** What `evaluate` found changed about a neighbour. */
 export type NeighbourChange = 'none' | 'up' | 'down' | 'cost';
@@ -90,6 +90,16 @@ export class Neighbour {
    */
   onData(nowMs: number): void {
     if (this.probeState === ProbeState.up) this.probeDetectAtMs = Math.max(this.probeDetectAtMs, nowMs + this.peerDetectMs);
+  }
+
+  /**
+   * The driver could not send on this link because the network there is unreachable (its
+   * interface went down, its route left): the probe session goes Down now instead of after a
+   * detection time. It comes back up by the usual three-way probe handshake. Without probes
+   * (profile rfc8966) the hint changes nothing: Hellos decide.
+   */
+  linkUnreachable(): void {
+    if (this.probeState !== ProbeState.down) this.goDown('link-unreachable');
   }
 
   /** Processes a Hello: history, and when the next one is due. */

@@ -289,6 +289,9 @@ export class MeshNode {
       case 'removeLink':
         this.removeLink(input.link);
         return;
+      case 'linkUnreachable':
+        this.onLinkUnreachable(input.link);
+        return;
       case 'send':
       case 'ping':
         this.originateLocal(input);
@@ -301,6 +304,14 @@ export class MeshNode {
         this.leave(input.kind === 'shutdown');
         return;
     }
+  }
+
+  /** The driver saw `link` unreachable: its neighbour goes down now, and routes through it move to alternates. */
+  private onLinkUnreachable(link: LinkId): void {
+    const neighbour = this.neighbours.get(link);
+    if (neighbour === undefined) return;
+    neighbour.linkUnreachable();
+    this.refreshNeighbour(neighbour);
   }
 
   /** True once a drain (or shutdown) input came: the node offers no transit any more. */

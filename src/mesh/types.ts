@@ -8,6 +8,8 @@ export type MeshInput =
   | { readonly kind: 'datagram'; readonly link: LinkId; readonly bytes: Uint8Array }
   | AddLinkInput
   | { readonly kind: 'removeLink'; readonly link: LinkId }
+  /** A hint from the driver: a send on `link` failed because the network there is unreachable (Neighbour.linkUnreachable). */
+  | { readonly kind: 'linkUnreachable'; readonly link: LinkId }
   | SendInput
   | PingInput
   | TransitInput

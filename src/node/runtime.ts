@@ -99,6 +99,9 @@ export function monotonicEpochClock(wall: () => number = Date.now): () => number
   };
 }
 
+/** The least time between two unreachable hints for one link while nothing is heard from it. */
+export const unreachableHintMs = 1000;
+
 /** One running node: sockets, timer, and the secure mesh core. */
 export class NodeRuntime {
   readonly links = new LinkTable();
@@ -124,6 +127,8 @@ export class NodeRuntime {
   private readonly transitAllowed = new Map<LinkId, boolean>();
   private stopped = false;
   private transitDirty = false;
+  /** When each link was last reported unreachable to the core (see onUnreachable). */
+  private readonly unreachableHintAtMs = new Map<LinkId, number>();
   /** Links an operator took down: nothing is sent or accepted on them. */
   private readonly disabledLinks = new Set<LinkId>();
 
@@ -158,6 +163,7 @@ export class NodeRuntime {
   /** Binds the sockets, adds the configured peers' links and starts the core. */
   async start(): Promise<void> {
     this.udp = await UdpTransport.open(this.options.udp, (from, bytes) => this.onDatagram(from, bytes));
+    this.udp.onUnreachable = (to) => this.onUnreachable(to);
     try {
       this.tcp = await TcpTransport.open(this.options.tcp ?? [], this.options.identity.networkKey, (from, bytes) => this.onDatagram(from, bytes));
     } catch (error) {
@@ -342,7 +348,24 @@ export class NodeRuntime {
     }
     record.lastHeardAtMs = nowMs;
     if (this.disabledLinks.has(record.link)) return;
+    if (this.unreachableHintAtMs.size > 0) this.unreachableHintAtMs.delete(record.link);
     this.step({ kind: 'datagram', link: record.link, bytes });
+  }
+
+  /**
+   * A send to `to` failed because the network there is unreachable (an interface or route went
+   * away): its link's neighbour goes down now rather than a detection time later. Every probe
+   * to it fails the same way until the link is back, so the hint is given at most once per
+   * unreachableHintMs, and again only after hearing from the link.
+   */
+  private onUnreachable(to: Endpoint): void {
+    const record = this.links.find(to);
+    if (record === undefined || this.stopped) return;
+    const nowMs = this.clock();
+    const lastMs = this.unreachableHintAtMs.get(record.link);
+    if (lastMs !== undefined && nowMs - lastMs < unreachableHintMs) return;
+    this.unreachableHintAtMs.set(record.link, nowMs);
+    this.step({ kind: 'linkUnreachable', link: record.link });
   }
 
   /** A discovery beacon: our own (it comes back from the group) is dropped before anything else. */

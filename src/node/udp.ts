@@ -21,12 +21,29 @@ export interface DiscoveryGroup {
   readonly interface: string | null;
 }
 
+/**
+ * Errors of a send that say the network toward the peer is unreachable from here now (its
+ * interface went down, its route left): the caller can treat the link as down at once. EPERM
+ * and the like (a local firewall) are not among them: they say nothing about the link.
+ */
+export const unreachableSendErrors: ReadonlySet<string> = new Set(['ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'EHOSTDOWN']);
+
+/** The destination of a failed send when its error says the network is unreachable (see unreachableSendErrors), else null. */
+export function unreachableDestination(error: Error): Endpoint | null {
+  const failed = error as NodeJS.ErrnoException & { address?: unknown; port?: unknown };
+  if (failed.code === undefined || !unreachableSendErrors.has(failed.code)) return null;
+  if (typeof failed.address !== 'string' || typeof failed.port !== 'number') return null;
+  return endpointOf('udp', failed.address, failed.port);
+}
+
 /** Counters of the transport. */
 export interface UdpStats {
   datagramsIn: number;
   datagramsOut: number;
   /** Sends that failed (no socket of the peer's family, or the kernel refused). */
   sendErrors: number;
+  /** Of those, sends the kernel refused because the network was unreachable. */
+  unreachableErrors: number;
   beaconsOut: number;
   beaconsIn: number;
 }
@@ -47,7 +64,9 @@ function bind(address: ListenAddress, onDatagram: (from: Endpoint, bytes: Uint8A
 
 /** Sockets bound to the listen addresses. */
 export class UdpTransport {
-  readonly stats: UdpStats = { datagramsIn: 0, datagramsOut: 0, sendErrors: 0, beaconsOut: 0, beaconsIn: 0 };
+  readonly stats: UdpStats = { datagramsIn: 0, datagramsOut: 0, sendErrors: 0, unreachableErrors: 0, beaconsOut: 0, beaconsIn: 0 };
+  /** Told about every send that failed because the network toward its destination is unreachable. */
+  onUnreachable: (to: Endpoint) => void = () => undefined;
   private discovery: { socket: Socket; group: DiscoveryGroup } | null = null;
   private closed = false;
   /** The first socket of each family, where datagrams to that family leave (looked up for every datagram). */
@@ -108,7 +127,12 @@ export class UdpTransport {
 
   /** One callback for every send (not a closure per datagram): without one, dgram drops send errors unreported. */
   private readonly afterSend = (error: Error | null): void => {
-    if (error !== null && error !== undefined) this.stats.sendErrors++;
+    if (error === null || error === undefined) return;
+    this.stats.sendErrors++;
+    const destination = unreachableDestination(error);
+    if (destination === null) return;
+    this.stats.unreachableErrors++;
+    this.onUnreachable(destination);
   };
 
   /**

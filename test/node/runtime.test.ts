@@ -357,3 +357,25 @@ describe('NodeRuntime: end-to-end sessions across a restart', () => {
     }, 30_000);
   });
 });
+
+describe('NodeRuntime: a send the network refuses as unreachable', () => {
+  it('takes the link down at once (reason link-unreachable), at most once a second while nothing is heard, and the link comes back by probes', async () => {
+    const mesh = new TestMesh();
+    const downs: MeshEvent[] = [];
+    const a = await started(mesh.runtime(mesh.identity(1), []));
+    const b = await started(mesh.runtime(mesh.identity(2), [portOf(a)], undefined, { onEvent: (event) => event.kind === 'neighbourDown' && downs.push(event) }));
+    const c = await started(mesh.runtime(mesh.identity(3), [portOf(a), portOf(b)]));
+    await until('a full triangle', () => [a, b, c].every((node) => node.mesh.routes().length === 2));
+    const direct = b.links.all()[0]!;
+    const udp = (b as unknown as { udp: { onUnreachable(to: unknown): void } }).udp;
+    udp.onUnreachable(direct.endpoint);
+    // The hint is handled in the same call: no detection time passes.
+    expect(downs).toEqual([expect.objectContaining({ kind: 'neighbourDown', link: direct.link, reason: 'link-unreachable' })]);
+    expect(b.mesh.routes().find((route) => route.dst === nodeId(1))?.nextHop).not.toBe(nodeId(1));
+    udp.onUnreachable(direct.endpoint);
+    udp.onUnreachable({ transport: 'udp', host: '127.0.0.1', port: 1, family: 4 }); // no link there: ignored
+    expect(downs).toHaveLength(1);
+    // Nothing was really wrong with the link: the three-way probe handshake brings it back.
+    await until('the direct link back', () => b.mesh.routes().find((route) => route.dst === nodeId(1))?.nextHop === nodeId(1));
+  });
+});
