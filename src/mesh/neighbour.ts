@@ -45,6 +45,11 @@ export class Neighbour {
   pinnedPeer: NodeId | null = null;
   /** Set by a transit input: routes through this neighbour to anyone but itself are refused. */
   transitDenied = false;
+  /**
+   * Extra cost an operator or the self-healing loop put on this link (a penalty), added to the
+   * measured cost; 0 for none. Routes then prefer other links without losing this one.
+   */
+  penalty = 0;
   /** When we last sent this neighbour a data packet (its evidence that we are alive; see MeshNode.sendProbes). */
   dataSentAtMs = Number.NEGATIVE_INFINITY;
   /** Set when the probe session went down since the last `evaluate`, with the reason. */
@@ -214,7 +219,9 @@ export class Neighbour {
     const rxCost = rxCostFromHistory(this.history.received(), this.history.expected());
     // With probes the link is known to be bidirectional before the first IHU arrives.
     const txCost = this.txCost >= metricInfinity && this.profile.probeIntervalMs !== null ? 256 : this.txCost;
-    return linkCost(rxCost, txCost, this.rttMs);
+    const measured = linkCost(rxCost, txCost, this.rttMs);
+    // A penalty never makes a usable link unusable: it stays a route of last resort.
+    return measured >= metricInfinity ? measured : Math.min(metricInfinity - 1, measured + this.penalty);
   }
 
   private advanceProbeState(remote: ProbeStateValue): void {

@@ -292,6 +292,9 @@ export class MeshNode {
       case 'linkUnreachable':
         this.onLinkUnreachable(input.link);
         return;
+      case 'linkPenalty':
+        this.setLinkPenalty(input.link, input.extraCost);
+        return;
       case 'send':
       case 'ping':
         this.originateLocal(input);
@@ -312,6 +315,31 @@ export class MeshNode {
     if (neighbour === undefined) return;
     neighbour.linkUnreachable();
     this.refreshNeighbour(neighbour);
+  }
+
+  /** Sets the penalty on `link` (see Neighbour.penalty); its routes are re-selected with the new cost. */
+  private setLinkPenalty(link: LinkId, extraCost: number): void {
+    if (!Number.isInteger(extraCost) || extraCost < 0 || extraCost >= metricInfinity) {
+      throw new RangeError(`MeshNode: expected a link penalty in 0..${metricInfinity - 1}, got ${extraCost}`);
+    }
+    const neighbour = this.neighbours.get(link);
+    if (neighbour === undefined || neighbour.penalty === extraCost) return;
+    const raised = extraCost > neighbour.penalty;
+    neighbour.penalty = extraCost;
+    this.refreshNeighbour(neighbour);
+    if (raised) this.requestSeqnosVia(neighbour);
+  }
+
+  /**
+   * The routes through `neighbour` just got dearer. Where another neighbour offers a route that
+   * is not feasible yet, ask the source for a new seqno (RFC 8966 §3.8.2.1), which makes it
+   * feasible within a round trip instead of whenever the source next moves its seqno.
+   */
+  private requestSeqnosVia(neighbour: Neighbour): void {
+    const table = this.table;
+    for (const slot of table.slots()) {
+      if (table.selected[slot] === neighbour.slot && table.hasUnfeasibleRoute(slot)) this.sendSeqnoRequest(slot);
+    }
   }
 
   /** True once a drain (or shutdown) input came: the node offers no transit any more. */

@@ -10,6 +10,8 @@ export type MeshInput =
   | { readonly kind: 'removeLink'; readonly link: LinkId }
   /** A hint from the driver: a send on `link` failed because the network there is unreachable (Neighbour.linkUnreachable). */
   | { readonly kind: 'linkUnreachable'; readonly link: LinkId }
+  /** Puts `extraCost` (0..65534; 0 removes it) on top of `link`'s measured cost, so routes prefer other links (a self-healing action). */
+  | { readonly kind: 'linkPenalty'; readonly link: LinkId; readonly extraCost: number }
   | SendInput
   | PingInput
   | TransitInput

@@ -33,3 +33,33 @@ describe('the linkUnreachable hint', () => {
     expect(h.node(0).neighbourViews()[0]!.usable).toBe(true);
   });
 });
+
+describe('the linkPenalty input', () => {
+  it('adds its cost to the link, so routes move to a cheaper path; removing it moves them back', () => {
+    const h = new Harness(3, [
+      { a: 0, b: 1 },
+      { a: 0, b: 2 },
+      { a: 2, b: 1 },
+    ]);
+    h.runUntil(2000);
+    const toOne = (): number | undefined => h.node(0).routes().find((route) => route.dst === h.id(1))?.link;
+    expect(toOne()).toBe(0);
+    h.input(0, { kind: 'linkPenalty', link: 0 as LinkId, extraCost: 1000 });
+    expect(h.node(0).neighbourViews().find((view) => view.link === 0)!.cost).toBe(256 + 1000);
+    h.runFor(1000);
+    expect(toOne()).toBe(1);
+    // A penalty never makes the link unusable: the largest one leaves a route of last resort.
+    h.input(0, { kind: 'linkPenalty', link: 0 as LinkId, extraCost: 65534 });
+    expect(h.node(0).neighbourViews().find((view) => view.link === 0)).toMatchObject({ usable: true, cost: 65534 });
+    h.input(0, { kind: 'linkPenalty', link: 0 as LinkId, extraCost: 0 });
+    h.runFor(1000);
+    expect(toOne()).toBe(0);
+    expect(h.input(0, { kind: 'linkPenalty', link: 7 as LinkId, extraCost: 5 }).events).toEqual([]);
+  });
+
+  it('refuses a penalty outside 0..65534, naming it', () => {
+    const h = new Harness(2, [{ a: 0, b: 1 }]);
+    expect(() => h.input(0, { kind: 'linkPenalty', link: 0 as LinkId, extraCost: 65535 })).toThrow('MeshNode: expected a link penalty in 0..65534, got 65535');
+    expect(() => h.input(0, { kind: 'linkPenalty', link: 0 as LinkId, extraCost: -1 })).toThrow(/got -1/);
+  });
+});
