@@ -34,14 +34,18 @@ export class MemoryKnowledge implements KnowledgeStore {
     return this.records.get(`${cause}/${action}`) ?? none;
   }
 
-  /** Adds one outcome (recoveryMs counts only for successes). */
+  /** Adds one outcome (recoveryMs counts only for successes; memory keeps no times). */
   addOutcome(cause: FaultClassValue, action: ActionKind, succeeded: boolean, recoveryMs: number | null): void {
-    const before = this.record(cause, action);
-    const successes = before.successes + (succeeded ? 1 : 0);
-    let meanRecoveryMs = before.meanRecoveryMs;
-    if (succeeded && recoveryMs !== null) meanRecoveryMs = meanRecoveryMs === null ? recoveryMs : meanRecoveryMs + (recoveryMs - meanRecoveryMs) / successes;
-    this.records.set(`${cause}/${action}`, { attempts: before.attempts + 1, successes, meanRecoveryMs });
+    this.records.set(`${cause}/${action}`, withOutcome(this.record(cause, action), succeeded, recoveryMs));
   }
+}
+
+/** `before` with one more outcome: a success's recovery time enters the running mean. */
+export function withOutcome(before: ActionRecord, succeeded: boolean, recoveryMs: number | null): ActionRecord {
+  const successes = before.successes + (succeeded ? 1 : 0);
+  let meanRecoveryMs = before.meanRecoveryMs;
+  if (succeeded && recoveryMs !== null) meanRecoveryMs = meanRecoveryMs === null ? recoveryMs : meanRecoveryMs + (recoveryMs - meanRecoveryMs) / successes;
+  return { attempts: before.attempts + 1, successes, meanRecoveryMs };
 }
 
 /** Laplace-smoothed success rate: (successes + 1) / (attempts + 2), so an untried action scores 0.5. */

@@ -1,5 +1,8 @@
 import Database from 'better-sqlite3';
 import { revocationBytesMax } from '../identity/revocation.js';
+import type { ActionKind } from '../mapek/actions.js';
+import { withOutcome, type ActionRecord, type KnowledgeStore } from '../mapek/knowledge.js';
+import type { FaultClassValue } from '../telemetry/types.js';
 import { isNodeId, nodeId, type NodeId } from '../wire/ids.js';
 import { StateError } from './state-dir.js';
 
@@ -63,6 +66,16 @@ const migrations: readonly string[] = [
    ) STRICT;
    CREATE INDEX audit_at_ms ON audit (at_ms);
    CREATE TABLE setting (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT, WITHOUT ROWID;`,
+  // MAPE-K Knowledge: what each action achieved against each cause (decisions go to the audit log).
+  `CREATE TABLE knowledge (
+     cause INTEGER NOT NULL CHECK (cause BETWEEN 0 AND 255),
+     action TEXT NOT NULL,
+     attempts INTEGER NOT NULL CHECK (attempts >= 1),
+     successes INTEGER NOT NULL CHECK (successes BETWEEN 0 AND attempts),
+     mean_recovery_ms REAL,
+     last_at_ms INTEGER NOT NULL,
+     PRIMARY KEY (cause, action)
+   ) STRICT, WITHOUT ROWID;`,
 ];
 
 /** The schema version this program writes. */
@@ -135,7 +148,7 @@ function prepareDatabase(db: Database.Database, path: string): void {
 }
 
 /** The node's state database; one instance per open file, statements prepared once. */
-export class NodeStateDb {
+export class NodeStateDb implements KnowledgeStore {
   readonly #db: Database.Database;
   readonly #path: string;
   readonly #auditKeep: number;
@@ -151,6 +164,8 @@ export class NodeStateDb {
   readonly #getSetting;
   readonly #putSetting;
   readonly #deleteSetting;
+  readonly #getKnowledge;
+  readonly #putKnowledge;
 
   private constructor(db: Database.Database, path: string, entriesMax: number, pruneEvery: number) {
     this.#db = db;
@@ -176,6 +191,14 @@ export class NodeStateDb {
     this.#getSetting = db.prepare<[string], { value: string }>('SELECT value FROM setting WHERE key = ?');
     this.#putSetting = db.prepare<[string, string]>('INSERT INTO setting (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     this.#deleteSetting = db.prepare<[string]>('DELETE FROM setting WHERE key = ?');
+    this.#getKnowledge = db.prepare<[number, string], { attempts: number; successes: number; meanRecoveryMs: number | null }>(
+      'SELECT attempts, successes, mean_recovery_ms AS meanRecoveryMs FROM knowledge WHERE cause = ? AND action = ?',
+    );
+    this.#putKnowledge = db.prepare<[number, string, number, number, number | null, number]>(
+      `INSERT INTO knowledge (cause, action, attempts, successes, mean_recovery_ms, last_at_ms) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (cause, action) DO UPDATE SET attempts = excluded.attempts, successes = excluded.successes,
+         mean_recovery_ms = excluded.mean_recovery_ms, last_at_ms = excluded.last_at_ms`,
+    );
   }
 
   /** Opens (creating if needed) the database at `path`, in WAL mode, migrated; StateError naming the file otherwise. */
@@ -295,6 +318,20 @@ export class NodeStateDb {
     if (value !== null && value.length > settingValueCharsMax) throw new RangeError(`saveSetting: value of ${key}: more than ${settingValueCharsMax} characters`);
     this.#write(`saving setting ${key}`, () => (value === null ? this.#deleteSetting.run(key) : this.#putSetting.run(key, value)));
   }
+
+  /** What MAPE-K's Knowledge holds for `action` against `cause` (a KnowledgeStore). */
+  record(cause: FaultClassValue, action: ActionKind): ActionRecord {
+    return this.#guard('reading knowledge', () => this.#getKnowledge.get(cause, action)) ?? { attempts: 0, successes: 0, meanRecoveryMs: null };
+  }
+
+  /** Adds one outcome to Knowledge, durably (recoveryMs counts only for successes). */
+  addOutcome(cause: FaultClassValue, action: ActionKind, succeeded: boolean, recoveryMs: number | null, atMs: number): void {
+    this.#write('saving knowledge', () => {
+      const next = withOutcome(this.record(cause, action), succeeded, recoveryMs);
+      this.#putKnowledge.run(cause, action, next.attempts, next.successes, next.meanRecoveryMs, Math.round(atMs));
+    });
+  }
+
 }
 
 function checkSettingKey(key: string): void {

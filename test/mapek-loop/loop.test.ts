@@ -156,11 +156,11 @@ describe('Knowledge', () => {
     const knowledge = new MemoryKnowledge();
     const candidates = actionTable[FaultClass.linkDegradation];
     expect(rankActions(knowledge, FaultClass.linkDegradation, candidates)).toEqual(['penaliseLink', 'avoidLink', 'raiseProbeRate']);
-    knowledge.addOutcome(FaultClass.linkDegradation, 'penaliseLink', false, null, 0);
-    knowledge.addOutcome(FaultClass.linkDegradation, 'avoidLink', true, 3000, 0);
-    knowledge.addOutcome(FaultClass.linkDegradation, 'raiseProbeRate', true, 1000, 0);
+    knowledge.addOutcome(FaultClass.linkDegradation, 'penaliseLink', false, null);
+    knowledge.addOutcome(FaultClass.linkDegradation, 'avoidLink', true, 3000);
+    knowledge.addOutcome(FaultClass.linkDegradation, 'raiseProbeRate', true, 1000);
     expect(rankActions(knowledge, FaultClass.linkDegradation, candidates)).toEqual(['raiseProbeRate', 'avoidLink', 'penaliseLink']);
-    knowledge.addOutcome(FaultClass.linkDegradation, 'avoidLink', true, 1000, 0);
+    knowledge.addOutcome(FaultClass.linkDegradation, 'avoidLink', true, 1000);
     expect(knowledge.record(FaultClass.linkDegradation, 'avoidLink')).toEqual({ attempts: 2, successes: 2, meanRecoveryMs: 2000 });
     expect(rankActions(knowledge, FaultClass.linkDegradation, candidates)[0]).toBe('avoidLink');
     expect(successScore({ attempts: 0, successes: 0, meanRecoveryMs: null })).toBe(0.5);

@@ -256,3 +256,24 @@ describe('state database: settings', () => {
     expect(db.setting('big')).toBeNull();
   });
 });
+
+describe('NodeStateDb as MAPE-K Knowledge', () => {
+  it('keeps outcomes per cause and action across a reopen, and ranks with them', async () => {
+    const { rankActions } = await import('../../src/mapek/knowledge.js');
+    const dir = mkdtempSync(join(tmpdir(), 'x0t-knowledge-'));
+    const path = join(dir, 'state.db');
+    const db = NodeStateDb.open(path);
+    expect(db.record(1, 'quarantineNode')).toEqual({ attempts: 0, successes: 0, meanRecoveryMs: null });
+    db.addOutcome(1, 'quarantineNode', true, 3000, 10);
+    db.addOutcome(1, 'quarantineNode', true, 1000, 20);
+    db.addOutcome(1, 'avoidLink', false, null, 30);
+    db.close();
+    const again = NodeStateDb.open(path);
+    expect(again.record(1, 'quarantineNode')).toEqual({ attempts: 2, successes: 2, meanRecoveryMs: 2000 });
+    expect(again.record(1, 'avoidLink')).toEqual({ attempts: 1, successes: 0, meanRecoveryMs: null });
+    expect(again.record(2, 'quarantineNode').attempts).toBe(0);
+    expect(rankActions(again, 1, ['avoidLink', 'quarantineNode'])).toEqual(['quarantineNode', 'avoidLink']);
+    again.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
