@@ -141,6 +141,28 @@ export interface NodeCounters {
   /** Probes not sent because data had just gone to that neighbour (data is evidence of liveness). */
   readonly probesSpared: number;
   readonly dataBytesSent: number;
+  /** Incidents the self-healing loop holds now, by state. */
+  readonly incidents: Readonly<Record<string, number>>;
+  /** Decisions the self-healing loop took since start, by kind (actionStarted, actionFailed, ...). */
+  readonly mapekDecisions: Readonly<Record<string, number>>;
+}
+
+/** An incident of the node's self-healing loop (MAPE-K). */
+export interface IncidentInfo {
+  readonly id: number;
+  /** What it is about: `node:<node id>` or `link:<from>-><to>`. */
+  readonly subject: string;
+  /** The suspected cause, a fault class name (greyHole, linkDegradation, ...). */
+  readonly cause: string;
+  readonly state: 'suspected' | 'confirmed' | 'cleared';
+  /** ISO 8601 time the incident opened. */
+  readonly openedAt: string;
+  /** The latest anomaly score, 0..1. */
+  readonly score: number;
+  /** The action in effect, or null. */
+  readonly action: string | null;
+  /** Actions tried so far, in order. */
+  readonly tried: readonly string[];
 }
 
 /** The running node as the API sees it. */
@@ -165,4 +187,8 @@ export interface NodeBackend {
   takeRecoverySamples(): readonly number[];
   /** The audit log, newest first: at most `query.limit` records, only those at or after `query.since` when given. */
   audit(query: AuditQuery): readonly AuditInfo[];
+  /** Open incidents of the self-healing loop, and cleared ones whose action is still held, oldest first. */
+  incidents(): readonly IncidentInfo[];
+  /** The self-healing loop's decisions (audit records of actor 'mape-k'), newest first, as `audit` selects them. */
+  actions(query: AuditQuery): readonly AuditInfo[];
 }

@@ -49,6 +49,7 @@ const mirroredCounters: readonly MirroredCounter[] = [
   { name: 'control_packets_sent_total', help: 'Packets of routing control traffic sent (one per link a packet goes out on)', read: (c) => ({ '': c.controlPacketsSent }) },
   { name: 'probes_spared_total', help: 'Probes not sent because a data packet had just gone to that neighbour', read: (c) => ({ '': c.probesSpared }) },
   { name: 'data_bytes_sent_total', help: 'Bytes of data traffic sent', read: (c) => ({ '': c.dataBytesSent }) },
+  { name: 'mapek_decisions_total', help: 'Decisions of the self-healing loop, by kind (incidentOpened, actionStarted, actionFailed, ...)', label: 'decision', read: (c) => c.mapekDecisions },
 ];
 
 /** Builds the registry of one node's metrics, fed from `backend` whenever it is scraped. */
@@ -57,6 +58,16 @@ export function createMetrics(backend: NodeBackend, options: MetricsOptions = {}
   if (options.processMetrics === true) collectDefaultMetrics({ register: registry, prefix: metricsPrefix });
   registerLinkGauges(registry, backend);
   registerRouteGauges(registry, backend);
+  new Gauge({
+    name: `${metricsPrefix}mapek_incidents`,
+    help: 'Incidents the self-healing loop holds now, by state (suspected, confirmed, cleared with an action still held)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [state, count] of Object.entries(backend.counters().incidents)) this.set({ state }, count);
+    },
+  });
   for (const spec of mirroredCounters) registerMirroredCounter(registry, backend, spec);
   new Histogram({
     name: `${metricsPrefix}recovery_seconds`,

@@ -55,6 +55,11 @@ function registerReadRoutes(app: FastifyInstance, { backend, guard, metrics }: R
     const { limit, since } = parseInput(auditQuery, 'query', request.query);
     return backend.audit(since === undefined ? { limit } : { limit, since });
   });
+  app.get('/v1/incidents', read, async () => backend.incidents());
+  app.get('/v1/actions', read, async (request) => {
+    const { limit, since } = parseInput(auditQuery, 'query', request.query);
+    return backend.actions(since === undefined ? { limit } : { limit, since });
+  });
 }
 
 function registerActionRoutes(app: FastifyInstance, context: RouteContext): void {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { AuditInfo, NeighbourInfo, NodeInfo, PingResult, RouteInfo, TraceHop } from '../api/backend.js';
+import type { AuditInfo, IncidentInfo, NeighbourInfo, NodeInfo, PingResult, RouteInfo, TraceHop } from '../api/backend.js';
 import { auditLimitMax, auditLimitMin, isoDateTime, isoDateTimeMessage, pingCountDefault, pingCountMax, pingCountMin, pingIntervalMsDefault, replyTimeoutMsDefault, traceMaxHopsDefault, traceMaxHopsMax, traceMaxHopsMin } from '../api/schemas.js';
 import { parseNodeId } from '../wire/ids.js';
 import { UsageError } from './errors.js';
@@ -17,7 +17,7 @@ export const apiUrlDefault = 'http://127.0.0.1:7480';
 /** How long a quick request (status, neighbours, routes, link, audit) may take. */
 export const apiRequestTimeoutMs = 10_000;
 /** The commands of this module. */
-export const clientCommands = ['status', 'neighbours', 'routes', 'ping', 'traceroute', 'link', 'drain', 'audit'] as const;
+export const clientCommands = ['status', 'neighbours', 'routes', 'ping', 'traceroute', 'link', 'drain', 'audit', 'incidents', 'actions'] as const;
 /** One of clientCommands. */
 export type ClientCommand = (typeof clientCommands)[number];
 
@@ -38,10 +38,13 @@ export const clientCommandsUsage = `  status                      show the local
   audit [--limit N] [--since ISO]
                               the node's audit log, newest first: N records (default 100, at
                               most 1000), only those at or after an ISO 8601 time
+  incidents                   the self-healing loop's incidents: subject, cause, state, action
+  actions [--limit N] [--since ISO]
+                              the self-healing loop's decisions, newest first (as audit)
 `;
 
 /** Lines for the usage text of a client command's error. */
-export const clientUsageText = `${clientCommandsUsage}Options of status / neighbours / routes / ping / traceroute / link / audit:
+export const clientUsageText = `${clientCommandsUsage}Options of status / neighbours / routes / ping / traceroute / link / audit / incidents / actions:
   --api URL                   the node API (default ${apiUrlDefault})
   --token-file PATH           file holding the API token (default: $${apiTokenEnv})
   --json                      print the API's JSON answer as is
@@ -108,7 +111,11 @@ async function runCommand(command: ClientCommand, options: ClientOptions, io: Cl
     case 'drain':
       return drain(options, io);
     case 'audit':
-      return audit(options, io);
+      return audit(options, io, '/v1/audit');
+    case 'actions':
+      return audit(options, io, '/v1/actions');
+    case 'incidents':
+      return show(options, io, '/v1/incidents', (list: readonly IncidentInfo[]) => formatIncidents(list));
   }
 }
 
@@ -130,7 +137,7 @@ const optionSpec = {
 } as const;
 
 /** Options that belong to one command only, with that command. */
-const commandOptions = { count: 'ping', 'max-hops': 'traceroute', limit: 'audit', since: 'audit' } as const satisfies Partial<Record<keyof typeof optionSpec, ClientCommand>>;
+const commandOptions = { count: ['ping'], 'max-hops': ['traceroute'], limit: ['audit', 'actions'], since: ['audit', 'actions'] } as const satisfies Partial<Record<keyof typeof optionSpec, readonly ClientCommand[]>>;
 
 function parseClientOptions(command: ClientCommand, argv: readonly string[], env: NodeJS.ProcessEnv): ClientOptions {
   let parsed;
@@ -141,8 +148,10 @@ function parseClientOptions(command: ClientCommand, argv: readonly string[], env
   }
   const { values, positionals } = parsed;
   checkPositionals(command, positionals);
-  for (const [option, owner] of Object.entries(commandOptions)) {
-    if (values[option as keyof typeof commandOptions] !== undefined && command !== owner) throw new UsageError(`${command}: --${option} is an option of ${owner} only`);
+  for (const [option, owners] of Object.entries(commandOptions)) {
+    if (values[option as keyof typeof commandOptions] !== undefined && !(owners as readonly ClientCommand[]).includes(command)) {
+      throw new UsageError(`${command}: --${option} is an option of ${owners.join(' and ')} only`);
+    }
   }
   return {
     api: apiUrl(values.api ?? apiUrlDefault),
@@ -340,12 +349,12 @@ export function formatRoutes(list: readonly RouteInfo[]): string {
   );
 }
 
-/** `audit`: GET /v1/audit with --limit and --since as query parameters (URL-encoded, so an offset's + survives). */
-async function audit(options: ClientOptions, io: CliIo): Promise<number> {
+/** `audit` and `actions`: GET `base` with --limit and --since as query parameters (URL-encoded, so an offset's + survives). */
+async function audit(options: ClientOptions, io: CliIo, base: '/v1/audit' | '/v1/actions'): Promise<number> {
   const query = new URLSearchParams();
   if (options.limit !== undefined) query.set('limit', String(options.limit));
   if (options.since !== undefined) query.set('since', options.since);
-  const path = query.size === 0 ? '/v1/audit' : `/v1/audit?${query.toString()}`;
+  const path = query.size === 0 ? base : `${base}?${query.toString()}`;
   return show(options, io, path, (list: readonly AuditInfo[]) => formatAudit(list));
 }
 
@@ -356,6 +365,16 @@ export function formatAudit(list: readonly AuditInfo[]): string {
     ['time', 'actor', 'action', 'subject', 'outcome', 'detail'],
     list.map((r) => [r.at, r.actor, r.action, r.subject, r.outcome, r.detail ?? '-'].map(printable)),
     [false, false, false, false, false, false],
+  );
+}
+
+/** `incidents` as a table, oldest first. */
+export function formatIncidents(list: readonly IncidentInfo[]): string {
+  if (list.length === 0) return 'no incidents\n';
+  return renderColumns(
+    ['id', 'subject', 'cause', 'state', 'opened', 'score', 'action', 'tried'],
+    list.map((i) => [String(i.id), i.subject, i.cause, i.state, i.openedAt, i.score.toFixed(2), i.action ?? '-', i.tried.length === 0 ? '-' : i.tried.join(',')].map(printable)),
+    [true, false, false, false, false, true, false, false],
   );
 }
 

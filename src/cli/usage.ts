@@ -16,6 +16,9 @@ Commands:
                               crashes under both timing profiles and print the recovery table
   twin run <scenario>         run a twin scenario (a YAML file, or a name from scenarios/)
   twin compare <scenario>     run it once per profile and print the results side by side
+  twin dataset <scenario> --out DIR [--seed N] [--window-ms M] [--json] [--quiet]
+                              run one seed with telemetry on every node and write labelled
+                              windows (DIR/manifest.json, DIR/windows.bin; docs/telemetry.md)
   ca init --trust-domain TD --dir DIR
                               create the mesh CA (Ed25519 + ML-DSA-65 keys, encrypted with a
                               passphrase from X0TTA6BL4_CA_PASSPHRASE or asked on the terminal)
@@ -43,7 +46,7 @@ Options of twin run / twin compare / twin demo:
   --quiet                     no progress bar
   --version                   print the version
 
-Options of status / neighbours / routes / ping / traceroute / link / audit / node drain:
+Options of status / neighbours / routes / ping / traceroute / link / audit / incidents / actions / node drain:
   --api URL                   the node API (default http://127.0.0.1:7480)
   --token-file PATH           file holding the API token (default: $X0TTA6BL4_API_TOKEN)
   --json                      print the API's JSON answer as is

@@ -26,8 +26,12 @@ export interface CoreHandle {
   input(input: MeshInput): void;
 }
 
-/** Handlers for actions outside the routing core; each returns what happened. */
-export type ExtraHandlers = Partial<Record<Exclude<ActionKind, 'quarantineNode' | 'avoidLink' | 'penaliseLink'>, { apply(subject: Subject): ActuatorResult; undo(subject: Subject): void }>>;
+/**
+ * Handlers the driver gives for actions outside the routing core, or in place of the core's own
+ * (the daemon quarantines through its policy, so that a policy reload or a returning neighbour
+ * does not undo it); each returns what happened.
+ */
+export type ExtraHandlers = Partial<Record<ActionKind, { apply(subject: Subject): ActuatorResult; undo(subject: Subject): void }>>;
 
 /** Extra cost of a penalised link: four perfect hops' worth, so a detour of up to four hops wins. */
 export const linkPenalty = 1024;
@@ -53,15 +57,17 @@ export class CoreActuator implements Actuator {
 
   /** Carries `kind` out against `subject`, or says why not. */
   execute(kind: ActionKind, subject: Subject): ActuatorResult {
-    if (kind === 'quarantineNode' || kind === 'avoidLink' || kind === 'penaliseLink') return this.onLinks(kind, subject, true);
     const handler = this.extras[kind];
-    return handler === undefined ? { ok: false, reason: `${kind} is not available on this node` } : handler.apply(subject);
+    if (handler !== undefined) return handler.apply(subject);
+    if (kind === 'quarantineNode' || kind === 'avoidLink' || kind === 'penaliseLink') return this.onLinks(kind, subject, true);
+    return { ok: false, reason: `${kind} is not available on this node` };
   }
 
   /** Undoes `kind` against `subject`. */
   rollback(kind: ActionKind, subject: Subject): void {
-    if (kind === 'quarantineNode' || kind === 'avoidLink' || kind === 'penaliseLink') this.onLinks(kind, subject, false);
-    else this.extras[kind]?.undo(subject);
+    const handler = this.extras[kind];
+    if (handler !== undefined) handler.undo(subject);
+    else if (kind === 'quarantineNode' || kind === 'avoidLink' || kind === 'penaliseLink') this.onLinks(kind, subject, false);
   }
 
   private onLinks(kind: 'quarantineNode' | 'avoidLink' | 'penaliseLink', subject: Subject, apply: boolean): ActuatorResult {

@@ -6,15 +6,18 @@ import { parseBundle } from '../identity/bundle.js';
 import { RevocationSet } from '../identity/revocation.js';
 import { nodeIdOfSpiffeId, parseSpiffeId } from '../identity/spiffe-id.js';
 import { trustAnchorFrom, validateSvid, type TrustAnchor } from '../identity/svid.js';
+import { CoreActuator } from '../mapek/core-actuator.js';
+import type { Subject } from '../mapek/actions.js';
+import { MapeK, type ActuatorResult, type AuditEntry as MapekAuditEntry } from '../mapek/loop.js';
 import { fastProfile, rfc8966Profile } from '../mesh/profiles.js';
-import { formatNodeId } from '../wire/ids.js';
+import { formatNodeId, type NodeId } from '../wire/ids.js';
 import { loadPolicyFiles, defaultPolicyDir, newPolicyStats, nodeRefFromSpiffeId, watchPolicyDir, type NodeRef, type PolicyDenyRecord, type PolicyEngine } from '../policy/index.js';
 import type { NodeKeys } from '../identity/ca.js';
 import type { SvidIdentity } from '../identity/svid.js';
 import type { NodeConfig } from './config.js';
 import { CaSync } from './ca-sync.js';
 import { endpointOf, type Endpoint } from './links.js';
-import { DaemonBackend } from './node-backend.js';
+import { DaemonBackend, mapekActor } from './node-backend.js';
 import { NodeRuntime, type PeerPolicy } from './runtime.js';
 import { NodeStateDb, type AuditEntry } from './state-db.js';
 import { readEnrollment, readNodeKeys, StateError, type Enrollment } from './state-dir.js';
@@ -54,6 +57,8 @@ function anchorsOf(enrollment: Enrollment, nowMs: number): readonly TrustAnchor[
 class PolicyHolder implements PeerPolicy {
   readonly stats = newPolicyStats();
   engine: PolicyEngine;
+  /** Peers the self-healing loop took out of transit (SPIFFE IDs), on top of what the policy files say. */
+  readonly quarantined = new Set<string>();
 
   constructor(
     readonly dir: string,
@@ -72,6 +77,7 @@ class PolicyHolder implements PeerPolicy {
   }
 
   mayTransit(peerSpiffeId: string): boolean {
+    if (this.quarantined.has(peerSpiffeId)) return false;
     return this.engine.canTransit(this.local, nodeRefFromSpiffeId(peerSpiffeId)).allowed;
   }
 }
@@ -124,6 +130,13 @@ export class NodeDaemon {
   readonly runtime: NodeRuntime;
   readonly backend: DaemonBackend;
   readonly db: NodeStateDb;
+  /**
+   * The self-healing loop, acting through this node's core with Knowledge in its database.
+   * (Its analysers arrive with issue 5's telemetry; until then nothing steps it.)
+   */
+  readonly mapek: MapeK;
+  /** Decisions of the loop since start, by kind. */
+  private readonly mapekDecisions: Record<string, number> = {};
   /** Resolves once the daemon has stopped (stop, or the end of a drain). */
   readonly stopped: Promise<void>;
   private readonly policy: PolicyHolder;
@@ -174,7 +187,17 @@ export class NodeDaemon {
       drain: () => this.drain(),
       isDraining: () => this.draining,
       audit: (query) => this.db.auditLog(query),
+      incidents: () => this.mapek.incidentViews(),
+      mapekDecisions: () => ({ ...this.mapekDecisions }),
     });
+    const actuator = new CoreActuator(
+      {
+        links: () => this.runtime.mesh.neighbourViews().map((view) => ({ link: view.link, peer: view.peer, usable: view.usable })),
+        input: (input) => this.runtime.step(input),
+      },
+      { quarantineNode: { apply: (subject) => this.quarantine(subject, true), undo: (subject) => this.quarantine(subject, false) } },
+    );
+    this.mapek = new MapeK(actuator, this.db, (entry) => this.onMapekDecision(entry));
     this.caSync = new CaSync({
       enrollment,
       keys: state.keys,
@@ -282,6 +305,36 @@ export class NodeDaemon {
     } catch (error) {
       this.log('error', 'failed writing the audit log', { error: (error as Error).message, action: entry.action });
     }
+  }
+
+  /**
+   * Takes the neighbour a subject names out of transit through the policy (or lets it back):
+   * the runtime asks the policy again at once, and every later decision (a reload, the neighbour
+   * coming back) keeps asking the same policy.
+   */
+  private quarantine(subject: Subject, on: boolean): ActuatorResult {
+    const node = subject.kind === 'node' ? subject.node : subject.to;
+    const peers = this.runtime.links
+      .all()
+      .filter((record) => this.runtime.mesh.neighbourViews().some((view) => view.link === record.link && view.peer === node))
+      .map((record) => this.runtime.secure.peerOf(record.link))
+      .filter((peer): peer is string => peer !== null);
+    if (peers.length === 0) return { ok: false, reason: `no secured link of this node leads to node ${formatNodeId(node as NodeId)}` };
+    for (const peer of peers) {
+      if (on) this.policy.quarantined.add(peer);
+      else this.policy.quarantined.delete(peer);
+    }
+    this.runtime.applyTransitPolicy();
+    return { ok: true };
+  }
+
+  /** One decision of the self-healing loop: counted, logged and audited with its evidence. */
+  private onMapekDecision(entry: MapekAuditEntry): void {
+    this.mapekDecisions[entry.event] = (this.mapekDecisions[entry.event] ?? 0) + 1;
+    const outcome = entry.event === 'actionFailed' ? 'failed' : entry.event === 'actionRefused' || entry.event === 'actionSuppressed' ? 'denied' : 'ok';
+    const detail = JSON.stringify({ cause: entry.cause, action: entry.action, reason: entry.reason, evidence: entry.evidence });
+    this.log(entry.event.startsWith('action') ? 'warn' : 'info', `self-healing: ${entry.event}`, { subject: entry.subject, cause: entry.cause, action: entry.action, reason: entry.reason });
+    this.auditEntry({ atMs: entry.atMs, actor: mapekActor, action: `mapek.${entry.event}`, subject: entry.subject, outcome, detail });
   }
 
   private onDeny(record: PolicyDenyRecord): void {

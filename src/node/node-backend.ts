@@ -1,4 +1,5 @@
-import type { AuditInfo, AuditQuery, NeighbourInfo, NodeBackend, NodeCounters, NodeEvent, NodeInfo, PingReply, PingResult, RouteInfo, SendResult, TraceHop } from '../api/backend.js';
+import type { AuditInfo, AuditQuery, IncidentInfo, NeighbourInfo, NodeBackend, NodeCounters, NodeEvent, NodeInfo, PingReply, PingResult, RouteInfo, SendResult, TraceHop } from '../api/backend.js';
+import type { IncidentView } from '../mapek/loop.js';
 import type { LinkId } from '../mesh/neighbour.js';
 import type { MeshEvent } from '../mesh/types.js';
 import { formatNodeId, parseNodeId, type NodeId } from '../wire/ids.js';
@@ -28,9 +29,16 @@ export interface DaemonFacts {
   /** Starts draining; resolves when the node has left. */
   readonly drain: () => Promise<void>;
   readonly isDraining: () => boolean;
-  /** The audit log, newest first (NodeStateDb.auditLog): at most `limit` records at or after `sinceMs`. */
-  readonly audit: (query: { readonly limit: number; readonly sinceMs?: number }) => readonly AuditRecord[];
+  /** The audit log, newest first (NodeStateDb.auditLog): at most `limit` records at or after `sinceMs`, of `actor` only when given. */
+  readonly audit: (query: { readonly limit: number; readonly sinceMs?: number; readonly actor?: string }) => readonly AuditRecord[];
+  /** The self-healing loop's incidents (MapeK.incidentViews). */
+  readonly incidents: () => readonly IncidentView[];
+  /** The self-healing loop's decisions since start, by kind. */
+  readonly mapekDecisions: () => Readonly<Record<string, number>>;
 }
+
+/** The audit actor of the self-healing loop's decisions. */
+export const mapekActor = 'mape-k';
 
 interface PendingEcho {
   readonly sentAtMs: number;
@@ -45,6 +53,13 @@ function sinceMsOf(since: string): number {
   const ms = Date.parse(since);
   if (Number.isNaN(ms)) throw new RangeError(`audit: since: expected an ISO 8601 date-time, got ${JSON.stringify(since)}`);
   return Math.max(0, ms);
+}
+
+/** How many times each value occurs. */
+function countBy(values: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
 }
 
 /** NodeBackend over a NodeRuntime. Call `onEvent` with every event the runtime reports. */
@@ -144,6 +159,8 @@ export class DaemonBackend implements NodeBackend {
       controlPacketsSent: mesh.controlPacketsSent,
       probesSpared: mesh.probesSpared,
       dataBytesSent: mesh.dataBytesSent,
+      incidents: countBy(this.facts.incidents().map((incident) => incident.state)),
+      mapekDecisions: this.facts.mapekDecisions(),
     };
   }
 
@@ -206,7 +223,29 @@ export class DaemonBackend implements NodeBackend {
   }
 
   audit(query: AuditQuery): readonly AuditInfo[] {
-    const records = this.facts.audit(query.since === undefined ? { limit: query.limit } : { limit: query.limit, sinceMs: sinceMsOf(query.since) });
+    return this.auditRecords(query);
+  }
+
+  actions(query: AuditQuery): readonly AuditInfo[] {
+    return this.auditRecords(query, mapekActor);
+  }
+
+  incidents(): readonly IncidentInfo[] {
+    return this.facts.incidents().map((incident) => ({
+      id: incident.id,
+      subject: incident.subject,
+      cause: incident.cause,
+      state: incident.state,
+      openedAt: new Date(incident.openedAtMs).toISOString(),
+      score: incident.score,
+      action: incident.action,
+      tried: incident.tried,
+    }));
+  }
+
+  private auditRecords(query: AuditQuery, actor?: string): readonly AuditInfo[] {
+    const since = query.since === undefined ? {} : { sinceMs: sinceMsOf(query.since) };
+    const records = this.facts.audit({ limit: query.limit, ...since, ...(actor === undefined ? {} : { actor }) });
     return records.map((record) => ({
       id: record.id,
       at: new Date(record.atMs).toISOString(),

@@ -185,8 +185,8 @@ export class NodeStateDb implements KnowledgeStore {
       'INSERT INTO audit (at_ms, actor, action, subject, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.#pruneAudit = db.prepare<[number]>('DELETE FROM audit WHERE id <= (SELECT max(id) FROM audit) - ?');
-    this.#selectAudit = db.prepare<[number, number], AuditRow>(
-      'SELECT id, at_ms AS atMs, actor, action, subject, outcome, detail FROM audit WHERE at_ms >= ? ORDER BY id DESC LIMIT ?',
+    this.#selectAudit = db.prepare<[number, string | null, string | null, number], AuditRow>(
+      'SELECT id, at_ms AS atMs, actor, action, subject, outcome, detail FROM audit WHERE at_ms >= ? AND (? IS NULL OR actor = ?) ORDER BY id DESC LIMIT ?',
     );
     this.#getSetting = db.prepare<[string], { value: string }>('SELECT value FROM setting WHERE key = ?');
     this.#putSetting = db.prepare<[string, string]>('INSERT INTO setting (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
@@ -297,13 +297,17 @@ export class NodeStateDb implements KnowledgeStore {
     });
   }
 
-  /** Audit entries at or after `sinceMs`, newest (last appended) first, at most `limit` (default auditLogLimitDefault). */
-  auditLog(query: { readonly sinceMs?: number; readonly limit?: number } = {}): AuditRecord[] {
+  /**
+   * Audit entries at or after `sinceMs` (of `actor` only, when given), newest (last appended)
+   * first, at most `limit` (default auditLogLimitDefault).
+   */
+  auditLog(query: { readonly sinceMs?: number; readonly limit?: number; readonly actor?: string } = {}): AuditRecord[] {
     const sinceMs = query.sinceMs ?? 0;
     const limit = query.limit ?? auditLogLimitDefault;
+    const actor = query.actor ?? null;
     checkInteger('auditLog: limit', limit, 1, auditLogLimitMax);
     checkInteger('auditLog: sinceMs', sinceMs, 0, Number.MAX_SAFE_INTEGER);
-    return this.#guard('reading the audit log', () => this.#selectAudit.all(sinceMs, limit));
+    return this.#guard('reading the audit log', () => this.#selectAudit.all(sinceMs, actor, actor, limit));
   }
 
   /** A stored setting (e.g. 'lifecycle' = 'draining'), or null. */

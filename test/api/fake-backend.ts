@@ -3,7 +3,7 @@
  * real one. Its values are fixed so outputs can be compared as text; tests change the public
  * fields to steer it, and `failing` makes a method throw.
  */
-import type { AuditInfo, AuditQuery, NeighbourInfo, NodeBackend, NodeCounters, NodeEvent, NodeInfo, PingReply, PingResult, RouteInfo, SendResult, TraceHop } from '../../src/api/backend.js';
+import type { AuditInfo, AuditQuery, IncidentInfo, NeighbourInfo, NodeBackend, NodeCounters, NodeEvent, NodeInfo, PingReply, PingResult, RouteInfo, SendResult, TraceHop } from '../../src/api/backend.js';
 
 /** Node IDs the fake knows. */
 export const selfId = '0000abcd';
@@ -58,6 +58,8 @@ export class FakeBackend implements NodeBackend {
     controlPacketsSent: 123,
     probesSpared: 45,
     dataBytesSent: 67_890,
+    incidents: { confirmed: 1 },
+    mapekDecisions: { incidentOpened: 1, actionStarted: 1 },
   };
   /** Newest first, as the node's audit log answers. */
   auditList: AuditInfo[] = [
@@ -160,6 +162,20 @@ export class FakeBackend implements NodeBackend {
     const samples = this.recoverySamples;
     this.recoverySamples = [];
     return samples;
+  }
+
+  incidentList: IncidentInfo[] = [
+    { id: 1, subject: `node:${peerB}`, cause: 'greyHole', state: 'confirmed', openedAt: '2026-11-27T12:00:00.000Z', score: 0.93, action: 'quarantineNode', tried: ['quarantineNode'] },
+  ];
+
+  incidents(): readonly IncidentInfo[] {
+    return this.incidentList;
+  }
+
+  /** The audit records of the self-healing loop, as the node selects them. */
+  actions(query: AuditQuery): readonly AuditInfo[] {
+    const sinceMs = query.since === undefined ? 0 : Date.parse(query.since);
+    return this.auditList.filter((record) => record.actor === 'mape-k' && Date.parse(record.at) >= sinceMs).slice(0, query.limit);
   }
 
   /** auditList filtered as the node does: records at or after `since`, the first `limit`. */

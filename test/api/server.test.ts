@@ -47,6 +47,8 @@ describe('read routes', () => {
       ['GET', '/v1/neighbours', undefined, 'apiRead'],
       ['GET', '/v1/routes', undefined, 'apiRead'],
       ['GET', '/v1/audit', undefined, 'apiRead'],
+      ['GET', '/v1/incidents', undefined, 'apiRead'],
+      ['GET', '/v1/actions', undefined, 'apiRead'],
       ['POST', '/v1/ping', { dst: peerA, count: 1 }, 'apiPing'],
       ['POST', '/v1/traceroute', { dst: peerA }, 'apiPing'],
       ['POST', '/v1/send', { dst: peerA, payloadBase64: '' }, 'apiSend'],
@@ -382,6 +384,19 @@ describe('POST /v1/neighbours/:link/down and /up', () => {
     backend.failing.add('setLinkDisabled');
     const response = await app.inject(post('/v1/neighbours/1/down', undefined));
     expect([response.statusCode, response.json()]).toEqual([500, { error: 'internal', message: 'internal error' }]);
+  });
+});
+
+describe('GET /v1/incidents and /v1/actions', () => {
+  it('return the loop\'s incidents, and its decisions from the audit log with the audit log\'s query', async () => {
+    const { app, backend } = testApi();
+    const incidents = await app.inject({ url: '/v1/incidents', headers: asAdmin });
+    expect([incidents.statusCode, incidents.json()]).toEqual([200, backend.incidentList]);
+    backend.auditList.unshift({ id: 5, at: '2025-01-01T02:00:00.000Z', actor: 'mape-k', action: 'mapek.actionStarted', subject: `node:${peerB}`, outcome: 'ok', detail: '{"cause":"greyHole"}' });
+    const actions = await app.inject({ url: '/v1/actions?limit=5', headers: asAdmin });
+    expect([actions.statusCode, actions.json()]).toEqual([200, [backend.auditList[0]]]);
+    const bad = await app.inject({ url: '/v1/actions?limit=0', headers: asAdmin });
+    expect([bad.statusCode, (bad.json() as { message: string }).message]).toEqual([400, `query.limit: expected an integer in 1..${auditLimitMax}`]);
   });
 });
 

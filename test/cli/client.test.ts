@@ -207,6 +207,17 @@ describe('client commands against a real API', () => {
     expect((await run(['audit', '--since', '2030-01-01T00:00:00Z'])).out).toBe('no audit records\n');
   });
 
+  it('incidents prints the self-healing loop\'s incidents; actions its decisions with audit\'s options', async () => {
+    const incidents = await run(['incidents']);
+    expect(incidents.code).toBe(0);
+    expect(incidents.out.split('\n')[0]).toBe('id  subject        cause     state      opened                    score  action          tried');
+    expect(incidents.out.split('\n')[2]).toBe(` 1  node:${peerB}  greyHole  confirmed  2026-11-27T12:00:00.000Z   0.93  quarantineNode  quarantineNode`);
+    expect(JSON.parse((await run(['incidents', '--json'])).out)).toEqual(backend.incidentList);
+    expect((await run(['actions', '--limit', '5'])).out).toBe('no audit records\n');
+    backend.incidentList.length = 0;
+    expect((await run(['incidents'])).out).toBe('no incidents\n');
+  });
+
   it('traceroute prints one line per hop', async () => {
     expect(await run(['traceroute', peerB])).toEqual({
       code: 0,
@@ -310,8 +321,8 @@ describe('bad usage exits 2', () => {
     [['audit', '--since', 'yesterday'], `--since: ${isoDateTimeMessage}, got "yesterday"`],
     [['audit', '--since', '2025-01-01T00:00:00'], `--since: ${isoDateTimeMessage}, got "2025-01-01T00:00:00"`],
     [['audit', '--count', '3'], 'audit: --count is an option of ping only'],
-    [['status', '--limit', '3'], 'status: --limit is an option of audit only'],
-    [['ping', peerA, '--since', '2025-01-01T00:00:00Z'], 'ping: --since is an option of audit only'],
+    [['status', '--limit', '3'], 'status: --limit is an option of audit and actions only'],
+    [['ping', peerA, '--since', '2025-01-01T00:00:00Z'], 'ping: --since is an option of audit and actions only'],
     [['status', '--verbose'], "status: Unknown option '--verbose'"],
     [['status', '--api', 'not a url'], '--api: expected a URL like http://127.0.0.1:7480, got "not a url"'],
     [['status', '--api', 'ftp://127.0.0.1:7480'], '--api: expected an http or https URL, got "ftp://127.0.0.1:7480"'],

@@ -16,6 +16,8 @@ import { loadNodeConfig } from '../../src/node/config.js';
 import { NodeDaemon, type DaemonLog } from '../../src/node/daemon.js';
 import { NodeStateDb } from '../../src/node/state-db.js';
 import { readEnrollment, statePaths } from '../../src/node/state-dir.js';
+import { FaultClass } from '../../src/telemetry/types.js';
+import { parseNodeId, type NodeId } from '../../src/wire/ids.js';
 import { startTestCa, type TestCa } from './ca-fixture.js';
 
 /**
@@ -481,6 +483,36 @@ describe('revocation in a running mesh', () => {
     const actions = restarted.db.auditLog({ limit: 1000 }).map((entry) => entry.action);
     expect(actions.filter((action) => action === 'node.start')).toHaveLength(2);
     expect(actions).toContain('node.stop');
+  });
+});
+
+describe('the self-healing loop in a running node', () => {
+  it('quarantines a neighbour through the policy when findings say so: routes move to the other neighbour, /v1/incidents and /v1/actions show it, Knowledge keeps the outcome', async () => {
+    const [a, b, d, c] = [await enroll('heal-a'), await enroll('heal-b'), await enroll('heal-d'), await enroll('heal-c')];
+    const daemonA = await startDaemon(writeConfig(a));
+    const portA = udpPortOf(daemonA);
+    const daemonB = await startDaemon(writeConfig(b, { peers: [portA] }));
+    const daemonD = await startDaemon(writeConfig(d, { peers: [portA] }));
+    await startDaemon(writeConfig(c, { peers: [udpPortOf(daemonB), udpPortOf(daemonD)] }));
+    const cId = parseNodeId(c.nodeId);
+    const nextHop = (): NodeId | null => daemonA.runtime.mesh.routes().find((route) => route.dst === cId)?.nextHop ?? null;
+    const first = await eventually('a route from a to c', () => nextHop());
+    const other = first === parseNodeId(b.nodeId) ? parseNodeId(d.nodeId) : parseNodeId(b.nodeId);
+    const finding = { subject: { kind: 'node' as const, node: first }, cause: FaultClass.greyHole, score: 0.9, evidence: { deliveryThrough: 0.1 } };
+    daemonA.mapek.step(Date.now(), [finding]);
+    daemonA.mapek.step(Date.now(), [finding]);
+    await eventually('a to route to c around the quarantined node', () => nextHop() === other);
+    const running = { api: daemonA.apiAddress, token: readFileSync(join(a.stateDir, 'api-token'), 'utf8').trim() };
+    const incidents = await api<{ subject: string; state: string; action: string | null }[]>(running, '/v1/incidents');
+    expect(incidents).toEqual([expect.objectContaining({ subject: `node:${first}`, state: 'confirmed', action: 'quarantineNode', cause: 'greyHole' })]);
+    const actions = await api<{ actor: string; action: string; outcome: string }[]>(running, '/v1/actions');
+    expect(actions.map((entry) => entry.action)).toEqual(['mapek.actionStarted', 'mapek.incidentConfirmed', 'mapek.incidentOpened']);
+    expect(actions.every((entry) => entry.actor === 'mape-k')).toBe(true);
+    expect(await api<string>(running, '/metrics')).toContain('x0t_mapek_decisions_total{decision="actionStarted"} 1');
+    // The symptom clears: the action worked, and the node's database remembers it.
+    daemonA.mapek.step(Date.now(), []);
+    daemonA.mapek.step(Date.now(), []);
+    expect(daemonA.db.record(FaultClass.greyHole, 'quarantineNode')).toMatchObject({ attempts: 1, successes: 1 });
   });
 });
 

@@ -22,6 +22,8 @@ function facts(peersConfigured: number, audit: DaemonFacts['audit'] = () => []):
     drain: () => Promise.resolve(),
     isDraining: () => false,
     audit,
+    incidents: () => [],
+    mapekDecisions: () => ({}),
   };
 }
 
