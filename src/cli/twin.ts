@@ -4,13 +4,15 @@ import { demoCommand } from './demo.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 import { resolveScenario } from './paths.js';
+import { twinDatasetCommand } from './twin-dataset.js';
 import { runOne, writeOutputs } from './twin-run.js';
 
-/** `twin run <scenario>` and `twin compare <scenario>`. */
+/** `twin run <scenario>`, `twin compare <scenario>`, `twin dataset <scenario>` and `twin demo`. */
 export function twinCommand(verb: string | undefined, argv: readonly string[], io: CliIo): number {
   if (verb === 'demo') return demoCommand(argv, io);
+  if (verb === 'dataset') return twinDatasetCommand(argv, io);
   const options = parseTwinOptions(argv);
-  if (verb !== 'run' && verb !== 'compare') throw new UsageError(`twin: expected run, compare or demo, got ${JSON.stringify(verb ?? '')}`);
+  if (verb !== 'run' && verb !== 'compare') throw new UsageError(`twin: expected run, compare, dataset or demo, got ${JSON.stringify(verb ?? '')}`);
   if (options.positionals.length !== 1) throw new UsageError(`twin ${verb}: expected one scenario, got ${options.positionals.length}`);
   const scenario = loadScenario(resolveScenario(options.positionals[0]!));
   if (verb === 'run') {

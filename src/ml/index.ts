@@ -17,3 +17,18 @@ export { Trainer, type Labels, type TrainingOptions } from './train.js';
 export { decodeModel, encodeModel, loadModel, modelFormatVersion, modelMagic, saveModel } from './format.js';
 export { accuracy } from './metrics.js';
 export { loadCora, parseCoraEdges, parseCoraNodes, parseCoraSplit, type CoraDataset, type Split } from './cora.js';
+export {
+  auroc,
+  averagePrecision,
+  binaryMetrics,
+  calibrateThreshold,
+  confusionAt,
+  oneVsRest,
+  prCurve,
+  ratesOf,
+  type BinaryMetrics,
+  type Calibration,
+  type ConfusionCounts,
+  type OneVsRestMetrics,
+  type PrCurve,
+} from './classification.js';

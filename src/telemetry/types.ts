@@ -81,3 +81,28 @@ export interface Dataset {
  */
 export const requiredNodeFeatures = ['cpu', 'memory'] as const;
 export const requiredLinkFeatures = ['loss'] as const;
+
+/**
+ * One injected fault of a dataset, as the twin applied it: its class, the nodes or undirected
+ * links (as [a, b] node pairs; both directions carry the label) it labels, and the interval it
+ * was active, [startMs, endMs). A window is labelled with the fault when it overlaps that
+ * interval. Detection delay is measured from `startMs`.
+ */
+export interface DatasetFault {
+  /** The scenario's fault kind (greyHole, flap, degrade, ...). */
+  readonly kind: string;
+  readonly faultClass: FaultClassValue;
+  readonly nodes: readonly number[];
+  readonly links: readonly (readonly [number, number])[];
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/**
+ * A Dataset with the faults behind its labels. Added after Dataset (which stays as it was) so
+ * that a consumer can ask for the fault list in its types; `generateDataset` and `readDataset`
+ * return this.
+ */
+export interface LabelledDataset extends Dataset {
+  readonly faults: readonly DatasetFault[];
+}

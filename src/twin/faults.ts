@@ -1,8 +1,12 @@
+import { FaultClass, type FaultClassValue } from '../telemetry/types.js';
 import type { FlowTracker } from './flows.js';
+import type { LinkDirection } from './link-model.js';
+import { Misbehaviour } from './misbehaviour.js';
 import type { Network } from './network.js';
 import type { Prng } from './prng.js';
 import { crosses, type AffectedFlow, type FailureSet, type RecoveryTracker } from './recovery.js';
-import type { FaultSpec, LinkEnds, PartitionFault } from './scenario.js';
+import type { FaultSpec, LinkEnds, LinkFaultSpec, NodeFaultSpec, PartitionFault, SlowDegradationFault } from './scenario.js';
+import { HostFaults } from './sim-host.js';
 
 /** Packets sent up to this long after a repair still count as sent during the fault. */
 export const faultGraceMs = 1000;
@@ -26,6 +30,36 @@ export interface FaultRecord {
   readonly affectedFlows: number;
 }
 
+/** A slow degradation moves its loss and delay this often. */
+export const rampStepMs = 500;
+
+/**
+ * A fault that labels what it hits, for datasets: its class, the nodes or (undirected) edges it
+ * affects, and the interval it is active, [startMs, endMs).
+ */
+export interface FaultLabel {
+  readonly kind: string;
+  readonly faultClass: FaultClassValue;
+  readonly nodes: readonly number[];
+  readonly edges: readonly number[];
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/** The class each labelling fault kind puts on what it hits; kinds not listed (cuts, crashes, partitions) label nothing. */
+export const faultClassOfKind: Readonly<Record<string, FaultClassValue>> = {
+  greyHole: FaultClass.greyHole,
+  blackHole: FaultClass.blackHole,
+  slowDegradation: FaultClass.linkDegradation,
+  degrade: FaultClass.linkDegradation,
+  flap: FaultClass.flapping,
+  congestion: FaultClass.congestion,
+  cpuExhaustion: FaultClass.cpuExhaustion,
+  memoryExhaustion: FaultClass.memoryExhaustion,
+  bogusMetrics: FaultClass.bogusMetrics,
+  censorship: FaultClass.censorship,
+};
+
 /** An interval of virtual time during which some fault was active. */
 export interface FaultWindow {
   readonly startMs: number;
@@ -48,13 +82,21 @@ export interface FaultContext {
 export class FaultInjector {
   readonly records: FaultRecord[] = [];
   readonly windows: FaultWindow[] = [];
+  /** What each labelling fault hit and when (datasets read it). */
+  readonly labels: FaultLabel[] = [];
+  /** CPU and memory exhaustion in effect per node (the simulated hosts read it). */
+  readonly hosts: HostFaults;
   /** Crashes currently holding each node down. */
   private readonly crashHolds = new Map<number, number>();
+  /** Node misbehaviour, created (and put into the network) by the first fault that needs it. */
+  private misbehaviour: Misbehaviour | null = null;
 
   constructor(
     private readonly ctx: FaultContext,
     private readonly rng: Prng,
-  ) {}
+  ) {
+    this.hosts = new HostFaults(ctx.network.nodes.length);
+  }
 
   /** Schedules every fault of the scenario. */
   scheduleAll(faults: readonly FaultSpec[]): void {
@@ -78,10 +120,7 @@ export class FaultInjector {
         net.at(fault.atS * 1000, () => this.crashNode('nodeDown', fault.node, toMs(fault.untilS)));
         return;
       case 'flap':
-        for (let i = 0; i < fault.count; i++) {
-          const atMs = (fault.atS + i * fault.periodS) * 1000;
-          net.at(atMs, () => this.cutEdges('flap', [this.edgeOf(fault.link)], atMs + (fault.periodS * 1000) / 2));
-        }
+        this.scheduleFlaps(fault.link, fault.atS * 1000, fault.periodS * 1000, fault.count, rng);
         return;
       case 'degrade':
         net.at(fault.atS * 1000, () => this.degrade(fault.link, fault.loss, fault.extraDelayMs, fault.untilS * 1000, rng));
@@ -92,6 +131,144 @@ export class FaultInjector {
       case 'churn':
         this.scheduleChurn(fault.ratePerMin, fault.startS * 1000, fault.untilS * 1000, fault.downS * 1000, rng);
         return;
+      case 'greyHole':
+      case 'blackHole':
+      case 'cpuExhaustion':
+      case 'memoryExhaustion':
+      case 'bogusMetrics':
+        net.at(fault.atS * 1000, () => this.nodeFault(fault, rng));
+        return;
+      case 'slowDegradation':
+      case 'congestion':
+      case 'censorship':
+        net.at(fault.atS * 1000, () => this.linkFault(fault, rng));
+        return;
+    }
+  }
+
+  /** A fault of one node's behaviour or host, on the named node or a random on-path one. */
+  private nodeFault(fault: NodeFaultSpec, rng: Prng): void {
+    const node = fault.node ?? this.pickNode(true, rng);
+    if (node === null) return;
+    const untilMs = toMs(fault.untilS);
+    const undo = this.applyNodeFault(fault, node);
+    this.label(fault.kind, [node], [], untilMs);
+    this.open(fault.kind, `node ${node}`, 0, untilMs, undo);
+  }
+
+  private applyNodeFault(fault: NodeFaultSpec, node: number): () => void {
+    switch (fault.kind) {
+      case 'greyHole':
+        return this.misbehave().greyHole(node, fault.dropShare);
+      case 'blackHole':
+        return this.misbehave().greyHole(node, 1);
+      case 'bogusMetrics':
+        return this.misbehave().bogusMetrics(node, fault.metric);
+      case 'memoryExhaustion':
+        return this.hosts.exhaustMemory(node, this.ctx.network.nowMs);
+      case 'cpuExhaustion': {
+        const undoCpu = this.hosts.exhaustCpu(node);
+        const undoDelay = this.delayInputs(node, fault.inputDelayMs);
+        return () => {
+          undoCpu();
+          undoDelay();
+        };
+      }
+    }
+  }
+
+  /** A fault of one link's behaviour (both directions), on the named link or a random on-path one. */
+  private linkFault(fault: LinkFaultSpec, rng: Prng): void {
+    const pick = fault.kind === 'congestion' ? (): number | null => this.pickBusyEdge(rng) : (): number | null => this.pickEdge(true, rng);
+    const edge = fault.link === null ? pick() : this.edgeOf(fault.link);
+    if (edge === null) return;
+    const simEdge = this.ctx.network.edges[edge]!;
+    const directions = [simEdge.forward, simEdge.backward];
+    const untilMs = toMs(fault.untilS);
+    let undo: () => void;
+    if (fault.kind === 'congestion') {
+      const limit = { bandwidthBps: fault.bandwidthKbps * 1000, queueBytesMax: fault.queueBytes };
+      for (const d of directions) d.addLimit(limit, this.ctx.network.nowMs);
+      undo = () => directions.forEach((d) => d.removeLimit(limit, this.ctx.network.nowMs));
+    } else if (fault.kind === 'censorship') {
+      const band = { minBytes: fault.minBytes, maxBytes: fault.maxBytes };
+      for (const d of directions) d.addCensor(band);
+      undo = () => directions.forEach((d) => d.removeCensor(band));
+    } else {
+      undo = this.ramp(directions, fault);
+    }
+    this.label(fault.kind, [], [edge], untilMs);
+    this.open(fault.kind, this.edgeLabel(edge), 0, untilMs, undo);
+  }
+
+  /** Raises loss and delay on `directions` linearly over the ramp, then holds them; returns the undo. */
+  private ramp(directions: readonly LinkDirection[], fault: SlowDegradationFault): () => void {
+    const net = this.ctx.network;
+    const startMs = net.nowMs;
+    const rampMs = fault.rampS * 1000;
+    let loss = 0;
+    let delayMs = 0;
+    let stopped = false;
+    // Steps of different sizes leave rounding residue (1e-16) behind; what is that close to 0 is 0.
+    const clean = (x: number): number => (x < 1e-9 ? 0 : x);
+    const set = (nextLoss: number, nextDelayMs: number): void => {
+      for (const d of directions) {
+        d.extraLoss = clean(d.extraLoss + nextLoss - loss);
+        d.extraDelayMs = clean(d.extraDelayMs + nextDelayMs - delayMs);
+      }
+      loss = nextLoss;
+      delayMs = nextDelayMs;
+    };
+    const step = (): void => {
+      if (stopped) return;
+      const progress = Math.min(1, (net.nowMs - startMs) / rampMs);
+      set(progress * fault.maxLoss, progress * fault.maxExtraDelayMs);
+      if (progress < 1) net.at(Math.min(net.nowMs + rampStepMs, startMs + rampMs), step);
+    };
+    step();
+    return () => {
+      stopped = true;
+      set(0, 0);
+    };
+  }
+
+  /** Delays every packet arriving at `node` by `delayMs` (a busy CPU handles its inputs late); returns the undo. */
+  private delayInputs(node: number, delayMs: number): () => void {
+    const net = this.ctx.network;
+    const inbound = net.nodes[node]!.edges.map((e) => (net.edges[e]!.a === node ? net.edges[e]!.backward : net.edges[e]!.forward));
+    for (const d of inbound) d.extraDelayMs += delayMs;
+    return () => {
+      for (const d of inbound) d.extraDelayMs = Math.max(0, d.extraDelayMs - delayMs);
+    };
+  }
+
+  private misbehave(): Misbehaviour {
+    if (this.misbehaviour === null) {
+      this.misbehaviour = new Misbehaviour(this.ctx.network, this.rng.split('misbehaviour'));
+      this.ctx.network.shaper = this.misbehaviour;
+    }
+    return this.misbehaviour;
+  }
+
+  /** Records that a fault of `kind` now hits `nodes` or `edges` until `untilMs` (null: the end of the run). */
+  private label(kind: string, nodes: readonly number[], edges: readonly number[], untilMs: number | null): void {
+    const faultClass = faultClassOfKind[kind]!;
+    this.labels.push({ kind, faultClass, nodes, edges, startMs: this.ctx.network.nowMs, endMs: untilMs ?? this.ctx.endMs });
+  }
+
+  /** `count` cuts of periodMs / 2 every periodMs from atMs, all on the same link (a random on-path one when `link` is null). */
+  private scheduleFlaps(link: LinkEnds | null, startMs: number, periodMs: number, count: number, rng: Prng): void {
+    let edge: number | null = null;
+    for (let i = 0; i < count; i++) {
+      const atMs = startMs + i * periodMs;
+      const restoreAtMs = atMs + periodMs / 2;
+      this.ctx.network.at(atMs, () => {
+        if (i === 0) {
+          edge = link === null ? this.pickEdge(true, rng) : this.edgeOf(link);
+          if (edge !== null) this.label('flap', [], [edge], restoreAtMs + (count - 1) * periodMs);
+        }
+        if (edge !== null) this.cutEdges('flap', [edge], restoreAtMs);
+      });
     }
   }
 
@@ -131,6 +308,23 @@ export class FaultInjector {
       candidates = net.edges.map((e) => e.index).filter(up);
     }
     return candidates.length === 0 ? null : rng.pick(candidates);
+  }
+
+  /**
+   * A random up edge on some flow's current path, drawn with probability proportional to the
+   * number of flows crossing it: congestion happens where the load is.
+   */
+  private pickBusyEdge(rng: Prng): number | null {
+    const net = this.ctx.network;
+    const load = new Map<number, number>();
+    for (const flow of this.ctx.flows.flows) for (const e of this.ctx.flows.currentPath(flow).edges) load.set(e, (load.get(e) ?? 0) + 1);
+    const candidates = [...load].filter(([e]) => net.edges[e]!.forward.up && net.edges[e]!.backward.up).sort((a, b) => a[0] - b[0]);
+    let ticket = rng.next() * candidates.reduce((sum, [, flows]) => sum + flows, 0);
+    for (const [edge, flows] of candidates) {
+      ticket -= flows;
+      if (ticket < 0) return edge;
+    }
+    return candidates.at(-1)?.[0] ?? null;
   }
 
   /** A random live node that is no flow's endpoint (an intermediate hop of some flow when `onPath`). */
@@ -203,6 +397,7 @@ export class FaultInjector {
       }
     };
     adjust(1);
+    this.label('degrade', [], [edgeIndex], untilMs);
     this.open('degrade', this.edgeLabel(edgeIndex), 0, untilMs, () => adjust(-1));
   }
 

@@ -18,6 +18,8 @@ export interface Flow {
   /** Send time of packet `seq`, and whether it arrived. */
   readonly sentAtMs: Float64Array;
   readonly delivered: Uint8Array;
+  /** What every packet of the flow carries (its size is the flow's shape). */
+  readonly payload: Uint8Array;
   sent: number;
   lastDeliveryMs: number;
 }
@@ -46,22 +48,24 @@ export type DeliveryListener = (flow: Flow, trace: PacketTrace, nowMs: number) =
 export class FlowTracker {
   readonly flows: Flow[];
   private readonly traces = new Map<number, PacketTrace>();
-  private readonly payload: Uint8Array;
   private nextPurgeMs = 0;
   listener: DeliveryListener | null = null;
 
+  /** Flows between `pairs`; `payloadBytes` is every flow's payload size, or a list that flow i takes entry i mod length of. */
   constructor(
     private readonly network: Network,
     pairs: readonly (readonly [number, number])[],
     ratePps: number,
-    payloadBytes: number,
+    payloadBytes: number | readonly number[],
     private readonly packetsPerFlow: number,
   ) {
     if (pairs.length > flowsMax) throw new RangeError(`FlowTracker: at most ${flowsMax} flows, got ${pairs.length}`);
     if (packetsPerFlow > packetsPerFlowMax) {
       throw new RangeError(`FlowTracker: at most ${packetsPerFlowMax} packets per flow, got ${packetsPerFlow}`);
     }
-    this.payload = new Uint8Array(payloadBytes);
+    const sizes = typeof payloadBytes === 'number' ? [payloadBytes] : payloadBytes;
+    if (sizes.length === 0) throw new RangeError('FlowTracker: expected at least one payload size, got none');
+    const payloads = new Map(sizes.map((size) => [size, new Uint8Array(size)]));
     this.flows = pairs.map(([src, dst], index) => ({
       index,
       src,
@@ -69,6 +73,7 @@ export class FlowTracker {
       intervalMs: 1000 / ratePps,
       sentAtMs: new Float64Array(packetsPerFlow),
       delivered: new Uint8Array(packetsPerFlow),
+      payload: payloads.get(sizes[index % sizes.length]!)!,
       sent: 0,
       lastDeliveryMs: Number.NaN,
     }));
@@ -135,7 +140,7 @@ export class FlowTracker {
     flow.sentAtMs[seq] = now;
     this.traces.set(id, { flow: flow.index, seq, edges: [] });
     if (now >= this.nextPurgeMs) this.purge(now);
-    this.network.input(flow.src, { kind: 'send', dst: this.network.nodes[flow.dst]!.id, id, payload: this.payload });
+    this.network.input(flow.src, { kind: 'send', dst: this.network.nodes[flow.dst]!.id, id, payload: flow.payload });
   }
 
   private purge(nowMs: number): void {

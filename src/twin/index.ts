@@ -13,3 +13,7 @@ export { EventQueue } from './event-queue.js';
 export { line, ring, grid, randomGeometric, barabasiAlbert, fromEdgeList, TopologyError } from './topology.js';
 export type { Topology } from './topology.js';
 export type { Summary } from './stats.js';
+export { generateDataset, topologyName } from './dataset.js';
+export type { DatasetOptions } from './dataset.js';
+export { TelemetryTap } from './telemetry-tap.js';
+export { SimHost, HostFaults } from './sim-host.js';

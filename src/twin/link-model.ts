@@ -15,12 +15,24 @@ export interface LinkParams {
 }
 
 /** Why the link model did not deliver a packet. */
-export type LinkDrop = 'down' | 'loss' | 'queue';
+export type LinkDrop = 'down' | 'loss' | 'queue' | 'censored';
+
+/** A lower bandwidth and a smaller queue a fault puts on a direction (congestion). */
+export interface LinkLimit {
+  readonly bandwidthBps: number;
+  readonly queueBytesMax: number;
+}
+
+/** Sizes of data packets a censor on the link drops, in wire bytes, both ends inclusive. */
+export interface SizeBand {
+  readonly minBytes: number;
+  readonly maxBytes: number;
+}
 
 /**
  * One direction of a simulated link: delay with jitter, random loss, a bandwidth-limited
- * FIFO queue with a byte bound, plus the fault state (cut, extra loss, extra delay) that
- * scenarios change at run time.
+ * FIFO queue with a byte bound, plus the fault state (cut, extra loss, extra delay, a tighter
+ * bandwidth and queue, censored size bands) that scenarios change at run time.
  */
 export class LinkDirection {
   /** Faults holding this direction down; it carries packets only when none does. */
@@ -32,14 +44,20 @@ export class LinkDirection {
   private busyUntilMs = 0;
   private lastArrivalMs = 0;
   drops = { down: 0, loss: 0, queue: 0 };
+  /** Data packets a censor on the direction dropped. */
+  censoredDrops = 0;
   bytesCarried = 0;
   // Copies of the parameters: transmit runs for every packet, and reading them here saves
   // following a pointer to a separate object (a cache miss in a large twin).
   private readonly delayMs: number;
   private readonly jitterMs: number;
   private readonly loss: number;
-  private readonly bandwidthBps: number;
-  private readonly queueBytesMax: number;
+  private bandwidthBps: number;
+  private queueBytesMax: number;
+  /** Limits faults put on the direction; the tightest applies. */
+  private readonly limits: LinkLimit[] = [];
+  /** Size bands censors drop; empty on almost every link, so the check costs one length test. */
+  private readonly censored: SizeBand[] = [];
 
   constructor(
     readonly params: LinkParams,
@@ -77,9 +95,37 @@ export class LinkDirection {
     if (--this.cuts === 0) this.reset();
   }
 
-  /** When a packet of `bytes` sent at `nowMs` arrives, or why it does not. */
-  transmit(nowMs: number, bytes: number): number | LinkDrop {
+  /** Puts `limit` on the direction at `nowMs` until `removeLimit(limit)`; the tightest of the limits applies. */
+  addLimit(limit: LinkLimit, nowMs: number): void {
+    this.limits.push(limit);
+    this.applyLimits(nowMs);
+  }
+
+  /** Takes away a limit `addLimit` put on. */
+  removeLimit(limit: LinkLimit, nowMs: number): void {
+    const at = this.limits.indexOf(limit);
+    if (at >= 0) this.limits.splice(at, 1);
+    this.applyLimits(nowMs);
+  }
+
+  /** Drops data packets whose size is in `band` until `removeCensor(band)`. */
+  addCensor(band: SizeBand): void {
+    this.censored.push(band);
+  }
+
+  /** Takes away a band `addCensor` put on. */
+  removeCensor(band: SizeBand): void {
+    const at = this.censored.indexOf(band);
+    if (at >= 0) this.censored.splice(at, 1);
+  }
+
+  /** When a packet of `bytes` sent at `nowMs` arrives, or why it does not; `data` marks routed datagrams (censors look only at those). */
+  transmit(nowMs: number, bytes: number, data = false): number | LinkDrop {
     if (this.cuts !== 0) return this.drop('down');
+    if (this.censored.length !== 0 && data && this.isCensored(bytes)) {
+      this.censoredDrops++;
+      return 'censored';
+    }
     const loss = this.loss + this.extraLoss;
     if (loss > 0 && this.rng.next() < loss) return this.drop('loss');
     const serialiseMs = (bytes * 8 * 1000) / this.bandwidthBps;
@@ -100,7 +146,24 @@ export class LinkDirection {
     this.lastArrivalMs = 0;
   }
 
-  private drop(reason: LinkDrop): LinkDrop {
+  private isCensored(bytes: number): boolean {
+    for (const band of this.censored) if (bytes >= band.minBytes && bytes <= band.maxBytes) return true;
+    return false;
+  }
+
+  /** Sets the tightest limit; the bytes still queued then drain at the new rate. */
+  private applyLimits(nowMs: number): void {
+    const queuedBytes = (Math.max(0, this.busyUntilMs - nowMs) * this.bandwidthBps) / 8000;
+    this.bandwidthBps = this.params.bandwidthBps;
+    this.queueBytesMax = this.params.queueBytesMax;
+    for (const limit of this.limits) {
+      this.bandwidthBps = Math.min(this.bandwidthBps, limit.bandwidthBps);
+      this.queueBytesMax = Math.min(this.queueBytesMax, limit.queueBytesMax);
+    }
+    if (queuedBytes > 0) this.busyUntilMs = nowMs + (queuedBytes * 8000) / this.bandwidthBps;
+  }
+
+  private drop(reason: keyof LinkDirection['drops']): LinkDrop {
     this.drops[reason]++;
     return reason;
   }

@@ -45,6 +45,15 @@ export interface NetworkObserver {
   afterHandle?(node: number): void;
 }
 
+/**
+ * Changes what a node puts on its links, as a misbehaving node would (grey holes, bogus
+ * metrics): it returns the transmit to carry (the same one, or a rewritten one) or null to
+ * carry nothing. It sits between the node's core and the link, so the node's code is unchanged.
+ */
+export interface TransmitShaper {
+  shape(from: number, transmit: Transmit, nowMs: number): Transmit | null;
+}
+
 /** Everything needed to build a simulated network. */
 export interface NetworkConfig {
   readonly topology: Topology;
@@ -81,6 +90,8 @@ export class Network {
   nowMs = 0;
   eventsProcessed = 0;
   observer: NetworkObserver = {};
+  /** What node misbehaviour faults put between nodes and links; null (no cost) until one is scheduled. */
+  shaper: TransmitShaper | null = null;
   private readonly config: NetworkConfig;
   /**
    * The edges again as compact columns: ends a and b by edge index, and both directions,
@@ -120,6 +131,11 @@ export class Network {
     this.edgeA = Int32Array.from(this.edges, (edge) => edge.a);
     this.edgeB = Int32Array.from(this.edges, (edge) => edge.b);
     this.directions = this.edges.flatMap((edge) => [edge.forward, edge.backward]);
+  }
+
+  /** The timing profile every node runs. */
+  get profile(): TimingProfile {
+    return this.config.profile;
   }
 
   /** Boots every node at the current time. */
@@ -227,12 +243,18 @@ export class Network {
     observer.afterHandle?.(node.index);
   }
 
-  private carry(from: number, transmit: Transmit): void {
+  private carry(from: number, sent: Transmit): void {
+    let transmit = sent;
+    if (this.shaper !== null) {
+      const shaped = this.shaper.shape(from, sent, this.nowMs);
+      if (shaped === null) return;
+      transmit = shaped;
+    }
     const link = transmit.link;
     const forward = this.edgeA[link] === from;
     const direction = this.directions[forward ? 2 * link : 2 * link + 1]!;
     const to = forward ? this.edgeB[link]! : this.edgeA[link]!;
-    const arrival = direction.transmit(this.nowMs, transmit.bytes.length);
+    const arrival = direction.transmit(this.nowMs, transmit.bytes.length, transmit.data !== undefined);
     this.observer.onTransmit?.(from, this.edges[link]!, transmit, arrival);
     if (typeof arrival !== 'number') return;
     this.queue.push(arrival, this.events.packet(to, link, forward, direction.epoch, transmit.bytes));

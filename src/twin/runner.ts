@@ -67,8 +67,14 @@ export interface SeedRun {
   readonly endMs: number;
 }
 
+/** Choices of an assembly that `twin run` leaves at their defaults. */
+export interface AssembleOptions {
+  /** Have nodes emit routeChanged events even when the loop checker is off (telemetry counts them). */
+  readonly emitRouteEvents?: boolean;
+}
+
 /** Builds the network, flows, trackers and faults of one seed and boots every node at time 0. */
-export function assembleSeed(scenario: Scenario, seed: number): SeedRun {
+export function assembleSeed(scenario: Scenario, seed: number, options: AssembleOptions = {}): SeedRun {
   const rng = Prng.fromSeed(seed, 'twin');
   const topology = buildTopology(scenario.topology, rng.split('topology'));
   const { warmupS, durationS, settleS } = scenario.timing;
@@ -79,7 +85,7 @@ export function assembleSeed(scenario: Scenario, seed: number): SeedRun {
     profile: profiles[scenario.profile],
     rng: rng.split('network'),
     linkParams: linkParamsFor(scenario, rng.split('delay')),
-    emitRouteEvents: scenario.invariants.loops,
+    emitRouteEvents: scenario.invariants.loops || options.emitRouteEvents === true,
     ...secureWrap(security, secureNodes, (index, boot): Scheduler => schedulerFor(network, index, boot)),
   });
   const warmupMs = warmupS * 1000;
@@ -87,7 +93,7 @@ export function assembleSeed(scenario: Scenario, seed: number): SeedRun {
   const endMs = flowsEndMs + settleS * 1000;
   const pairs = scenario.traffic.pairs ?? randomPairs(topology.nodeCount, scenario.traffic.flows, rng.split('traffic'));
   const packetsPerFlow = Math.ceil(durationS * scenario.traffic.ratePps) + 1;
-  const flows = new FlowTracker(network, pairs, scenario.traffic.ratePps, scenario.traffic.payloadBytes, packetsPerFlow);
+  const flows = new FlowTracker(network, pairs, scenario.traffic.ratePps, scenario.traffic.payloadSizes ?? scenario.traffic.payloadBytes, packetsPerFlow);
   const recovery = new RecoveryTracker(network);
   flows.listener = (flow, trace, nowMs) => recovery.delivered(flow, trace, nowMs);
   const loops = scenario.invariants.loops ? new LoopChecker(network) : null;

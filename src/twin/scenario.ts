@@ -43,6 +43,14 @@ export const scenarioLimits = {
   faultsMax: 1000,
   faultCountMax: 100_000,
   ratePerMinMax: 60_000,
+  /** Sizes in one traffic payload mix. */
+  payloadSizesMax: 16,
+  /** A censored size band is in wire bytes: a packet is at most the wire's 1400 bytes. */
+  packetBytesMax: 1400,
+  /** Extra input delay of an exhausted CPU: a few ms is the point, a second is already absurd. */
+  inputDelayMsMax: 1000,
+  /** Largest metric a bogus node may advertise (below the 0xFFFF that means a retraction). */
+  bogusMetricMax: 0xfffe,
 } as const;
 
 const lim = scenarioLimits;
@@ -59,6 +67,14 @@ export const faultKinds = [
   'degrade',
   'partition',
   'churn',
+  'greyHole',
+  'blackHole',
+  'slowDegradation',
+  'congestion',
+  'cpuExhaustion',
+  'memoryExhaustion',
+  'bogusMetrics',
+  'censorship',
 ] as const;
 /** Ways a `partition` fault splits the network. */
 export const partitionModes = ['halves', 'randomHalves', 'isolate', 'bridge', 'majorityRing', 'oneWay'] as const;
@@ -104,6 +120,8 @@ export interface TrafficSpec {
   readonly pairs: readonly LinkEnds[] | null;
   readonly ratePps: number;
   readonly payloadBytes: number;
+  /** Flow i carries payloads of payloadSizes[i mod length] bytes (overrides payloadBytes); null: all payloadBytes. */
+  readonly payloadSizes: readonly number[] | null;
 }
 
 /** Whether a random fault picks links or nodes on an active path or anywhere. */
@@ -140,10 +158,10 @@ export interface NodeDownFault {
   readonly untilS: number | null;
 }
 
-/** A link that goes down for periodS/2 and up for periodS/2, `count` times from `atS`. */
+/** A link (null: a random on-path one, chosen at the first flap) that goes down for periodS/2 and up for periodS/2, `count` times from `atS`. */
 export interface FlapFault {
   readonly kind: 'flap';
-  readonly link: LinkEnds;
+  readonly link: LinkEnds | null;
   readonly atS: number;
   readonly periodS: number;
   readonly count: number;
@@ -177,6 +195,92 @@ export interface ChurnFault {
   readonly downS: number;
 }
 
+/**
+ * A node that drops `dropShare` of the data it forwards (not data it originates or delivers)
+ * while answering every control packet, from `atS` to `untilS` (null: the end). `node` null:
+ * a random node on some flow's path that is no flow's endpoint, chosen at `atS`.
+ */
+export interface GreyHoleFault {
+  readonly kind: 'greyHole';
+  readonly node: number | null;
+  readonly atS: number;
+  readonly untilS: number | null;
+  readonly dropShare: number;
+}
+
+/** A grey hole that drops all the data it forwards. */
+export interface BlackHoleFault {
+  readonly kind: 'blackHole';
+  readonly node: number | null;
+  readonly atS: number;
+  readonly untilS: number | null;
+}
+
+/**
+ * Loss and extra delay on both directions of a link rising linearly from 0 at `atS` to
+ * `maxLoss` and `maxExtraDelayMs` at `atS + rampS`, then held until `untilS` (null: the end).
+ */
+export interface SlowDegradationFault {
+  readonly kind: 'slowDegradation';
+  readonly link: LinkEnds | null;
+  readonly atS: number;
+  readonly rampS: number;
+  readonly untilS: number | null;
+  readonly maxLoss: number;
+  readonly maxExtraDelayMs: number;
+}
+
+/** Both directions of a link limited to `bandwidthKbps` with a `queueBytes` drop-tail queue. */
+export interface CongestionFault {
+  readonly kind: 'congestion';
+  readonly link: LinkEnds | null;
+  readonly atS: number;
+  readonly untilS: number | null;
+  readonly bandwidthKbps: number;
+  readonly queueBytes: number;
+}
+
+/** A host whose CPU is exhausted: it reports ~95 %+ and handles each input `inputDelayMs` late. */
+export interface CpuExhaustionFault {
+  readonly kind: 'cpuExhaustion';
+  readonly node: number | null;
+  readonly atS: number;
+  readonly untilS: number | null;
+  readonly inputDelayMs: number;
+}
+
+/** A host whose memory use rises to ~95 %+. */
+export interface MemoryExhaustionFault {
+  readonly kind: 'memoryExhaustion';
+  readonly node: number | null;
+  readonly atS: number;
+  readonly untilS: number | null;
+}
+
+/** A node that advertises `metric` for every route it forwards (rewriting its Update TLVs). */
+export interface BogusMetricsFault {
+  readonly kind: 'bogusMetrics';
+  readonly node: number | null;
+  readonly atS: number;
+  readonly untilS: number | null;
+  readonly metric: number;
+}
+
+/** A censor on a link dropping data packets of minBytes..maxBytes wire bytes, both directions. */
+export interface CensorshipFault {
+  readonly kind: 'censorship';
+  readonly link: LinkEnds | null;
+  readonly atS: number;
+  readonly untilS: number | null;
+  readonly minBytes: number;
+  readonly maxBytes: number;
+}
+
+/** Faults of one node's behaviour or host (they label the node). */
+export type NodeFaultSpec = GreyHoleFault | BlackHoleFault | CpuExhaustionFault | MemoryExhaustionFault | BogusMetricsFault;
+/** Faults of one link's behaviour that leave it up (they label both directions of the link). */
+export type LinkFaultSpec = SlowDegradationFault | CongestionFault | CensorshipFault;
+
 /** One entry of a scenario's `faults` list. */
 export type FaultSpec =
   | LinkFailureFault
@@ -186,7 +290,9 @@ export type FaultSpec =
   | FlapFault
   | DegradeFault
   | PartitionFault
-  | ChurnFault;
+  | ChurnFault
+  | NodeFaultSpec
+  | LinkFaultSpec;
 
 /** Invariants the twin checks during the run. */
 export interface InvariantSpec {
@@ -341,6 +447,12 @@ const trafficSchema = strict({
   pairs: orNull(z.array(linkEnds, pairsError).max(lim.flowsMax, pairsError)),
   ratePps: num(0, lim.ratePpsMax, true).default(100),
   payloadBytes: intIn(0, lim.payloadBytesMax).default(64),
+  payloadSizes: orNull(
+    z
+      .array(intIn(0, lim.payloadBytesMax, 'a payload size'), expect(`a list of 1..${lim.payloadSizesMax} payload sizes`))
+      .min(1, expect(`a list of 1..${lim.payloadSizesMax} payload sizes`))
+      .max(lim.payloadSizesMax, expect(`a list of 1..${lim.payloadSizesMax} payload sizes`)),
+  ),
 });
 
 const recurring = {
@@ -358,7 +470,7 @@ const faultSchema = z.discriminatedUnion(
     strict({ kind: z.literal('nodeCrash'), ...recurring }),
     strict({ kind: z.literal('linkCut'), link: linkEnds, atS: timeS, untilS: orNull(timeS) }),
     strict({ kind: z.literal('nodeDown'), node: nodeIndex, atS: timeS, untilS: orNull(timeS) }),
-    strict({ kind: z.literal('flap'), link: linkEnds, atS: timeS, periodS, count: faultCount }),
+    strict({ kind: z.literal('flap'), link: orNull(linkEnds), atS: timeS, periodS, count: faultCount }),
     strict({
       kind: z.literal('degrade'),
       link: orNull(linkEnds),
@@ -381,9 +493,49 @@ const faultSchema = z.discriminatedUnion(
       untilS: timeS,
       downS: periodS.default(5),
     }),
+    ...behaviourFaultSchemas(),
   ],
   unionError(faultKinds),
 );
+
+/** Schemas of the faults that change how a node or link behaves while it stays up. */
+function behaviourFaultSchemas() {
+  const node = orNull(nodeIndex);
+  const link = orNull(linkEnds);
+  const untilS = orNull(timeS);
+  return [
+    strict({ kind: z.literal('greyHole'), node, atS: timeS, untilS, dropShare: num(0.5, 1).default(0.75) }),
+    strict({ kind: z.literal('blackHole'), node, atS: timeS, untilS }),
+    strict({
+      kind: z.literal('slowDegradation'),
+      link,
+      atS: timeS,
+      rampS: periodS,
+      untilS,
+      maxLoss: fraction.default(0),
+      maxExtraDelayMs: num(0, lim.delayMsMax).default(0),
+    }),
+    strict({
+      kind: z.literal('congestion'),
+      link,
+      atS: timeS,
+      untilS,
+      bandwidthKbps: num(0, lim.bandwidthMbpsMax * 1000, true).default(128),
+      queueBytes: intIn(lim.queueBytesMin, lim.queueBytesMax).default(3000),
+    }),
+    strict({ kind: z.literal('cpuExhaustion'), node, atS: timeS, untilS, inputDelayMs: num(0, lim.inputDelayMsMax).default(5) }),
+    strict({ kind: z.literal('memoryExhaustion'), node, atS: timeS, untilS }),
+    strict({ kind: z.literal('bogusMetrics'), node, atS: timeS, untilS, metric: intIn(0, lim.bogusMetricMax).default(0) }),
+    strict({
+      kind: z.literal('censorship'),
+      link,
+      atS: timeS,
+      untilS,
+      minBytes: intIn(1, lim.packetBytesMax).default(1000),
+      maxBytes: intIn(1, lim.packetBytesMax).default(1200),
+    }),
+  ] as const;
+}
 
 const faultsError = expect(`a list of at most ${lim.faultsMax} faults`);
 const nodeListError = expect(`a list of at most ${lim.nodesMax} node indexes`);
@@ -582,6 +734,11 @@ function faultSpan(f: FaultSpec): FaultSpan {
       return { startKey: 'startS', start: f.startS, endKey: 'untilS', end: f.untilS, endWhat: 'untilS' };
     case 'partition':
       return { startKey: 'atS', start: f.atS, endKey: 'healS', end: f.healS ?? f.atS, endWhat: 'healS' };
+    case 'slowDegradation': {
+      const rampEnd = f.atS + f.rampS;
+      if (f.untilS === null || f.untilS < rampEnd) return { startKey: 'atS', start: f.atS, endKey: 'rampS', end: rampEnd, endWhat: 'the end of the ramp (atS + rampS)' };
+      return { startKey: 'atS', start: f.atS, endKey: 'untilS', end: f.untilS, endWhat: 'untilS' };
+    }
     default:
       return { startKey: 'atS', start: f.atS, endKey: 'untilS', end: f.untilS ?? f.atS, endWhat: 'untilS' };
   }
@@ -601,10 +758,15 @@ function checkFaultTimes(f: FaultSpec, path: string, runEndS: number, out: Issue
   }
 }
 
-function checkFaultTargets(f: FaultSpec, path: string, topology: TopologySpec, out: IssueList): void {
-  if ((f.kind === 'linkCut' || f.kind === 'flap' || f.kind === 'degrade') && f.link !== null) {
+/** Faults that name (or pick) one link, and those that name (or pick) one node. */
+const linkFaultKinds: ReadonlySet<string> = new Set(['linkCut', 'flap', 'degrade', 'slowDegradation', 'congestion', 'censorship']);
+const nodeFaultKinds: ReadonlySet<string> = new Set(['nodeDown', 'greyHole', 'blackHole', 'cpuExhaustion', 'memoryExhaustion', 'bogusMetrics']);
+
+function checkFaultTargets(f: FaultSpec, path: string, s: Scenario, out: IssueList): void {
+  const topology = s.topology;
+  if (linkFaultKinds.has(f.kind) && 'link' in f && f.link !== null) {
     checkLink(f.link, `${path}.link`, topology, out);
-  } else if (f.kind === 'nodeDown') {
+  } else if (nodeFaultKinds.has(f.kind) && 'node' in f && f.node !== null) {
     checkNode(f.node, `${path}.node`, staticNodeCount(topology), out);
   } else if (f.kind === 'partition' && f.node !== null) {
     if (f.mode === 'isolate') checkNode(f.node, `${path}.node`, staticNodeCount(topology), out);
@@ -612,6 +774,22 @@ function checkFaultTargets(f: FaultSpec, path: string, topology: TopologySpec, o
   }
   if (f.kind === 'degrade' && f.loss === 0 && f.extraDelayMs === 0) {
     out.add(`${path}.loss`, 'loss > 0 or extraDelayMs > 0 (otherwise the fault does nothing)', f.loss);
+  }
+  checkBehaviourFault(f, path, s, out);
+}
+
+/** Relations inside the behaviour faults' own fields. */
+function checkBehaviourFault(f: FaultSpec, path: string, s: Scenario, out: IssueList): void {
+  if (f.kind === 'slowDegradation' && f.maxLoss === 0 && f.maxExtraDelayMs === 0) {
+    out.add(`${path}.maxLoss`, 'maxLoss > 0 or maxExtraDelayMs > 0 (otherwise the fault does nothing)', f.maxLoss);
+  } else if (f.kind === 'slowDegradation' && f.untilS !== null && f.untilS < f.atS + f.rampS) {
+    out.add(`${path}.untilS`, `a time >= the end of the ramp, atS + rampS (${f.atS + f.rampS})`, f.untilS);
+  } else if (f.kind === 'censorship' && f.maxBytes < f.minBytes) {
+    out.add(`${path}.maxBytes`, `a size >= minBytes (${f.minBytes})`, f.maxBytes);
+  } else if (f.kind === 'bogusMetrics' && s.security.enabled) {
+    out.add(`${path}.kind`, 'no bogusMetrics while security.enabled is true (it rewrites plaintext control packets)', f.kind);
+  } else if ((f.kind === 'greyHole' || f.kind === 'blackHole') && s.security.enabled) {
+    out.add(`${path}.kind`, `no ${f.kind} while security.enabled is true (the probes it sends in place of dropped data are plaintext)`, f.kind);
   }
 }
 
@@ -628,7 +806,7 @@ function semanticIssues(s: Scenario, flowsGiven: number | undefined): ScenarioIs
   const runEndS = s.timing.warmupS + s.timing.durationS;
   s.faults.forEach((f, i) => {
     checkFaultTimes(f, `faults[${i}]`, runEndS, out);
-    checkFaultTargets(f, `faults[${i}]`, s.topology, out);
+    checkFaultTargets(f, `faults[${i}]`, s, out);
   });
   checkSecurity(s, out);
   return out.items;
@@ -651,7 +829,7 @@ function validate(raw: unknown, source: string, baseDir: string): Scenario {
   const scenario: Scenario = {
     ...p,
     topology: normalizeTopology(p.topology, baseDir),
-    traffic: { flows, pairs: p.traffic.pairs, ratePps: p.traffic.ratePps, payloadBytes: p.traffic.payloadBytes },
+    traffic: { flows, pairs: p.traffic.pairs, ratePps: p.traffic.ratePps, payloadBytes: p.traffic.payloadBytes, payloadSizes: p.traffic.payloadSizes },
   };
   const issues = semanticIssues(scenario, p.traffic.flows);
   if (issues.length > 0) throw new ScenarioError('ERR_SCENARIO_INVALID', source, issues);

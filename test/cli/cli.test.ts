@@ -53,7 +53,7 @@ describe('command line', () => {
       [['twin', 'run', tiny, '--profile', 'slow'], '--profile: expected fast or rfc8966, got "slow"'],
       [['twin', 'compare', tiny, '--profiles', 'fast,nope'], '--profiles: expected fast or rfc8966, got "nope"'],
       [['twin', 'run', tiny, '--nodes', 'x'], '--nodes: expected an integer in 2..20000, got "x"'],
-      [['twin', 'frob', tiny], 'twin: expected run, compare or demo, got "frob"'],
+      [['twin', 'frob', tiny], 'twin: expected run, compare, dataset or demo, got "frob"'],
       [['twin', 'run'], 'twin run: expected one scenario, got 0'],
       [['twin', 'run', tiny, '--profiles', 'fast'], 'twin run: --profiles is for twin compare'],
       [['twin', 'compare', tiny, '--profile', 'fast'], 'twin compare: --profile is for twin run'],

@@ -39,7 +39,7 @@ const defaults = {
     asymmetric: false,
   },
   timing: { warmupS: 10, durationS: 60, settleS: 5 },
-  traffic: { flows: 20, pairs: null, ratePps: 100, payloadBytes: 64 },
+  traffic: { flows: 20, pairs: null, ratePps: 100, payloadBytes: 64, payloadSizes: null },
   faults: [],
   invariants: { loops: true, oracle: true },
   security: { enabled: false, endToEnd: false, revoked: [], foreignTrustDomain: [], invalidCertificate: [], svidTtlS: 3600 },
@@ -89,7 +89,7 @@ describe('parseScenario and loadScenario: valid files', () => {
         asymmetric: true,
       },
       timing: { warmupS: 5, durationS: 100, settleS: 3 },
-      traffic: { flows: 2, pairs: [[0, 6], [3, 9]], ratePps: 50, payloadBytes: 200 },
+      traffic: { flows: 2, pairs: [[0, 6], [3, 9]], ratePps: 50, payloadBytes: 200, payloadSizes: [200, 1100] },
       faults: [
         { kind: 'linkFailure', count: 3, startS: 10, everyS: 20, downS: 4, target: 'any' },
         { kind: 'nodeCrash', count: 2, startS: 15, everyS: 30, downS: 10, target: 'onPath' },
@@ -101,6 +101,14 @@ describe('parseScenario and loadScenario: valid files', () => {
         { kind: 'partition', mode: 'isolate', atS: 70, healS: 80, node: 7 },
         { kind: 'partition', mode: 'oneWay', atS: 85, healS: null, node: null },
         { kind: 'churn', ratePerMin: 6, startS: 60, untilS: 90, downS: 2 },
+        { kind: 'greyHole', node: 2, atS: 10, untilS: 20, dropShare: 0.6 },
+        { kind: 'blackHole', node: null, atS: 10, untilS: null },
+        { kind: 'slowDegradation', link: [5, 6], atS: 10, rampS: 30, untilS: 50, maxLoss: 0.2, maxExtraDelayMs: 40 },
+        { kind: 'congestion', link: null, atS: 10, untilS: 30, bandwidthKbps: 128, queueBytes: 3000 },
+        { kind: 'cpuExhaustion', node: 4, atS: 10, untilS: 30, inputDelayMs: 5 },
+        { kind: 'memoryExhaustion', node: null, atS: 10, untilS: 30 },
+        { kind: 'bogusMetrics', node: 8, atS: 10, untilS: 60, metric: 0 },
+        { kind: 'censorship', link: [8, 9], atS: 10, untilS: 30, minBytes: 1000, maxBytes: 1200 },
       ],
       invariants: { loops: true, oracle: false },
       security: { enabled: false, endToEnd: false, revoked: [], foreignTrustDomain: [], invalidCertificate: [], svidTtlS: 3600 },
@@ -142,7 +150,7 @@ describe('parseScenario and loadScenario: valid files', () => {
 
   it('sets flows to the number of pairs, and accepts an explicit flows that matches', () => {
     const traffic = parseScenario(ring8('traffic: { flows: 1, pairs: [[1, 5]] }\n'), 't.yaml').traffic;
-    expect(traffic).toEqual({ flows: 1, pairs: [[1, 5]], ratePps: 100, payloadBytes: 64 });
+    expect(traffic).toEqual({ flows: 1, pairs: [[1, 5]], ratePps: 100, payloadBytes: 64, payloadSizes: null });
     expect(parseScenario(ring8('traffic: { flows: 0 }\n'), 't.yaml').traffic.flows).toBe(0);
   });
 
@@ -259,7 +267,7 @@ describe('parseScenario: schema errors name the file, the path and the expectati
   it('reports a bad enum value with the allowed values', () => {
     const message = scenarioError(() => loadScenario(fixture('bad-fault-kind.yaml'))).message;
     expect(message).toBe(
-      `${fixture('bad-fault-kind.yaml')}: faults[2].kind: expected one of linkFailure, nodeCrash, linkCut, nodeDown, flap, degrade, partition, churn; got "linkfail"`,
+      `${fixture('bad-fault-kind.yaml')}: faults[2].kind: expected one of linkFailure, nodeCrash, linkCut, nodeDown, flap, degrade, partition, churn, greyHole, blackHole, slowDegradation, congestion, cpuExhaustion, memoryExhaustion, bogusMetrics, censorship; got "linkfail"`,
     );
     expect(invalid(ring8('profile: slow\n'))).toContain('profile: expected one of fast, rfc8966; got "slow"');
     expect(invalid('name: t\ntopology: { kind: star, nodes: 8 }\n')).toContain('topology.kind: expected one of line, ring, grid, rgg, ba, edges; got "star"');
