@@ -208,15 +208,21 @@ function inference1000(): { ms: number; setup: string } {
   return { ms: round(median(samples), 3), setup };
 }
 
-/** Runs bench/cora-pytorch.py when PyTorch is importable; otherwise null figures and the reason. */
+/** Pythons to try, in order: the one on PATH, then Debian's, where python3-torch installs. */
+const pythons = ['python3', '/usr/bin/python3'];
+
+/** Runs bench/cora-pytorch.py with the first Python that can import PyTorch; otherwise null figures and the reason. */
 function pytorchBaseline(setting: Setting): { epochMsMedian: number | null; testAccuracyMean: number | null; note: string } {
   const args = JSON.stringify({ datasetDir, epochs, seeds: reportSeeds, hidden: 16, inputDropout: setting.inputDropout, ...base });
-  const result = spawnSync('python3', ['bench/cora-pytorch.py', args], { encoding: 'utf8', timeout: 20 * 60_000 });
-  if (result.status === 0) {
-    const parsed = JSON.parse(result.stdout) as { epochMsMedian: number; testAccuracyMean: number; torch: string };
-    return { epochMsMedian: round(parsed.epochMsMedian, 3), testAccuracyMean: round(parsed.testAccuracyMean, 4), note: `measured in this run: torch ${parsed.torch}, 1 thread, hidden 16, same protocol` };
+  let reason = 'no python3';
+  for (const python of pythons) {
+    const result = spawnSync(python, ['bench/cora-pytorch.py', args], { encoding: 'utf8', timeout: 20 * 60_000 });
+    if (result.status === 0) {
+      const parsed = JSON.parse(result.stdout) as { epochMsMedian: number; testAccuracyMean: number; torch: string };
+      return { epochMsMedian: round(parsed.epochMsMedian, 3), testAccuracyMean: round(parsed.testAccuracyMean, 4), note: `measured in this run: torch ${parsed.torch} (${python}), 1 thread, hidden 16, same protocol` };
+    }
+    reason = (result.stderr || result.error?.message || 'no output').trim().split('\n').at(-1) ?? reason;
   }
-  const reason = (result.stderr || result.error?.message || 'no output').trim().split('\n').at(-1);
   return {
     epochMsMedian: null,
     testAccuracyMean: null,

@@ -71,23 +71,40 @@ export class WasmChaCha {
     return aadBytes <= this.aadBytesMax && messageBytes <= this.messageBytesMax;
   }
 
-  /** Seals `plaintext` under `aad` into `out` at `offset` as ciphertext || tag. The caller checked sizes (fits) and lengths. */
+  /** Seals `plaintext` under `aad` into `out` at `offset` as ciphertext || tag; throws a RangeError for sizes that do not fit. */
   sealInto(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void {
+    this.checkFits('sealInto', aad.length, plaintext.length);
     this.load(key, nonce, aad);
     this.memory.set(plaintext, this.dataAt);
-    this.exports.seal(aad.length, plaintext.length);
-    out.set(this.memory.subarray(this.dataAt, this.dataAt + plaintext.length + tagBytes), offset);
+    // Fail closed: never copy out what the module did not encrypt.
+    if (this.exports.seal(aad.length, plaintext.length) !== 0) throw new Error('chacha20-poly1305 wasm: the module refused to seal');
+    const end = this.dataAt + plaintext.length + tagBytes;
+    out.set(this.memory.subarray(this.dataAt, end), offset);
+    this.clear(end);
   }
 
   /** The plaintext of `sealed` (ciphertext || tag) if its tag verifies under `aad`, else null. The caller checked sizes. */
   open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
+    const bodyBytes = sealed.length - tagBytes;
+    this.checkFits('open', aad.length, bodyBytes);
     this.load(key, nonce, aad);
     this.memory.set(sealed, this.dataAt);
-    const bodyBytes = sealed.length - tagBytes;
-    if (this.exports.open(aad.length, bodyBytes) !== 0) return null;
-    const plaintext = poolBytes(bodyBytes);
-    plaintext.set(this.memory.subarray(this.dataAt, this.dataAt + bodyBytes));
+    const verified = this.exports.open(aad.length, bodyBytes) === 0;
+    const plaintext = verified ? poolBytes(bodyBytes) : null;
+    plaintext?.set(this.memory.subarray(this.dataAt, this.dataAt + bodyBytes));
+    this.clear(this.dataAt + sealed.length);
     return plaintext;
+  }
+
+  private checkFits(what: string, aadBytes: number, messageBytes: number): void {
+    if (messageBytes < 0 || !this.fits(aadBytes, messageBytes)) {
+      throw new RangeError(`WasmChaCha.${what}: expected AAD of at most ${this.aadBytesMax} and a message of 0..${this.messageBytesMax} bytes, got ${aadBytes} and ${messageBytes}`);
+    }
+  }
+
+  /** Wipes the AAD and the message area up to `end`: no plaintext or AAD stays in the module's memory. */
+  private clear(end: number): void {
+    this.memory.fill(0, this.aadAt, end);
   }
 
   /**
@@ -117,7 +134,11 @@ export function wasmChaCha(): WasmChaCha | null {
   return instance;
 }
 
-/** A new instance of the module in `base64` (ours by default), or null when this runtime cannot compile or run it. */
+/**
+ * A new instance of the module in `base64` (ours by default), or null when this runtime cannot
+ * compile or run it, or when it fails the RFC 8439 §2.8.2 known answer at load (a broken
+ * engine must not produce wrong ciphertext quietly; node:crypto takes over).
+ */
 export function loadWasmChaCha(base64: string = chacha20Poly1305WasmBase64): WasmChaCha | null {
   try {
     const api = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
@@ -125,10 +146,27 @@ export function loadWasmChaCha(base64: string = chacha20Poly1305WasmBase64): Was
     const abort = (): never => {
       throw new Error('chacha20-poly1305 wasm: abort');
     };
-    return new WasmChaCha(new api.Instance(module, { env: { abort } }).exports as ChaChaExports);
+    const chacha = new WasmChaCha(new api.Instance(module, { env: { abort } }).exports as ChaChaExports);
+    return passesKnownAnswer(chacha) ? chacha : null;
   } catch {
     return null;
   }
+}
+
+/** Whether `chacha` seals and opens the RFC 8439 §2.8.2 AEAD test vector exactly. */
+export function passesKnownAnswer(chacha: WasmChaCha): boolean {
+  const hex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'hex'));
+  const key = hex('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f');
+  const nonce = hex('070000004041424344454647');
+  const aad = hex('50515253c0c1c2c3c4c5c6c7');
+  const plaintext = new TextEncoder().encode("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.");
+  const expected =
+    'd31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116' +
+    '1ae10b594f09e26a7e902ecbd0600691';
+  const sealed = new Uint8Array(plaintext.length + tagBytes);
+  chacha.sealInto(key, nonce, plaintext, aad, sealed, 0);
+  const opened = chacha.open(key, nonce, sealed, aad);
+  return Buffer.from(sealed).toString('hex') === expected && opened !== null && Buffer.from(opened).equals(plaintext);
 }
 
 /** The ChaCha20 block for `key` and `iv` (as WasmChaCha.block) from node:crypto: the fallback, and the tests' reference. */

@@ -164,7 +164,8 @@ export class DataFraming {
     this.blockView.setUint16(12, payloadBytes);
     const prf = this.chachaBlock(this.paddingKey, this.block);
     const value = ((prf[0]! << 24) | (prf[1]! << 16) | (prf[2]! << 8) | prf[3]!) >>> 0;
-    return Math.max(min, value % (max + 1));
+    // Uniform over min..max (not max(min, v mod (max+1)), which would pile onto min).
+    return min + (value % (max - min + 1));
   }
 
   private maskOf(datagram: Uint8Array): Uint8Array {

@@ -18,6 +18,11 @@ const rttGain = 1 / 8;
 /** Largest RTT sample believed; larger ones come from clock wrap or a peer's bug. */
 const rttSampleMsMax = 10_000;
 
+/** Data extends a neighbour's liveness only this many detection times after its last fresh probe. */
+export const freshProbeSpan = 2;
+/** Our recent probes remembered per neighbour, for recognising their echoes. */
+const sentProbesKept = 16;
+
 /** Microseconds of `nowMs` modulo 2^32, the clock carried in probes, Hellos and IHUs. */
 export function clockUs(nowMs: number): number {
   return Math.round(nowMs * 1000) >>> 0;
@@ -52,6 +57,8 @@ export class Neighbour {
   penalty = 0;
   /** When we last sent this neighbour a data packet (its evidence that we are alive; see MeshNode.sendProbes). */
   dataSentAtMs = Number.NEGATIVE_INFINITY;
+  /** When we last sent this neighbour a probe. */
+  probeSentAtMs = Number.NEGATIVE_INFINITY;
   /** Set when the probe session went down since the last `evaluate`, with the reason. */
   private pendingDown: DownReason | null = null;
   private history = new HelloHistory();
@@ -62,6 +69,10 @@ export class Neighbour {
   private lastProbeRxMs = Number.NaN;
   /** Detection time the peer asked for in its last probe (its multiplier x its interval). */
   private peerDetectMs = 0;
+  /** txUs of our recent probes to this neighbour, newest last, with when we sent them. */
+  private readonly sentProbes: { txUs: number; atMs: number }[] = [];
+  /** When a probe arrived that echoed one of our recent probes: proof the neighbour is alive now, not a delayed old packet. */
+  private freshProbeAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly link: LinkId,
@@ -83,18 +94,36 @@ export class Neighbour {
     this.lastProbeRxMs = nowMs;
     this.peerDetectMs = probe.detectMult * probe.intervalMs;
     this.probeDetectAtMs = nowMs + this.peerDetectMs;
+    if (this.echoesRecentProbe(nowMs, probe.echoUs)) this.freshProbeAtMs = nowMs;
     this.advanceProbeState(probe.state);
     if (probe.echoUs !== 0) this.sampleRtt(nowMs, probe.echoUs, probe.holdUs);
   }
 
   /**
    * A data packet arrived from this neighbour, authenticated as its own: evidence that it is
-   * alive, as good as a probe. While the probe session is up it pushes the detection time out
-   * as a probe would (it cannot bring a session up: that takes the three-way probe handshake).
-   * A neighbour that sends us data may then skip its probes (MeshNode.sendProbes).
+   * alive, as good as a probe, while the probe session is up and a fresh probe (one echoing one
+   * of ours from the last freshProbeSpan detection times) came recently. Then it pushes the
+   * detection time out as a probe would. It cannot bring a session up (that takes the three-way
+   * probe handshake), and packets an attacker captured and releases late cannot keep a dead
+   * neighbour alive for longer than that span, because their probes echo old probes of ours.
+   * A neighbour that sends us data may skip some of its probes (MeshNode.sendProbes).
    */
   onData(nowMs: number): void {
-    if (this.probeState === ProbeState.up) this.probeDetectAtMs = Math.max(this.probeDetectAtMs, nowMs + this.peerDetectMs);
+    if (this.probeState !== ProbeState.up || nowMs - this.freshProbeAtMs > freshProbeSpan * this.peerDetectMs) return;
+    this.probeDetectAtMs = Math.max(this.probeDetectAtMs, nowMs + this.peerDetectMs);
+  }
+
+  /** Records a probe we send to this neighbour (its echo later proves the neighbour's probes fresh). */
+  noteProbeSent(nowMs: number, txUs: number): void {
+    this.probeSentAtMs = nowMs;
+    this.sentProbes.push({ txUs, atMs: nowMs });
+    if (this.sentProbes.length > sentProbesKept) this.sentProbes.shift();
+  }
+
+  private echoesRecentProbe(nowMs: number, echoUs: number): boolean {
+    if (echoUs === 0) return false;
+    const spanMs = freshProbeSpan * Math.max(this.peerDetectMs, 1);
+    return this.sentProbes.some((sent) => sent.txUs === echoUs && nowMs - sent.atMs <= spanMs);
   }
 
   /**
@@ -268,6 +297,9 @@ export class Neighbour {
     this.lastHelloRxMs = Number.NaN;
     this.peerDetectMs = 0;
     this.dataSentAtMs = Number.NEGATIVE_INFINITY;
+    this.probeSentAtMs = Number.NEGATIVE_INFINITY;
+    this.sentProbes.length = 0;
+    this.freshProbeAtMs = Number.NEGATIVE_INFINITY;
     this.history = new HelloHistory();
     this.usable = false;
   }

@@ -917,6 +917,15 @@ export class MeshNode {
     this.neighbourDeadlineMs = earliest;
   }
 
+  /**
+   * The driver could not send the data packet this node handed it for `link` (no session, too
+   * large): it is no evidence of liveness, so the next probe round probes that neighbour.
+   */
+  dataNotSent(link: LinkId): void {
+    const neighbour = this.neighbours.get(link);
+    if (neighbour !== undefined) neighbour.dataSentAtMs = Number.NEGATIVE_INFINITY;
+  }
+
   /** A data packet leaves on its link; the neighbour there takes it as evidence that we are alive. */
   private sendData(transmit: Transmit): void {
     this.sends.push(transmit);
@@ -926,16 +935,22 @@ export class MeshNode {
 
   /**
    * Probes every neighbour, except those an up session already told we are alive: a data packet
-   * sent to it within the last half interval counts as this round's probe (Neighbour.onData), so
-   * a link busy with data in both directions carries no probes at all. The half interval keeps
-   * the longest gap the neighbour sees between our packets at 1.5 intervals, inside its
-   * detection time with a lost packet to spare.
+   * sent to it within the last half interval counts as this round's probe (Neighbour.onData),
+   * as long as a probe went to it within the last (detectMult - 1) intervals. A link busy with
+   * data both ways then carries a probe every two or three rounds instead of every round. The
+   * half interval keeps the longest gap the neighbour sees between our packets at 1.5
+   * intervals; the probe at least every two intervals keeps its echo of our probes fresh, which
+   * it needs before it takes our data as liveness.
    */
   private sendProbes(): void {
     const intervalMs = this.profile.probeIntervalMs!;
     const recentAfterMs = this.nowMs - intervalMs / 2;
+    // Whatever the data, a probe at least every (detectMult - 1) intervals: the neighbour's
+    // echo of it is what lets our data count as liveness there (Neighbour.onData).
+    const probeDueMs = (this.profile.probeDetectMult - 1) * intervalMs;
     for (const neighbour of this.neighbourList) {
-      if (neighbour.probeState === ProbeState.up && neighbour.dataSentAtMs >= recentAfterMs) {
+      const spare = neighbour.probeState === ProbeState.up && neighbour.dataSentAtMs >= recentAfterMs && this.nowMs - neighbour.probeSentAtMs < probeDueMs;
+      if (spare) {
         this.stats.probesSpared++;
         continue;
       }
@@ -945,6 +960,7 @@ export class MeshNode {
   }
 
   private probeFor(neighbour: Neighbour, intervalMs: number): Tlv {
+    neighbour.noteProbeSent(this.nowMs, clockUs(this.nowMs));
     return {
       type: 'probe',
       sender: this.id,

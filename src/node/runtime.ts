@@ -348,7 +348,6 @@ export class NodeRuntime {
     }
     record.lastHeardAtMs = nowMs;
     if (this.disabledLinks.has(record.link)) return;
-    if (this.unreachableHintAtMs.size > 0) this.unreachableHintAtMs.delete(record.link);
     this.step({ kind: 'datagram', link: record.link, bytes });
   }
 
@@ -356,7 +355,8 @@ export class NodeRuntime {
    * A send to `to` failed because the network there is unreachable (an interface or route went
    * away): its link's neighbour goes down now rather than a detection time later. Every probe
    * to it fails the same way until the link is back, so the hint is given at most once per
-   * unreachableHintMs, and again only after hearing from the link.
+   * unreachableHintMs (hearing from the link does not reset that: unauthenticated bytes from
+   * its address must not let anyone re-arm it).
    */
   private onUnreachable(to: Endpoint): void {
     const record = this.links.find(to);

@@ -2,7 +2,8 @@ import { createCipheriv, createDecipheriv } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { aeadOpen, aeadSeal, useChaChaImplementation } from '../../src/crypto/aead.js';
-import { loadWasmChaCha, nodeChaChaBlock, wasmChaCha, type WasmChaCha } from '../../src/crypto/chacha20-poly1305.js';
+import { loadWasmChaCha, nodeChaChaBlock, passesKnownAnswer, wasmChaCha, type WasmChaCha } from '../../src/crypto/chacha20-poly1305.js';
+import { chacha20Poly1305WasmBase64 } from '../../src/crypto/chacha20-poly1305-wasm.js';
 
 function wasm(): WasmChaCha {
   const instance = wasmChaCha();
@@ -114,14 +115,51 @@ describe('our ChaCha20-Poly1305 (WebAssembly) against OpenSSL', () => {
     }
   });
 
-  it('leaves no key material in its memory after a call', () => {
+  it('leaves no key material, AAD or message in its memory after a call', () => {
     const chacha = loadWasmChaCha()!;
     const key = new Uint8Array(32).fill(0xa5);
-    chacha.sealInto(key, new Uint8Array(12).fill(0xa5), new Uint8Array(100), new Uint8Array(0), new Uint8Array(116), 0);
+    const nonce = new Uint8Array(12).fill(0xa5);
+    const aad = new Uint8Array(20).fill(0x5c);
+    const sealed = new Uint8Array(116);
+    chacha.sealInto(key, nonce, new Uint8Array(100).fill(0x77), aad, sealed, 0);
+    const memory = new Uint8Array((chacha as unknown as { exports: { memory: { buffer: ArrayBuffer } } }).exports.memory.buffer, 0, 4096);
+    expect(memory.every((byte) => byte === 0)).toBe(true);
+    expect(chacha.open(key, nonce, sealed, aad)).toEqual(new Uint8Array(100).fill(0x77));
+    expect(memory.every((byte) => byte === 0)).toBe(true);
+    sealed[0]! ^= 1;
+    expect(chacha.open(key, nonce, sealed, aad)).toBeNull();
+    expect(memory.every((byte) => byte === 0)).toBe(true);
     chacha.block(key, new Uint8Array(16));
-    const memory = new Uint8Array((chacha as unknown as { exports: { memory: { buffer: ArrayBuffer } } }).exports.memory.buffer, 0, 1024);
-    // The key, nonce, one-time Poly1305 key and keystream regions are zero; BLOCK (128..192) holds the last block's output.
-    expect([...memory.subarray(0, 128), ...memory.subarray(192, 512)].every((byte) => byte === 0)).toBe(true);
+    // BLOCK (128..192) holds the block's output; nothing else is left.
+    expect([...memory.subarray(0, 128), ...memory.subarray(192)].every((byte) => byte === 0)).toBe(true);
+  });
+
+  it('fails closed on sizes that do not fit, whoever calls it', () => {
+    const chacha = wasm();
+    const key = new Uint8Array(32);
+    const nonce = new Uint8Array(12);
+    const big = new Uint8Array(chacha.messageBytesMax + 1);
+    expect(() => chacha.sealInto(key, nonce, big, new Uint8Array(0), new Uint8Array(big.length + 16), 0)).toThrow(
+      `WasmChaCha.sealInto: expected AAD of at most ${chacha.aadBytesMax} and a message of 0..${chacha.messageBytesMax} bytes, got 0 and ${big.length}`,
+    );
+    expect(() => chacha.open(key, nonce, new Uint8Array(20), new Uint8Array(chacha.aadBytesMax + 1))).toThrow(/WasmChaCha.open/);
+    expect(() => chacha.open(key, nonce, new Uint8Array(10), new Uint8Array(0))).toThrow(/got 0 and -6/);
+  });
+
+  it('checks itself against the RFC 8439 known answer, and a module that gets it wrong is not used', () => {
+    const good = loadWasmChaCha()!;
+    expect(passesKnownAnswer(good)).toBe(true);
+    const wrong = loadWasmChaCha()!;
+    const exports = (wrong as unknown as { exports: { seal: (aad: number, bytes: number) => number } }).exports;
+    const seal = exports.seal.bind(exports);
+    // A broken engine: one keystream bit off.
+    (wrong as unknown as { exports: { seal: (aad: number, bytes: number) => number } }).exports = { ...exports, seal: (aad, bytes) => {
+      const result = seal(aad, bytes);
+      new Uint8Array((exports as unknown as { memory: { buffer: ArrayBuffer } }).memory.buffer)[1024]! ^= 1;
+      return result;
+    } } as typeof exports;
+    expect(passesKnownAnswer(wrong)).toBe(false);
+    expect(loadWasmChaCha(Buffer.from(chacha20Poly1305WasmBase64, 'base64').subarray(0, 100).toString('base64'))).toBeNull();
   });
 });
 

@@ -67,7 +67,7 @@ function referenceFrame(headerKey: Uint8Array, header: Uint8Array, sealed: Uint8
 
 /**
  * The padding length: u32 BE of ChaCha20_paddingKey(iv = index u32 | counter u64 | payload length u16 | 0 0)
- * mod (max + 1), max = min(64, room left in 1200 bytes), raised to what reaches 36 bytes.
+ * mod (max - min + 1) plus min: max = min(64, room left in 1200 bytes), min = what reaches 36 bytes (uniform over min..max).
  */
 function referencePadding(paddingKey: Uint8Array, receiverIndex: number, counter: number, payloadBytes: number): number {
   const block = Buffer.alloc(16);
@@ -78,7 +78,8 @@ function referencePadding(paddingKey: Uint8Array, receiverIndex: number, counter
   const value = Buffer.from(chachaBlock(paddingKey, block)).readUInt32BE(0);
   const unpadded = 13 + 1 + 16 + payloadBytes;
   const max = Math.min(64, 1200 - unpadded);
-  return Math.max(36 - unpadded, value % (max + 1));
+  const min = Math.max(0, 36 - unpadded);
+  return min + (value % (max - min + 1));
 }
 
 /** ChaCha20-Poly1305 with the WireGuard nonce (4 zero bytes, then the counter as u64 LE) and no AAD: ciphertext || tag. */

@@ -361,7 +361,7 @@ describe('NodeRuntime: end-to-end sessions across a restart', () => {
 });
 
 describe('NodeRuntime: a send the network refuses as unreachable', () => {
-  it('takes the link down at once (reason link-unreachable), at most once a second while nothing is heard, and the link comes back by probes', async () => {
+  it('takes the link down at once (reason link-unreachable), at most once a second, and the link comes back by probes', async () => {
     const mesh = new TestMesh();
     const downs: MeshEvent[] = [];
     const a = await started(mesh.runtime(mesh.identity(1), []));
