@@ -1,34 +1,16 @@
 /** Shared fixtures of the detector tests: small hand-built windows and datasets, error assertions. */
-import { expect } from 'vitest';
+import { expectCodedError, expectCodedErrorAsync } from '../coded-error.js';
 import { DetectorError, type DetectorErrorCodeValue } from '../../src/mapek/detector-errors.js';
 import type { Dataset, TelemetryWindow } from '../../src/telemetry/types.js';
 
 /** Runs `fn`, expecting a DetectorError with `code` whose message contains every one of `parts`. */
 export function expectDetectorError(fn: () => unknown, code: DetectorErrorCodeValue, ...parts: string[]): DetectorError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(DetectorError);
-  const error = thrown as DetectorError;
-  expect(error.code).toBe(code);
-  for (const part of parts) expect(error.message).toContain(part);
-  return error;
+  return expectCodedError(fn, DetectorError, code, ...parts);
 }
 
 /** Like expectDetectorError for a promise. */
 export async function expectDetectorErrorAsync(promise: Promise<unknown>, code: DetectorErrorCodeValue, ...parts: string[]): Promise<void> {
-  let thrown: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(DetectorError);
-  expect((thrown as DetectorError).code).toBe(code);
-  for (const part of parts) expect((thrown as DetectorError).message).toContain(part);
+  await expectCodedErrorAsync(promise, DetectorError, code, ...parts);
 }
 
 /** A window described by plain arrays (alive defaults to all up, labels to healthy, time to window `index` of 1 s). */

@@ -1,5 +1,5 @@
 /** Shared fixtures of the ml tests: small seeded graphs and features, a float64 reference GraphSAGE, error assertions. */
-import { expect } from 'vitest';
+import { expectCodedError, expectCodedErrorAsync } from '../coded-error.js';
 import { layerWidths, type GraphSageConfig } from '../../src/ml/config.js';
 import { MlError, type MlErrorCodeValue } from '../../src/ml/errors.js';
 import { denseFeatures, sparseFeatures, type DenseFeatures, type SparseFeatures } from '../../src/ml/features.js';
@@ -8,30 +8,12 @@ import { seededRandom, uniform01, uniformBelow, type RandomSource } from '../../
 
 /** Runs `fn`, expecting an MlError with `code` whose message contains every one of `parts`. */
 export function expectMlError(fn: () => unknown, code: MlErrorCodeValue, ...parts: string[]): MlError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(MlError);
-  const error = thrown as MlError;
-  expect(error.code).toBe(code);
-  for (const part of parts) expect(error.message).toContain(part);
-  return error;
+  return expectCodedError(fn, MlError, code, ...parts);
 }
 
 /** Like expectMlError for a promise. */
 export async function expectMlErrorAsync(promise: Promise<unknown>, code: MlErrorCodeValue, ...parts: string[]): Promise<void> {
-  let thrown: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(MlError);
-  expect((thrown as MlError).code).toBe(code);
-  for (const part of parts) expect((thrown as MlError).message).toContain(part);
+  await expectCodedErrorAsync(promise, MlError, code, ...parts);
 }
 
 /** A random undirected graph with `nodeCount` nodes and about `edgeCount` edges; node `isolated` (if given) has none. */

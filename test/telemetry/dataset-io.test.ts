@@ -18,6 +18,7 @@ import {
 } from '../../src/telemetry/dataset-io.js';
 import { TelemetryError, type TelemetryErrorCode } from '../../src/telemetry/errors.js';
 import { FaultClass, type LabelledDataset, type TelemetryWindow } from '../../src/telemetry/types.js';
+import { expectCodedError } from '../coded-error.js';
 
 const folders: string[] = [];
 afterAll(() => folders.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -61,15 +62,7 @@ function dataset(windows: TelemetryWindow[] = [window(0, 2), window(1, 0), windo
 }
 
 function refusal(fn: () => unknown, code: TelemetryErrorCode, message: string): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(TelemetryError);
-    expect((error as TelemetryError).code).toBe(code);
-    expect((error as TelemetryError).message).toContain(message);
-    return;
-  }
-  throw new Error(`expected ${code}`);
+  expectCodedError(fn, TelemetryError, code, message);
 }
 
 describe('dataset files', () => {

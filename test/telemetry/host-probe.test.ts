@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseMemInfo, parseProcStat, ProcHostProbe, procTextCharsMax, type ProcReader } from '../../src/node/host-probe.js';
 import { TelemetryError, type TelemetryErrorCode } from '../../src/telemetry/errors.js';
+import { expectCodedError } from '../coded-error.js';
 
 /** /proc/self/stat of a process whose comm holds a space and a parenthesis; utime 1234, stime 56. */
 const stat = (utime: number | string = 1234, stime: number | string = 56): string =>
@@ -17,15 +18,7 @@ const meminfo = (total: string | null = '16000000', available: string | null = '
   ].join('\n');
 
 function refusal(fn: () => unknown, code: TelemetryErrorCode, message: string): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(TelemetryError);
-    expect((error as TelemetryError).code).toBe(code);
-    expect((error as TelemetryError).message).toContain(message);
-    return;
-  }
-  throw new Error(`expected ${code}`);
+  expectCodedError(fn, TelemetryError, code, message);
 }
 
 describe('parseProcStat', () => {
