@@ -54,6 +54,7 @@ export async function run(): Promise<{ figures: Record<string, number | null>; d
     test: [dataset(train, heldOutSeed, generationMs), dataset(test, test.seed, generationMs)],
     healthy: [dataset(healthy, healthy.seed, generationMs)],
     seed: modelSeed,
+    clock: () => performance.now(),
     inferenceWindow: lastWindow(dataset(large, large.seed, generationMs)),
   };
   const started = performance.now();

@@ -82,7 +82,7 @@ describe('options and refusals', () => {
   });
 
   test('refuses nothing to time and bad repeat counts', () => {
-    const base = { train: [small(1, 6)], validation: [small(2, 6)], seed: 2, detector: quick };
+    const base = { train: [small(1, 6)], validation: [small(2, 6)], seed: 2, detector: quick, clock: () => 0 };
     expectDetectorError(() => trainAndEvaluate({ ...base, test: [], healthy: [] }), DetectorErrorCode.ERR_DETECTOR_ARGUMENT, 'no window to time inference on');
     expectDetectorError(() => trainAndEvaluate({ ...base, test: [], healthy: [], inferenceRepeats: 0 }), DetectorErrorCode.ERR_DETECTOR_ARGUMENT, 'inferenceRepeats to be a positive integer, got 0');
   });
@@ -97,7 +97,7 @@ describe('figures', () => {
 
   test('the default clock is performance.now', () => {
     const small = (seed: number, faults: number) => syntheticDataset({ seed, topology: 'geometric', nodes: 12, windows: 16, faults });
-    const run = trainAndEvaluate({ train: [small(1, 6)], validation: [small(2, 6)], test: [small(3, 6)], healthy: [small(4, 0)], seed: 3, detector: { hiddenDims: [4], epochsMax: 1, edgeEpochsMax: 1 }, inferenceRepeats: 1 });
+    const run = trainAndEvaluate({ train: [small(1, 6)], validation: [small(2, 6)], test: [small(3, 6)], healthy: [small(4, 0)], seed: 3, detector: { hiddenDims: [4], epochsMax: 1, edgeEpochsMax: 1 }, inferenceRepeats: 1, clock: () => 0 });
     expect(run.figures.inferenceMs).toBeGreaterThanOrEqual(0);
   });
 });
