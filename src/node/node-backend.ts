@@ -280,11 +280,11 @@ export class DaemonBackend implements NodeBackend {
     const at = new Date(nowMs).toISOString();
     switch (event.kind) {
       case 'echoReply':
-        this.settleEcho(event.id, nowMs, 'reply');
+        this.settleEcho(event.id, 'reply');
         return;
       case 'unreachable':
       case 'hopLimitExceeded':
-        this.settleEcho(event.id, nowMs, event.kind, event.reporter);
+        this.settleEcho(event.id, event.kind, event.reporter);
         return;
       case 'routeChanged':
         this.onRouteChanged(event.dst, event.link, nowMs);
@@ -325,7 +325,8 @@ export class DaemonBackend implements NodeBackend {
         resolve({ outcome: 'timeout', rttMs: null });
       }, timeoutMs);
       this.pendingEchoes.set(id, {
-        sentAtMs: this.runtime.clock(),
+        // A monotonic clock with sub-millisecond resolution: loopback round trips take well under 1 ms.
+        sentAtMs: performance.now(),
         resolve: (reply) => {
           clearTimeout(timer);
           resolve(reply);
@@ -335,11 +336,11 @@ export class DaemonBackend implements NodeBackend {
     });
   }
 
-  private settleEcho(id: number, nowMs: number, outcome: PingReply['outcome'], reporter?: NodeId): void {
+  private settleEcho(id: number, outcome: PingReply['outcome'], reporter?: NodeId): void {
     const pending = this.pendingEchoes.get(id);
     if (pending === undefined) return;
     this.pendingEchoes.delete(id);
-    const rttMs = Math.round((nowMs - pending.sentAtMs) * 1000) / 1000;
+    const rttMs = Math.round((performance.now() - pending.sentAtMs) * 1000) / 1000;
     pending.resolve(reporter === undefined ? { outcome, rttMs } : { outcome, rttMs, reporter });
   }
 
