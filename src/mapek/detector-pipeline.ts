@@ -29,7 +29,7 @@ export interface PipelineInput {
   readonly inferenceWindow?: { readonly window: TelemetryWindow; readonly history: readonly TelemetryWindow[] };
   /** Timed runs after 3 warm-up runs; the median is reported (default 20). */
   readonly inferenceRepeats?: number;
-  /** Milliseconds clock for the inference timing (the bench passes performance.now; tests a fake). */
+  /** Milliseconds clock for the inference timing (the bench passes the process clock; tests a fake). */
   readonly clock: () => number;
 }
 
