@@ -314,10 +314,10 @@ export class NodeDaemon {
    */
   private quarantine(subject: Subject, on: boolean): ActuatorResult {
     const node = subject.kind === 'node' ? subject.node : subject.to;
-    const peers = this.runtime.links
-      .all()
-      .filter((record) => this.runtime.mesh.neighbourViews().some((view) => view.link === record.link && view.peer === node))
-      .map((record) => this.runtime.secure.peerOf(record.link))
+    const peers = this.runtime.mesh
+      .neighbourViews()
+      .filter((view) => view.peer === node)
+      .map((view) => this.runtime.secure.peerOf(view.link))
       .filter((peer): peer is string => peer !== null);
     if (peers.length === 0) return { ok: false, reason: `no secured link of this node leads to node ${formatNodeId(node as NodeId)}` };
     for (const peer of peers) {
