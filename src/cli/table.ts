@@ -36,6 +36,7 @@ export function reportRows(reports: readonly TwinReport[]): string[][] {
     row('oracle missing/mismatched', (r) => (r.oracle === null ? 'off' : `${r.oracle.missing} / ${r.oracle.mismatched} of ${r.oracle.pairs}`)),
     row('path stretch (metric)', (r) => show(r.oracle?.stretchMean ?? null, 3)),
     ...securityRows(reports, row),
+    ...selfHealingRows(reports, row),
     row('events', (r) => String(r.events)),
     row('wall time s', (r) => show(r.wallMs / 1000)),
     row('events per s', (r) => String(r.eventsPerS)),
@@ -51,6 +52,17 @@ function securityRows(reports: readonly TwinReport[], row: (label: string, pick:
     row('handshakes completed/refused', pick((s) => `${s.handshakesCompleted} / ${s.handshakesRefused}`)),
     row('certificates refused', pick((s) => String(s.credentialsRefused))),
     row('nodes without a session', pick((s) => (s.isolatedNodes.length === 0 ? 'none' : s.isolatedNodes.join(', ')))),
+  ];
+}
+
+/** Rows of the MAPE-K loops, shown only when some report ran with them. */
+function selfHealingRows(reports: readonly TwinReport[], row: (label: string, pick: (r: TwinReport) => string) => string[]): string[][] {
+  if (reports.every((r) => r.selfHealing === undefined)) return [];
+  const pick = (show: (s: NonNullable<TwinReport['selfHealing']>) => string) => (r: TwinReport): string => (r.selfHealing === undefined ? 'off' : show(r.selfHealing));
+  return [
+    row('MAPE-K incidents opened', pick((s) => String(s.incidentsOpened))),
+    row('MAPE-K actions started/succeeded/failed', pick((s) => `${s.actionsStarted} / ${s.actionsSucceeded} / ${s.actionsFailed}`)),
+    row('nodes quarantined (seed:node)', pick((s) => (s.quarantinedNodes.length === 0 ? 'none' : s.quarantinedNodes.join(', ')))),
   ];
 }
 

@@ -1,5 +1,6 @@
 import { summarise, ratio, type Summary } from './stats.js';
 import type { FaultRecord } from './faults.js';
+import type { SelfHealingSummary } from './self-healing.js';
 
 /** Everything one seed of a scenario measured (raw samples kept for aggregation across seeds). */
 export interface SeedResult {
@@ -32,6 +33,8 @@ export interface SeedResult {
   readonly topology: { readonly positions: readonly (readonly [number, number])[] | null; readonly edges: readonly (readonly [number, number])[] };
   /** Secure link layer counters, when the scenario enables it. */
   readonly security?: SecuritySummary;
+  /** What the nodes' MAPE-K loops did, when the scenario enables them. */
+  readonly selfHealing?: SelfHealingSummary;
 }
 
 /** What the secure link layer did in a run (summed over nodes; links counted once). */
@@ -89,6 +92,13 @@ export interface TwinReport {
   readonly topology: SeedResult['topology'];
   /** Secure link layer counters summed over seeds (isolated nodes of the first seed); absent when the layer is off. */
   readonly security?: SecuritySummary;
+  /** What the nodes' MAPE-K loops did, summed over seeds (quarantined nodes per seed, as `seed:index`); absent when off. */
+  readonly selfHealing?: SelfHealingTotals;
+}
+
+/** SelfHealingSummary summed over seeds. */
+export interface SelfHealingTotals extends Omit<SelfHealingSummary, 'quarantinedNodes'> {
+  readonly quarantinedNodes: readonly string[];
 }
 
 /** Combines the results of one or more seeds into one report; samples are pooled, counts summed. */
@@ -144,6 +154,21 @@ export function buildReport(scenario: string, profile: string, results: readonly
     eventsPerS: wallMs === 0 ? 0 : Math.round(events / (wallMs / 1000)),
     topology: first.topology,
     ...(first.security === undefined ? {} : { security: sumSecurity(results) }),
+    ...(first.selfHealing === undefined ? {} : { selfHealing: sumSelfHealing(results) }),
+  };
+}
+
+function sumSelfHealing(results: readonly SeedResult[]): SelfHealingTotals {
+  const all = results.flatMap((r) => (r.selfHealing === undefined ? [] : [{ seed: r.seed, summary: r.selfHealing }]));
+  const sum = (pick: (s: SelfHealingSummary) => number): number => all.reduce((total, entry) => total + pick(entry.summary), 0);
+  return {
+    windows: sum((s) => s.windows),
+    incidentsOpened: sum((s) => s.incidentsOpened),
+    actionsStarted: sum((s) => s.actionsStarted),
+    actionsSucceeded: sum((s) => s.actionsSucceeded),
+    actionsFailed: sum((s) => s.actionsFailed),
+    actionsRefused: sum((s) => s.actionsRefused),
+    quarantinedNodes: all.flatMap((entry) => entry.summary.quarantinedNodes.map((node) => `${entry.seed}:${node}`)),
   };
 }
 

@@ -9,6 +9,7 @@ import type { LinkId } from '../mesh/neighbour.js';
 import { Network, type NetworkConfig, type NetworkObserver } from './network.js';
 import { Prng } from './prng.js';
 import { RecoveryTracker } from './recovery.js';
+import { TwinSelfHealing } from './self-healing.js';
 import { buildReport, type SecuritySummary, type SeedResult, type TwinReport } from './report.js';
 import { TwinSecurity, type Scheduler } from './security.js';
 import type { Scenario, TopologySpec } from './scenario.js';
@@ -154,6 +155,7 @@ function securitySummary(network: Network, secureNodes: ReadonlyMap<number, Secu
 export function runSeed(scenario: Scenario, seed: number, onProgress?: (virtualMs: number, totalMs: number) => void): SeedResult {
   const started = performance.now();
   const run = assembleSeed(scenario, seed);
+  const selfHealing = attachSelfHealing(scenario, run);
   const { rng, topology, network, flows, recovery, loops, faults, counters, secureNodes, security, warmupMs, flowsEndMs, endMs } = run;
   const durationS = scenario.timing.durationS;
   for (let t = Math.min(1000, endMs); ; t = Math.min(t + 1000, endMs)) {
@@ -184,7 +186,16 @@ export function runSeed(scenario: Scenario, seed: number, onProgress?: (virtualM
     wallMs: performance.now() - started,
     topology: { positions: topology.positions ?? null, edges: topology.edges },
     ...(security === null ? {} : { security: securitySummary(network, secureNodes, security.renewals) }),
+    ...(selfHealing === null ? {} : { selfHealing: selfHealing.summary() }),
   };
+}
+
+/** Every node's MAPE-K loop, from the end of the warm-up on, when the scenario enables it; null otherwise. */
+export function attachSelfHealing(scenario: Scenario, run: SeedRun): TwinSelfHealing | null {
+  if (!scenario.selfHealing.enabled) return null;
+  const selfHealing = new TwinSelfHealing(run.network, { windowMs: scenario.selfHealing.windowMs, startMs: run.warmupMs, endMs: run.endMs });
+  selfHealing.attach();
+  return selfHealing;
 }
 
 function linkParamsFor(scenario: Scenario, rng: Prng): (index: number, forward: boolean) => LinkParams {

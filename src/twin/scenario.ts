@@ -318,6 +318,16 @@ export interface SecuritySpec {
   readonly svidTtlS: number;
 }
 
+/**
+ * MAPE-K on every node (src/twin/self-healing.ts): each node judges its neighbours by the
+ * conservation of their transit and acts through its own core (quarantine, link penalties).
+ */
+export interface SelfHealingSpec {
+  readonly enabled: boolean;
+  /** Length of a monitoring window; the loop steps once per window. */
+  readonly windowMs: number;
+}
+
 /** A validated scenario with every default filled in. */
 export interface Scenario {
   readonly name: string;
@@ -333,6 +343,7 @@ export interface Scenario {
   readonly faults: readonly FaultSpec[];
   readonly invariants: InvariantSpec;
   readonly security: SecuritySpec;
+  readonly selfHealing: SelfHealingSpec;
 }
 
 /** Values a caller (such as the CLI) may set over a loaded scenario. */
@@ -567,6 +578,10 @@ const scenarioSchema = strict({
     foreignTrustDomain: nodeList.default(() => []),
     invalidCertificate: nodeList.default(() => []),
     svidTtlS: num(10, 30 * 24 * 3600).default(3600),
+  }).prefault({}),
+  selfHealing: strict({
+    enabled: z.boolean(expect('true or false')).default(false),
+    windowMs: intIn(100, 60_000).default(1000),
   }).prefault({}),
 });
 

@@ -43,6 +43,7 @@ const defaults = {
   faults: [],
   invariants: { loops: true, oracle: true },
   security: { enabled: false, endToEnd: false, revoked: [], foreignTrustDomain: [], invalidCertificate: [], svidTtlS: 3600 },
+  selfHealing: { enabled: false, windowMs: 1000 },
 } as const;
 
 /** Runs `fn`, asserts a ScenarioError with `code`, and returns it for further checks. */
@@ -112,6 +113,7 @@ describe('parseScenario and loadScenario: valid files', () => {
       ],
       invariants: { loops: true, oracle: false },
       security: { enabled: false, endToEnd: false, revoked: [], foreignTrustDomain: [], invalidCertificate: [], svidTtlS: 3600 },
+      selfHealing: { enabled: true, windowMs: 500 },
     };
     const scenario = loadScenario(fixture('full.yaml'));
     expect(scenario).toEqual(expected);

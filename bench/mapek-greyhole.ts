@@ -1,0 +1,125 @@
+import { attachSelfHealing, assembleSeed } from '../src/twin/runner.js';
+import { deliveryBins, deliveryFrom, recoveredAfterMs, type DeliveryBin } from '../src/twin/flow-delivery.js';
+import type { Flow } from '../src/twin/flows.js';
+import type { TwinReport } from '../src/twin/report.js';
+import { loadScenario, type Scenario } from '../src/twin/scenario.js';
+import { percentileOf, r1, twinInChild } from './common.js';
+
+const greyHoleScenario = 'scenarios/mapek-greyhole.yaml';
+const churnScenario = 'scenarios/mapek-churn-hour.yaml';
+/** Delivery the flows through a grey hole must be back to, and how soon after the fault's onset. */
+const recoveredRatio = 0.99;
+const recoveryBarMs = 10_000;
+const binMs = 1000;
+
+/** What one grey hole did to the flows that ran through it when it started. */
+interface GreyHoleOutcome {
+  readonly seed: number;
+  readonly mapek: boolean;
+  readonly node: number;
+  readonly dropShare: number;
+  readonly startMs: number;
+  readonly affectedFlows: number;
+  /** Delivery of those flows over the whole fault, and from 10 s after its onset to its end. */
+  readonly deliveryDuringFault: number | null;
+  readonly deliveryAfter10s: number | null;
+  /** Seconds from the onset until every later second delivered >= 99 %; null if never before the fault ended. */
+  readonly secondsToRecover: number | null;
+  readonly sent: number;
+  readonly deliveredAfter10s: number;
+  readonly sentAfter10s: number;
+  readonly bins: readonly DeliveryBin[];
+}
+
+/**
+ * A grey hole (50 %, 75 %, 100 % of the forwarded data dropped, control traffic answered) on
+ * three on-path nodes of a 200-node mesh in turn, three seeds, each run with every node's MAPE-K
+ * loop and again without: delivery of the flows that crossed the grey hole at its onset, and
+ * when it was back at >= 99 %. In the same bench run, in a child process: one hour of churn
+ * without faults on a 100-node mesh with the loops on, where every quarantine is a false one.
+ */
+export async function run(): Promise<{ figures: Record<string, number | null>; details: unknown }> {
+  const churn = twinInChild([churnScenario]);
+  const scenario = loadScenario(greyHoleScenario);
+  const outcomes: GreyHoleOutcome[] = [];
+  for (let i = 0; i < scenario.seeds; i++) {
+    for (const mapek of [true, false]) {
+      const variant: Scenario = { ...scenario, selfHealing: { ...scenario.selfHealing, enabled: mapek } };
+      outcomes.push(...greyHoleTrial(variant, scenario.seed + i));
+      process.stderr.write(`mapek-greyhole: seed ${scenario.seed + i} ${mapek ? 'with' : 'without'} MAPE-K done\n`);
+    }
+  }
+  const churnReport = await churn;
+  return { figures: figuresOf(outcomes, churnReport), details: { greyHoles: outcomes, churnHour: churnDetails(churnReport) } };
+}
+
+function figuresOf(outcomes: readonly GreyHoleOutcome[], churnReport: TwinReport): Record<string, number | null> {
+  const pooled = (mapek: boolean): number | null => {
+    const runs = outcomes.filter((o) => o.mapek === mapek);
+    const sent = runs.reduce((t, o) => t + o.sentAfter10s, 0);
+    return sent === 0 ? null : Math.round((runs.reduce((t, o) => t + o.deliveredAfter10s, 0) / sent) * 1e4) / 1e4;
+  };
+  const withMapek = outcomes.filter((o) => o.mapek);
+  const recovered = withMapek.map((o) => o.secondsToRecover);
+  const allRecovered = recovered.every((s) => s !== null);
+  return {
+    deliveryWithMapek: pooled(true),
+    deliveryWithoutMapek: pooled(false),
+    // The worst grey hole: null when some grey hole never got back to 99 % while it lasted.
+    secondsToRecover: allRecovered ? r1(Math.max(...(recovered as number[]))) : null,
+    secondsToRecoverMedian: allRecovered ? r1(percentileOf(recovered as number[], 50)) : null,
+    greyHoles: withMapek.length,
+    greyHolesRecoveredWithin10s: recovered.filter((s) => s !== null && s * 1000 <= recoveryBarMs).length,
+    affectedFlows: withMapek.reduce((t, o) => t + o.affectedFlows, 0),
+    churnHourQuarantines: churnReport.selfHealing?.quarantinedNodes.length ?? null,
+    churnHourActions: churnReport.selfHealing?.actionsStarted ?? null,
+  };
+}
+
+function churnDetails(report: TwinReport): unknown {
+  const { recoverySamplesMs, timeline, topology, faults, ...summary } = report;
+  return { ...summary, churnEvents: faults.length };
+}
+
+/** One run of `scenario` with `seed`: the outcome of each of its grey holes. */
+function greyHoleTrial(scenario: Scenario, seed: number): GreyHoleOutcome[] {
+  const run = assembleSeed(scenario, seed);
+  attachSelfHealing(scenario, run);
+  // Which nodes every flow crossed just before each fault's onset (the fault picks an on-path node then).
+  const pathsAt = new Map<number, (readonly number[])[]>();
+  for (const fault of scenario.faults) {
+    if (fault.kind !== 'greyHole') continue;
+    const atMs = fault.atS * 1000;
+    run.network.at(atMs - 1, () => pathsAt.set(atMs, run.flows.flows.map((flow) => run.flows.currentPath(flow).nodes)));
+  }
+  run.network.runUntil(run.endMs);
+  return run.faults.labels.map((label) => {
+    const node = label.nodes[0]!;
+    const paths = pathsAt.get(label.startMs) ?? [];
+    const affected: Flow[] = run.flows.flows.filter((_flow, i) => paths[i]?.includes(node) === true);
+    const endMs = Math.min(label.endMs, run.flowsEndMs);
+    const bins = deliveryBins(affected, label.startMs, endMs, binMs);
+    const after = bins.filter((bin) => bin.startMs >= label.startMs + recoveryBarMs);
+    const recoveredMs = recoveredAfterMs(bins, recoveredRatio);
+    const fault = scenario.faults.find((f) => f.kind === 'greyHole' && f.atS * 1000 === label.startMs);
+    return {
+      seed,
+      mapek: scenario.selfHealing.enabled,
+      node,
+      dropShare: fault?.kind === 'greyHole' ? fault.dropShare : Number.NaN,
+      startMs: label.startMs,
+      affectedFlows: affected.length,
+      deliveryDuringFault: round4(deliveryFrom(bins, label.startMs)),
+      deliveryAfter10s: round4(deliveryFrom(bins, label.startMs + recoveryBarMs)),
+      secondsToRecover: recoveredMs === null ? null : recoveredMs / 1000,
+      sent: bins.reduce((t, b) => t + b.sent, 0),
+      deliveredAfter10s: after.reduce((t, b) => t + b.delivered, 0),
+      sentAfter10s: after.reduce((t, b) => t + b.sent, 0),
+      bins,
+    };
+  });
+}
+
+function round4(value: number | null): number | null {
+  return value === null ? null : Math.round(value * 1e4) / 1e4;
+}

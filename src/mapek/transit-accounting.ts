@@ -1,0 +1,132 @@
+import { FaultClass } from '../telemetry/types.js';
+import type { Finding } from './loop.js';
+
+/**
+ * Conservation of transit flow, judged by a node's neighbours (the idea of the Watchers
+ * protocol, Bradley et al. 1998): what the neighbours of X handed X for others must come out of
+ * X again at its neighbours. X cannot hide a grey hole behind its own counters, because none of
+ * its counters are used: each neighbour N counts the transit data N put on its link to X (not
+ * addressed to X) and the transit data N received from X (not originated by X). Summed over
+ * X's neighbours, the shortfall is what X dropped, plus what the links lost and what was in
+ * flight at the window's edges.
+ *
+ * Sans-IO: the driver feeds the counters from what its node sent and received, cuts them once
+ * per window into reports, and hands each node the reports of its neighbours' neighbours. In the
+ * twin the reports travel by the simulator (one window late at most); carrying them over the
+ * wire is the daemon's part.
+ */
+
+/** One reporter's transit counts about one neighbour (the subject) for one window. */
+export interface TransitReport {
+  readonly reporter: number;
+  readonly subject: number;
+  /** Transit data the reporter handed the subject (addressed to a third node). */
+  readonly handedTo: number;
+  /** Transit data the reporter received from the subject (originated by a third node). */
+  readonly receivedFrom: number;
+}
+
+/** The conservation of one subject in one window, summed over the neighbours that reported. */
+export interface Conservation {
+  readonly subject: number;
+  readonly handedIn: number;
+  readonly handedOn: number;
+  readonly reporters: number;
+  /** Share of the transit handed in that did not come out: 0..1. */
+  readonly dropShare: number;
+}
+
+/** When a subject's conservation turns into a finding. */
+export interface ConservationRule {
+  /** Fewest transit packets handed in for a verdict: below this a window says nothing. */
+  readonly handedInMin: number;
+  /** Drop share that maps to the loop's default threshold (score 0.5); score = dropShare / (2 x this), capped at 1. */
+  readonly dropShareAtThreshold: number;
+  /** A drop share from here on is a black hole, below it a grey hole. */
+  readonly blackHoleShare: number;
+}
+
+/**
+ * Defaults: a verdict needs 40 transit packets in the window; a third of them missing is the
+ * threshold. A healthy node's shortfall is its links' loss and the packets in flight at the
+ * window's edges (a few percent); a grey hole in the sense of the fault model drops half or
+ * more.
+ */
+export const conservationDefaults: ConservationRule = { handedInMin: 40, dropShareAtThreshold: 0.3, blackHoleShare: 0.95 };
+
+/** One node's transit counts per neighbour for the current window. */
+export class TransitCounters {
+  private readonly counts = new Map<number, { handedTo: number; receivedFrom: number }>();
+
+  constructor(readonly reporter: number) {}
+
+  /** The node put a data packet addressed to a third node on its link to `neighbour`. */
+  handedTo(neighbour: number): void {
+    this.entry(neighbour).handedTo++;
+  }
+
+  /** The node received a data packet originated by a third node from `neighbour`. */
+  receivedFrom(neighbour: number): void {
+    this.entry(neighbour).receivedFrom++;
+  }
+
+  /** This window's reports (one per neighbour that carried transit either way); starts the next window. */
+  cut(): TransitReport[] {
+    const reports = [...this.counts].map(([subject, count]) => ({ reporter: this.reporter, subject, ...count }));
+    this.counts.clear();
+    return reports;
+  }
+
+  /** Forgets the window so far (the node restarted: its counts start again). */
+  reset(): void {
+    this.counts.clear();
+  }
+
+  private entry(neighbour: number): { handedTo: number; receivedFrom: number } {
+    let count = this.counts.get(neighbour);
+    if (count === undefined) {
+      count = { handedTo: 0, receivedFrom: 0 };
+      this.counts.set(neighbour, count);
+    }
+    return count;
+  }
+}
+
+/** Sums the reports per subject. */
+export function conserve(reports: Iterable<TransitReport>): Map<number, Conservation> {
+  const sums = new Map<number, { handedIn: number; handedOn: number; reporters: number }>();
+  for (const report of reports) {
+    if (!(report.handedTo >= 0 && report.receivedFrom >= 0)) throw new RangeError(`conserve: expected counts >= 0 from reporter ${report.reporter} about ${report.subject}, got ${report.handedTo} and ${report.receivedFrom}`);
+    const sum = sums.get(report.subject) ?? { handedIn: 0, handedOn: 0, reporters: 0 };
+    sum.handedIn += report.handedTo;
+    sum.handedOn += report.receivedFrom;
+    sum.reporters++;
+    sums.set(report.subject, sum);
+  }
+  const out = new Map<number, Conservation>();
+  for (const [subject, sum] of sums) {
+    const dropShare = sum.handedIn === 0 ? 0 : Math.min(1, Math.max(0, 1 - sum.handedOn / sum.handedIn));
+    out.set(subject, { subject, ...sum, dropShare });
+  }
+  return out;
+}
+
+/**
+ * The findings of one acting node about its neighbours: one per neighbour whose conservation
+ * had enough transit to judge. A neighbour without a verdict gets no finding (the loop reads
+ * that as below threshold).
+ */
+export function conservationFindings(neighbours: Iterable<number>, conservation: ReadonlyMap<number, Conservation>, rule: ConservationRule = conservationDefaults): Finding[] {
+  const findings: Finding[] = [];
+  for (const neighbour of neighbours) {
+    const verdict = conservation.get(neighbour);
+    if (verdict === undefined || verdict.handedIn < rule.handedInMin) continue;
+    findings.push({
+      subject: { kind: 'node', node: neighbour },
+      cause: verdict.dropShare >= rule.blackHoleShare ? FaultClass.blackHole : FaultClass.greyHole,
+      score: Math.min(1, verdict.dropShare / (2 * rule.dropShareAtThreshold)),
+      evidence: { handedIn: verdict.handedIn, handedOn: verdict.handedOn, reporters: verdict.reporters, dropShare: verdict.dropShare },
+    });
+  }
+  return findings;
+}

@@ -1,0 +1,159 @@
+/**
+ * MAPE-K in the twin: every node runs its own loop (src/mapek) over its own core, as the daemon
+ * does. Monitor: each node counts the transit data it hands its neighbours and receives from
+ * them (TransitCounters). Analyze: once per window the counters are cut into reports, and each
+ * node judges its neighbours by the conservation of their transit, summed over the reports of
+ * their neighbours (the reports travel by the simulator here; see transit-accounting.ts).
+ * Plan and Execute: the node's MapeK picks an action and carries it out through a CoreActuator
+ * that hands inputs to that node's core, like any other input of the twin.
+ *
+ * A node that restarts gets a fresh loop and fresh counters (its core forgot the inputs the old
+ * loop gave it); the Knowledge of a node survives restarts, as the daemon's SQLite does.
+ */
+
+import { CoreActuator, type CoreHandle } from '../mapek/core-actuator.js';
+import { MemoryKnowledge } from '../mapek/knowledge.js';
+import { MapeK, type AuditEntry, type LoopConfig } from '../mapek/loop.js';
+import { conservationDefaults, conservationFindings, conserve, TransitCounters, type ConservationRule, type TransitReport } from '../mapek/transit-accounting.js';
+import type { Transmit } from '../mesh/types.js';
+import type { LinkDrop } from './link-model.js';
+import type { Network, NetworkObserver, SimEdge } from './network.js';
+
+/** Choices of the twin's loops. */
+export interface SelfHealingOptions {
+  /** Length of a monitoring window. */
+  readonly windowMs: number;
+  /** First window start (flows usually start after a warm-up). */
+  readonly startMs: number;
+  /** No window ends after this. */
+  readonly endMs: number;
+  readonly loop?: Partial<LoopConfig>;
+  readonly conservation?: ConservationRule;
+}
+
+/** What the loops did in a run, for reports. */
+export interface SelfHealingSummary {
+  readonly windows: number;
+  readonly incidentsOpened: number;
+  readonly actionsStarted: number;
+  readonly actionsSucceeded: number;
+  readonly actionsFailed: number;
+  readonly actionsRefused: number;
+  /** Distinct nodes some neighbour quarantined, by twin index. */
+  readonly quarantinedNodes: readonly number[];
+}
+
+/** One node's loop and counters, for one boot of the node. */
+interface NodeLoop {
+  readonly boot: number;
+  readonly loop: MapeK;
+  readonly counters: TransitCounters;
+}
+
+/** The loops of every node of a twin run (see the module comment). */
+export class TwinSelfHealing {
+  /** Every decision of every node, in time order, with the node (twin index) that made it. */
+  readonly audit: (AuditEntry & { readonly node: number })[] = [];
+  private readonly loops: (NodeLoop | null)[];
+  private readonly knowledge: MemoryKnowledge[];
+  private windows = 0;
+
+  constructor(
+    private readonly network: Network,
+    private readonly options: SelfHealingOptions,
+  ) {
+    if (!(options.windowMs > 0)) throw new RangeError(`TwinSelfHealing: expected windowMs > 0, got ${options.windowMs}`);
+    this.loops = network.nodes.map(() => null);
+    this.knowledge = network.nodes.map(() => new MemoryKnowledge());
+  }
+
+  /** Hooks into the network's observer and schedules the windows. */
+  attach(): void {
+    const base = this.network.observer;
+    this.network.observer = {
+      ...base,
+      onTransmit: (from, edge, transmit, arrival) => {
+        base.onTransmit?.(from, edge, transmit, arrival);
+        this.count(from, edge, transmit, arrival);
+      },
+    } satisfies NetworkObserver;
+    this.network.at(this.options.startMs, () => {
+      for (const node of this.network.nodes) this.loopOf(node.index)?.counters.reset();
+      this.scheduleWindow(this.options.startMs);
+    });
+  }
+
+  /** Totals of the audit so far. */
+  summary(): SelfHealingSummary {
+    const count = (event: AuditEntry['event']): number => this.audit.filter((entry) => entry.event === event).length;
+    const quarantined = new Set<number>();
+    for (const entry of this.audit) {
+      if (entry.event === 'actionStarted' && entry.action === 'quarantineNode') quarantined.add(Number(entry.subject.slice('node:'.length)) - 1);
+    }
+    return {
+      windows: this.windows,
+      incidentsOpened: count('incidentOpened'),
+      actionsStarted: count('actionStarted'),
+      actionsSucceeded: count('actionSucceeded'),
+      actionsFailed: count('actionFailed'),
+      actionsRefused: count('actionRefused'),
+      quarantinedNodes: [...quarantined].sort((a, b) => a - b),
+    };
+  }
+
+  /** What each node's own counters see of a data transmit: the sender's handedTo, the receiver's receivedFrom. */
+  private count(from: number, edge: SimEdge, transmit: Transmit, arrival: number | LinkDrop): void {
+    const data = transmit.data;
+    if (data === undefined) return;
+    const nodes = this.network.nodes;
+    const to = edge.a === from ? edge.b : edge.a;
+    if (data.dst !== nodes[to]!.id) this.loopOf(from)?.counters.handedTo(nodes[to]!.id);
+    if (typeof arrival === 'number' && data.src !== nodes[from]!.id) this.loopOf(to)?.counters.receivedFrom(nodes[from]!.id);
+  }
+
+  private scheduleWindow(startMs: number): void {
+    const endMs = startMs + this.options.windowMs;
+    if (endMs > this.options.endMs) return;
+    this.network.at(endMs, () => {
+      this.cut(endMs);
+      this.scheduleWindow(endMs);
+    });
+  }
+
+  /** The window ended: reports from every live node, then every live node's loop steps on its neighbours' conservation. */
+  private cut(nowMs: number): void {
+    this.windows++;
+    const reports: TransitReport[] = [];
+    for (const node of this.network.nodes) {
+      const state = this.loopOf(node.index);
+      if (state !== null) reports.push(...state.counters.cut());
+    }
+    const conservation = conserve(reports);
+    for (const node of this.network.nodes) {
+      const state = this.loopOf(node.index);
+      if (state === null) continue;
+      const neighbours = node.mesh!.neighbourViews().flatMap((view) => (view.usable && view.peer !== null ? [view.peer as number] : []));
+      state.loop.step(nowMs, conservationFindings(neighbours, conservation, this.options.conservation ?? conservationDefaults));
+    }
+  }
+
+  /** The loop of the node's current boot (made on first use after a boot), or null while it is down. */
+  private loopOf(index: number): NodeLoop | null {
+    const node = this.network.nodes[index]!;
+    if (node.mesh === null) return null;
+    const current = this.loops[index];
+    if (current !== null && current !== undefined && current.boot === node.boots) return current;
+    const fresh: NodeLoop = { boot: node.boots, loop: this.newLoop(index), counters: new TransitCounters(node.id) };
+    this.loops[index] = fresh;
+    return fresh;
+  }
+
+  private newLoop(index: number): MapeK {
+    const network = this.network;
+    const handle: CoreHandle = {
+      links: () => network.nodes[index]!.mesh?.neighbourViews() ?? [],
+      input: (input) => network.input(index, input),
+    };
+    return new MapeK(new CoreActuator(handle), this.knowledge[index]!, (entry) => this.audit.push({ ...entry, node: index }), this.options.loop);
+  }
+}

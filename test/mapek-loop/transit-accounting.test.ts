@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { FaultClass } from '../../src/telemetry/types.js';
+import { conservationDefaults, conservationFindings, conserve, TransitCounters, type TransitReport } from '../../src/mapek/transit-accounting.js';
+
+/** Reports of neighbours 1 and 2 about node 9: `handedIn` each handed it, `handedOn` each got back. */
+function reportsAbout(subject: number, handedIn: number, handedOn: number): TransitReport[] {
+  return [
+    { reporter: 1, subject, handedTo: handedIn, receivedFrom: handedOn },
+    { reporter: 2, subject, handedTo: handedIn, receivedFrom: handedOn },
+  ];
+}
+
+describe('TransitCounters', () => {
+  it('counts per neighbour, cuts one report per neighbour and starts the next window empty', () => {
+    const counters = new TransitCounters(7);
+    counters.handedTo(3);
+    counters.handedTo(3);
+    counters.receivedFrom(3);
+    counters.receivedFrom(4);
+    expect(counters.cut()).toEqual([
+      { reporter: 7, subject: 3, handedTo: 2, receivedFrom: 1 },
+      { reporter: 7, subject: 4, handedTo: 0, receivedFrom: 1 },
+    ]);
+    expect(counters.cut()).toEqual([]);
+  });
+
+  it('forgets the window so far on reset', () => {
+    const counters = new TransitCounters(7);
+    counters.handedTo(3);
+    counters.reset();
+    expect(counters.cut()).toEqual([]);
+  });
+});
+
+describe('conserve', () => {
+  it('sums handed-in and handed-on over the reporters and gives the shortfall as the drop share', () => {
+    const verdict = conserve([...reportsAbout(9, 50, 20), { reporter: 3, subject: 5, handedTo: 10, receivedFrom: 10 }]);
+    expect(verdict.get(9)).toEqual({ subject: 9, handedIn: 100, handedOn: 40, reporters: 2, dropShare: 0.6 });
+    expect(verdict.get(5)?.dropShare).toBe(0);
+  });
+
+  it('keeps the drop share in 0..1: more out than in (packets in flight at the window edge) is no negative drop', () => {
+    expect(conserve(reportsAbout(9, 10, 12)).get(9)?.dropShare).toBe(0);
+    expect(conserve(reportsAbout(9, 0, 5)).get(9)?.dropShare).toBe(0);
+  });
+
+  it('refuses a report with a negative or non-numeric count, naming the reporter and subject', () => {
+    expect(() => conserve([{ reporter: 4, subject: 9, handedTo: -1, receivedFrom: 0 }])).toThrow(/reporter 4 about 9.*-1/);
+    expect(() => conserve([{ reporter: 4, subject: 9, handedTo: 1, receivedFrom: Number.NaN }])).toThrow(RangeError);
+  });
+});
+
+describe('conservationFindings', () => {
+  it('judges only neighbours with enough transit, and maps the drop share to a score and a cause', () => {
+    const conservation = conserve([...reportsAbout(9, 50, 25), ...reportsAbout(8, 50, 0), ...reportsAbout(6, 50, 49), ...reportsAbout(5, 10, 0)]);
+    const findings = conservationFindings([9, 8, 6, 5, 4], conservation);
+    expect(findings.map((f) => f.subject)).toEqual([9, 8, 6].map((node) => ({ kind: 'node', node })));
+    const [grey, black, healthy] = findings;
+    expect(grey!.cause).toBe(FaultClass.greyHole);
+    expect(grey!.score).toBeCloseTo(0.5 / 0.6, 10);
+    expect(grey!.evidence).toEqual({ handedIn: 100, handedOn: 50, reporters: 2, dropShare: 0.5 });
+    expect(black!.cause).toBe(FaultClass.blackHole);
+    expect(black!.score).toBe(1);
+    expect(healthy!.score).toBeCloseTo(0.02 / 0.6, 10);
+  });
+
+  it('puts the default threshold (0.5) at the rule drop share', () => {
+    const atThreshold = conserve(reportsAbout(9, 50, 50 * (1 - conservationDefaults.dropShareAtThreshold)));
+    expect(conservationFindings([9], atThreshold)[0]!.score).toBeCloseTo(0.5, 10);
+  });
+
+  it('takes the rule it is given', () => {
+    const conservation = conserve(reportsAbout(9, 5, 0));
+    expect(conservationFindings([9], conservation)).toEqual([]);
+    expect(conservationFindings([9], conservation, { handedInMin: 10, dropShareAtThreshold: 0.25, blackHoleShare: 1.01 })[0]).toMatchObject({ cause: FaultClass.greyHole, score: 1 });
+  });
+});

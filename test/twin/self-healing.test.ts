@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { deliveryBins, deliveryFrom } from '../../src/twin/flow-delivery.js';
+import { attachSelfHealing, assembleSeed, runScenario, type SeedRun } from '../../src/twin/runner.js';
+import { parseScenario, type Scenario } from '../../src/twin/scenario.js';
+import { TwinSelfHealing } from '../../src/twin/self-healing.js';
+
+/**
+ * A 3 x 5 grid (nodes 0-14, row-major) with two flows along the middle row through node 7
+ * (5 -> 9 and 9 -> 5) and one that avoids it (0 -> 4 along the top row), 50 packets/s each.
+ */
+function scenario(faults: string[], selfHealing: boolean): Scenario {
+  return parseScenario(
+    [
+      'name: heal',
+      'topology: { kind: grid, rows: 3, cols: 5 }',
+      'timing: { warmupS: 5, durationS: 35, settleS: 0 }',
+      'traffic: { pairs: [[5, 9], [9, 5], [0, 4]], ratePps: 50 }',
+      'invariants: { loops: false, oracle: false }',
+      `selfHealing: { enabled: ${selfHealing}, windowMs: 1000 }`,
+      `faults: [${faults.join(', ')}]`,
+    ].join('\n'),
+    'heal.yaml',
+  );
+}
+
+/** Runs the scenario's first seed to its end with the loops it asks for. */
+function runWith(s: Scenario): { run: SeedRun; healing: TwinSelfHealing | null } {
+  const run = assembleSeed(s, s.seed);
+  const healing = attachSelfHealing(s, run);
+  run.network.runUntil(run.endMs);
+  return { run, healing };
+}
+
+const delivery = (run: SeedRun, flow: number, fromMs: number, toMs: number): number | null => deliveryFrom(deliveryBins([run.flows.flows[flow]!], fromMs, toMs, 1000), fromMs);
+const greyHole = '{ kind: greyHole, node: 7, atS: 10, untilS: 40, dropShare: 0.75 }';
+
+describe('TwinSelfHealing: every node runs its MAPE-K loop in the twin', () => {
+  it('has the grey hole quarantined by its neighbours, and the flows through it whole again within seconds', () => {
+    const { run, healing } = runWith(scenario([greyHole], true));
+    const started = healing!.audit.filter((entry) => entry.event === 'actionStarted');
+    expect(started.length).toBeGreaterThan(0);
+    for (const entry of started) {
+      expect(entry).toMatchObject({ action: 'quarantineNode', subject: 'node:8', cause: 'greyHole' });
+      // Only node 7's neighbours judge it: 2, 6, 8 and 12.
+      expect([2, 6, 8, 12]).toContain(entry.node);
+      expect(entry.atMs).toBeGreaterThanOrEqual(11_000);
+      expect(entry.atMs).toBeLessThanOrEqual(14_000);
+    }
+    expect(delivery(run, 0, 16_000, 39_000)).toBe(1);
+    expect(delivery(run, 1, 16_000, 39_000)).toBe(1);
+    expect(healing!.summary()).toMatchObject({ quarantinedNodes: [7], actionsStarted: started.length, actionsFailed: 0 });
+  });
+
+  it('leaves the flows through a grey hole degraded without the loops', () => {
+    const { run, healing } = runWith(scenario([greyHole], false));
+    expect(healing).toBeNull();
+    expect(delivery(run, 0, 16_000, 39_000)!).toBeLessThan(0.5);
+    expect(delivery(run, 2, 16_000, 39_000)).toBe(1);
+  });
+
+  it('quarantines nobody in a healthy run, and nobody when a transit node merely crashes and comes back', () => {
+    for (const faults of [[], ['{ kind: nodeDown, node: 7, atS: 12, untilS: 20 }']]) {
+      const { healing } = runWith(scenario(faults, true));
+      expect(healing!.summary()).toMatchObject({ actionsStarted: 0, quarantinedNodes: [] });
+      expect(healing!.summary().windows).toBe(35);
+    }
+  });
+
+  it('gives a restarted node a fresh loop that acts again (the old one’s actions died with its core)', () => {
+    // Node 6 (a neighbour of 7) restarts while the grey hole lasts; its new boot must quarantine 7 again.
+    const { healing } = runWith(scenario([greyHole, '{ kind: nodeDown, node: 6, atS: 20, untilS: 22 }'], true));
+    const byNode6 = healing!.audit.filter((entry) => entry.node === 6 && entry.event === 'actionStarted');
+    expect(byNode6.length).toBe(2);
+    expect(byNode6[1]!.atMs).toBeGreaterThan(22_000);
+  });
+
+  it('puts the loops’ totals into the report, per seed, and shows them only when enabled', () => {
+    const report = runScenario({ ...scenario([greyHole], true), seeds: 2 });
+    expect(report.selfHealing).toMatchObject({ quarantinedNodes: ['1:7', '2:7'], actionsFailed: 0 });
+    expect(report.selfHealing!.windows).toBe(70);
+    expect(runScenario(scenario([], false)).selfHealing).toBeUndefined();
+  });
+
+  it('refuses a window of no length', () => {
+    const s = scenario([], false);
+    expect(() => new TwinSelfHealing(assembleSeed(s, s.seed).network, { windowMs: 0, startMs: 0, endMs: 1000 })).toThrow(/windowMs > 0, got 0/);
+  });
+});
