@@ -1,3 +1,4 @@
+import { rampStepMs } from '../src/twin/faults.js';
 import { attachSelfHealing, assembleSeed } from '../src/twin/runner.js';
 import { deliveryBins, deliveryFrom, recoveredAfterMs, type DeliveryBin } from '../src/twin/flow-delivery.js';
 import type { Flow } from '../src/twin/flows.js';
@@ -7,6 +8,10 @@ import { percentileOf, r1, twinInChild } from './common.js';
 
 const greyHoleScenario = 'scenarios/mapek-greyhole.yaml';
 const churnScenario = 'scenarios/mapek-churn-hour.yaml';
+const degradationScenario = 'scenarios/mapek-degradation.yaml';
+/** Traffic has left a link when its data packets per second fell below this share of the 10 s before the fault. */
+const movedShare = 0.1;
+const baselineBins = 10;
 /** Delivery the flows through a grey hole must be back to, and how soon after the fault's onset. */
 const recoveredRatio = 0.99;
 const recoveryBarMs = 10_000;
@@ -49,8 +54,86 @@ export async function run(): Promise<{ figures: Record<string, number | null>; d
       process.stderr.write(`mapek-greyhole: seed ${scenario.seed + i} ${mapek ? 'with' : 'without'} MAPE-K done\n`);
     }
   }
+  const degradation = loadScenario(degradationScenario);
+  const degradations: DegradationOutcome[] = [];
+  for (let i = 0; i < degradation.seeds; i++) {
+    for (const mapek of [true, false]) {
+      degradations.push(...degradationTrial({ ...degradation, selfHealing: { ...degradation.selfHealing, enabled: mapek } }, degradation.seed + i));
+      process.stderr.write(`mapek-greyhole: degradation seed ${degradation.seed + i} ${mapek ? 'with' : 'without'} MAPE-K done\n`);
+    }
+  }
   const churnReport = await churn;
-  return { figures: figuresOf(outcomes, churnReport), details: { greyHoles: outcomes, churnHour: churnDetails(churnReport) } };
+  return {
+    figures: { ...figuresOf(outcomes, churnReport), ...degradationFigures(degradations) },
+    details: { greyHoles: outcomes, degradations, churnHour: churnDetails(churnReport) },
+  };
+}
+
+/** What one slow degradation did: when the traffic left the link, and the link's loss then. */
+interface DegradationOutcome {
+  readonly seed: number;
+  readonly mapek: boolean;
+  readonly link: readonly [number, number];
+  readonly startMs: number;
+  /** Data packets per second on the link (both directions) in the 10 s before the onset. */
+  readonly baselinePps: number;
+  /** Seconds from the onset to the first second with less than 10 % of that; null if never. */
+  readonly movedAfterS: number | null;
+  /** The loss the ramp had reached then (null if the traffic never left). */
+  readonly lossWhenMoved: number | null;
+  readonly ppsPerSecond: readonly number[];
+}
+
+function degradationFigures(outcomes: readonly DegradationOutcome[]): Record<string, number | null> {
+  const losses = (mapek: boolean): (number | null)[] => outcomes.filter((o) => o.mapek === mapek && o.baselinePps > 0).map((o) => o.lossWhenMoved);
+  const worst = (values: (number | null)[]): number | null => (values.length === 0 || values.some((v) => v === null) ? null : Math.max(...(values as number[])));
+  const withMapek = losses(true);
+  return {
+    degradationLossWhenMovedWithMapek: worst(withMapek),
+    degradationLossWhenMovedWithoutMapek: worst(losses(false)),
+    degradationsMovedBelow5Percent: withMapek.filter((v) => v !== null && v < 0.05).length,
+    degradations: withMapek.length,
+  };
+}
+
+/** One run of the degradation scenario with `seed`: the outcome of each degraded link. */
+function degradationTrial(scenario: Scenario, seed: number): DegradationOutcome[] {
+  const run = assembleSeed(scenario, seed);
+  attachSelfHealing(scenario, run);
+  const bins = Math.ceil(run.endMs / binMs);
+  const perEdge = new Float64Array(run.network.edges.length * bins);
+  const base = run.network.observer;
+  run.network.observer = {
+    ...base,
+    onTransmit(from, edge, transmit, arrival) {
+      base.onTransmit?.(from, edge, transmit, arrival);
+      if (transmit.data !== undefined) perEdge[edge.index * bins + Math.floor(run.network.nowMs / binMs)]!++;
+    },
+  };
+  run.network.runUntil(run.endMs);
+  return run.faults.labels.map((label) => {
+    const edge = label.edges[0]!;
+    const fault = scenario.faults.find((f) => f.kind === 'slowDegradation' && f.atS * 1000 === label.startMs);
+    if (fault?.kind !== 'slowDegradation') throw new Error(`mapek-greyhole: no slowDegradation fault starts at ${label.startMs} ms`);
+    const onsetBin = Math.floor(label.startMs / binMs);
+    const endBin = Math.min(bins, Math.floor(Math.min(label.endMs, run.flowsEndMs) / binMs));
+    const pps = Array.from(perEdge.subarray(edge * bins + onsetBin - baselineBins, edge * bins + endBin));
+    const baselinePps = pps.slice(0, baselineBins).reduce((t, v) => t + v, 0) / baselineBins;
+    const movedAt = pps.findIndex((v, i) => i >= baselineBins && v < movedShare * baselinePps);
+    const movedAfterS = movedAt < 0 ? null : movedAt - baselineBins;
+    const simEdge = run.network.edges[edge]!;
+    return {
+      seed,
+      mapek: scenario.selfHealing.enabled,
+      link: [simEdge.a, simEdge.b] as const,
+      startMs: label.startMs,
+      baselinePps,
+      movedAfterS,
+      // The ramp moves every 500 ms; the loss at the start of the second the traffic was gone in, plus one step of slack.
+      lossWhenMoved: movedAfterS === null ? null : Math.round(fault.maxLoss * Math.min(1, (movedAfterS * 1000 + rampStepMs) / (fault.rampS * 1000)) * 1e4) / 1e4,
+      ppsPerSecond: pps,
+    };
+  });
 }
 
 function figuresOf(outcomes: readonly GreyHoleOutcome[], churnReport: TwinReport): Record<string, number | null> {

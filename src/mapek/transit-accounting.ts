@@ -16,7 +16,7 @@ import type { Finding } from './loop.js';
  * wire is the daemon's part.
  */
 
-/** One reporter's transit counts about one neighbour (the subject) for one window. */
+/** One reporter's data counts about one neighbour (the subject) for one window. */
 export interface TransitReport {
   readonly reporter: number;
   readonly subject: number;
@@ -24,6 +24,9 @@ export interface TransitReport {
   readonly handedTo: number;
   /** Transit data the reporter received from the subject (originated by a third node). */
   readonly receivedFrom: number;
+  /** All data the reporter put on its link to the subject, and all it received on it (link loss, see link-loss.ts). */
+  readonly sent: number;
+  readonly received: number;
 }
 
 /** The conservation of one subject in one window, summed over the neighbours that reported. */
@@ -54,24 +57,41 @@ export interface ConservationRule {
  */
 export const conservationDefaults: ConservationRule = { handedInMin: 40, dropShareAtThreshold: 0.3, blackHoleShare: 0.95 };
 
-/** One node's transit counts per neighbour for the current window. */
+/** Counts of one neighbour in one window. */
+interface Counts {
+  handedTo: number;
+  receivedFrom: number;
+  sent: number;
+  received: number;
+}
+
+/** One node's data counts per neighbour for the current window. */
 export class TransitCounters {
-  private readonly counts = new Map<number, { handedTo: number; receivedFrom: number }>();
+  private readonly counts = new Map<number, Counts>();
 
   constructor(readonly reporter: number) {}
 
-  /** The node put a data packet addressed to a third node on its link to `neighbour`. */
-  handedTo(neighbour: number): void {
-    this.entry(neighbour).handedTo++;
+  /** The node put a data packet on its link to `neighbour`; `transit` when it is addressed to a third node. */
+  sent(neighbour: number, transit: boolean): void {
+    const count = this.entry(neighbour);
+    count.sent++;
+    if (transit) count.handedTo++;
   }
 
-  /** The node received a data packet originated by a third node from `neighbour`. */
-  receivedFrom(neighbour: number): void {
-    this.entry(neighbour).receivedFrom++;
+  /** The node received a data packet from `neighbour`; `transit` when a third node originated it. */
+  received(neighbour: number, transit: boolean): void {
+    const count = this.entry(neighbour);
+    count.received++;
+    if (transit) count.receivedFrom++;
   }
 
-  /** This window's reports (one per neighbour that carried transit either way); starts the next window. */
-  cut(): TransitReport[] {
+  /**
+   * This window's reports: one per neighbour in `neighbours` (zeros included: a neighbour that
+   * got nothing from us must say so) and per other neighbour that carried data; starts the
+   * next window.
+   */
+  cut(neighbours: Iterable<number>): TransitReport[] {
+    for (const neighbour of neighbours) this.entry(neighbour);
     const reports = [...this.counts].map(([subject, count]) => ({ reporter: this.reporter, subject, ...count }));
     this.counts.clear();
     return reports;
@@ -82,10 +102,10 @@ export class TransitCounters {
     this.counts.clear();
   }
 
-  private entry(neighbour: number): { handedTo: number; receivedFrom: number } {
+  private entry(neighbour: number): Counts {
     let count = this.counts.get(neighbour);
     if (count === undefined) {
-      count = { handedTo: 0, receivedFrom: 0 };
+      count = { handedTo: 0, receivedFrom: 0, sent: 0, received: 0 };
       this.counts.set(neighbour, count);
     }
     return count;
@@ -96,7 +116,7 @@ export class TransitCounters {
 export function conserve(reports: Iterable<TransitReport>): Map<number, Conservation> {
   const sums = new Map<number, { handedIn: number; handedOn: number; reporters: number }>();
   for (const report of reports) {
-    if (!(report.handedTo >= 0 && report.receivedFrom >= 0)) throw new RangeError(`conserve: expected counts >= 0 from reporter ${report.reporter} about ${report.subject}, got ${report.handedTo} and ${report.receivedFrom}`);
+    checkCounts('conserve', report);
     const sum = sums.get(report.subject) ?? { handedIn: 0, handedOn: 0, reporters: 0 };
     sum.handedIn += report.handedTo;
     sum.handedOn += report.receivedFrom;
@@ -129,4 +149,12 @@ export function conservationFindings(neighbours: Iterable<number>, conservation:
     });
   }
   return findings;
+}
+
+/** Throws unless every count of `report` is a number >= 0. */
+export function checkCounts(caller: string, report: TransitReport): void {
+  const { handedTo, receivedFrom, sent, received } = report;
+  if (!(handedTo >= 0 && receivedFrom >= 0 && sent >= 0 && received >= 0)) {
+    throw new RangeError(`${caller}: expected counts >= 0 from reporter ${report.reporter} about ${report.subject}, got ${handedTo}, ${receivedFrom}, ${sent}, ${received}`);
+  }
 }

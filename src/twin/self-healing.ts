@@ -1,9 +1,10 @@
 /**
  * MAPE-K in the twin: every node runs its own loop (src/mapek) over its own core, as the daemon
- * does. Monitor: each node counts the transit data it hands its neighbours and receives from
- * them (TransitCounters). Analyze: once per window the counters are cut into reports, and each
- * node judges its neighbours by the conservation of their transit, summed over the reports of
- * their neighbours (the reports travel by the simulator here; see transit-accounting.ts).
+ * does. Monitor: each node counts the data it hands its neighbours and receives from them
+ * (TransitCounters). Analyze: once per window the counters are cut into reports, and each node
+ * judges its neighbours by the conservation of their transit, summed over the reports of their
+ * neighbours, and its own outgoing links by their loss, from its and the far end's reports (the
+ * reports travel by the simulator here; see transit-accounting.ts and link-loss.ts).
  * Plan and Execute: the node's MapeK picks an action and carries it out through a CoreActuator
  * that hands inputs to that node's core, like any other input of the twin.
  *
@@ -14,6 +15,7 @@
 import { CoreActuator, type CoreHandle } from '../mapek/core-actuator.js';
 import { MemoryKnowledge } from '../mapek/knowledge.js';
 import { MapeK, type AuditEntry, type LoopConfig } from '../mapek/loop.js';
+import { LinkLossMonitor, linkDeliveries, linkLossDefaults, type LinkLossRule } from '../mapek/link-loss.js';
 import { conservationDefaults, conservationFindings, conserve, TransitCounters, type ConservationRule, type TransitReport } from '../mapek/transit-accounting.js';
 import type { Transmit } from '../mesh/types.js';
 import type { LinkDrop } from './link-model.js';
@@ -29,6 +31,7 @@ export interface SelfHealingOptions {
   readonly endMs: number;
   readonly loop?: Partial<LoopConfig>;
   readonly conservation?: ConservationRule;
+  readonly linkLoss?: LinkLossRule;
 }
 
 /** What the loops did in a run, for reports. */
@@ -48,6 +51,7 @@ interface NodeLoop {
   readonly boot: number;
   readonly loop: MapeK;
   readonly counters: TransitCounters;
+  readonly links: LinkLossMonitor;
 }
 
 /** The loops of every node of a twin run (see the module comment). */
@@ -107,8 +111,9 @@ export class TwinSelfHealing {
     if (data === undefined) return;
     const nodes = this.network.nodes;
     const to = edge.a === from ? edge.b : edge.a;
-    if (data.dst !== nodes[to]!.id) this.loopOf(from)?.counters.handedTo(nodes[to]!.id);
-    if (typeof arrival === 'number' && data.src !== nodes[from]!.id) this.loopOf(to)?.counters.receivedFrom(nodes[from]!.id);
+    this.loopOf(from)?.counters.sent(nodes[to]!.id, data.dst !== nodes[to]!.id);
+    // Booked when sent, as a receiver that reads the link's packet counters knows which of the sent ones it got.
+    if (typeof arrival === 'number') this.loopOf(to)?.counters.received(nodes[from]!.id, data.src !== nodes[from]!.id);
   }
 
   private scheduleWindow(startMs: number): void {
@@ -124,16 +129,19 @@ export class TwinSelfHealing {
   private cut(nowMs: number): void {
     this.windows++;
     const reports: TransitReport[] = [];
+    const neighbours = this.network.nodes.map((node) => node.mesh?.neighbourViews().flatMap((view) => (view.usable && view.peer !== null ? [view.peer as number] : [])) ?? []);
     for (const node of this.network.nodes) {
       const state = this.loopOf(node.index);
-      if (state !== null) reports.push(...state.counters.cut());
+      if (state !== null) reports.push(...state.counters.cut(neighbours[node.index]!));
     }
     const conservation = conserve(reports);
+    const deliveries = linkDeliveries(reports);
     for (const node of this.network.nodes) {
       const state = this.loopOf(node.index);
       if (state === null) continue;
-      const neighbours = node.mesh!.neighbourViews().flatMap((view) => (view.usable && view.peer !== null ? [view.peer as number] : []));
-      state.loop.step(nowMs, conservationFindings(neighbours, conservation, this.options.conservation ?? conservationDefaults));
+      const around = neighbours[node.index]!;
+      const findings = [...conservationFindings(around, conservation, this.options.conservation ?? conservationDefaults), ...state.links.step(around, deliveries)];
+      state.loop.step(nowMs, findings);
     }
   }
 
@@ -143,7 +151,7 @@ export class TwinSelfHealing {
     if (node.mesh === null) return null;
     const current = this.loops[index];
     if (current !== null && current !== undefined && current.boot === node.boots) return current;
-    const fresh: NodeLoop = { boot: node.boots, loop: this.newLoop(index), counters: new TransitCounters(node.id) };
+    const fresh: NodeLoop = { boot: node.boots, loop: this.newLoop(index), counters: new TransitCounters(node.id), links: new LinkLossMonitor(node.id, this.options.linkLoss ?? linkLossDefaults) };
     this.loops[index] = fresh;
     return fresh;
   }

@@ -5,36 +5,47 @@ import { conservationDefaults, conservationFindings, conserve, TransitCounters, 
 /** Reports of neighbours 1 and 2 about node 9: `handedIn` each handed it, `handedOn` each got back. */
 function reportsAbout(subject: number, handedIn: number, handedOn: number): TransitReport[] {
   return [
-    { reporter: 1, subject, handedTo: handedIn, receivedFrom: handedOn },
-    { reporter: 2, subject, handedTo: handedIn, receivedFrom: handedOn },
+    { reporter: 1, subject, handedTo: handedIn, receivedFrom: handedOn, sent: handedIn, received: handedOn },
+    { reporter: 2, subject, handedTo: handedIn, receivedFrom: handedOn, sent: handedIn, received: handedOn },
   ];
 }
 
 describe('TransitCounters', () => {
-  it('counts per neighbour, cuts one report per neighbour and starts the next window empty', () => {
+  it('counts all data and transit per neighbour, cuts one report per neighbour and starts the next window empty', () => {
     const counters = new TransitCounters(7);
-    counters.handedTo(3);
-    counters.handedTo(3);
-    counters.receivedFrom(3);
-    counters.receivedFrom(4);
-    expect(counters.cut()).toEqual([
-      { reporter: 7, subject: 3, handedTo: 2, receivedFrom: 1 },
-      { reporter: 7, subject: 4, handedTo: 0, receivedFrom: 1 },
+    counters.sent(3, true);
+    counters.sent(3, true);
+    counters.sent(3, false);
+    counters.received(3, true);
+    counters.received(4, true);
+    counters.received(4, false);
+    expect(counters.cut([])).toEqual([
+      { reporter: 7, subject: 3, handedTo: 2, receivedFrom: 1, sent: 3, received: 1 },
+      { reporter: 7, subject: 4, handedTo: 0, receivedFrom: 1, sent: 0, received: 2 },
     ]);
-    expect(counters.cut()).toEqual([]);
+    expect(counters.cut([])).toEqual([]);
+  });
+
+  it('reports zeros about a current neighbour that carried nothing (it must say it got nothing)', () => {
+    const counters = new TransitCounters(7);
+    counters.sent(3, false);
+    expect(counters.cut([5, 3])).toEqual([
+      { reporter: 7, subject: 3, handedTo: 0, receivedFrom: 0, sent: 1, received: 0 },
+      { reporter: 7, subject: 5, handedTo: 0, receivedFrom: 0, sent: 0, received: 0 },
+    ]);
   });
 
   it('forgets the window so far on reset', () => {
     const counters = new TransitCounters(7);
-    counters.handedTo(3);
+    counters.sent(3, true);
     counters.reset();
-    expect(counters.cut()).toEqual([]);
+    expect(counters.cut([])).toEqual([]);
   });
 });
 
 describe('conserve', () => {
   it('sums handed-in and handed-on over the reporters and gives the shortfall as the drop share', () => {
-    const verdict = conserve([...reportsAbout(9, 50, 20), { reporter: 3, subject: 5, handedTo: 10, receivedFrom: 10 }]);
+    const verdict = conserve([...reportsAbout(9, 50, 20), { reporter: 3, subject: 5, handedTo: 10, receivedFrom: 10, sent: 10, received: 10 }]);
     expect(verdict.get(9)).toEqual({ subject: 9, handedIn: 100, handedOn: 40, reporters: 2, dropShare: 0.6 });
     expect(verdict.get(5)?.dropShare).toBe(0);
   });
@@ -45,8 +56,9 @@ describe('conserve', () => {
   });
 
   it('refuses a report with a negative or non-numeric count, naming the reporter and subject', () => {
-    expect(() => conserve([{ reporter: 4, subject: 9, handedTo: -1, receivedFrom: 0 }])).toThrow(/reporter 4 about 9.*-1/);
-    expect(() => conserve([{ reporter: 4, subject: 9, handedTo: 1, receivedFrom: Number.NaN }])).toThrow(RangeError);
+    expect(() => conserve([{ reporter: 4, subject: 9, handedTo: -1, receivedFrom: 0, sent: 0, received: 0 }])).toThrow(/conserve: .*reporter 4 about 9.*-1/);
+    expect(() => conserve([{ reporter: 4, subject: 9, handedTo: 1, receivedFrom: Number.NaN, sent: 0, received: 0 }])).toThrow(RangeError);
+    expect(() => conserve([{ reporter: 4, subject: 9, handedTo: 1, receivedFrom: 1, sent: 0, received: -2 }])).toThrow(/-2/);
   });
 });
 
