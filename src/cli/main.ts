@@ -49,5 +49,8 @@ process.exitCode = await runCliAsync(
   },
   { promise: stopRequested },
 );
+// Writes to a pipe or socket are asynchronous on Linux: let them drain (a `twin run --json -`
+// report of a long run is hundreds of kilobytes) before exiting.
+await Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((resolve) => stream.write('', () => resolve()))));
 // Synchronous commands leave nothing behind; a daemon has closed its sockets and timers.
 process.exit();
