@@ -1,0 +1,2 @@
+export * from './aggregation/index.js';
+export * from './dp/index.js';
