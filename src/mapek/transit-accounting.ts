@@ -41,8 +41,10 @@ export interface Conservation {
 
 /** When a subject's conservation turns into a finding. */
 export interface ConservationRule {
-  /** Fewest transit packets handed in for a verdict: below this a window says nothing. */
+  /** Fewest transit packets handed in for a verdict. */
   readonly handedInMin: number;
+  /** Most windows summed to reach handedInMin (SlidingConservation). */
+  readonly windowsMax: number;
   /** Drop share that maps to the loop's default threshold (score 0.5); score = dropShare / (2 x this), capped at 1. */
   readonly dropShareAtThreshold: number;
   /** A drop share from here on is a black hole, below it a grey hole. */
@@ -50,12 +52,12 @@ export interface ConservationRule {
 }
 
 /**
- * Defaults: a verdict needs 40 transit packets in the window; a third of them missing is the
- * threshold. A healthy node's shortfall is its links' loss and the packets in flight at the
- * window's edges (a few percent); a grey hole in the sense of the fault model drops half or
- * more.
+ * Defaults: a verdict needs 40 transit packets within the last 5 windows; 30 % of them missing
+ * is the threshold. A healthy node's shortfall is its links' loss and the packets in flight at
+ * the window's edges (a few percent); a grey hole in the sense of the fault model drops half
+ * or more.
  */
-export const conservationDefaults: ConservationRule = { handedInMin: 40, dropShareAtThreshold: 0.3, blackHoleShare: 0.95 };
+export const conservationDefaults: ConservationRule = { handedInMin: 40, windowsMax: 5, dropShareAtThreshold: 0.3, blackHoleShare: 0.95 };
 
 /** Counts of one neighbour in one window. */
 interface Counts {
@@ -125,10 +127,48 @@ export function conserve(reports: Iterable<TransitReport>): Map<number, Conserva
   }
   const out = new Map<number, Conservation>();
   for (const [subject, sum] of sums) {
-    const dropShare = sum.handedIn === 0 ? 0 : Math.min(1, Math.max(0, 1 - sum.handedOn / sum.handedIn));
-    out.set(subject, { subject, ...sum, dropShare });
+    out.set(subject, { subject, ...sum, dropShare: dropShareOf(sum.handedIn, sum.handedOn) });
   }
   return out;
+}
+
+/**
+ * Conservation over a sliding window: per subject, the newest windows are summed until they
+ * hold handedInMin transit packets, at most windowsMax of them, so that a grey hole on a
+ * path with little traffic is judged too (a few windows later). A subject whose newest window
+ * had less than handedInMin / windowsMax packets handed in gets no verdict: once the traffic
+ * has moved away (it was quarantined), old windows must not keep its incident open.
+ */
+export class SlidingConservation {
+  /** The newest window first. */
+  private readonly history: ReadonlyMap<number, Conservation>[] = [];
+
+  constructor(private readonly rule: ConservationRule = conservationDefaults) {}
+
+  /** Adds one window's conservation and returns the summed verdicts. */
+  push(window: ReadonlyMap<number, Conservation>): Map<number, Conservation> {
+    this.history.unshift(window);
+    this.history.length = Math.min(this.history.length, this.rule.windowsMax);
+    const verdicts = new Map<number, Conservation>();
+    for (const [subject, newest] of window) {
+      if (newest.handedIn * this.rule.windowsMax < this.rule.handedInMin) continue;
+      verdicts.set(subject, this.summed(subject, newest.reporters));
+    }
+    return verdicts;
+  }
+
+  private summed(subject: number, reporters: number): Conservation {
+    let handedIn = 0;
+    let handedOn = 0;
+    for (const window of this.history) {
+      const entry = window.get(subject);
+      if (entry === undefined) break;
+      handedIn += entry.handedIn;
+      handedOn += entry.handedOn;
+      if (handedIn >= this.rule.handedInMin) break;
+    }
+    return { subject, handedIn, handedOn, reporters, dropShare: dropShareOf(handedIn, handedOn) };
+  }
 }
 
 /**
@@ -149,6 +189,11 @@ export function conservationFindings(neighbours: Iterable<number>, conservation:
     });
   }
   return findings;
+}
+
+/** The share of `handedIn` that did not come out, in 0..1 (more out than in: packets in flight at a window edge). */
+function dropShareOf(handedIn: number, handedOn: number): number {
+  return handedIn === 0 ? 0 : Math.min(1, Math.max(0, 1 - handedOn / handedIn));
 }
 
 /** Throws unless every count of `report` is a number >= 0. */

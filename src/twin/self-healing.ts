@@ -16,7 +16,7 @@ import { CoreActuator, type CoreHandle } from '../mapek/core-actuator.js';
 import { MemoryKnowledge } from '../mapek/knowledge.js';
 import { MapeK, type AuditEntry, type LoopConfig } from '../mapek/loop.js';
 import { LinkLossMonitor, linkDeliveries, linkLossDefaults, type LinkLossRule } from '../mapek/link-loss.js';
-import { conservationDefaults, conservationFindings, conserve, TransitCounters, type ConservationRule, type TransitReport } from '../mapek/transit-accounting.js';
+import { conservationDefaults, conservationFindings, conserve, SlidingConservation, TransitCounters, type ConservationRule, type TransitReport } from '../mapek/transit-accounting.js';
 import type { Transmit } from '../mesh/types.js';
 import type { LinkDrop } from './link-model.js';
 import type { Network, NetworkObserver, SimEdge } from './network.js';
@@ -61,6 +61,8 @@ export class TwinSelfHealing {
   private readonly loops: (NodeLoop | null)[];
   private readonly knowledge: MemoryKnowledge[];
   private windows = 0;
+  /** Every node judges its neighbours from the same reports, so the sums over windows are kept once for all. */
+  private readonly conservation: SlidingConservation;
 
   constructor(
     private readonly network: Network,
@@ -69,6 +71,7 @@ export class TwinSelfHealing {
     if (!(options.windowMs > 0)) throw new RangeError(`TwinSelfHealing: expected windowMs > 0, got ${options.windowMs}`);
     this.loops = network.nodes.map(() => null);
     this.knowledge = network.nodes.map(() => new MemoryKnowledge());
+    this.conservation = new SlidingConservation(options.conservation ?? conservationDefaults);
   }
 
   /** Hooks into the network's observer and schedules the windows. */
@@ -134,7 +137,7 @@ export class TwinSelfHealing {
       const state = this.loopOf(node.index);
       if (state !== null) reports.push(...state.counters.cut(neighbours[node.index]!));
     }
-    const conservation = conserve(reports);
+    const conservation = this.conservation.push(conserve(reports));
     const deliveries = linkDeliveries(reports);
     for (const node of this.network.nodes) {
       const state = this.loopOf(node.index);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FaultClass } from '../../src/telemetry/types.js';
-import { conservationDefaults, conservationFindings, conserve, TransitCounters, type TransitReport } from '../../src/mapek/transit-accounting.js';
+import { conservationDefaults, conservationFindings, conserve, SlidingConservation, TransitCounters, type TransitReport } from '../../src/mapek/transit-accounting.js';
 
 /** Reports of neighbours 1 and 2 about node 9: `handedIn` each handed it, `handedOn` each got back. */
 function reportsAbout(subject: number, handedIn: number, handedOn: number): TransitReport[] {
@@ -84,6 +84,29 @@ describe('conservationFindings', () => {
   it('takes the rule it is given', () => {
     const conservation = conserve(reportsAbout(9, 5, 0));
     expect(conservationFindings([9], conservation)).toEqual([]);
-    expect(conservationFindings([9], conservation, { handedInMin: 10, dropShareAtThreshold: 0.25, blackHoleShare: 1.01 })[0]).toMatchObject({ cause: FaultClass.greyHole, score: 1 });
+    expect(conservationFindings([9], conservation, { handedInMin: 10, windowsMax: 1, dropShareAtThreshold: 0.25, blackHoleShare: 1.01 })[0]).toMatchObject({ cause: FaultClass.greyHole, score: 1 });
+  });
+});
+
+describe('SlidingConservation', () => {
+  it('sums the newest windows until they hold enough transit, at most windowsMax', () => {
+    const sliding = new SlidingConservation({ ...conservationDefaults, handedInMin: 40, windowsMax: 3 });
+    expect(sliding.push(conserve(reportsAbout(9, 10, 10))).get(9)).toMatchObject({ handedIn: 20, handedOn: 20, dropShare: 0 });
+    expect(sliding.push(conserve(reportsAbout(9, 10, 0))).get(9)).toMatchObject({ handedIn: 40, handedOn: 20, dropShare: 0.5 });
+    // The newest window alone holds enough: the older ones are not summed.
+    expect(sliding.push(conserve(reportsAbout(9, 30, 30))).get(9)).toMatchObject({ handedIn: 60, handedOn: 60, dropShare: 0 });
+  });
+
+  it('stops at a window without the subject (it carried nothing or was down then)', () => {
+    const sliding = new SlidingConservation({ ...conservationDefaults, handedInMin: 100, windowsMax: 5 });
+    sliding.push(conserve(reportsAbout(9, 40, 0)));
+    sliding.push(conserve(reportsAbout(5, 40, 40)));
+    expect(sliding.push(conserve(reportsAbout(9, 20, 20))).get(9)).toMatchObject({ handedIn: 40, handedOn: 40 });
+  });
+
+  it('gives no verdict once the transit has moved away, whatever the old windows said', () => {
+    const sliding = new SlidingConservation();
+    sliding.push(conserve(reportsAbout(9, 50, 0)));
+    expect(sliding.push(conserve(reportsAbout(9, 3, 0))).has(9)).toBe(false);
   });
 });
