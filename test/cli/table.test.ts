@@ -71,3 +71,18 @@ describe('security rows', () => {
     expect(reportRows([{ ...secured, security: { ...secured.security, isolatedNodes: [] } }]).find((r) => r[0] === 'nodes without a session')).toEqual(['nodes without a session', 'none']);
   });
 });
+
+describe('self-healing rows', () => {
+  it('appear only when a report ran with the MAPE-K loops, with the quarantined nodes by seed', () => {
+    const base = buildReport('ring', 'fast', [seedResult({})], 1000);
+    expect(reportRows([base]).map((r) => r[0])).not.toContain('MAPE-K incidents opened');
+    const summary = { windows: 10, incidentsOpened: 4, actionsStarted: 3, actionsSucceeded: 2, actionsFailed: 1, actionsRefused: 0, quarantinedNodes: [7] };
+    const healed = buildReport('ring', 'fast', [seedResult({ seed: 5, selfHealing: summary }), seedResult({ seed: 6, selfHealing: { ...summary, quarantinedNodes: [] } })], 1000);
+    expect(healed.selfHealing).toEqual({ windows: 20, incidentsOpened: 8, actionsStarted: 6, actionsSucceeded: 4, actionsFailed: 2, actionsRefused: 0, quarantinedNodes: ['5:7'] });
+    const rows = reportRows([healed, base]);
+    expect(rows.find((r) => r[0] === 'MAPE-K actions started/succeeded/failed')).toEqual(['MAPE-K actions started/succeeded/failed', '6 / 4 / 2', 'off']);
+    expect(rows.find((r) => r[0] === 'nodes quarantined (seed:node)')).toEqual(['nodes quarantined (seed:node)', '5:7', 'off']);
+    const none = buildReport('ring', 'fast', [seedResult({ selfHealing: { ...summary, quarantinedNodes: [] } })], 1000);
+    expect(reportRows([none]).find((r) => r[0] === 'nodes quarantined (seed:node)')).toEqual(['nodes quarantined (seed:node)', 'none']);
+  });
+});
