@@ -11,6 +11,7 @@ import { isPolicyError } from '../policy/errors.js';
 import { caCommand } from './ca.js';
 import { caServeCommand } from './ca-serve.js';
 import { clientCommand, isClientCommand } from './client.js';
+import { flCommand } from './fl.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 import { liveDemoCommand } from './live-demo.js';
@@ -105,6 +106,8 @@ function dispatch(argv: readonly string[], io: CliIo): number {
       return twinCommand(rest[0], rest.slice(1), io);
     case 'ca':
       return caCommand(rest[0], rest.slice(1), io);
+    case 'fl':
+      return flCommand(rest[0], rest.slice(1), io);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(noun)}`);
   }

@@ -19,6 +19,14 @@ Commands:
   twin dataset <scenario> --out DIR [--seed N] [--window-ms M] [--json] [--quiet]
                               run one seed with telemetry on every node and write labelled
                               windows (DIR/manifest.json, DIR/windows.bin; docs/telemetry.md)
+  fl status --dir DIR [--json]
+                              the federated model registry of a node: current model id, round,
+                              participants, strategy, epsilon spent (docs/fl.md)
+  fl models --dir DIR [--json]
+                              every model version with its parent, round, strategy and epsilon
+  fl rollback ID --dir DIR [--trust FILE] [--json]
+                              verify an earlier model (signatures, parent chain) and make it
+                              current again; recorded as an event, history kept
   ca init --trust-domain TD --dir DIR
                               create the mesh CA (Ed25519 + ML-DSA-65 keys, encrypted with a
                               passphrase from X0TTA6BL4_CA_PASSPHRASE or asked on the terminal)

@@ -1,3 +1,5 @@
 export * from './aggregation/index.js';
 export * from './dp/index.js';
 export * from './secagg/index.js';
+export * from './registry/index.js';
+export * from './rounds/index.js';
