@@ -25,7 +25,13 @@ interface GreyHoleOutcome {
   readonly dropShare: number;
   readonly startMs: number;
   readonly affectedFlows: number;
-  /** Delivery of those flows over the whole fault, and from 10 s after its onset to its end. */
+  /**
+   * Affected flows with no path around the grey hole (one end's only neighbour is the grey hole,
+   * or it is a cut vertex between them): no routing action can save them, so they are reported
+   * here and left out of the delivery figures.
+   */
+  readonly flowsWithoutDetour: number;
+  /** Delivery of the other affected flows over the whole fault, and from 10 s after its onset to its end. */
   readonly deliveryDuringFault: number | null;
   readonly deliveryAfter10s: number | null;
   /** Seconds from the onset until every later second delivered >= 99 %; null if never before the fault ended. */
@@ -142,7 +148,8 @@ function figuresOf(outcomes: readonly GreyHoleOutcome[], churnReport: TwinReport
     const sent = runs.reduce((t, o) => t + o.sentAfter10s, 0);
     return sent === 0 ? null : Math.round((runs.reduce((t, o) => t + o.deliveredAfter10s, 0) / sent) * 1e4) / 1e4;
   };
-  const withMapek = outcomes.filter((o) => o.mapek);
+  // A grey hole all of whose flows had no detour has nothing to measure.
+  const withMapek = outcomes.filter((o) => o.mapek && o.affectedFlows > 0);
   const recovered = withMapek.map((o) => o.secondsToRecover);
   const allRecovered = recovered.every((s) => s !== null);
   return {
@@ -154,6 +161,7 @@ function figuresOf(outcomes: readonly GreyHoleOutcome[], churnReport: TwinReport
     greyHoles: withMapek.length,
     greyHolesRecoveredWithin10s: recovered.filter((s) => s !== null && s * 1000 <= recoveryBarMs).length,
     affectedFlows: withMapek.reduce((t, o) => t + o.affectedFlows, 0),
+    flowsWithoutDetour: withMapek.reduce((t, o) => t + o.flowsWithoutDetour, 0),
     churnHourQuarantines: churnReport.selfHealing?.quarantinedNodes.length ?? null,
     churnHourActions: churnReport.selfHealing?.actionsStarted ?? null,
   };
@@ -179,7 +187,8 @@ function greyHoleTrial(scenario: Scenario, seed: number): GreyHoleOutcome[] {
   return run.faults.labels.map((label) => {
     const node = label.nodes[0]!;
     const paths = pathsAt.get(label.startMs) ?? [];
-    const affected: Flow[] = run.flows.flows.filter((_flow, i) => paths[i]?.includes(node) === true);
+    const through: Flow[] = run.flows.flows.filter((_flow, i) => paths[i]?.includes(node) === true);
+    const affected = through.filter((flow) => connectedWithout(run.topology.nodeCount, run.topology.edges, node, flow.src, flow.dst));
     const endMs = Math.min(label.endMs, run.flowsEndMs);
     const bins = deliveryBins(affected, label.startMs, endMs, binMs);
     const after = bins.filter((bin) => bin.startMs >= label.startMs + recoveryBarMs);
@@ -192,6 +201,7 @@ function greyHoleTrial(scenario: Scenario, seed: number): GreyHoleOutcome[] {
       dropShare: fault?.kind === 'greyHole' ? fault.dropShare : Number.NaN,
       startMs: label.startMs,
       affectedFlows: affected.length,
+      flowsWithoutDetour: through.length - affected.length,
       deliveryDuringFault: round4(deliveryFrom(bins, label.startMs)),
       deliveryAfter10s: round4(deliveryFrom(bins, label.startMs + recoveryBarMs)),
       secondsToRecover: recoveredMs === null ? null : recoveredMs / 1000,
@@ -201,6 +211,29 @@ function greyHoleTrial(scenario: Scenario, seed: number): GreyHoleOutcome[] {
       bins,
     };
   });
+}
+
+/** Whether `from` reaches `to` in the graph without passing `removed` (breadth-first). */
+function connectedWithout(nodeCount: number, edges: readonly (readonly [number, number])[], removed: number, from: number, to: number): boolean {
+  const neighbours: number[][] = Array.from({ length: nodeCount }, () => []);
+  for (const [a, b] of edges) {
+    if (a === removed || b === removed) continue;
+    neighbours[a]!.push(b);
+    neighbours[b]!.push(a);
+  }
+  const seen = new Uint8Array(nodeCount);
+  const queue = [from];
+  seen[from] = 1;
+  for (let at = 0; at < queue.length; at++) {
+    const node = queue[at]!;
+    if (node === to) return true;
+    for (const next of neighbours[node]!) {
+      if (seen[next] === 1) continue;
+      seen[next] = 1;
+      queue.push(next);
+    }
+  }
+  return false;
 }
 
 function round4(value: number | null): number | null {
