@@ -158,10 +158,11 @@ function figuresOf(outcomes: readonly GreyHoleOutcome[], churnReport: TwinReport
     // The worst grey hole: null when some grey hole never got back to 99 % while it lasted.
     secondsToRecover: allRecovered ? r1(Math.max(...(recovered as number[]))) : null,
     secondsToRecoverMedian: allRecovered ? r1(percentileOf(recovered as number[], 50)) : null,
-    greyHoles: withMapek.length,
+    greyHoles: outcomes.filter((o) => o.mapek).length,
+    greyHolesMeasured: withMapek.length,
     greyHolesRecoveredWithin10s: recovered.filter((s) => s !== null && s * 1000 <= recoveryBarMs).length,
     affectedFlows: withMapek.reduce((t, o) => t + o.affectedFlows, 0),
-    flowsWithoutDetour: withMapek.reduce((t, o) => t + o.flowsWithoutDetour, 0),
+    flowsWithoutDetour: outcomes.filter((o) => o.mapek).reduce((t, o) => t + o.flowsWithoutDetour, 0),
     churnHourQuarantines: churnReport.selfHealing?.quarantinedNodes.length ?? null,
     churnHourActions: churnReport.selfHealing?.actionsStarted ?? null,
   };
