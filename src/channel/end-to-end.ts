@@ -1,10 +1,12 @@
 import { consumeResponse, createInitiation, initiationToSend, Responder, type CredentialVerifier, type HandshakeConfig, type PeerCredential, type PendingInitiation } from '../crypto/handshake.js';
 import { HandshakeError } from '../crypto/handshake-errors.js';
 import { MessageType } from '../crypto/handshake-messages.js';
+import { aeadTagBytes } from '../crypto/aead.js';
 import { sha256 } from '../crypto/hash.js';
 import { rejectAfterMs, Session } from '../crypto/session.js';
 import { nodeIdOfSpiffeId, parseSpiffeId } from '../identity/spiffe-id.js';
 import type { NodeId } from '../wire/ids.js';
+import { poolBytes } from '../wire/pool-bytes.js';
 
 /**
  * End-to-end sessions between a source and a destination, carried in the payloads of routed
@@ -98,6 +100,21 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return new Uint8Array(Buffer.concat(parts));
 }
 
+const twoPow32 = 2 ** 32;
+
+/** Writes `value` (0..2^32-1) big-endian at `at`: a DataView per datagram would be an allocation per datagram. */
+function writeU32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value >>> 24;
+  bytes[at + 1] = (value >>> 16) & 0xff;
+  bytes[at + 2] = (value >>> 8) & 0xff;
+  bytes[at + 3] = value & 0xff;
+}
+
+/** Reads a big-endian uint32 at `at` (the caller checked the length). */
+function readU32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+}
+
 /** The end-to-end layer of one node. */
 export class EndToEnd {
   readonly stats: E2eStats = { sessionsEstablished: 0, refused: 0, droppedQueueFull: 0 };
@@ -109,6 +126,12 @@ export class EndToEnd {
   private readonly reassemblies = new Map<string, Reassembly>();
   private readonly responder: Responder;
   private referenceHandshake: HandshakeConfig;
+  /**
+   * nextDeadlineMs as last computed, or null when something it reads may have changed. Sealing
+   * in an established session and opening data change none of it, so a node that sends or
+   * receives a stream of datagrams does not rescan its peers and sessions for each one.
+   */
+  private deadlineMs: number | null = null;
 
   private config: HandshakeConfig;
 
@@ -138,6 +161,7 @@ export class EndToEnd {
       this.seal(nowMs, peer, peer.current, { payload, id }, out);
       return;
     }
+    this.deadlineMs = null;
     if (peer.queue.length >= e2eQueuedPayloadsMax) {
       this.stats.droppedQueueFull++;
       return;
@@ -148,6 +172,8 @@ export class EndToEnd {
 
   /** Handles an end-to-end payload that the mesh delivered from `src` (as the packet claims). */
   receive(nowMs: number, src: NodeId, payload: Uint8Array, out: E2eOutput): void {
+    // Data only opens or confirms a session already counted in the deadline; control messages change it.
+    if (payload[0] !== E2eFrame.data) this.deadlineMs = null;
     try {
       this.dispatch(nowMs, src, payload, out);
     } catch (error) {
@@ -158,6 +184,7 @@ export class EndToEnd {
 
   /** Repeats unanswered requests and initiations; forgets stale reassemblies. */
   onTimer(nowMs: number, out: E2eOutput): void {
+    this.deadlineMs = null;
     for (const peer of this.peers.values()) if (peer.queue.length > 0) this.advance(nowMs, peer, out);
     for (const [key, reassembly] of this.reassemblies) if (nowMs >= reassembly.deadlineMs) this.reassemblies.delete(key);
     this.expireSessions(nowMs);
@@ -174,6 +201,11 @@ export class EndToEnd {
 
   /** When onTimer next has work. */
   nextDeadlineMs(): number {
+    this.deadlineMs ??= this.computeDeadlineMs();
+    return this.deadlineMs;
+  }
+
+  private computeDeadlineMs(): number {
     let deadline = Infinity;
     for (const peer of this.peers.values()) {
       if (peer.queue.length === 0) continue;
@@ -223,20 +255,25 @@ export class EndToEnd {
     }
   }
 
-  /** Seals a datagram (id, then payload), or an empty keepalive when `datagram` is null. */
+  /**
+   * Seals a datagram (id, then payload), or an empty keepalive when `datagram` is null. The
+   * plaintext is laid out in the frame itself and sealed in place: one buffer per datagram, and
+   * no plaintext is left behind in a copy.
+   */
   private seal(nowMs: number, peer: PeerState, session: Session, datagram: QueuedDatagram | null, out: E2eOutput): void {
-    const plaintext = datagram === null ? new Uint8Array(0) : new Uint8Array(appIdBytes + datagram.payload.length);
+    const plaintextBytes = datagram === null ? 0 : appIdBytes + datagram.payload.length;
+    const frame = poolBytes(dataHeaderBytes + plaintextBytes + aeadTagBytes);
+    const plaintext = frame.subarray(dataHeaderBytes, dataHeaderBytes + plaintextBytes);
     if (datagram !== null) {
-      new DataView(plaintext.buffer).setUint32(0, datagram.id);
+      writeU32(plaintext, 0, datagram.id);
       plaintext.set(datagram.payload, appIdBytes);
     }
-    const { counter, sealed } = session.seal(nowMs, plaintext);
-    const header = new Uint8Array(dataHeaderBytes);
-    const view = new DataView(header.buffer);
-    header[0] = E2eFrame.data;
-    view.setUint32(1, session.remoteIndex);
-    view.setBigUint64(5, BigInt(counter));
-    out.toMesh.push({ dst: peer.node, payload: concat(header, sealed), id: datagram?.id ?? e2eControlId });
+    const counter = session.sealInto(nowMs, plaintext, frame, dataHeaderBytes);
+    frame[0] = E2eFrame.data;
+    writeU32(frame, 1, session.remoteIndex);
+    writeU32(frame, 5, Math.floor(counter / twoPow32));
+    writeU32(frame, 9, counter % twoPow32);
+    out.toMesh.push({ dst: peer.node, payload: frame, id: datagram?.id ?? e2eControlId });
   }
 
   private dispatch(nowMs: number, src: NodeId, payload: Uint8Array, out: E2eOutput): void {
@@ -387,15 +424,15 @@ export class EndToEnd {
 
   private onData(nowMs: number, src: NodeId, payload: Uint8Array, out: E2eOutput): void {
     if (payload.length < dataHeaderBytes) throw new HandshakeError('ERR_HANDSHAKE_FORMAT', 'end-to-end data frame too short');
-    const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-    const entry = this.sessions.get(view.getUint32(1));
+    const entry = this.sessions.get(readU32(payload, 1));
     if (entry === undefined) {
       this.askAfterLostSession(nowMs, src, out);
       throw new HandshakeError('ERR_HANDSHAKE_STATE', 'end-to-end data for an unknown session');
     }
     let plaintext: Uint8Array;
     try {
-      plaintext = entry.session.open(nowMs, Number(view.getBigUint64(5)), payload.subarray(dataHeaderBytes));
+      // Counters of 2^53 and more come out inexact, and the session refuses them (from 2^52) all the same.
+      plaintext = entry.session.open(nowMs, readU32(payload, 5) * twoPow32 + readU32(payload, 9), payload.subarray(dataHeaderBytes));
     } catch {
       throw new HandshakeError('ERR_HANDSHAKE_DECRYPT', 'end-to-end data does not open');
     }
@@ -405,7 +442,7 @@ export class EndToEnd {
     }
     if (plaintext.length === 0) return; // a keepalive: it confirmed the session
     if (plaintext.length < appIdBytes) throw new HandshakeError('ERR_HANDSHAKE_FORMAT', 'end-to-end data shorter than its datagram id');
-    const id = new DataView(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength).getUint32(0);
+    const id = readU32(plaintext, 0);
     // The sender is the session's authenticated peer, whatever the packet's source field said.
     out.delivered.push({ src: entry.peer.node, payload: plaintext.subarray(appIdBytes), id });
   }

@@ -2,6 +2,7 @@ import { consumeCookieReply, consumeResponse, createInitiation, initiationToSend
 import { HandshakeError } from '../crypto/handshake-errors.js';
 import { MessageType } from '../crypto/handshake-messages.js';
 import { dataPayloadBytesMax } from '../crypto/data-frame.js';
+import { datagramBytesMax } from '../crypto/frame-limits.js';
 import { deriveObfuscationKeys, FrameReceiver, openFrame, sealCookieFrame, sealHandshakeMessage, type ObfuscationKeys } from '../crypto/obfuscation.js';
 import { rejectAfterMs, rekeyAgeMs, Session } from '../crypto/session.js';
 import { EndToEnd, type E2eOutput } from './end-to-end.js';
@@ -101,6 +102,23 @@ export class SecureNode {
   private events: MeshEvent[] = [];
   private meshDeadlineMs = 0;
   private nextRecheckAtMs = 0;
+  /**
+   * When the links' timers (announce, initiate, rekey, recheck, expire) next have work, as of
+   * the last time they ran or their state changed. Most inputs are data frames that change none
+   * of it, so the per-link scan runs only at this deadline or after a change (linkStateChanged),
+   * not for every packet. Limits by message count (2^48, 2^52) are noticed at the next peer
+   * recheck, at most peerRecheckMs later, as nothing else in the deadline counts packets.
+   */
+  private linkDeadlineMs = -Infinity;
+  /** Link or session state changed since the links' timers last ran: they run in this call. */
+  private linkStateChanged = true;
+  /**
+   * Where data frames are opened: one buffer for every packet instead of a new one each (a
+   * forwarded packet's plaintext lives only while the routing core handles it). What it holds is
+   * valid, as all of an output is, until the next call, which wipes it first.
+   */
+  private readonly opened = new Uint8Array(datagramBytesMax);
+  private openedBytes = 0;
   /** Initiations that passed mac1 in the current one-second window, for the under-load decision. */
   private initiationWindow = { startMs: -Infinity, count: 0 };
   private started = false;
@@ -121,7 +139,10 @@ export class SecureNode {
   handle(nowMs: number, input: MeshInput): MeshOutput {
     this.sends = [];
     this.events = [];
+    if (this.openedBytes > 0) this.wipeOpened();
     if (!this.started) this.start(nowMs);
+    // Datagrams, sends and timers mark what they change themselves; any other input may change a link.
+    if (input.kind !== 'datagram' && input.kind !== 'send' && input.kind !== 'timer') this.linkStateChanged = true;
     if (input.kind === 'datagram') {
       this.onDatagram(nowMs, input.link, input.bytes);
     } else if (input.kind === 'send' && this.endToEnd !== null) {
@@ -144,6 +165,7 @@ export class SecureNode {
     this.local.certificate = certificate.slice();
     this.endToEnd?.renewCertificate(certificate);
     for (const state of this.links.values()) if (state.current !== null) state.rekeyRequested = true;
+    this.linkStateChanged = true;
   }
 
   /** The certificate this node presents now. */
@@ -195,12 +217,19 @@ export class SecureNode {
     for (const transmit of output.sends) this.sealForLink(nowMs, transmit);
     const delivered: { src: NodeId; payload: Uint8Array; hopLimit: number }[] = [];
     for (const event of output.events) {
-      if (event.kind === 'delivered' && this.endToEnd !== null) delivered.push({ src: event.src, payload: event.payload.slice(), hopLimit: event.hopLimit });
-      else this.events.push(event);
+      // The end-to-end layer is done with the payload (a view into `opened`) within this call.
+      if (event.kind === 'delivered' && this.endToEnd !== null) delivered.push({ src: event.src, payload: event.payload, hopLimit: event.hopLimit });
+      else this.events.push(this.ownedByCaller(event));
       if (event.kind === 'neighbourDown' || event.kind === 'neighbourUp') this.notePeerLiveness(nowMs, event.link, event.kind === 'neighbourDown');
     }
     this.meshDeadlineMs = output.nextDeadlineMs;
     for (const { src, payload, hopLimit } of delivered) this.sendEndToEnd(nowMs, (out) => this.endToEnd!.receive(nowMs, src, payload, out), hopLimit);
+  }
+
+  /** `event`, with a payload of its own when it is a view into `opened` (the application keeps what it is delivered). */
+  private ownedByCaller(event: MeshEvent): MeshEvent {
+    if (event.kind !== 'delivered' || event.payload.buffer !== this.opened.buffer) return event;
+    return { ...event, payload: event.payload.slice() };
   }
 
   /** A session whose neighbour went silent: announce on its link again (see LinkState.peerSilent). */
@@ -208,6 +237,7 @@ export class SecureNode {
     const state = this.links.get(link);
     if (state === undefined || state.peerSilent === silent) return;
     state.peerSilent = silent;
+    this.linkStateChanged = true;
     if (!silent || state.current === null) return;
     state.announceBackoffMs = announceIntervalMs;
     state.nextAnnounceAtMs = nowMs + this.jitterMs(announceIntervalMs);
@@ -245,6 +275,8 @@ export class SecureNode {
     const state = this.links.get(link);
     if (state === undefined) return;
     const received = this.receiver.receive(nowMs, bytes, String(link));
+    // Cookies and handshake messages move a link's handshake on; refusals and data do not.
+    if (received.kind === 'cookie' || received.kind === 'handshake') this.linkStateChanged = true;
     switch (received.kind) {
       case 'refused':
         this.stats.framesRefused++;
@@ -378,6 +410,11 @@ export class SecureNode {
     this.stats.handshakesCompleted++;
   }
 
+  private wipeOpened(): void {
+    this.opened.fill(0, 0, this.openedBytes);
+    this.openedBytes = 0;
+  }
+
   private onData(nowMs: number, state: LinkState, receiverIndex: number, counter: number, sealed: Uint8Array): void {
     const entry = this.sessions.get(receiverIndex);
     if (entry?.state !== state) {
@@ -386,7 +423,9 @@ export class SecureNode {
     }
     let plaintext: Uint8Array | null;
     try {
-      plaintext = this.keys.data.unpad(entry.session.open(nowMs, counter, sealed));
+      // A data frame's sealed bytes are shorter than a datagram, so they always fit `opened`.
+      this.openedBytes = entry.session.openInto(nowMs, counter, sealed, this.opened);
+      plaintext = this.keys.data.unpad(this.opened.subarray(0, this.openedBytes));
     } catch {
       plaintext = null;
     }
@@ -397,6 +436,7 @@ export class SecureNode {
     if (state.waitingConfirmation === entry) {
       state.waitingConfirmation = null;
       this.promote(state, entry);
+      this.linkStateChanged = true;
     }
     if (plaintext.length === 0) return;
     // The routing core drops Hellos and probes that claim another node than this session's peer.
@@ -406,13 +446,19 @@ export class SecureNode {
   }
 
   private runTimers(nowMs: number): void {
+    if (this.linkStateChanged || nowMs >= this.linkDeadlineMs) this.runLinkTimers(nowMs);
+    if (this.endToEnd !== null && nowMs >= this.endToEnd.nextDeadlineMs()) this.sendEndToEnd(nowMs, (out) => this.endToEnd!.onTimer(nowMs, out));
+  }
+
+  private runLinkTimers(nowMs: number): void {
     if (nowMs >= this.nextRecheckAtMs) this.recheckPeers(nowMs);
     for (const state of this.links.values()) {
       this.announceIfDue(nowMs, state);
       this.initiateIfDue(nowMs, state);
     }
     this.expireSessions(nowMs);
-    if (this.endToEnd !== null && nowMs >= this.endToEnd.nextDeadlineMs()) this.sendEndToEnd(nowMs, (out) => this.endToEnd!.onTimer(nowMs, out));
+    // Anything these timers changed is in the deadline computed at the end of this call.
+    this.linkStateChanged = true;
   }
 
   /** Tears down sessions whose peer's certificate no longer verifies (revoked, expired). */
@@ -531,14 +577,23 @@ export class SecureNode {
   }
 
   private nextDeadlineMs(): number {
-    let deadline = Math.min(this.meshDeadlineMs, this.nextRecheckAtMs);
+    if (this.linkStateChanged) {
+      this.linkDeadlineMs = this.linkTimersDeadlineMs();
+      this.linkStateChanged = false;
+    }
+    const deadline = Math.min(this.meshDeadlineMs, this.linkDeadlineMs);
+    return this.endToEnd === null ? deadline : Math.min(deadline, this.endToEnd.nextDeadlineMs());
+  }
+
+  /** When runLinkTimers next has work (see linkDeadlineMs). */
+  private linkTimersDeadlineMs(): number {
+    let deadline = this.nextRecheckAtMs;
     for (const state of this.links.values()) {
       deadline = Math.min(deadline, state.nextAnnounceAtMs, state.initiateAtMs);
       if (state.pending !== null) deadline = Math.min(deadline, state.pendingSentAtMs + handshakeRetryMs);
       else if (state.current !== null) deadline = Math.min(deadline, rekeyDueAtMs(state.current.session));
     }
     for (const { session } of this.sessions.values()) deadline = Math.min(deadline, session.establishedAtMs + rejectAfterMs);
-    if (this.endToEnd !== null) deadline = Math.min(deadline, this.endToEnd.nextDeadlineMs());
     return deadline;
   }
 }

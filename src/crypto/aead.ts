@@ -50,6 +50,8 @@ export function aeadSeal(name: AeadName, key: Uint8Array, nonce: Uint8Array, pla
 /**
  * Encrypts `plaintext` under `aad` into `out` at `offset` as ciphertext || 16-byte tag, so a
  * caller that frames the result (a data frame) writes it once instead of copying it again.
+ * `plaintext` may be the bytes of `out` at `offset` themselves (sealing in place): both
+ * implementations read all of it before they write there.
  */
 export function aeadSealInto(name: AeadName, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void {
   checkKeyAndNonce('aeadSeal', key, nonce);
@@ -72,17 +74,44 @@ export function aeadSealInto(name: AeadName, key: Uint8Array, nonce: Uint8Array,
 
 /** Checks the tag of `sealed` (ciphertext || tag) under `aad` and returns the plaintext; ERR_CRYPTO_AEAD_AUTH when it fails. */
 export function aeadOpen(name: AeadName, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
-  checkKeyAndNonce('aeadOpen', key, nonce);
-  if (sealed.length < aeadTagBytes) {
-    throw new CryptoError(CryptoErrorCode.ERR_CRYPTO_AEAD_AUTH, `aeadOpen: expected at least ${aeadTagBytes} bytes (the tag), got ${sealed.length}`);
-  }
-  const bodyBytes = sealed.length - aeadTagBytes;
+  const bodyBytes = checkSealed('aeadOpen', key, nonce, sealed);
   const wasm = wasmFor(name, aad.length, bodyBytes);
   if (wasm !== null) {
     const plaintext = wasm.open(key, nonce, sealed, aad);
     if (plaintext === null) throw new CryptoError(CryptoErrorCode.ERR_CRYPTO_AEAD_AUTH, `aeadOpen: ${name} tag does not verify`);
     return plaintext;
   }
+  return nodeOpen(name, key, nonce, sealed, aad);
+}
+
+/**
+ * aeadOpen into `out` at `offset` (which must hold the plaintext: a RangeError otherwise), for a
+ * caller that reuses one buffer for every packet it opens; returns the plaintext's length. When
+ * the tag fails (ERR_CRYPTO_AEAD_AUTH), `out` is left as it was.
+ */
+export function aeadOpenInto(name: AeadName, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): number {
+  const bodyBytes = checkSealed('aeadOpenInto', key, nonce, sealed);
+  if (!Number.isInteger(offset) || offset < 0 || offset + bodyBytes > out.length) {
+    throw new RangeError(`aeadOpenInto: ${bodyBytes} bytes at offset ${offset} do not fit an output of ${out.length} bytes`);
+  }
+  const wasm = wasmFor(name, aad.length, bodyBytes);
+  if (wasm === null) out.set(nodeOpen(name, key, nonce, sealed, aad), offset);
+  else if (!wasm.openInto(key, nonce, sealed, aad, out, offset)) throw new CryptoError(CryptoErrorCode.ERR_CRYPTO_AEAD_AUTH, `aeadOpenInto: ${name} tag does not verify`);
+  return bodyBytes;
+}
+
+/** Checks key, nonce and that `sealed` holds at least a tag; returns the length of its body. */
+function checkSealed(what: string, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): number {
+  checkKeyAndNonce(what, key, nonce);
+  if (sealed.length < aeadTagBytes) {
+    throw new CryptoError(CryptoErrorCode.ERR_CRYPTO_AEAD_AUTH, `${what}: expected at least ${aeadTagBytes} bytes (the tag), got ${sealed.length}`);
+  }
+  return sealed.length - aeadTagBytes;
+}
+
+/** node:crypto's open (AES-GCM, and ChaCha20-Poly1305 where our WebAssembly does not run). */
+function nodeOpen(name: AeadName, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
+  const bodyBytes = sealed.length - aeadTagBytes;
   const decipher = createDecipheriv(nodeName(name) as 'chacha20-poly1305', key, nonce, { authTagLength: aeadTagBytes });
   decipher.setAAD(aad, { plaintextLength: bodyBytes });
   decipher.setAuthTag(sealed.subarray(bodyBytes));

@@ -51,6 +51,8 @@ export class WasmChaCha {
   /** Longest AAD and message (without tag) a call takes; longer ones are the caller's to do elsewhere. */
   readonly aadBytesMax: number;
   readonly messageBytesMax: number;
+  /** BLOCK as a view made once: `block` returns it (a view per call costs an allocation per header mask). */
+  private readonly blockOut: Uint8Array;
 
   /** Wraps an instance of the module. */
   constructor(private readonly exports: ChaChaExports) {
@@ -64,6 +66,7 @@ export class WasmChaCha {
     this.blockAt = exports.blockAt.value as number;
     this.aadBytesMax = exports.aadMax.value as number;
     this.messageBytesMax = exports.capacity();
+    this.blockOut = this.memory.subarray(this.blockAt, this.blockAt + blockBytes);
   }
 
   /** Whether a call with this much AAD and message fits. */
@@ -85,15 +88,25 @@ export class WasmChaCha {
 
   /** The plaintext of `sealed` (ciphertext || tag) if its tag verifies under `aad`, else null. The caller checked sizes. */
   open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
+    const plaintext = poolBytes(Math.max(0, sealed.length - tagBytes));
+    return this.openInto(key, nonce, sealed, aad, plaintext, 0) ? plaintext : null;
+  }
+
+  /**
+   * Opens `sealed` (ciphertext || tag) under `aad` into `out` at `offset`, for a caller that
+   * frames or reuses the plaintext; true when the tag verified, false (and `out` untouched)
+   * otherwise. Throws a RangeError for sizes that do not fit.
+   */
+  openInto(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): boolean {
     const bodyBytes = sealed.length - tagBytes;
     this.checkFits('open', aad.length, bodyBytes);
+    if (offset < 0 || offset + bodyBytes > out.length) throw new RangeError(`WasmChaCha.openInto: ${bodyBytes} bytes at offset ${offset} do not fit an output of ${out.length} bytes`);
     this.load(key, nonce, aad);
     this.memory.set(sealed, this.dataAt);
     const verified = this.exports.open(aad.length, bodyBytes) === 0;
-    const plaintext = verified ? poolBytes(bodyBytes) : null;
-    plaintext?.set(this.memory.subarray(this.dataAt, this.dataAt + bodyBytes));
+    if (verified) out.set(new Uint8Array(this.memory.buffer, this.dataAt, bodyBytes), offset);
     this.clear(this.dataAt + sealed.length);
-    return plaintext;
+    return verified;
   }
 
   private checkFits(what: string, aadBytes: number, messageBytes: number): void {
@@ -116,7 +129,7 @@ export class WasmChaCha {
     this.memory.set(key, this.keyAt);
     this.memory.set(iv, this.ivAt);
     this.exports.block();
-    return this.memory.subarray(this.blockAt, this.blockAt + blockBytes);
+    return this.blockOut;
   }
 
   private load(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array): void {

@@ -157,6 +157,8 @@ export class DataFraming {
     const unpadded = dataOverheadBytes + payloadBytes;
     const max = Math.min(dataPaddingBytesMax, datagramBytesMax - unpadded);
     const min = Math.max(0, datagramBytesMin - unpadded);
+    // A frame that fits only one size (a full one) has nothing to draw: the block would be wasted.
+    if (max === min) return min;
     this.block.fill(0);
     this.blockView.setUint32(0, receiverIndex);
     this.blockView.setUint32(4, Math.floor(counter / twoPow32));
@@ -174,11 +176,19 @@ export class DataFraming {
 
   private writeHeader(datagram: Uint8Array, receiverIndex: number, counter: number): void {
     datagram[0] = dataFrameKind;
-    const view = new DataView(datagram.buffer, datagram.byteOffset, dataHeaderBytes);
-    view.setUint32(1, receiverIndex);
-    view.setUint32(5, Math.floor(counter / twoPow32));
-    view.setUint32(9, counter % twoPow32);
+    // Big-endian by hand: a DataView over the datagram would be an allocation per packet.
+    writeU32(datagram, 1, receiverIndex);
+    writeU32(datagram, 5, Math.floor(counter / twoPow32));
+    writeU32(datagram, 9, counter % twoPow32);
     const mask = this.maskOf(datagram);
     for (let i = 0; i < dataHeaderBytes; i++) datagram[i] = datagram[i]! ^ mask[i]!;
   }
+}
+
+/** Writes `value` (0..2^32-1) big-endian at `at`. */
+function writeU32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value >>> 24;
+  bytes[at + 1] = (value >>> 16) & 0xff;
+  bytes[at + 2] = (value >>> 8) & 0xff;
+  bytes[at + 3] = value & 0xff;
 }

@@ -6,7 +6,7 @@
  * `establishedAtMs`.
  */
 import assert from 'node:assert/strict';
-import { aeadKeyBytes, aeadNonceBytes, aeadOpen, aeadSealInto, aeadTagBytes, type AeadName } from './aead.js';
+import { aeadKeyBytes, aeadNonceBytes, aeadOpen, aeadOpenInto, aeadSealInto, aeadTagBytes, type AeadName } from './aead.js';
 import { CryptoError, CryptoErrorCode, expectLength } from './errors.js';
 import { replayLagPacketsMax, ReplayWindow } from './replay-window.js';
 
@@ -200,12 +200,7 @@ export class Session {
    * packets cannot burn counters of genuine ones.
    */
   open(nowMs: number, counter: number, sealed: Uint8Array, aad: Uint8Array = noAad): Uint8Array {
-    this.refuseIfExpired('Session.open', nowMs);
-    expectReceivedCounter(counter);
-    if (!this.window.check(counter)) {
-      this.replayCount++;
-      throw replayError(counter, this.window.highest);
-    }
+    this.checkReceived(nowMs, counter);
     let plaintext: Uint8Array;
     try {
       plaintext = aeadOpen(this.aead, this.receiveKey, writeSessionNonce(counter, this.nonce), sealed, aad);
@@ -214,10 +209,43 @@ export class Session {
       this.authFailureCount++;
       throw error;
     }
+    this.accepted(counter);
+    return plaintext;
+  }
+
+  /**
+   * open, with the plaintext written into `out` at `offset` (a caller that reuses one buffer for
+   * every packet); returns its length. The same refusals, and a RangeError when `out` is too
+   * short (nothing is accepted then).
+   */
+  openInto(nowMs: number, counter: number, sealed: Uint8Array, out: Uint8Array, offset = 0, aad: Uint8Array = noAad): number {
+    this.checkReceived(nowMs, counter);
+    let bytes: number;
+    try {
+      bytes = aeadOpenInto(this.aead, this.receiveKey, writeSessionNonce(counter, this.nonce), sealed, aad, out, offset);
+    } catch (error) {
+      if (error instanceof CryptoError) this.authFailureCount++;
+      throw error;
+    }
+    this.accepted(counter);
+    return bytes;
+  }
+
+  /** Refuses an expired session, a counter out of range and a replay, before anything is decrypted. */
+  private checkReceived(nowMs: number, counter: number): void {
+    this.refuseIfExpired('Session.open', nowMs);
+    expectReceivedCounter(counter);
+    if (!this.window.check(counter)) {
+      this.replayCount++;
+      throw replayError(counter, this.window.highest);
+    }
+  }
+
+  /** Marks `counter` as seen, only once its packet verified, so forged packets cannot burn counters of genuine ones. */
+  private accepted(counter: number): void {
     this.window.accept(counter);
     this.receivedCount++;
     this.isConfirmed = true;
-    return plaintext;
   }
 
   /** True when this end should start a new handshake now (see isRekeyDue). */

@@ -71,7 +71,9 @@ export function receiveData(ctx: ForwardingContext, tlv: DataTlv, packet: Uint8A
     return;
   }
   ctx.stats.dataForwarded++;
-  send(ctx, hop, { ...tlv, hopLimit: tlv.hopLimit - 1 }, packet);
+  // Field by field, not a spread: this runs for every forwarded packet, and a spread copies through a slow path.
+  const forwarded: DataTlv = { type: 'data', kind: tlv.kind, hopLimit: tlv.hopLimit - 1, src: tlv.src, dst: tlv.dst, id: tlv.id, payload: tlv.payload };
+  send(ctx, hop, forwarded, packet);
 }
 
 /**

@@ -53,21 +53,21 @@ export function endpointOf(transport: TransportKind, host: string, port: number)
   return { transport, host: plain, port, family: plain.includes(':') ? 6 : 4 };
 }
 
-function keyOf(endpoint: Endpoint): string {
-  // Hosts are already unmapped (endpointOf); '|' appears in no host, so the key is unambiguous.
-  return `${endpoint.transport}|${endpoint.host}|${endpoint.port}`;
-}
-
 /** The link table of one daemon. */
 export class LinkTable {
-  private readonly byKey = new Map<string, LinkRecord>();
+  /**
+   * Records by transport, then host (already unmapped: see endpointOf), then port. Nested maps
+   * rather than one keyed by a `transport|host|port` string: find runs for every datagram, and
+   * building and hashing that string cost more than the lookups.
+   */
+  private readonly byEndpoint: Record<TransportKind, Map<string, Map<number, LinkRecord>>> = { udp: new Map(), tcp: new Map() };
   private readonly byLink = new Map<LinkId, LinkRecord>();
   private nextLink = 1;
   private provisional = 0;
 
   /** Adds a configured link (idempotent) and returns it. */
   addConfigured(endpoint: Endpoint, nowMs: number): LinkRecord {
-    return this.byKey.get(keyOf(endpoint)) ?? this.add(endpoint, true, nowMs);
+    return this.find(endpoint) ?? this.add(endpoint, true, nowMs);
   }
 
   /** A new provisional link for `endpoint` (which has none: see find), or null when they are all taken. */
@@ -77,7 +77,7 @@ export class LinkTable {
 
   /** The link of `endpoint`, if it has one (nothing is created). */
   find(endpoint: Endpoint): LinkRecord | undefined {
-    return this.byKey.get(keyOf(endpoint));
+    return this.byEndpoint[endpoint.transport].get(endpoint.host)?.get(endpoint.port);
   }
 
   /** The record of `link`, or undefined. */
@@ -96,7 +96,7 @@ export class LinkTable {
     for (const record of this.byLink.values()) {
       if (record.configured || hasSession(record.link) || nowMs - record.lastHeardAtMs < provisionalIdleMs) continue;
       this.byLink.delete(record.link);
-      this.byKey.delete(keyOf(record.endpoint));
+      this.unindex(record.endpoint);
       this.provisional--;
       removed.push(record.link);
     }
@@ -105,9 +105,19 @@ export class LinkTable {
 
   private add(endpoint: Endpoint, configured: boolean, nowMs: number): LinkRecord {
     const record: LinkRecord = { link: this.nextLink++ as LinkId, endpoint, address: formatAddress(endpoint.host, endpoint.port), configured, lastHeardAtMs: nowMs };
-    this.byKey.set(keyOf(endpoint), record);
+    const hosts = this.byEndpoint[endpoint.transport];
+    const ports = hosts.get(endpoint.host) ?? new Map<number, LinkRecord>();
+    hosts.set(endpoint.host, ports.set(endpoint.port, record));
     this.byLink.set(record.link, record);
     if (!configured) this.provisional++;
     return record;
+  }
+
+  private unindex(endpoint: Endpoint): void {
+    const hosts = this.byEndpoint[endpoint.transport];
+    const ports = hosts.get(endpoint.host);
+    ports?.delete(endpoint.port);
+    // An emptied host goes too, so that expired strangers leave nothing behind.
+    if (ports?.size === 0) hosts.delete(endpoint.host);
   }
 }

@@ -237,8 +237,12 @@ export class NodeRuntime {
 
   /** Hands one input to the core at the current time and carries out what it returns. */
   step(input: MeshInput): void {
+    this.stepAt(this.clock(), input);
+  }
+
+  /** step at a time the caller has just read from the clock (a datagram's arrival: one clock read per datagram, not two). */
+  private stepAt(nowMs: number, input: MeshInput): void {
     if (this.stopped) return;
-    const nowMs = this.clock();
     const output = this.secure.handle(nowMs, input);
     // The core's state has moved on: the timer is re-armed whatever the rest of this step does.
     try {
@@ -331,7 +335,7 @@ export class NodeRuntime {
    */
   private onDatagram(from: Endpoint, bytes: Uint8Array): void {
     if (this.stopped) return;
-    const nowMs = this.clock();
+    let nowMs = this.clock();
     let record = this.links.find(from);
     if (record === undefined) {
       if (!this.secure.isAuthenticHandshakeFrame(bytes)) {
@@ -345,10 +349,12 @@ export class NodeRuntime {
       }
       record = admitted;
       this.step({ kind: 'addLink', link: record.link, passive: true });
+      // That step read the clock again: the datagram must not reach the core at an earlier time.
+      nowMs = this.clock();
     }
     record.lastHeardAtMs = nowMs;
     if (this.disabledLinks.has(record.link)) return;
-    this.step({ kind: 'datagram', link: record.link, bytes });
+    this.stepAt(nowMs, { kind: 'datagram', link: record.link, bytes });
   }
 
   /**

@@ -1,4 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP } from 'node:net';
 import { endpointOf, formatAddress, type Endpoint } from './links.js';
 
 /**
@@ -48,8 +50,23 @@ export interface UdpStats {
   beaconsIn: number;
 }
 
+/**
+ * The address lookup of our sockets: an IP literal of the socket's family (every address this
+ * node sends to: configured peers are literals, the others are where datagrams came from) is its
+ * own answer, given at once. dgram's default, dns.lookup, answers literals one process.nextTick
+ * later, which cost each datagram sent a trip through the tick queue. Anything else goes to
+ * dns.lookup as before.
+ */
+export function literalLookup(address: string, options: LookupOneOptions | number, callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  // Node passes the socket's family as a number; the typings say options. Both are handled.
+  const family = typeof options === 'number' ? options : options.family;
+  if (family !== undefined && isIP(address) === family) callback(null, address, family);
+  else if (typeof options === 'number') dnsLookup(address, options, callback);
+  else dnsLookup(address, options, callback);
+}
+
 function bind(address: ListenAddress, onDatagram: (from: Endpoint, bytes: Uint8Array) => void): Promise<Socket> {
-  const socket = createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6 });
+  const socket = createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6, lookup: literalLookup });
   socket.on('message', (bytes, info) => onDatagram(endpointOf('udp', info.address, info.port), new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length)));
   return new Promise((resolve, reject) => {
     socket.once('error', reject);

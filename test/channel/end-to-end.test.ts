@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EndToEnd, E2eFrame, e2eQueuedPayloadsMax, type E2eOutput } from '../../src/channel/end-to-end.js';
+import { EndToEnd, E2eFrame, e2eQueuedPayloadsMax, e2eRetryMs, type E2eOutput } from '../../src/channel/end-to-end.js';
+import { rejectAfterMs } from '../../src/crypto/session.js';
 import { createCa, issueSvid, nodeKeysFromSeeds } from '../../src/identity/ca.js';
 import { SvidVerifier } from '../../src/identity/verifier.js';
 import { formatNodeId, nodeId, type NodeId } from '../../src/wire/ids.js';
@@ -111,6 +112,28 @@ describe('end-to-end sessions', () => {
     expect(later.toMesh.length).toBe(0);
     a.onTimer(t0 + 2000, later);
     expect(later.toMesh.length).toBe(out.toMesh.length);
+  });
+
+  it('keeps its deadline current as a session comes and goes, with data in between', () => {
+    const endpoints = new Map([
+      [1, endpoint(1)],
+      [2, endpoint(2)],
+    ]);
+    const [a, b] = [endpoints.get(1)!, endpoints.get(2)!];
+    expect(a.nextDeadlineMs()).toBe(Infinity);
+    const out = output();
+    a.send(t0, nodeId(2), Uint8Array.of(1), out);
+    expect(a.nextDeadlineMs()).toBe(t0 + e2eRetryMs);
+    expect(pump(endpoints, { from: 1, out }, t0)).toHaveLength(1);
+    // The queue went out in the new session: only its expiry is left, on both ends.
+    expect(a.nextDeadlineMs()).toBe(t0 + rejectAfterMs);
+    expect(b.nextDeadlineMs()).toBe(t0 + rejectAfterMs);
+    const data = output();
+    a.send(t0 + 5, nodeId(2), Uint8Array.of(2), data);
+    expect(pump(endpoints, { from: 1, out: data }, t0 + 5)).toHaveLength(1);
+    expect(a.nextDeadlineMs()).toBe(t0 + rejectAfterMs);
+    a.onTimer(t0 + rejectAfterMs, output());
+    expect(a.nextDeadlineMs()).toBe(Infinity);
   });
 
   it('refuses malformed frames of every type without throwing', () => {

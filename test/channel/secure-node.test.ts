@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCa } from '../../src/identity/ca.js';
+import { peerRecheckMs, type SecureNode } from '../../src/channel/secure-node.js';
 import { nodeId } from '../../src/wire/ids.js';
 import { SecureHarness, seeded, t0, trustDomain } from './secure-harness.js';
 
@@ -135,6 +136,60 @@ describe('secure layer edge cases', () => {
     expect(a.stats.openFailures).toBe(0);
     h.inject(1, { kind: 'datagram', link: 0 as never, bytes: new Uint8Array(100) });
     expect(a.stats.framesRefused).toBeGreaterThan(0);
+  });
+});
+
+describe('link timers while only data arrives', () => {
+  /** Data frames from b to a over link 0, sealed at `nowMs`, handed to a at `nowMs` (no timer inputs). */
+  function dataOnly(a: SecureNode, b: SecureNode, nowMs: number, count: number): void {
+    for (let i = 0; i < count; i++) {
+      for (const send of b.handle(nowMs, { kind: 'send', dst: nodeId(1), id: i, payload: new Uint8Array(100) }).sends) a.handle(nowMs, { kind: 'datagram', link: send.link, bytes: send.bytes });
+    }
+  }
+
+  it('still run at their deadlines: a peer revoked mid-stream loses its session at the next recheck, through data inputs alone', () => {
+    const revoked = new Set<string>();
+    const h = new SecureHarness([[1, 2]]);
+    const a = h.boot({ id: 1, revoked });
+    const b = h.boot({ id: 2, revoked });
+    h.run(3000);
+    expect(a.isSecured(0 as never)).toBe(true);
+    const deadlineMs = a.handle(h.nowMs, { kind: 'timer' }).nextDeadlineMs;
+    revoked.add('spiffe://mesh.test/node/00000002');
+    // Before any deadline of a's, data changes nothing: the session stands.
+    dataOnly(a, b, h.nowMs, 20);
+    expect(a.isSecured(0 as never)).toBe(true);
+    // Within one recheck interval, a data frame alone brings the recheck that drops the revoked peer.
+    const laterMs = Math.max(deadlineMs, h.nowMs + peerRecheckMs);
+    dataOnly(a, b, laterMs, 1);
+    expect(a.isSecured(0 as never)).toBe(false);
+    expect(a.stats.peersDropped).toBe(1);
+  });
+
+  it('report the same deadline whether or not data frames came in between', () => {
+    const h = new SecureHarness([[1, 2]]);
+    const a = h.boot({ id: 1 });
+    const b = h.boot({ id: 2 });
+    h.run(3000);
+    const before = a.handle(h.nowMs, { kind: 'timer' }).nextDeadlineMs;
+    dataOnly(a, b, h.nowMs, 5);
+    expect(a.handle(h.nowMs, { kind: 'timer' }).nextDeadlineMs).toBe(before);
+  });
+});
+
+describe('plaintext of opened data frames', () => {
+  it('is the application\'s to keep once delivered, and wiped from the secure layer by its next call', () => {
+    const h = new SecureHarness([[1, 2]]);
+    h.boot({ id: 1 });
+    const b = h.boot({ id: 2 });
+    h.run(3000);
+    for (const [id, word] of [[1, 'first'], [2, 'second']] as const) h.inject(1, { kind: 'send', dst: nodeId(2), id, payload: new TextEncoder().encode(word) });
+    h.run(50);
+    const payloads = h.events.filter((e) => e.node === 2 && e.event.kind === 'delivered').map((e) => (e.event.kind === 'delivered' ? new TextDecoder().decode(e.event.payload) : ''));
+    expect(payloads).toEqual(['first', 'second']);
+    // Nothing of the last packet opened is left once b has handled something else.
+    b.handle(h.nowMs, { kind: 'timer' });
+    expect((b as unknown as { opened: Uint8Array }).opened.every((byte) => byte === 0)).toBe(true);
   });
 });
 

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { aeadOpen, aeadSeal, useChaChaImplementation } from '../../src/crypto/aead.js';
+import { aeadOpen, aeadOpenInto, aeadSeal, useChaChaImplementation } from '../../src/crypto/aead.js';
 import { loadWasmChaCha, nodeChaChaBlock, passesKnownAnswer, wasmChaCha, type WasmChaCha } from '../../src/crypto/chacha20-poly1305.js';
 import { chacha20Poly1305WasmBase64 } from '../../src/crypto/chacha20-poly1305-wasm.js';
 
@@ -62,6 +62,62 @@ describe('our ChaCha20-Poly1305 (WebAssembly) against OpenSSL', () => {
       const aad = plaintext.subarray(0, length % 33);
       expect(hex(sealWith(chacha, key, nonce, plaintext, aad))).toBe(hex(opensslSeal(key, nonce, plaintext, aad)));
     }
+  });
+
+  it('tags ciphertexts and AADs of all-ones blocks (the largest Poly1305 limbs, through the two-lane path) as OpenSSL does', () => {
+    const chacha = wasm();
+    const key = new Uint8Array(32).fill(0xfe);
+    const nonce = new Uint8Array(12).fill(0x01);
+    for (const length of [63, 64, 65, 96, 127, 128, 160, 1171, 1184, 2048]) {
+      // Sealing zeros gives the keystream; XOR-ing it with ones makes a plaintext whose ciphertext is all ones.
+      const keystream = sealWith(chacha, key, nonce, new Uint8Array(length), new Uint8Array(0)).subarray(0, length);
+      const plaintext = keystream.map((byte) => byte ^ 0xff);
+      for (const aad of [new Uint8Array(0), new Uint8Array(100).fill(0xff)]) {
+        const sealed = sealWith(chacha, key, nonce, plaintext, aad);
+        expect(sealed.subarray(0, length).every((byte) => byte === 0xff)).toBe(true);
+        expect(hex(sealed)).toBe(hex(opensslSeal(key, nonce, plaintext, aad)));
+        expect(hex(chacha.open(key, nonce, sealed, aad)!)).toBe(hex(plaintext));
+      }
+    }
+  });
+
+  it('opens into a buffer the same way through node:crypto and through WebAssembly (aeadOpenInto)', () => {
+    const key = new Uint8Array(32).fill(9);
+    const nonce = new Uint8Array(12).fill(4);
+    const plaintext = new Uint8Array(1171).map((_, i) => (i * 13) & 0xff);
+    const sealed = aeadSeal('chacha20-poly1305', key, nonce, plaintext, new Uint8Array(0));
+    try {
+      for (const implementation of ['node', 'wasm'] as const) {
+        useChaChaImplementation(implementation);
+        const out = new Uint8Array(1200);
+        expect(aeadOpenInto('chacha20-poly1305', key, nonce, sealed, new Uint8Array(0), out, 10)).toBe(1171);
+        expect(hex(out.subarray(10, 1181))).toBe(hex(plaintext));
+        const forged = sealed.slice();
+        forged[0]! ^= 1;
+        expect(() => aeadOpenInto('chacha20-poly1305', key, nonce, forged, new Uint8Array(0), out, 0)).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO_AEAD_AUTH' }));
+        expect(() => aeadOpenInto('chacha20-poly1305', key, nonce, sealed, new Uint8Array(0), out, 30)).toThrow('aeadOpenInto: 1171 bytes at offset 30 do not fit an output of 1200 bytes');
+      }
+    } finally {
+      useChaChaImplementation('wasm');
+    }
+  });
+
+  it('opens into a caller\'s buffer at an offset, and leaves it untouched when the tag fails', () => {
+    const chacha = wasm();
+    const key = new Uint8Array(32).fill(7);
+    const nonce = new Uint8Array(12).fill(8);
+    const plaintext = new Uint8Array(300).map((_, i) => i & 0xff);
+    const sealed = sealWith(chacha, key, nonce, plaintext, new Uint8Array(0));
+    const out = new Uint8Array(310).fill(0xee);
+    expect(chacha.openInto(key, nonce, sealed, new Uint8Array(0), out, 5)).toBe(true);
+    expect(hex(out.subarray(5, 305))).toBe(hex(plaintext));
+    expect(out[4]).toBe(0xee);
+    expect(out[305]).toBe(0xee);
+    sealed[10]! ^= 1;
+    const untouched = new Uint8Array(300).fill(0x11);
+    expect(chacha.openInto(key, nonce, sealed, new Uint8Array(0), untouched, 0)).toBe(false);
+    expect(untouched.every((byte) => byte === 0x11)).toBe(true);
+    expect(() => chacha.openInto(key, nonce, sealed, new Uint8Array(0), new Uint8Array(300), 1)).toThrow('WasmChaCha.openInto: 300 bytes at offset 1 do not fit an output of 300 bytes');
   });
 
   it('refuses every single-bit change of ciphertext, tag and AAD, as OpenSSL does, and leaves no plaintext', () => {

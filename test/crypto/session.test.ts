@@ -153,6 +153,30 @@ describe('Session replay protection', () => {
   });
 });
 
+describe('Session.openInto (one buffer for every packet)', () => {
+  for (const aead of ['chacha20-poly1305', 'aes-256-gcm'] as const) {
+    it(`writes the plaintext where asked and returns its length, with open's refusals (${aead})`, () => {
+      const { initiator, responder } = pair(aead);
+      const out = new Uint8Array(64).fill(0xaa);
+      const packet = initiator.seal(startMs, utf8('into a buffer'));
+      expect(responder.openInto(startMs, packet.counter, packet.sealed, out, 3)).toBe(13);
+      expect(text(out.subarray(3, 16))).toBe('into a buffer');
+      expect(out[2]).toBe(0xaa);
+      expect(() => responder.openInto(startMs, packet.counter, packet.sealed, out)).toThrow(codeOf('ERR_SESSION_REPLAY'));
+      const forged = initiator.seal(startMs, utf8('forged'));
+      forged.sealed[0]! ^= 1;
+      const before = out.slice();
+      expect(() => responder.openInto(startMs, forged.counter, forged.sealed, out)).toThrow(codeOf('ERR_CRYPTO_AEAD_AUTH'));
+      expect(out).toEqual(before);
+      // A buffer too short is the caller's bug: a RangeError, and the counter is not used up.
+      const next = initiator.seal(startMs, utf8('too long for it'));
+      expect(() => responder.openInto(startMs, next.counter, next.sealed, new Uint8Array(4))).toThrow(RangeError);
+      expect(responder.openInto(startMs, next.counter, next.sealed, out)).toBe(15);
+      expect([responder.replaysRefused, responder.authFailures, responder.packetsReceived]).toEqual([1, 1, 3]);
+    });
+  }
+});
+
 describe('Session keys per direction', () => {
   it('opens a packet only at the peer: neither end opens its own packets', () => {
     const { initiator, responder } = pair();
