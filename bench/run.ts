@@ -5,7 +5,7 @@ import { gitCommit, machine, type BenchResult } from './common.js';
 async function main(): Promise<void> {
   const names = process.argv.slice(2);
   if (names.length === 0) {
-    process.stderr.write('usage: npm run bench -- <name> [<name> ...]   (twin-recovery, twin-partition, twin-speed, handshake, aead, live-recovery, daemon-recovery, forwarding, cora, detector, mapek-greyhole, fl-aggregation, fl-accountant, fl-secagg)\n');
+    process.stderr.write('usage: npm run bench -- <name> [<name> ...]   (twin-recovery, twin-partition, twin-speed, handshake, aead, live-recovery, daemon-recovery, forwarding, cora, detector, mapek-greyhole, fl-aggregation, fl-accountant, fl-secagg, fl-federated, fl-robust, fl-dp)\n');
     process.exit(2);
   }
   for (const name of names) {

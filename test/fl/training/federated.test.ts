@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { PrivacyLedger } from '../../../src/fl/dp/ledger.js';
+import { seededNoiseSource } from '../../../src/fl/dp/noise.js';
+import { rdpEpsilon } from '../../../src/fl/dp/accountant.js';
+import { chooseClients, runFederated, sampleClients, streamSeed, type FederatedOptions } from '../../../src/fl/training/federated.js';
+import { shardLoss } from '../../../src/fl/training/local-training.js';
+import { isTrainingError } from '../../../src/fl/training/errors.js';
+import { GraphSage } from '../../../src/ml/model.js';
+import { seededRandom } from '../../../src/ml/random.js';
+import { tinyLocal, tinySetup } from './helpers.js';
+
+const setup = tinySetup(10);
+const base: FederatedOptions = { rounds: 2, sampling: { kind: 'fixed', clients: 10 }, local: tinyLocal, rule: { kind: 'fedAvg' }, byzantineShare: 0.2, seed: 7 };
+const pooledLoss = (parameters: Float32Array): number => shardLoss(setup.modelConfig, parameters, setup.corpus, setup.pooled, setup.loss, 8);
+const initial = GraphSage.create(setup.modelConfig, seededRandom(7)).parameters;
+
+describe('sampling', () => {
+  it('picks a fixed number of distinct clients, or each with probability q', () => {
+    const fixed = sampleClients({ kind: 'fixed', clients: 4 }, 10, seededRandom(1));
+    expect(new Set(fixed).size).toBe(4);
+    expect(fixed).toEqual([...fixed].sort((a, b) => a - b));
+    const counts = Array.from({ length: 200 }, (_, i) => sampleClients({ kind: 'poisson', rate: 0.3 }, 50, seededRandom(i)).length);
+    const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
+    expect(mean).toBeGreaterThan(13);
+    expect(mean).toBeLessThan(17);
+    expect(new Set(counts).size).toBeGreaterThan(3);
+  });
+
+  it('chooses malicious clients by seed and mixes stream seeds', () => {
+    expect([...chooseClients(50, 10, 3)]).toEqual([...chooseClients(50, 10, 3)]);
+    expect(chooseClients(50, 10, 3).size).toBe(10);
+    expect(streamSeed(1, 2, 3, 4)).not.toBe(streamSeed(1, 2, 4, 3));
+    expect(() => chooseClients(5, 6, 1)).toThrow(/count/);
+  });
+});
+
+describe('runFederated', () => {
+  it('lowers the pooled loss in its first round and is deterministic by seed', () => {
+    const one = runFederated(setup, { ...base, rounds: 1 });
+    expect(pooledLoss(one.parameters)).toBeLessThan(pooledLoss(initial));
+    expect(one.rounds[0]).toMatchObject({ round: 0, participants: 10, malicious: 0 });
+    expect(runFederated(setup, { ...base, rounds: 1 }).parameters).toEqual(one.parameters);
+    expect(one.epsilon).toBeNull();
+  });
+
+  it('starts from given parameters and scales the step by the server learning rate', () => {
+    const still = runFederated(setup, { ...base, rounds: 1, initial, serverLearningRate: 0 });
+    expect(still.parameters).toEqual(initial);
+    const seen: number[] = [];
+    runFederated(setup, { ...base, rounds: 2, onRound: (record) => seen.push(record.round) });
+    expect(seen).toEqual([0, 1]);
+  });
+
+  it('lets a crafted attack wreck FedAvg while the median resists it', () => {
+    const malicious = chooseClients(10, 2, 1);
+    const attack = { spec: { kind: 'gaussian' as const, gaussianStd: 20 }, malicious };
+    const clean = pooledLoss(runFederated(setup, base).parameters);
+    const fedAvg = runFederated(setup, { ...base, attack });
+    const robust = runFederated(setup, { ...base, attack, rule: { kind: 'median' } });
+    expect(fedAvg.rounds[0]!.malicious).toBe(2);
+    expect(pooledLoss(fedAvg.parameters)).toBeGreaterThan(3 * clean);
+    expect(pooledLoss(robust.parameters)).toBeLessThan(pooledLoss(initial));
+  });
+
+  it('runs every attack kind through the loop (training ones train, the others craft)', () => {
+    const malicious = chooseClients(10, 2, 2);
+    for (const kind of ['labelFlip', 'signFlip', 'alie', 'ipm'] as const) {
+      const result = runFederated(setup, { ...base, rounds: 1, attack: { spec: { kind }, malicious }, rule: { kind: 'trimmedMean' } });
+      expect(result.rounds[0]!.malicious, kind).toBe(2);
+      expect(Number.isFinite(result.rounds[0]!.aggregateNorm)).toBe(true);
+    }
+  });
+
+  it('charges the ledger once per DP round, adds noise, and stops at the budget', () => {
+    const ledger = new PrivacyLedger({ epsilonBudget: 1e6, delta: 1e-5 });
+    const dp = { clipNorm: 0.5, noiseMultiplier: 1, ledger, noise: seededNoiseSource('fed test') };
+    const result = runFederated(setup, { ...base, rounds: 3, sampling: { kind: 'poisson', rate: 0.5 }, dp });
+    expect(ledger.entries).toHaveLength(3);
+    expect(result.epsilon).toBeCloseTo(rdpEpsilon({ q: 0.5, noiseMultiplier: 1, steps: 3, delta: 1e-5 }).epsilon, 9);
+    expect(result.rounds[2]!.epsilon).toBe(result.epsilon);
+    const oneRound = rdpEpsilon({ q: 0.5, noiseMultiplier: 1, steps: 1, delta: 1e-5 }).epsilon;
+    const tight = new PrivacyLedger({ epsilonBudget: oneRound * 1.01, delta: 1e-5 });
+    const stopped = runFederated(setup, { ...base, rounds: 5, sampling: { kind: 'poisson', rate: 0.5 }, dp: { ...dp, ledger: tight } });
+    expect(stopped.stoppedByBudget).toBe(true);
+    expect(stopped.rounds).toHaveLength(1);
+    expect(tight.entries).toHaveLength(1);
+  });
+
+  it('still releases noise in a DP round nobody joined', () => {
+    const ledger = new PrivacyLedger({ epsilonBudget: 1e9, delta: 1e-5 });
+    const result = runFederated(setup, { ...base, rounds: 1, initial, sampling: { kind: 'poisson', rate: 1e-9 }, dp: { clipNorm: 1, noiseMultiplier: 1, ledger, noise: seededNoiseSource('empty') } });
+    expect(result.rounds[0]!.participants).toBe(0);
+    expect(Number.isNaN(result.rounds[0]!.honestLoss)).toBe(true);
+    expect(result.parameters).not.toEqual(initial);
+    const plain = runFederated(setup, { ...base, rounds: 1, initial, sampling: { kind: 'poisson', rate: 1e-9 } });
+    expect(plain.parameters).toEqual(initial);
+  });
+
+  it('refuses bad options with ERR_FL_TRAINING_ARGUMENT', () => {
+    const ledger = new PrivacyLedger({ epsilonBudget: 10, delta: 1e-5 });
+    const bad: Partial<FederatedOptions>[] = [
+      { rounds: 0 },
+      { sampling: { kind: 'fixed', clients: 11 } },
+      { sampling: { kind: 'poisson', rate: 0 } },
+      { byzantineShare: 0.5 },
+      { serverLearningRate: -1 },
+      { dp: { clipNorm: 1, noiseMultiplier: 1, ledger, noise: seededNoiseSource('x') } },
+      { attack: { spec: { kind: 'ipm' }, malicious: new Set([10]) } },
+    ];
+    for (const change of bad) {
+      try {
+        runFederated(setup, { ...base, ...change });
+        expect.unreachable(JSON.stringify(change));
+      } catch (error) {
+        expect(isTrainingError(error, 'ERR_FL_TRAINING_ARGUMENT'), String(error)).toBe(true);
+      }
+    }
+  });
+
+  it('passes on errors of the ledger other than the budget', () => {
+    const ledger = new PrivacyLedger({ epsilonBudget: 10, delta: 1e-5 });
+    const dp = { clipNorm: 1, noiseMultiplier: -1, ledger, noise: seededNoiseSource('x') };
+    expect(() => runFederated(setup, { ...base, sampling: { kind: 'poisson', rate: 0.5 }, dp })).toThrow(/noiseMultiplier/);
+  });
+});
+
+describe('runFederated options', () => {
+  it('applies a server optimiser to the aggregate', () => {
+    const plain = runFederated(setup, { ...base, rounds: 1 });
+    const momentum = runFederated(setup, { ...base, rounds: 1, server: { kind: 'fedAvgM', eta: 0.5, momentum: 0.9 } });
+    // One round of FedAvgM from m = 0 moves by eta times the aggregate: half the plain step.
+    momentum.parameters.forEach((value, j) => expect(value - initial[j]!).toBeCloseTo((plain.parameters[j]! - initial[j]!) / 2, 5));
+  });
+
+  it('weighs FedAvg by the loss weight of the clients on request, and records the honest update norms', () => {
+    const byExamples = runFederated(setup, { ...base, rounds: 1 });
+    const byLoss = runFederated(setup, { ...base, rounds: 1, fedAvgWeights: 'lossWeight' });
+    expect(byLoss.parameters).not.toEqual(byExamples.parameters);
+    expect(byLoss.rounds[0]!.honestNormMedian).toBeGreaterThan(0);
+  });
+
+  it('buckets the updates for a robust rule', () => {
+    const bucketed = runFederated(setup, { ...base, rounds: 1, rule: { kind: 'median' }, bucketSize: 2 });
+    const plain = runFederated(setup, { ...base, rounds: 1, rule: { kind: 'median' } });
+    expect(bucketed.parameters).not.toEqual(plain.parameters);
+  });
+
+  it('weighs DP clients by capped loss weights with m = q sum w, attackers included', () => {
+    const ledger = () => new PrivacyLedger({ epsilonBudget: 1e9, delta: 1e-5 });
+    const dp = (weights: 'uniform' | 'lossWeight') => ({ clipNorm: 1, noiseMultiplier: 0.5, ledger: ledger(), noise: seededNoiseSource('w'), weights });
+    const sampling = { kind: 'poisson' as const, rate: 0.9 };
+    const uniform = runFederated(setup, { ...base, rounds: 1, sampling, dp: dp('uniform') });
+    const weighted = runFederated(setup, { ...base, rounds: 1, sampling, dp: dp('lossWeight'), attack: { spec: { kind: 'ipm' }, malicious: chooseClients(10, 2, 5) } });
+    expect(weighted.parameters).not.toEqual(uniform.parameters);
+    expect(weighted.parameters.every(Number.isFinite)).toBe(true);
+    expect(weighted.stoppedByBudget || uniform.stoppedByBudget).toBe(false);
+  });
+});

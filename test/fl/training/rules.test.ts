@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { bulyan, centeredClipping, fedAvg, krum, median, multiKrum, trimmedMean } from '../../../src/fl/aggregation/index.js';
+import { aggregateBucketed, bucketMeans, tolerated, type RuleSpec, type RuleState } from '../../../src/fl/training/rules.js';
+import { seededRandom } from '../../../src/ml/random.js';
+
+/** 11 honest-looking updates near (1, 1, 1) and 0 or more outliers. */
+function updates(outliers: number): Float32Array[] {
+  const honest = Array.from({ length: 11 - outliers }, (_, i) => Float32Array.of(1 + i * 0.01, 1 - i * 0.01, 1));
+  return [...honest, ...Array.from({ length: outliers }, () => Float32Array.of(100, -100, 50))];
+}
+
+const fresh = (): RuleState => ({ previous: null });
+
+describe('aggregateBucketed', () => {
+  const list = updates(2);
+  const examples = list.map((_, i) => i + 1);
+
+  it('calls each rule of src/fl/aggregation with f = floor(share n)', () => {
+    expect(tolerated(11, 0.2)).toBe(2);
+    const cases: [RuleSpec, Float32Array][] = [
+      [{ kind: 'fedAvg' }, fedAvg(list, examples)],
+      [{ kind: 'median' }, median(list)],
+      [{ kind: 'trimmedMean' }, trimmedMean(list, 0.2)],
+      [{ kind: 'trimmedMean', beta: 0.3 }, trimmedMean(list, 0.3)],
+      [{ kind: 'krum' }, krum(list, 2)],
+      [{ kind: 'multiKrum' }, multiKrum(list, 2, 9)],
+      [{ kind: 'multiKrum', m: 3 }, multiKrum(list, 2, 3)],
+      [{ kind: 'bulyan' }, bulyan(list, 2)],
+      [{ kind: 'centeredClipping', tau: 0.5, iterations: 2 }, centeredClipping(list, { tau: 0.5, iterations: 2 })],
+    ];
+    for (const [spec, expected] of cases) expect(aggregateBucketed(spec, list, examples, 0.2, fresh()), spec.kind).toEqual(expected);
+  });
+
+  it('keeps the aggregate as the next centre of centered clipping', () => {
+    const state = fresh();
+    const first = aggregateBucketed({ kind: 'centeredClipping', tau: 0.5 }, list, examples, 0.2, state);
+    expect(state.previous).toBe(first);
+    const second = aggregateBucketed({ kind: 'centeredClipping', tau: 0.5 }, list, examples, 0.2, state);
+    expect(second).toEqual(centeredClipping(list, { tau: 0.5, iterations: 3, centre: first }));
+  });
+
+  it("clips at the median distance from the centre with tau 'median' and keeps outliers out", () => {
+    const aggregate = aggregateBucketed({ kind: 'centeredClipping' }, list, examples, 0.2, fresh());
+    // The median distance of the updates from 0 is about sqrt(3); two outliers move v by at most 2 tau / 11 per iteration.
+    expect(Math.abs(aggregate[0]! - 1)).toBeLessThan(1.2);
+    expect(Math.abs(fedAvg(list)[0]! - 1)).toBeGreaterThan(15);
+  });
+
+  it('returns the centre when every update sits on it (nothing to clip)', () => {
+    const state: RuleState = { previous: Float32Array.of(2, 2) };
+    const same = [Float32Array.of(2, 2), Float32Array.of(2, 2), Float32Array.of(2, 2)];
+    expect([...aggregateBucketed({ kind: 'centeredClipping', tau: 'median' }, same, [1, 1, 1], 0.2, state)]).toEqual([2, 2]);
+  });
+
+  it('passes on the preconditions of the rules and refuses a share of half or more', () => {
+    expect(() => aggregateBucketed({ kind: 'bulyan' }, updates(0).slice(0, 8), [], 0.3, fresh())).toThrow(/n >= 4f \+ 3/);
+    expect(() => tolerated(10, 0.5)).toThrow(/byzantineShare/);
+  });
+});
+
+describe('bucketing', () => {
+  it('averages shuffled buckets of the given size and runs the rule over the means', () => {
+    const list = [Float32Array.of(1), Float32Array.of(3), Float32Array.of(5), Float32Array.of(7), Float32Array.of(9)];
+    const means = bucketMeans(list, { size: 2, random: seededRandom(1) });
+    expect(means).toHaveLength(3);
+    expect(means.reduce((sum, m) => sum + m[0]!, 0)).toBeGreaterThan(0);
+    expect(means.map((m) => m[0]!).sort((a, b) => a - b).some((v) => [1, 3, 5, 7, 9].includes(v))).toBe(true);
+    expect(() => bucketMeans(list, { size: 0, random: seededRandom(1) })).toThrow(/size/);
+    const viaRule = aggregateBucketed({ kind: 'median' }, list, [1, 1, 1, 1, 1], 0.2, fresh(), { size: 2, random: seededRandom(1) });
+    expect(viaRule).toEqual(median(bucketMeans(list, { size: 2, random: seededRandom(1) })));
+  });
+
+  it('leaves FedAvg alone and widens the trimmed mean to f over the buckets', () => {
+    const list = updates(2);
+    const bucketing = () => ({ size: 2, random: seededRandom(3) });
+    expect(aggregateBucketed({ kind: 'fedAvg' }, list, list.map(() => 1), 0.2, fresh(), bucketing())).toEqual(fedAvg(list, list.map(() => 1)));
+    // 11 updates, f = 2; 6 buckets: beta = 2 / 6 cuts two buckets from each end.
+    const trimmed = aggregateBucketed({ kind: 'trimmedMean' }, list, [], 0.2, fresh(), bucketing());
+    expect(trimmed).toEqual(trimmedMean(bucketMeans(list, bucketing()), 2 / 6));
+    expect(Math.abs(trimmed[0]! - 1)).toBeLessThan(0.1);
+  });
+});
