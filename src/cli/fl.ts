@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DirectoryStore } from '../fl/registry/directory-store.js';
+import { DirectoryStore } from '../node/fl-registry-store.js';
 import { isRegistryError, type RegistryError } from '../fl/registry/errors.js';
 import { shortModelId } from '../fl/registry/model-id.js';
 import { ModelRegistry, type RegistryEntry } from '../fl/registry/registry.js';

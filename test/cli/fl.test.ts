@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { flCommand } from '../../src/cli/fl.js';
 import type { CliIo } from '../../src/cli/io.js';
-import { DirectoryStore } from '../../src/fl/registry/directory-store.js';
+import { DirectoryStore } from '../../src/node/fl-registry-store.js';
 import { ModelRegistry } from '../../src/fl/registry/registry.js';
 import { encodeTrust } from '../../src/fl/registry/trust.js';
 import { createVersion, encodeVersion, type ModelVersion } from '../../src/fl/registry/version.js';

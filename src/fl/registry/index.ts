@@ -4,7 +4,6 @@
  * a node runs before installing one; and a registry with append-only history and rollback over
  * an in-memory or directory store.
  */
-export { DirectoryStore } from './directory-store.js';
 export { RegistryError, RegistryErrorCode, isRegistryError, type RegistryErrorCodeValue } from './errors.js';
 export { decodeEvent, encodeEvent, type RegistryEvent } from './events.js';
 export * as registryLimits from './limits.js';

@@ -2,7 +2,7 @@ import { copyFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DirectoryStore } from '../../../src/fl/registry/directory-store.js';
+import { DirectoryStore } from '../../../src/node/fl-registry-store.js';
 import { isRegistryError, type RegistryErrorCodeValue } from '../../../src/fl/registry/errors.js';
 import { encodeEvent } from '../../../src/fl/registry/events.js';
 import { registryEntriesMax } from '../../../src/fl/registry/limits.js';

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DirectoryStore } from '../../../src/fl/registry/directory-store.js';
+import { DirectoryStore } from '../../../src/node/fl-registry-store.js';
 import { eventKey, MemoryStore } from '../../../src/fl/registry/store.js';
 
 const directory = (): string => mkdtempSync(join(tmpdir(), 'x0t-fl-store-'));

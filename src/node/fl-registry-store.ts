@@ -10,9 +10,9 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { RegistryError, RegistryErrorCode } from './errors.js';
-import { eventBytesMax, metadataBytesMax, modelFileBytesMax, versionSignatureBytes } from './limits.js';
-import type { RegistryStore, StoreCollection } from './store.js';
+import { RegistryError, RegistryErrorCode } from '../fl/registry/errors.js';
+import { eventBytesMax, metadataBytesMax, modelFileBytesMax, versionSignatureBytes } from '../fl/registry/limits.js';
+import type { RegistryStore, StoreCollection } from '../fl/registry/store.js';
 
 const extensions: Record<StoreCollection, string> = { versions: '.x0tm', events: '.json' };
 const bytesMax: Record<StoreCollection, number> = { versions: 48 + metadataBytesMax + modelFileBytesMax + versionSignatureBytes, events: eventBytesMax };
