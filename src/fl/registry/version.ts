@@ -18,12 +18,10 @@
 import { sha256 } from '../../crypto/hash.js';
 import { decodeModel, encodeModel } from '../../ml/format.js';
 import { GraphSage } from '../../ml/model.js';
-import type { LedgerSummary } from '../dp/ledger.js';
 import type { GraphSageConfig } from '../../ml/config.js';
-import type { NodeId } from '../../wire/ids.js';
 import { RegistryError, RegistryErrorCode } from './errors.js';
 import { metadataBytesMax, modelFileBytesMax, versionSignatureBytes } from './limits.js';
-import { decodeMetadata, encodeMetadata, type ModelMetadata, type StrategyRecord } from './metadata.js';
+import { decodeMetadata, encodeMetadata, type ModelMetadata } from './metadata.js';
 import { modelIdOf, type ModelId } from './model-id.js';
 import { signModelId, type AggregatorKeys } from './signing.js';
 
@@ -38,14 +36,7 @@ export interface ModelVersion {
 }
 
 /** What the aggregator knows when it makes a version; the registry fills in hashes, id and signature. */
-export interface VersionDraft {
-  readonly parentId: ModelId | null;
-  readonly round: number;
-  readonly participants: readonly NodeId[];
-  readonly strategy: StrategyRecord;
-  readonly privacy: LedgerSummary | null;
-  readonly createdAtMs: number;
-  readonly modelConfig: GraphSageConfig;
+export interface VersionDraft extends Omit<ModelMetadata, 'modelSha256'> {
   readonly parameters: Float32Array;
 }
 
