@@ -172,20 +172,23 @@ export class SlidingConservation {
 }
 
 /**
- * The findings of one acting node about its neighbours: one per neighbour whose conservation
- * had enough transit to judge. A neighbour without a verdict gets no finding (the loop reads
- * that as below threshold).
+ * The findings of one acting node about its neighbours, from its own reports of this window:
+ * one per neighbour it handed transit to whose conservation had enough transit to judge. A
+ * node judges only the neighbours it routes others' traffic through: once it has quarantined
+ * one, it hands it nothing, its incident clears and the quarantine counts as a success even
+ * when other traffic (a leaf behind the suspect) must still cross the suspect. A neighbour
+ * without a verdict gets no finding (the loop reads that as below threshold).
  */
-export function conservationFindings(neighbours: Iterable<number>, conservation: ReadonlyMap<number, Conservation>, rule: ConservationRule = conservationDefaults): Finding[] {
+export function conservationFindings(ownReports: readonly TransitReport[], conservation: ReadonlyMap<number, Conservation>, rule: ConservationRule = conservationDefaults): Finding[] {
   const findings: Finding[] = [];
-  for (const neighbour of neighbours) {
-    const verdict = conservation.get(neighbour);
-    if (verdict === undefined || verdict.handedIn < rule.handedInMin) continue;
+  for (const report of ownReports) {
+    const verdict = conservation.get(report.subject);
+    if (report.handedTo === 0 || verdict === undefined || verdict.handedIn < rule.handedInMin) continue;
     findings.push({
-      subject: { kind: 'node', node: neighbour },
+      subject: { kind: 'node', node: report.subject },
       cause: verdict.dropShare >= rule.blackHoleShare ? FaultClass.blackHole : FaultClass.greyHole,
       score: Math.min(1, verdict.dropShare / (2 * rule.dropShareAtThreshold)),
-      evidence: { handedIn: verdict.handedIn, handedOn: verdict.handedOn, reporters: verdict.reporters, dropShare: verdict.dropShare },
+      evidence: { handedIn: verdict.handedIn, handedOn: verdict.handedOn, reporters: verdict.reporters, dropShare: verdict.dropShare, ownHandedTo: report.handedTo },
     });
   }
   return findings;

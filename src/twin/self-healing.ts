@@ -93,9 +93,11 @@ export class TwinSelfHealing {
   /** Totals of the audit so far. */
   summary(): SelfHealingSummary {
     const count = (event: AuditEntry['event']): number => this.audit.filter((entry) => entry.event === event).length;
+    const indexOfId = new Map<number, number>(this.network.nodes.map((node) => [node.id, node.index]));
     const quarantined = new Set<number>();
     for (const entry of this.audit) {
-      if (entry.event === 'actionStarted' && entry.action === 'quarantineNode') quarantined.add(Number(entry.subject.slice('node:'.length)) - 1);
+      // Subjects name nodes by NodeId (see CoreActuator); the summary names them by twin index.
+      if (entry.event === 'actionStarted' && entry.action === 'quarantineNode') quarantined.add(indexOfId.get(Number(entry.subject.slice('node:'.length)))!);
     }
     return {
       windows: this.windows,
@@ -131,19 +133,15 @@ export class TwinSelfHealing {
   /** The window ended: reports from every live node, then every live node's loop steps on its neighbours' conservation. */
   private cut(nowMs: number): void {
     this.windows++;
-    const reports: TransitReport[] = [];
     const neighbours = this.network.nodes.map((node) => node.mesh?.neighbourViews().flatMap((view) => (view.usable && view.peer !== null ? [view.peer as number] : [])) ?? []);
-    for (const node of this.network.nodes) {
-      const state = this.loopOf(node.index);
-      if (state !== null) reports.push(...state.counters.cut(neighbours[node.index]!));
-    }
+    const ownReports = this.network.nodes.map((node): TransitReport[] => this.loopOf(node.index)?.counters.cut(neighbours[node.index]!) ?? []);
+    const reports = ownReports.flat();
     const conservation = this.conservation.push(conserve(reports));
     const deliveries = linkDeliveries(reports);
     for (const node of this.network.nodes) {
       const state = this.loopOf(node.index);
       if (state === null) continue;
-      const around = neighbours[node.index]!;
-      const findings = [...conservationFindings(around, conservation, this.options.conservation ?? conservationDefaults), ...state.links.step(around, deliveries)];
+      const findings = [...conservationFindings(ownReports[node.index]!, conservation, this.options.conservation ?? conservationDefaults), ...state.links.step(neighbours[node.index]!, deliveries)];
       state.loop.step(nowMs, findings);
     }
   }

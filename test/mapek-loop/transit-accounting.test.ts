@@ -62,29 +62,38 @@ describe('conserve', () => {
   });
 });
 
+/** The acting node 1's own reports: it handed each of `subjects` 7 transit packets. */
+const own = (...subjects: number[]): TransitReport[] => subjects.map((subject) => ({ reporter: 1, subject, handedTo: 7, receivedFrom: 0, sent: 7, received: 0 }));
+
 describe('conservationFindings', () => {
   it('judges only neighbours with enough transit, and maps the drop share to a score and a cause', () => {
     const conservation = conserve([...reportsAbout(9, 50, 25), ...reportsAbout(8, 50, 0), ...reportsAbout(6, 50, 49), ...reportsAbout(5, 10, 0)]);
-    const findings = conservationFindings([9, 8, 6, 5, 4], conservation);
+    const findings = conservationFindings(own(9, 8, 6, 5, 4), conservation);
     expect(findings.map((f) => f.subject)).toEqual([9, 8, 6].map((node) => ({ kind: 'node', node })));
     const [grey, black, healthy] = findings;
     expect(grey!.cause).toBe(FaultClass.greyHole);
     expect(grey!.score).toBeCloseTo(0.5 / 0.6, 10);
-    expect(grey!.evidence).toEqual({ handedIn: 100, handedOn: 50, reporters: 2, dropShare: 0.5 });
+    expect(grey!.evidence).toEqual({ handedIn: 100, handedOn: 50, reporters: 2, dropShare: 0.5, ownHandedTo: 7 });
     expect(black!.cause).toBe(FaultClass.blackHole);
     expect(black!.score).toBe(1);
     expect(healthy!.score).toBeCloseTo(0.02 / 0.6, 10);
   });
 
+  it('judges only the neighbours the node hands transit to (a quarantined one gets none, so its incident clears)', () => {
+    const conservation = conserve(reportsAbout(9, 50, 0));
+    expect(conservationFindings(own(9), conservation)).toHaveLength(1);
+    expect(conservationFindings([{ ...own(9)[0]!, handedTo: 0, sent: 3 }], conservation)).toEqual([]);
+  });
+
   it('puts the default threshold (0.5) at the rule drop share', () => {
     const atThreshold = conserve(reportsAbout(9, 50, 50 * (1 - conservationDefaults.dropShareAtThreshold)));
-    expect(conservationFindings([9], atThreshold)[0]!.score).toBeCloseTo(0.5, 10);
+    expect(conservationFindings(own(9), atThreshold)[0]!.score).toBeCloseTo(0.5, 10);
   });
 
   it('takes the rule it is given', () => {
     const conservation = conserve(reportsAbout(9, 5, 0));
-    expect(conservationFindings([9], conservation)).toEqual([]);
-    expect(conservationFindings([9], conservation, { handedInMin: 10, windowsMax: 1, dropShareAtThreshold: 0.25, blackHoleShare: 1.01 })[0]).toMatchObject({ cause: FaultClass.greyHole, score: 1 });
+    expect(conservationFindings(own(9), conservation)).toEqual([]);
+    expect(conservationFindings(own(9), conservation, { handedInMin: 10, windowsMax: 1, dropShareAtThreshold: 0.25, blackHoleShare: 1.01 })[0]).toMatchObject({ cause: FaultClass.greyHole, score: 1 });
   });
 });
 
