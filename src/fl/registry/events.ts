@@ -7,6 +7,7 @@
 import { RegistryError, RegistryErrorCode } from './errors.js';
 import { eventBytesMax } from './limits.js';
 import { isModelId, type ModelId } from './model-id.js';
+import { parseUtf8Json } from './metadata.js';
 
 /** One change of the current model. */
 export interface RegistryEvent {
@@ -43,14 +44,9 @@ function isCount(value: unknown, min: number): value is number {
 /** Reads an event's bytes strictly; ERR_FL_REGISTRY_CORRUPT names `location` and the bad field. */
 export function decodeEvent(bytes: Uint8Array, location: string): RegistryEvent {
   if (bytes.length > eventBytesMax) corrupt(location, `${bytes.length} bytes, more than ${eventBytesMax}`);
-  let text: string;
-  let parsed: unknown;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    parsed = JSON.parse(text);
-  } catch (error) {
-    corrupt(location, `not UTF-8 JSON (${(error as Error).message})`);
-  }
+  const json = parseUtf8Json(bytes);
+  if (!json.ok) corrupt(location, `not UTF-8 JSON (${json.reason})`);
+  const { text, value: parsed } = json;
   const record = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
   const { seq, kind, modelId, previousId, atMs } = record;
   if (record['format'] !== formatName) corrupt(location, `format is ${JSON.stringify(record['format'])}, expected ${JSON.stringify(formatName)}`);

@@ -165,15 +165,10 @@ export function encodeMetadata(metadata: ModelMetadata): Uint8Array {
 /** Reads canonical metadata bytes; ERR_FL_VERSION_FORMAT for anything but UTF-8 canonical JSON of valid fields. */
 export function decodeMetadata(bytes: Uint8Array): ModelMetadata {
   if (bytes.length > metadataBytesMax) fail('(encoded)', `at most ${metadataBytesMax} bytes`, bytes.length);
-  let text: string;
-  let parsed: unknown;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new RegistryError(RegistryErrorCode.ERR_FL_VERSION_FORMAT, `metadata: not UTF-8 JSON (${(error as Error).message})`);
-  }
-  const record = asRecord('(root)', parsed);
+  const json = parseUtf8Json(bytes);
+  if (!json.ok) throw new RegistryError(RegistryErrorCode.ERR_FL_VERSION_FORMAT, `metadata: not UTF-8 JSON (${json.reason})`);
+  const { text } = json;
+  const record = asRecord('(root)', json.value);
   if (record['format'] !== formatName) fail('format', JSON.stringify(formatName), record['format']);
   if (record['version'] !== formatVersion) fail('version', String(formatVersion), record['version']);
   const metadata = checkMetadata(record as unknown as ModelMetadata);
@@ -181,4 +176,14 @@ export function decodeMetadata(bytes: Uint8Array): ModelMetadata {
     throw new RegistryError(RegistryErrorCode.ERR_FL_VERSION_FORMAT, 'metadata: not in canonical form (unknown keys, key order, number form or whitespace)');
   }
   return metadata;
+}
+
+/** Strict UTF-8 JSON: the text and its value, or why the bytes are not that (metadata and events share the check). */
+export function parseUtf8Json(bytes: Uint8Array): { readonly ok: true; readonly text: string; readonly value: unknown } | { readonly ok: false; readonly reason: string } {
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return { ok: true, text, value: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { ok: false, reason: (error as Error).message };
+  }
 }
