@@ -53,6 +53,11 @@ export function originate(ctx: ForwardingContext, tlv: DataTlv): void {
   send(ctx, hop, tlv);
 }
 
+/** Sends a datagram this node originates on `hop`'s link, whatever the routes say (a transit probe). */
+export function sendVia(ctx: ForwardingContext, hop: Neighbour, tlv: DataTlv): void {
+  send(ctx, hop, tlv);
+}
+
 /** Handles a datagram received from a neighbour: deliver it here or forward it one hop on. */
 export function receiveData(ctx: ForwardingContext, tlv: DataTlv, packet: Uint8Array | null = null): void {
   if (tlv.dst === ctx.id) {

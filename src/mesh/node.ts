@@ -14,7 +14,7 @@ import {
   type Tlv,
   type UpdateTlv,
 } from '../wire/messages.js';
-import { hopLimitDefault, originate, receiveData, type ForwardingContext } from './forwarding.js';
+import { hopLimitDefault, originate, receiveData, sendVia, type ForwardingContext } from './forwarding.js';
 import { Neighbour, clockUs, type LinkId } from './neighbour.js';
 import { Outbox } from './outbox.js';
 import { detectionTimeMs, fastProfile, type TimingProfile } from './profiles.js';
@@ -214,6 +214,29 @@ export class MeshNode {
     return slot < 0 ? metricInfinity : this.metricOfSlot(slot);
   }
 
+  /**
+   * A destination to send a transit probe to through the neighbour on `link`: of the routes
+   * heard from that neighbour, the one with the least metric other than the neighbour itself
+   * (usually one of its own neighbours, so the probe crosses it once). Null when it offers none.
+   */
+  transitProbeTarget(link: LinkId): NodeId | null {
+    const table = this.table;
+    const neighbour = this.neighbours.get(link);
+    const k = neighbour === undefined || !neighbour.usable ? -1 : table.neighbours.indexOf(neighbour);
+    if (k < 0) return null;
+    let best: NodeId | null = null;
+    let bestMetric = metricInfinity;
+    for (const slot of table.slots()) {
+      if (!table.hasRoute(slot, k)) continue;
+      const dst = table.sourceAt(slot);
+      const metric = table.advMetricOf(slot, k);
+      if (dst === neighbour!.peer || dst === this.id || metric >= bestMetric) continue;
+      bestMetric = metric;
+      best = dst;
+    }
+    return best;
+  }
+
   /** The selected routes, in ascending destination order. */
   routes(): RouteView[] {
     const table = this.table;
@@ -411,7 +434,18 @@ export class MeshNode {
       id: input.id,
       payload: input.payload ?? new Uint8Array(0),
     };
-    originate(this.forwarding, tlv);
+    if (input.kind === 'ping' && input.via !== undefined) this.originateVia(input.via, tlv);
+    else originate(this.forwarding, tlv);
+  }
+
+  /** Sends `tlv` on `link` whatever the routes say (a transit probe); no route when its neighbour is not usable. */
+  private originateVia(link: LinkId, tlv: DataTlv): void {
+    const neighbour = this.neighbours.get(link);
+    if (neighbour === undefined || !neighbour.usable || tlv.dst === this.id) {
+      this.stats.dropNoRoute++;
+      return;
+    }
+    sendVia(this.forwarding, neighbour, tlv);
   }
 
   private onDatagram(link: LinkId, bytes: Uint8Array): void {

@@ -57,6 +57,12 @@ export interface PingInput {
   readonly id: number;
   readonly hopLimit?: number;
   readonly payload?: Uint8Array;
+  /**
+   * The link to send the request on instead of the route's next hop: a transit probe, which
+   * tests that the neighbour on that link forwards data (see transitProbeTarget). Dropped and
+   * counted as no route when that neighbour is not usable.
+   */
+  readonly via?: LinkId;
 }
 
 /** A datagram for the driver to put on a link. `data` is set for routed datagrams, for tracing. */

@@ -67,13 +67,9 @@ export interface LinkTraffic {
   readonly received: number;
 }
 
-/** Delivery of flows through the node as its neighbours see it, during the window. */
-export interface DeliveryCounts {
-  /** Data packets neighbours handed to the node. */
-  readonly handedIn: number;
-  /** Data packets the node handed on to a neighbour or delivered to itself. */
-  readonly handedOn: number;
-}
+import { DeliveryMemory, deliveryMemoryWindows, type DeliveryCounts } from './delivery-memory.js';
+
+export type { DeliveryCounts } from './delivery-memory.js';
 
 /** What the driver adds at the end of a window. */
 export interface CutInput {
@@ -129,6 +125,7 @@ export class TelemetryCollector {
   private neighbourDowns = 0;
   private probeTimeouts = 0;
   private routeChanges = 0;
+  private readonly deliveryMemory = new DeliveryMemory();
 
   /** A collector whose first window starts at `startMs`. */
   constructor(config: { readonly startMs: number; readonly host: HostProbe; readonly windowMs?: number }) {
@@ -193,6 +190,7 @@ export class TelemetryCollector {
   /** Ends the window at `nowMs` without features (the node was down at the end): starts the next one. */
   skip(nowMs: number): void {
     this.host.sample(nowMs);
+    this.deliveryMemory.push(undefined);
     this.startNext(nowMs);
   }
 
@@ -293,16 +291,37 @@ export class TelemetryCollector {
     features[nodeFeature.dropNoRoute] = handled === 0 ? 0 : share(mesh.dropNoRoute / handled);
     features[nodeFeature.dropHopLimit] = handled === 0 ? 0 : share(mesh.dropHopLimit / handled);
     features[nodeFeature.dropNoSession] = sessionDrops === 0 ? 0 : share(sessionDrops / (handled + sessionDrops));
-    const delivery = input.delivery;
-    const known = delivery !== undefined && delivery.handedIn > 0;
-    features[nodeFeature.neighbourDelivery] = known ? share(delivery.handedOn / delivery.handedIn) : 1;
-    features[nodeFeature.deliveryKnown] = known ? 1 : 0;
+    this.fillDelivery(features, input.delivery, mesh.dropNoRoute + mesh.dropHopLimit + sessionDrops);
     features[nodeFeature.handshakeFailures] = rate(secure.handshakesRefused + secure.credentialsRefused, rateMaxPerS.handshakeFailures);
     features[nodeFeature.openFailures] = rate(secure.openFailures + secure.framesRefused, rateMaxPerS.openFailures);
     features[nodeFeature.policyDenies] = rate(denies, rateMaxPerS.policyDenies);
     features[nodeFeature.controlRate] = rate(mesh.controlBytesSent, rateMaxPerS.controlBytes);
     features[nodeFeature.updatesChanged] = rate(mesh.updatesChanged, rateMaxPerS.updatesChanged);
   }
+
+  /**
+   * The delivery of transit seen by neighbours in this window, and remembered over the last busy
+   * windows. Packets addressed to the node itself are left out of both (a grey hole delivers
+   * those). The memory keeps only unexplained loss, which is what a grey hole leaves behind: the
+   * drops the node explains (no route, hop limit, no session: a neighbour that crashed, a loop)
+   * count as handed on there. The window's own ratio counts them as lost.
+   */
+  private fillDelivery(features: Float32Array, delivery: DeliveryCounts | undefined, explainedDrops: number): void {
+    const transit = delivery === undefined ? undefined : transitOnly(delivery, 0);
+    const known = transit !== undefined && transit.handedIn > 0;
+    features[nodeFeature.neighbourDelivery] = known ? share(transit.handedOn / transit.handedIn) : 1;
+    features[nodeFeature.deliveryKnown] = known ? 1 : 0;
+    this.deliveryMemory.push(delivery === undefined ? undefined : transitOnly(delivery, explainedDrops));
+    const remembered = this.deliveryMemory.recall();
+    features[nodeFeature.deliveryRecent] = remembered === null ? 1 : remembered.ratio;
+    features[nodeFeature.deliveryAge] = remembered === null ? 1 : remembered.ageWindows / deliveryMemoryWindows;
+  }
+}
+
+/** The transit part of `delivery`, with the node's explained drops counted as handed on. */
+function transitOnly(delivery: DeliveryCounts, explainedDrops: number): DeliveryCounts {
+  const here = delivery.deliveredHere ?? 0;
+  return { handedIn: delivery.handedIn - here, handedOn: delivery.handedOn - here + explainedDrops };
 }
 
 /** Field-wise `now - was` over the fields of `shape` (a counter that went back counts from zero). */

@@ -20,7 +20,7 @@ import { faultClassNames, type DatasetFault, type FaultClassValue, type Labelled
 import { checkWindow } from './window.js';
 
 /** Version of the dataset format (manifest and windows file). */
-export const datasetFormatVersion = 1;
+export const datasetFormatVersion = 2;
 /** The manifest's file name inside a dataset folder. */
 export const manifestFileName = 'manifest.json';
 /** The windows file's name inside a dataset folder. */

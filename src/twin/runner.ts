@@ -10,6 +10,7 @@ import { Network, type NetworkConfig, type NetworkObserver } from './network.js'
 import { Prng } from './prng.js';
 import { RecoveryTracker } from './recovery.js';
 import { TwinSelfHealing } from './self-healing.js';
+import { TwinTransitProbes } from './transit-probes.js';
 import { buildReport, type SecuritySummary, type SeedResult, type TwinReport } from './report.js';
 import { TwinSecurity, type Scheduler } from './security.js';
 import type { Scenario, TopologySpec } from './scenario.js';
@@ -63,6 +64,8 @@ export interface SeedRun {
   readonly secureNodes: Map<number, SecureNode>;
   /** The run's CA and SVIDs, when the scenario enables the secure layer. */
   readonly security: TwinSecurity | null;
+  /** Transit probes, when the scenario enables them. */
+  readonly transitProbes: TwinTransitProbes | null;
   readonly warmupMs: number;
   readonly flowsEndMs: number;
   readonly endMs: number;
@@ -100,11 +103,21 @@ export function assembleSeed(scenario: Scenario, seed: number, options: Assemble
   const loops = scenario.invariants.loops ? new LoopChecker(network) : null;
   const counters = { controlBytes: 0 };
   network.observer = observerFor(network, flows, recovery, loops, counters, warmupMs, flowsEndMs);
+  const transitProbes = attachTransitProbes(scenario, network, warmupMs, flowsEndMs);
   const faults = new FaultInjector({ network, flows, recovery, positions: topology.positions ?? null, endMs }, rng.split('faults'));
   faults.scheduleAll(scenario.faults);
   flows.start(warmupMs, flowsEndMs);
   network.bootAll();
-  return { rng, topology, network, flows, recovery, loops, faults, counters, secureNodes, security, warmupMs, flowsEndMs, endMs };
+  return { rng, topology, network, flows, recovery, loops, faults, counters, secureNodes, security, transitProbes, warmupMs, flowsEndMs, endMs };
+}
+
+/** Every node's transit probes from the end of the warm-up to the end of the flows, when the scenario asks for them. */
+function attachTransitProbes(scenario: Scenario, network: Network, startMs: number, endMs: number): TwinTransitProbes | null {
+  const spec = scenario.transitProbes;
+  if (!spec.enabled) return null;
+  const probes = new TwinTransitProbes(network, { intervalMs: spec.intervalMs, startMs, endMs, rule: { probesPerInterval: spec.probesPerInterval } });
+  probes.attach();
+  return probes;
 }
 
 /** The Network option that puts every node behind SecureNode, when the scenario asks for it. */

@@ -328,6 +328,14 @@ export interface SelfHealingSpec {
   readonly windowMs: number;
 }
 
+/** Transit probes through idle neighbours (src/twin/transit-probes.ts). */
+export interface TransitProbeSpec {
+  readonly enabled: boolean;
+  /** Length of an interval; a neighbour that carried none of a node's data in it gets probes. */
+  readonly intervalMs: number;
+  readonly probesPerInterval: number;
+}
+
 /** A validated scenario with every default filled in. */
 export interface Scenario {
   readonly name: string;
@@ -344,6 +352,7 @@ export interface Scenario {
   readonly invariants: InvariantSpec;
   readonly security: SecuritySpec;
   readonly selfHealing: SelfHealingSpec;
+  readonly transitProbes: TransitProbeSpec;
 }
 
 /** Values a caller (such as the CLI) may set over a loaded scenario. */
@@ -582,6 +591,11 @@ const scenarioSchema = strict({
   selfHealing: strict({
     enabled: z.boolean(expect('true or false')).default(false),
     windowMs: intIn(100, 60_000).default(1000),
+  }).prefault({}),
+  transitProbes: strict({
+    enabled: z.boolean(expect('true or false')).default(false),
+    intervalMs: intIn(100, 60_000).default(1000),
+    probesPerInterval: intIn(1, 64).default(2),
   }).prefault({}),
 });
 

@@ -210,7 +210,7 @@ export class TelemetryTap {
       links: node.mesh!.neighbourViews(),
       queueDrops: this.queueDrops[index]!,
       linkTraffic: (link) => this.inboundTraffic(index, link),
-      delivery: { handedIn: this.handedIn[slot]!, handedOn: this.handedOn[index]! + this.deliveredIn[slot]! },
+      delivery: { handedIn: this.handedIn[slot]!, handedOn: this.handedOn[index]! + this.deliveredIn[slot]!, deliveredHere: this.deliveredIn[slot]! },
     });
     return { alive, window, peerOf };
   }

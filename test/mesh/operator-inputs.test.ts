@@ -92,3 +92,42 @@ describe('MeshNode: initial seqno', () => {
     expect(random.ownSeqno).toBe(Math.floor(mulberry32(1)() * 0x10000));
   });
 });
+
+describe('MeshNode: transit probes (an echo request sent through a chosen neighbour)', () => {
+  it('picks the nearest destination beyond the neighbour, never the neighbour or the node itself', () => {
+    const h = new Harness(4, square);
+    h.runUntil(2000);
+    // Beyond B (link 0) lies D one hop away; beyond C (link 1) lies D too.
+    expect(h.node(A).transitProbeTarget(viaB)).toBe(h.id(D));
+    expect(h.node(A).transitProbeTarget(viaC)).toBe(h.id(D));
+    // A leaf's only neighbour offers nothing beyond itself but routes back to the leaf.
+    const leaf = new Harness(2, [{ a: A, b: B, delayMs: 1 }]);
+    leaf.runUntil(2000);
+    expect(leaf.node(A).transitProbeTarget(0 as LinkId)).toBeNull();
+    expect(h.node(A).transitProbeTarget(9 as LinkId)).toBeNull();
+  });
+
+  it('sends the probe on the given link even when the route to the target goes elsewhere, and the target answers', () => {
+    const h = new Harness(4, square);
+    h.runUntil(2000);
+    expect(h.node(A).nextHopLink(h.id(D))).toBe(viaB);
+    const out = h.input(A, { kind: 'ping', dst: h.id(D), id: 41, via: viaC });
+    expect(out.sends.map((s) => s.link)).toEqual([viaC]);
+    h.runFor(200);
+    expect(h.eventsOf(A, 'echoReply').map((r) => r.event)).toEqual([{ kind: 'echoReply', from: h.id(D), id: 41, hopLimit: expect.any(Number) }]);
+    // C forwarded it: that is what the probe tests.
+    expect(h.node(C).stats.dataForwarded).toBeGreaterThanOrEqual(1);
+  });
+
+  it('drops a probe through a neighbour that is not usable, or addressed to the node itself, as no route', () => {
+    const h = new Harness(4, square);
+    h.runUntil(2000);
+    h.cut(1);
+    h.runUntil(4000);
+    expect(h.input(A, { kind: 'ping', dst: h.id(D), id: 1, via: viaC }).sends).toEqual([]);
+    expect(h.input(A, { kind: 'ping', dst: h.id(D), id: 2, via: 7 as LinkId }).sends).toEqual([]);
+    expect(h.input(A, { kind: 'ping', dst: h.id(A), id: 3, via: viaB }).sends).toEqual([]);
+    expect(h.node(A).stats.dropNoRoute).toBe(3);
+    expect(h.node(A).transitProbeTarget(viaC)).toBeNull();
+  });
+});

@@ -147,6 +147,42 @@ describe('TelemetryCollector', () => {
     expect([node(idle.features, 'neighbourDelivery'), node(idle.features, 'deliveryKnown')]).toEqual([1, 0]);
   });
 
+  it('remembers unexplained loss over quiet windows, and counts drops the node explains as handed on', () => {
+    const c = new TelemetryCollector({ startMs: 0, host: fixedHost() });
+    const counters = (dropNoRoute: number): NodeCounters => ({ mesh: mesh({ dropNoRoute }), secure: null, policyDenies: null });
+    // 100 handed in, 40 handed on, 40 dropped for lack of a route: 20 unexplained.
+    const first = c.cut(1000, input(counters(40), [], { delivery: { handedIn: 100, handedOn: 40 } }));
+    expect(node(first.features, 'neighbourDelivery')).toBeCloseTo(0.4, 6);
+    expect(node(first.features, 'deliveryRecent')).toBeCloseTo(0.8, 6);
+    expect(node(first.features, 'deliveryAge')).toBe(0);
+    // A quiet window (counters unchanged): the window knows nothing, the memory still holds the ratio, one window older.
+    const quiet = c.cut(2000, input(counters(40), [], { delivery: { handedIn: 0, handedOn: 0 } }));
+    expect([node(quiet.features, 'neighbourDelivery'), node(quiet.features, 'deliveryKnown')]).toEqual([1, 0]);
+    expect(node(quiet.features, 'deliveryRecent')).toBeCloseTo(0.8, 6);
+    expect(node(quiet.features, 'deliveryAge')).toBeCloseTo(1 / 30, 6);
+    // A window while the node was down ages the memory too.
+    c.skip(3000);
+    const later = c.cut(4000, input(counters(40), []));
+    expect(node(later.features, 'deliveryAge')).toBeCloseTo(3 / 30, 6);
+  });
+
+  it('judges transit only: packets addressed to the node itself are left out, as a grey hole delivers those', () => {
+    const c = new TelemetryCollector({ startMs: 0, host: fixedHost() });
+    // 100 handed in, 60 of them for the node itself (all delivered); of the 40 in transit 4 came out.
+    const w = c.cut(1000, input({ mesh: mesh(), secure: null, policyDenies: null }, [], { delivery: { handedIn: 100, handedOn: 64, deliveredHere: 60 } }));
+    expect(node(w.features, 'neighbourDelivery')).toBeCloseTo(0.1, 6);
+    expect(node(w.features, 'deliveryRecent')).toBeCloseTo(0.1, 6);
+    // Nothing but packets for the node itself: no transit, so nothing is known.
+    const own = c.cut(2000, input({ mesh: mesh(), secure: null, policyDenies: null }, [], { delivery: { handedIn: 30, handedOn: 30, deliveredHere: 30 } }));
+    expect([node(own.features, 'neighbourDelivery'), node(own.features, 'deliveryKnown')]).toEqual([1, 0]);
+  });
+
+  it('gives a node without any remembered transit the neutral delivery 1 and age 1', () => {
+    const c = new TelemetryCollector({ startMs: 0, host: fixedHost() });
+    const w = c.cut(1000, input({ mesh: mesh(), secure: null, policyDenies: null }, []));
+    expect([node(w.features, 'deliveryRecent'), node(w.features, 'deliveryAge')]).toEqual([1, 1]);
+  });
+
   it('differences secure-layer counters and policy denies, and restarts from zero after a reboot', () => {
     const secure = { handshakesRefused: 2, credentialsRefused: 1, openFailures: 4, framesRefused: 1, droppedNoSession: 5, droppedTooLarge: 0 };
     const c = new TelemetryCollector({ startMs: 0, host: fixedHost() });

@@ -78,7 +78,7 @@ describe('dataset files', () => {
 
   it('the manifest says what the dataset holds: counts, faults by class name, labels per class', () => {
     const manifest = datasetManifest(dataset(), 123);
-    expect(manifest).toMatchObject({ version: 1, scenario: 'unit', seed: 7, topology: 'ring-3', windowMs: 1000, nodeCount: 3, windowCount: 3, linkRows: 5, windowsFile: 'windows.bin', windowsBytes: 123 });
+    expect(manifest).toMatchObject({ version: datasetFormatVersion, scenario: 'unit', seed: 7, topology: 'ring-3', windowMs: 1000, nodeCount: 3, windowCount: 3, linkRows: 5, windowsFile: 'windows.bin', windowsBytes: 123 });
     expect(manifest.faults).toEqual([{ kind: 'greyHole', faultClass: 1, className: 'greyHole', nodes: [1], links: [], startMs: 500, endMs: 3000 }]);
     expect(manifest.labelCounts.nodes).toMatchObject({ healthy: 5, greyHole: 3, cpuExhaustion: 1, blackHole: 0 });
     expect(manifest.labelCounts.links).toMatchObject({ healthy: 3, censorship: 2 });
@@ -131,13 +131,13 @@ describe('readDataset refuses', () => {
   });
 
   it('a manifest of another format version, in the manifest or in the windows file', () => {
-    refusal(() => readDataset(withManifest((m) => (m.version = 2))), 'ERR_DATASET_VERSION', 'version: expected 1, got 2');
-    refusal(() => readDataset(withManifest((m) => (m.version = '1'))), 'ERR_DATASET_MANIFEST', 'version: expected a number; got "1"');
+    refusal(() => readDataset(withManifest((m) => (m.version = 1))), 'ERR_DATASET_VERSION', 'version: expected 2, got 1');
+    refusal(() => readDataset(withManifest((m) => (m.version = '2'))), 'ERR_DATASET_MANIFEST', 'version: expected a number; got "2"');
     const dir = withWindows((bytes) => {
       new DataView(bytes.buffer).setUint32(4, 9, true);
       return bytes;
     });
-    refusal(() => readDataset(dir), 'ERR_DATASET_VERSION', 'windows.bin: expected format version 1, got 9');
+    refusal(() => readDataset(dir), 'ERR_DATASET_VERSION', 'windows.bin: expected format version 2, got 9');
   });
 
   it('a truncated windows file', () => {

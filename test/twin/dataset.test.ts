@@ -59,7 +59,7 @@ describe('generateDataset', () => {
   it('cuts the measured part of the run into windows with the dataset metadata', () => {
     expect(dataset.windows.map((w) => w.startMs)).toEqual(Array.from({ length: 20 }, (_, i) => 5000 + 1000 * i));
     expect(dataset.windows.every((w) => w.endMs === w.startMs + 1000 && w.nodeCount === 15)).toBe(true);
-    expect(dataset).toMatchObject({ version: 1, scenario: 'dataset-unit', seed: 1, topology: 'grid-3x5', windowMs: 1000 });
+    expect(dataset).toMatchObject({ version: 2, scenario: 'dataset-unit', seed: 1, topology: 'grid-3x5', windowMs: 1000 });
     expect(dataset.nodeFeatureNames).toEqual(nodeFeatureNames);
     expect(dataset.linkFeatureNames).toEqual(linkFeatureNames);
     for (const w of dataset.windows) {

@@ -44,6 +44,7 @@ const defaults = {
   invariants: { loops: true, oracle: true },
   security: { enabled: false, endToEnd: false, revoked: [], foreignTrustDomain: [], invalidCertificate: [], svidTtlS: 3600 },
   selfHealing: { enabled: false, windowMs: 1000 },
+  transitProbes: { enabled: false, intervalMs: 1000, probesPerInterval: 2 },
 } as const;
 
 /** Runs `fn`, asserts a ScenarioError with `code`, and returns it for further checks. */
@@ -114,6 +115,7 @@ describe('parseScenario and loadScenario: valid files', () => {
       invariants: { loops: true, oracle: false },
       security: { enabled: false, endToEnd: false, revoked: [], foreignTrustDomain: [], invalidCertificate: [], svidTtlS: 3600 },
       selfHealing: { enabled: true, windowMs: 500 },
+      transitProbes: { enabled: true, intervalMs: 2000, probesPerInterval: 3 },
     };
     const scenario = loadScenario(fixture('full.yaml'));
     expect(scenario).toEqual(expected);
