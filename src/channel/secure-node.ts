@@ -255,12 +255,12 @@ export class SecureNode {
     const session = this.links.get(transmit.link)?.current?.session;
     if (session === undefined || session.isExpired(nowMs)) {
       this.stats.droppedNoSession++;
-      if (transmit.data !== undefined) this.mesh.dataNotSent(transmit.link);
+      if (transmit.data !== undefined) this.mesh.dataNotSent(transmit.link, transmit.data);
       return;
     }
     if (transmit.bytes.length > meshPacketBytesMax) {
       this.stats.droppedTooLarge++;
-      if (transmit.data !== undefined) this.mesh.dataNotSent(transmit.link);
+      if (transmit.data !== undefined) this.mesh.dataNotSent(transmit.link, transmit.data);
       return;
     }
     const frame = this.keys.data.seal(nowMs, session, transmit.bytes);

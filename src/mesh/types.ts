@@ -66,6 +66,21 @@ export interface Transmit {
   readonly data?: DataTlv;
 }
 
+/**
+ * The data one link carried since it was added (MeshNode.dataCounts): totals that only grow.
+ * `handedTo` is the transit among `sent` (addressed to a third node, not the neighbour), and
+ * `receivedFrom` the transit among `received` (originated by a third node, not the neighbour).
+ */
+export interface LinkDataCounts {
+  readonly link: LinkId;
+  readonly peer: NodeId | null;
+  readonly usable: boolean;
+  readonly sent: number;
+  readonly handedTo: number;
+  readonly received: number;
+  readonly receivedFrom: number;
+}
+
 /** Something the node reports to its driver and operator. */
 export type MeshEvent =
   | { readonly kind: 'neighbourUp'; readonly link: LinkId; readonly peer: NodeId; readonly cost: number }
