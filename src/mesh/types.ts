@@ -88,7 +88,16 @@ export type MeshEvent =
   | { readonly kind: 'routeChanged'; readonly dst: NodeId; readonly link: LinkId | null; readonly metric: number }
   | { readonly kind: 'delivered'; readonly src: NodeId; readonly id: number; readonly payload: Uint8Array; readonly hopLimit: number }
   | { readonly kind: 'echoReply'; readonly from: NodeId; readonly id: number; readonly hopLimit: number }
+  | LinkMessageEvent
   | FeedbackEvent;
+
+/** A link message from the authenticated peer of `link` (only a secure layer emits these: SecureNode.sealLinkMessage). */
+export interface LinkMessageEvent {
+  readonly kind: 'linkMessage';
+  readonly link: LinkId;
+  readonly peer: NodeId;
+  readonly payload: Uint8Array;
+}
 
 /** Routed error feedback, or a local send that found no route (reporter is this node). */
 export interface FeedbackEvent {
