@@ -1,5 +1,6 @@
 import type { LinkDataCounts } from '../mesh/types.js';
 import { LinkLossMonitor, linkDeliveries, linkLossDefaults, type LinkDelivery, type LinkLossRule } from './link-loss.js';
+import type { Subject } from './actions.js';
 import type { Finding } from './loop.js';
 import { conservationDefaults, conservationFindings, conserve, SlidingConservation, type Conservation, type ConservationRule, type TransitReport } from './transit-accounting.js';
 
@@ -13,16 +14,18 @@ import { conservationDefaults, conservationFindings, conserve, SlidingConservati
  * computes its own from the reports that reached it, with TransitJudge below.
  *
  * TransitJudge adds the one rule the wire needs: a missing reporter gives no verdict rather than a
- * false one. A neighbour X of this node is judged in a window only when every node that reported
- * about X in the last reporterMemoryWindows windows reported again; otherwise X's handed-on
- * transit could be short by exactly the missing report, and X would look like a grey hole. X
- * itself may suppress reports that can reach this node only through X: that postpones its
- * verdict by reporterMemoryWindows windows at most, after which the silent reporter no longer
- * counts as expected and X is judged without its handed-on share, which can only make X look
- * worse.
+ * false one. A neighbour X of this node is judged in a window only when every node expected to
+ * report about X did: each node that reported about X lately, and each node X's own report lists
+ * as its neighbour. Otherwise X's handed-on transit could be short by exactly the missing report,
+ * and X would look like a grey hole; X is then undecided (the loop holds its incident where it
+ * is). An expected reporter stops being expected once it has been silent for more than
+ * reporterMemoryWindows windows. So X gains little by suppressing reports that can reach this
+ * node only through X, or by listing neighbours that never report: either postpones its verdict
+ * by reporterMemoryWindows windows at most, after which it is judged without the silent
+ * reporter's handed-on share, which can only make it look worse.
  */
 
-/** Windows a reporter stays expected after its last report about a subject (then it counts as gone). */
+/** Windows an expected reporter may stay silent before it no longer counts as expected (then it counts as gone). */
 export const reporterMemoryWindows = 5;
 
 /**
@@ -81,10 +84,25 @@ export interface JudgeRules {
 /** Windows a judge counts, for metrics. */
 export interface JudgeStats {
   windows: number;
-  /** Neighbour-windows left without a verdict because an expected reporter was missing. */
+  /** Neighbour-windows left undecided because an expected reporter was missing. */
   incomplete: number;
   /** Reports that came for a window already judged (or too old). */
   late: number;
+}
+
+/** What a judge decided about one window. */
+export interface JudgeVerdict {
+  readonly findings: Finding[];
+  /** Neighbours it handed transit to but could not judge (an expected report is missing). */
+  readonly undecided: Subject[];
+}
+
+/** What the judge remembers of one (subject, reporter) pair. */
+interface ReporterState {
+  /** The last window the reporter reported about the subject, or the subject listed the reporter as its neighbour. */
+  lastSeen: number;
+  /** The first window of the reporter's current silence about the subject; null while it reports. */
+  silentSince: number | null;
 }
 
 /** One daemon node's judging of its neighbours from the reports that reached it (see the module comment). */
@@ -93,8 +111,8 @@ export class TransitJudge {
   private readonly rules: JudgeRules;
   /** Reports by window, keyed `reporter>subject`. */
   private readonly windows = new Map<number, Map<string, TransitReport>>();
-  /** Per subject, the last window each reporter reported about it. */
-  private readonly lastReported = new Map<number, Map<number, number>>();
+  /** Per subject, what is known of each node expected to report about it. */
+  private readonly reporters = new Map<number, Map<number, ReporterState>>();
   private readonly conservation: SlidingConservation;
   private readonly links: LinkLossMonitor;
   private judgedUpTo = -Infinity;
@@ -123,39 +141,66 @@ export class TransitJudge {
   }
 
   /**
-   * The findings of `window` about this node's neighbours (`neighbours`: its usable neighbours
-   * now); forgets that window and any before it.
+   * Judges `window` about this node's neighbours (`neighbours`: its usable neighbours now), and
+   * forgets that window and any before it.
    */
-  judge(window: number, neighbours: Iterable<number>): Finding[] {
+  judge(window: number, neighbours: Iterable<number>): JudgeVerdict {
     const reports = [...(this.windows.get(window)?.values() ?? [])];
     for (const held of this.windows.keys()) if (held <= window) this.windows.delete(held);
     this.judgedUpTo = Math.max(this.judgedUpTo, window);
     this.stats.windows++;
     const own = reports.filter((report) => report.reporter === this.self);
-    const verdicts = this.conservation.push(conserve(this.complete(window, own, reports)));
-    return windowFindings(own, verdicts, linkDeliveries(reports), neighbours, this.links, this.rules.conservation);
+    const { complete, incomplete } = this.split(window, own, reports);
+    const verdicts = this.conservation.push(conserve(complete));
+    const findings = windowFindings(own, verdicts, linkDeliveries(reports), neighbours, this.links, this.rules.conservation);
+    const undecided = own.filter((report) => report.handedTo > 0 && incomplete.has(report.subject)).map((report): Subject => ({ kind: 'node', node: report.subject }));
+    return { findings, undecided };
   }
 
-  /** The reports about this node's neighbours (the subjects of `own`) whose expected reporters all reported. */
-  private complete(window: number, own: readonly TransitReport[], reports: readonly TransitReport[]): TransitReport[] {
-    const bySubject = new Map<number, TransitReport[]>();
-    for (const report of reports) bySubject.set(report.subject, [...(bySubject.get(report.subject) ?? []), report]);
-    const oldest = window - this.rules.reporterMemoryWindows;
+  /** The reports about this node's neighbours (the subjects of `own`) whose expected reporters all reported, and the neighbours left incomplete. */
+  private split(window: number, own: readonly TransitReport[], reports: readonly TransitReport[]): { complete: TransitReport[]; incomplete: Set<number> } {
     const complete: TransitReport[] = [];
+    const incomplete = new Set<number>();
     for (const { subject } of own) {
-      const about = bySubject.get(subject)!;
-      const present = new Set(about.map((report) => report.reporter));
-      const last = this.lastReported.get(subject) ?? new Map<number, number>();
-      const missing = [...last].some(([reporter, lastWindow]) => !present.has(reporter) && lastWindow >= oldest);
-      if (missing) this.stats.incomplete++;
-      else complete.push(...about);
-      for (const reporter of present) last.set(reporter, window);
-      this.lastReported.set(subject, last);
+      const about = reports.filter((report) => report.subject === subject);
+      const listed = reports.filter((report) => report.reporter === subject).map((report) => report.subject);
+      if (this.expectedMissing(window, subject, new Set(about.map((report) => report.reporter)), listed)) {
+        incomplete.add(subject);
+        this.stats.incomplete++;
+      } else {
+        complete.push(...about);
+      }
     }
-    for (const [subject, last] of this.lastReported) {
-      for (const [reporter, lastWindow] of last) if (lastWindow < oldest) last.delete(reporter);
-      if (last.size === 0) this.lastReported.delete(subject);
+    this.forget(window);
+    return { complete, incomplete };
+  }
+
+  /** Notes who reported about `subject` in `window` and whom it listed; true when an expected reporter is missing. */
+  private expectedMissing(window: number, subject: number, present: ReadonlySet<number>, listed: readonly number[]): boolean {
+    const known = this.reporters.get(subject) ?? new Map<number, ReporterState>();
+    this.reporters.set(subject, known);
+    for (const reporter of [...present, ...listed]) {
+      const state = known.get(reporter) ?? { lastSeen: window, silentSince: null };
+      state.lastSeen = window;
+      known.set(reporter, state);
     }
-    return complete;
+    let missing = false;
+    for (const [reporter, state] of known) {
+      if (present.has(reporter)) {
+        state.silentSince = null;
+        continue;
+      }
+      state.silentSince ??= window;
+      if (state.silentSince >= window - this.rules.reporterMemoryWindows) missing = true;
+    }
+    return missing;
+  }
+
+  /** Forgets reporters neither heard nor listed for longer than the memory. */
+  private forget(window: number): void {
+    for (const [subject, known] of this.reporters) {
+      for (const [reporter, state] of known) if (state.lastSeen < window - this.rules.reporterMemoryWindows) known.delete(reporter);
+      if (known.size === 0) this.reporters.delete(subject);
+    }
   }
 }

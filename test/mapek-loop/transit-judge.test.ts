@@ -30,40 +30,61 @@ describe('TransitJudge', () => {
   it('finds a grey hole from the reports of all its neighbours, and nothing about a healthy node', () => {
     const judge = new TransitJudge(1);
     judge.add(10, windowAbout5(1));
-    expect(aboutNode5(judge.judge(10, [5]))).toEqual([expect.objectContaining({ score: 0, cause: FaultClass.greyHole })]);
+    expect(aboutNode5(judge.judge(10, [5]).findings)).toEqual([expect.objectContaining({ score: 0, cause: FaultClass.greyHole })]);
     judge.add(11, windowAbout5(0.3));
-    const findings = aboutNode5(judge.judge(11, [5]));
+    const findings = aboutNode5(judge.judge(11, [5]).findings);
     expect(findings).toEqual([expect.objectContaining({ cause: FaultClass.greyHole })]);
     expect(findings[0]!.score).toBeGreaterThan(0.5);
     expect(findings[0]!.evidence).toMatchObject({ handedIn: 100, handedOn: 30, reporters: 3 });
     expect(judge.stats).toMatchObject({ windows: 2, incomplete: 0 });
   });
 
-  it('gives no verdict while a reporter it heard from recently is missing, then judges without it once it counts as gone', () => {
+  it('leaves a neighbour undecided while a reporter it expects is silent, then judges it without that reporter', () => {
     const judge = new TransitJudge(1);
     judge.add(10, windowAbout5(1));
     judge.judge(10, [5]);
     // 3's report (what 5 handed on) goes missing: without the rule 5 would look like a black hole.
-    for (let window = 11; window <= 10 + reporterMemoryWindows; window++) {
+    for (let window = 11; window <= 11 + reporterMemoryWindows; window++) {
       judge.add(window, windowAbout5(1, [1, 2]));
-      expect(aboutNode5(judge.judge(window, [5]))).toEqual([]);
+      const verdict = judge.judge(window, [5]);
+      expect(aboutNode5(verdict.findings)).toEqual([]);
+      expect(verdict.undecided).toEqual([{ kind: 'node', node: 5 }]);
     }
-    expect(judge.stats.incomplete).toBe(reporterMemoryWindows);
-    judge.add(11 + reporterMemoryWindows, windowAbout5(1, [1, 2]));
-    expect(aboutNode5(judge.judge(11 + reporterMemoryWindows, [5]))).toEqual([expect.objectContaining({ cause: FaultClass.blackHole, score: 1 })]);
+    expect(judge.stats.incomplete).toBe(reporterMemoryWindows + 1);
+    judge.add(12 + reporterMemoryWindows, windowAbout5(1, [1, 2]));
+    const verdict = judge.judge(12 + reporterMemoryWindows, [5]);
+    expect(aboutNode5(verdict.findings)).toEqual([expect.objectContaining({ cause: FaultClass.blackHole, score: 1 })]);
+    expect(verdict.undecided).toEqual([]);
+  });
+
+  it('expects a report from every neighbour the subject lists, from the first window: a reporter not heard yet is not taken for a zero', () => {
+    const judge = new TransitJudge(1);
+    // 5's own report lists 1, 2 and 3; 3's report has not arrived (its key is still being fetched).
+    judge.add(10, windowAbout5(1, [1, 2]));
+    expect(judge.judge(10, [5]).undecided).toEqual([{ kind: 'node', node: 5 }]);
+    // A neighbour that 5 lists but that never reports stops counting after the memory: 5 cannot hide behind it.
+    for (let window = 11; window <= 11 + reporterMemoryWindows; window++) {
+      judge.add(window, windowAbout5(1, [1, 2]));
+      judge.judge(window, [5]);
+    }
+    judge.add(12 + reporterMemoryWindows, windowAbout5(1, [1, 2]));
+    expect(judge.judge(12 + reporterMemoryWindows, [5]).undecided).toEqual([]);
+    // A neighbour this node hands nothing is never undecided (it gets no finding at all).
+    judge.add(30, [report(1, 5, 0, 0), report(5, 3, 0, 0)]);
+    expect(judge.judge(30, [5])).toEqual({ findings: [], undecided: [] });
   });
 
   it('measures its own links from its and the far end\'s reports, and drops reports of windows already judged', () => {
     const judge = new TransitJudge(1);
     for (let window = 0; window < 3; window++) {
       judge.add(window, [{ reporter: 1, subject: 5, handedTo: 0, receivedFrom: 0, sent: 40, received: 0 }, { reporter: 5, subject: 1, handedTo: 0, receivedFrom: 0, sent: 0, received: 30 }]);
-      const findings = judge.judge(window, [5]);
+      const findings = judge.judge(window, [5]).findings;
       if (window === 0) expect(findings).toEqual([]);
       else expect(findings).toEqual([expect.objectContaining({ subject: { kind: 'link', from: 1, to: 5 }, cause: FaultClass.linkDegradation })]);
     }
     judge.add(1, [report(5, 1, 1, 1)]);
     expect(judge.stats.late).toBe(1);
-    expect(judge.judge(7, [])).toEqual([]);
+    expect(judge.judge(7, []).findings).toEqual([]);
   });
 });
 

@@ -516,6 +516,60 @@ describe('the self-healing loop in a running node', () => {
   });
 });
 
+describe('self-healing from real traffic', () => {
+  it('a transit node turned grey hole: its neighbour\'s loop judges it from signed reports relayed over the mesh, opens an incident, quarantines it, and the route moves around it', async () => {
+    const [a, b, d, c] = [await enroll('grey-a'), await enroll('grey-b'), await enroll('grey-d'), await enroll('grey-c')];
+    const daemonA = await startDaemon(writeConfig(a));
+    const portA = udpPortOf(daemonA);
+    const daemonB = await startDaemon(writeConfig(b, { peers: [portA] }));
+    const daemonD = await startDaemon(writeConfig(d, { peers: [portA] }));
+    const daemonC = await startDaemon(writeConfig(c, { peers: [udpPortOf(daemonB), udpPortOf(daemonD)] }));
+    const cId = parseNodeId(c.nodeId);
+    const nextHop = (): NodeId | null => daemonA.runtime.mesh.routes().find((route) => route.dst === cId)?.nextHop ?? null;
+    const first = await eventually('a route from a to c', () => nextHop());
+    const [greyHole, other] = first === parseNodeId(b.nodeId) ? [daemonB, daemonD] : [daemonD, daemonB];
+    let delivered = 0;
+    const unsubscribe = daemonC.backend.subscribe((event) => {
+      if (event.kind === 'datagram') delivered++;
+    });
+    let id = 0;
+    const traffic = setInterval(() => daemonA.runtime.step({ kind: 'send', dst: cId, id: id++, payload: new Uint8Array(64) }), 10);
+    try {
+      // Healthy traffic first: the reports flow and nobody is suspected.
+      await eventually('reports from c relayed to a', () => daemonA.selfHealing.exchange.stats.accepted >= 6 && delivered > 50);
+      expect(daemonA.mapek.incidentViews()).toEqual([]);
+      greyHole.runtime.setFaultInjection({ dropTransitShare: 0.8 });
+      await eventually('a to route to c around the grey hole', () => nextHop() === other.runtime.mesh.id, 30_000);
+      const incident = daemonA.mapek.incidentViews().find((view) => view.subject === `node:${first}`);
+      expect(incident).toMatchObject({ action: 'quarantineNode' });
+      expect(['greyHole', 'blackHole']).toContain(incident!.cause);
+      expect(greyHole.runtime.faultDrops).toBeGreaterThan(0);
+      // Delivery is back through the other neighbour.
+      const after = delivered;
+      await eventually('deliveries around the grey hole', () => delivered >= after + 100);
+    } finally {
+      clearInterval(traffic);
+      unsubscribe();
+    }
+    // No verdict against the healthy nodes, no forged report, and the audit log holds the decisions.
+    expect(daemonA.mapek.incidentViews().map((view) => view.subject)).toEqual([`node:${first}`]);
+    expect(daemonA.selfHealing.exchange.stats.forged).toBe(0);
+    const actions = auditActions(a).filter((entry) => entry.actor === 'mape-k').map((entry) => entry.action);
+    expect(actions).toEqual(expect.arrayContaining(['mapek.incidentOpened', 'mapek.incidentConfirmed', 'mapek.actionStarted']));
+  }, 60_000);
+
+  it('turns a grey hole on from the config, says so in a warning, and never by default', async () => {
+    const node = await enroll('fault-knob');
+    const lines: unknown[][] = [];
+    const daemon = await startDaemon(writeConfig(node, { extra: 'faultInjection:\n  dropTransitShare: 0.5\n' }), lines);
+    expect(daemon.runtime.faultInjection).toEqual({ dropTransitShare: 0.5 });
+    expect(lines).toContainEqual(['warn', expect.stringMatching(/fault injection/), { dropTransitShare: 0.5 }]);
+    expect(() => daemon.runtime.setFaultInjection({ dropTransitShare: 2 })).toThrow(/dropTransitShare in 0\.\.1, got 2/);
+    const plain = await startDaemon(writeConfig(await enroll('no-fault-knob')));
+    expect(plain.runtime.faultInjection).toEqual({ dropTransitShare: 0 });
+  });
+});
+
 describe('SVID renewal in a running node', () => {
   it('renews at half the SVID lifetime, stores and installs the new SVID, and keeps its session past the old one\'s expiry', async () => {
     const ttlMs = 6000;
