@@ -191,6 +191,7 @@ export class NodeDaemon {
       audit: (query) => this.db.auditLog(query),
       incidents: () => this.mapek.incidentViews(),
       mapekDecisions: () => ({ ...this.mapekDecisions }),
+      mapekReports: () => this.selfHealing.counters(),
     });
     const actuator = new CoreActuator(
       {

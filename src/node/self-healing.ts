@@ -72,6 +72,11 @@ export class DaemonSelfHealing {
     this.judgeTimers.clear();
   }
 
+  /** What became of the transit reports since start, by outcome (the exchange's counters and the undecided and late ones of the judge). */
+  counters(): Record<string, number> {
+    return { ...this.exchange.stats, undecided: this.judge.stats.incomplete, late: this.judge.stats.late };
+  }
+
   /** A link message from a neighbour (the runtime's onLinkMessage). */
   onLinkMessage(message: LinkMessageEvent, nowMs: number): void {
     const out = this.exchange.receive(nowMs, { link: message.link, peer: message.peer }, message.payload, this.deps.runtime.sessionPeers());

@@ -526,8 +526,11 @@ describe('self-healing from real traffic', () => {
     const daemonC = await startDaemon(writeConfig(c, { peers: [udpPortOf(daemonB), udpPortOf(daemonD)] }));
     const cId = parseNodeId(c.nodeId);
     const nextHop = (): NodeId | null => daemonA.runtime.mesh.routes().find((route) => route.dst === cId)?.nextHop ?? null;
-    const first = await eventually('a route from a to c', () => nextHop());
-    const [greyHole, other] = first === parseNodeId(b.nodeId) ? [daemonB, daemonD] : [daemonD, daemonB];
+    // An operator's penalty on a's link to d makes the path through b the one a takes, so that only the loop moves it.
+    const toD = await eventually('a session from a to d', () => daemonA.runtime.sessionPeers().find((entry) => entry.peer === parseNodeId(d.nodeId)));
+    daemonA.runtime.step({ kind: 'linkPenalty', link: toD.link, extraCost: 512 });
+    const first = await eventually('a route from a to c through b', () => nextHop() === parseNodeId(b.nodeId) && nextHop());
+    const [greyHole, other] = [daemonB, daemonD];
     let delivered = 0;
     const unsubscribe = daemonC.backend.subscribe((event) => {
       if (event.kind === 'datagram') delivered++;
@@ -539,10 +542,9 @@ describe('self-healing from real traffic', () => {
       await eventually('reports from c relayed to a', () => daemonA.selfHealing.exchange.stats.accepted >= 6 && delivered > 50);
       expect(daemonA.mapek.incidentViews()).toEqual([]);
       greyHole.runtime.setFaultInjection({ dropTransitShare: 0.8 });
-      await eventually('a to route to c around the grey hole', () => nextHop() === other.runtime.mesh.id, 30_000);
-      const incident = daemonA.mapek.incidentViews().find((view) => view.subject === `node:${first}`);
-      expect(incident).toMatchObject({ action: 'quarantineNode' });
-      expect(['greyHole', 'blackHole']).toContain(incident!.cause);
+      const incident = await eventually('a to quarantine the grey hole', () => daemonA.mapek.incidentViews().find((view) => view.subject === `node:${first}` && view.action === 'quarantineNode'), 30_000);
+      await eventually('a to route to c around the grey hole', () => nextHop() === other.runtime.mesh.id);
+      expect(['greyHole', 'blackHole']).toContain(incident.cause);
       expect(greyHole.runtime.faultDrops).toBeGreaterThan(0);
       // Delivery is back through the other neighbour.
       const after = delivered;
@@ -565,8 +567,17 @@ describe('self-healing from real traffic', () => {
     expect(daemon.runtime.faultInjection).toEqual({ dropTransitShare: 0.5 });
     expect(lines).toContainEqual(['warn', expect.stringMatching(/fault injection/), { dropTransitShare: 0.5 }]);
     expect(() => daemon.runtime.setFaultInjection({ dropTransitShare: 2 })).toThrow(/dropTransitShare in 0\.\.1, got 2/);
-    const plain = await startDaemon(writeConfig(await enroll('no-fault-knob')));
+    const plainNode = await enroll('no-fault-knob');
+    const plain = await startDaemon(writeConfig(plainNode));
     expect(plain.runtime.faultInjection).toEqual({ dropTransitShare: 0 });
+    // A finding about a node it has no session with: the loop's actions are refused, never faked, and audited as denied.
+    const stranger = { subject: { kind: 'node' as const, node: 12345 }, cause: FaultClass.greyHole, score: 0.9, evidence: {} };
+    plain.mapek.step(Date.now(), [stranger]);
+    plain.mapek.step(Date.now(), [stranger]);
+    expect(auditActions(plainNode).filter((entry) => entry.action === 'mapek.actionRefused').map((entry) => [entry.outcome, JSON.parse(entry.detail!).reason as string])).toEqual([
+      ['denied', 'no secured link of this node leads to node 00003039'],
+      ['denied', 'no link of this node leads to node 12345'],
+    ]);
   });
 });
 
