@@ -309,10 +309,11 @@ export class ReportExchange {
     this.learn(nowMs, fragment.node, pending.buffer);
   }
 
-  /** Forgets bundles of windows no longer accepted, requests nobody answered, and old answers. */
+  /** Forgets bundles of windows no longer accepted, past budgets, requests nobody answered, and old answers. */
   private forget(nowMs: number): void {
     const oldest = reportWindowOf(nowMs) - reportWindowsBehindMax;
     for (const window of this.seen.keys()) if (window < oldest) this.seen.delete(window);
+    for (const [link, budget] of this.budgets) if (budget.window < reportWindowOf(nowMs)) this.budgets.delete(link);
     for (const [node, pending] of this.requests) if (nowMs > pending.askedAtMs + certificateRetryMs) this.requests.delete(node);
     for (const [key, atMs] of this.answeredAtMs) if (nowMs >= atMs + certificateRetryMs) this.answeredAtMs.delete(key);
   }

@@ -62,7 +62,8 @@ export class TransitTotals {
       // A link whose totals went back was removed and added again: its totals start from zero.
       const before = this.last.get(now.link);
       const since = before === undefined || before.sent > now.sent || before.received > now.received ? null : before;
-      const delta = { handedTo: now.handedTo - (since?.handedTo ?? 0), receivedFrom: now.receivedFrom - (since?.receivedFrom ?? 0), sent: now.sent - (since?.sent ?? 0), received: now.received - (since?.received ?? 0) };
+      const minus = (total: number, before: number | undefined): number => Math.max(0, total - (before ?? 0));
+      const delta = { handedTo: minus(now.handedTo, since?.handedTo), receivedFrom: minus(now.receivedFrom, since?.receivedFrom), sent: minus(now.sent, since?.sent), received: minus(now.received, since?.received) };
       if (now.peer === null || now.peer === this.reporter || (!now.usable && delta.sent === 0 && delta.received === 0)) continue;
       const sum = bySubject.get(now.peer) ?? { handedTo: 0, receivedFrom: 0, sent: 0, received: 0 };
       bySubject.set(now.peer, { handedTo: sum.handedTo + delta.handedTo, receivedFrom: sum.receivedFrom + delta.receivedFrom, sent: sum.sent + delta.sent, received: sum.received + delta.received });

@@ -79,9 +79,12 @@ export class DaemonSelfHealing {
 
   /** A link message from a neighbour (the runtime's onLinkMessage). */
   onLinkMessage(message: LinkMessageEvent, nowMs: number): void {
-    const out = this.exchange.receive(nowMs, { link: message.link, peer: message.peer }, message.payload, this.deps.runtime.sessionPeers());
-    this.send(out.sends);
-    if (out.accepted !== null) this.judge.add(out.accepted.window, out.accepted.reports);
+    // A neighbour's bytes must never throw into the runtime's datagram handler.
+    this.guard('handling a link message', () => {
+      const out = this.exchange.receive(nowMs, { link: message.link, peer: message.peer }, message.payload, this.deps.runtime.sessionPeers());
+      this.send(out.sends);
+      if (out.accepted !== null) this.judge.add(out.accepted.window, out.accepted.reports);
+    });
   }
 
   private scheduleCut(): void {
@@ -115,7 +118,7 @@ export class DaemonSelfHealing {
     for (const { link, bytes } of sends) this.deps.runtime.sendLinkMessage(link, bytes);
   }
 
-  /** Runs a timer's work; an error is reported, never thrown into the event loop (it would end the daemon). */
+  /** Runs a timer's or a message's work; an error is reported, never thrown into the event loop (it would end the daemon). */
   private guard(doing: string, work: () => void): void {
     try {
       work();

@@ -127,5 +127,7 @@ describe('TransitTotals', () => {
     const totals = new TransitTotals(1);
     totals.cut([counts(2, 9, true, 100, 50, 100, 50)]);
     expect(totals.cut([counts(2, 9, true, 3, 1, 2, 1), counts(4, 9, true, 1, 1, 1, 1), counts(5, 1, true, 7, 7, 7, 7)])).toEqual([{ reporter: 1, subject: 9, handedTo: 2, receivedFrom: 2, sent: 4, received: 3 }]);
+    // A count that went back on its own (never in a core, whose totals only grow) gives 0, not a negative count.
+    expect(totals.cut([counts(2, 9, true, 3, 0, 2, 0)])).toEqual([{ reporter: 1, subject: 9, handedTo: 0, receivedFrom: 0, sent: 0, received: 0 }]);
   });
 });

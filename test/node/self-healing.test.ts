@@ -130,6 +130,11 @@ describe('DaemonSelfHealing', () => {
     driver.start();
     await until('an error report', () => errors.length > 0, 5000);
     expect(errors[0]).toBe('judging a transit window: judge broke');
+    (driver.exchange as unknown as { receive: () => never }).receive = () => {
+      throw new Error('exchange broke');
+    };
+    driver.onLinkMessage({ kind: 'linkMessage', link: 1 as LinkId, peer: nodeId(2), payload: Uint8Array.of(0x81) }, Date.now());
+    expect(errors).toContain('handling a link message: exchange broke');
     driver.stop();
     driver.stop();
   });
