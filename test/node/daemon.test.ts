@@ -517,48 +517,60 @@ describe('the self-healing loop in a running node', () => {
 });
 
 describe('self-healing from real traffic', () => {
-  it('a transit node turned grey hole: its neighbour\'s loop judges it from signed reports relayed over the mesh, opens an incident, quarantines it, and the route moves around it', async () => {
+  it('a transit node turned grey hole: both its neighbours\' loops judge it from signed reports relayed over the mesh, open an incident, quarantine it, and routes move around it', async () => {
     const [a, b, d, c] = [await enroll('grey-a'), await enroll('grey-b'), await enroll('grey-d'), await enroll('grey-c')];
     const daemonA = await startDaemon(writeConfig(a));
     const portA = udpPortOf(daemonA);
     const daemonB = await startDaemon(writeConfig(b, { peers: [portA] }));
     const daemonD = await startDaemon(writeConfig(d, { peers: [portA] }));
     const daemonC = await startDaemon(writeConfig(c, { peers: [udpPortOf(daemonB), udpPortOf(daemonD)] }));
-    const cId = parseNodeId(c.nodeId);
-    const nextHop = (): NodeId | null => daemonA.runtime.mesh.routes().find((route) => route.dst === cId)?.nextHop ?? null;
-    // An operator's penalty on a's link to d makes the path through b the one a takes, so that only the loop moves it.
-    const toD = await eventually('a session from a to d', () => daemonA.runtime.sessionPeers().find((entry) => entry.peer === parseNodeId(d.nodeId)));
-    daemonA.runtime.step({ kind: 'linkPenalty', link: toD.link, extraCost: 512 });
-    const first = await eventually('a route from a to c through b', () => nextHop() === parseNodeId(b.nodeId) && nextHop());
-    const [greyHole, other] = [daemonB, daemonD];
-    let delivered = 0;
-    const unsubscribe = daemonC.backend.subscribe((event) => {
-      if (event.kind === 'datagram') delivered++;
-    });
+    const [aId, bId, cId, dId] = [a, b, c, d].map((node) => parseNodeId(node.nodeId)) as [NodeId, NodeId, NodeId, NodeId];
+    const nextHop = (from: NodeDaemon, dst: NodeId): NodeId | null => from.runtime.mesh.routes().find((route) => route.dst === dst)?.nextHop ?? null;
+    // An operator's penalty on a's and c's links to d makes the path through b the one they take, so that only the loops move it.
+    for (const end of [daemonA, daemonC]) {
+      const toD = await eventually('a session with d', () => end.runtime.sessionPeers().find((entry) => entry.peer === dId));
+      end.runtime.step({ kind: 'linkPenalty', link: toD.link, extraCost: 512 });
+    }
+    await eventually('routes between a and c through b', () => nextHop(daemonA, cId) === bId && nextHop(daemonC, aId) === bId);
+    const delivered = new Map<NodeDaemon, number>([
+      [daemonA, 0],
+      [daemonC, 0],
+    ]);
+    const unsubscribe = [daemonA, daemonC].map((end) => end.backend.subscribe((event) => event.kind === 'datagram' && delivered.set(end, delivered.get(end)! + 1)));
     let id = 0;
-    const traffic = setInterval(() => daemonA.runtime.step({ kind: 'send', dst: cId, id: id++, payload: new Uint8Array(64) }), 10);
+    const traffic = setInterval(() => {
+      daemonA.runtime.step({ kind: 'send', dst: cId, id: id++, payload: new Uint8Array(64) });
+      daemonC.runtime.step({ kind: 'send', dst: aId, id: id++, payload: new Uint8Array(64) });
+    }, 10);
     try {
       // Healthy traffic first: the reports flow and nobody is suspected.
-      await eventually('reports from c relayed to a', () => daemonA.selfHealing.exchange.stats.accepted >= 6 && delivered > 50);
-      expect(daemonA.mapek.incidentViews()).toEqual([]);
-      greyHole.runtime.setFaultInjection({ dropTransitShare: 0.8 });
-      const incident = await eventually('a to quarantine the grey hole', () => daemonA.mapek.incidentViews().find((view) => view.subject === `node:${first}` && view.action === 'quarantineNode'), 30_000);
-      await eventually('a to route to c around the grey hole', () => nextHop() === other.runtime.mesh.id);
-      expect(['greyHole', 'blackHole']).toContain(incident.cause);
-      expect(greyHole.runtime.faultDrops).toBeGreaterThan(0);
-      // Delivery is back through the other neighbour.
-      const after = delivered;
-      await eventually('deliveries around the grey hole', () => delivered >= after + 100);
+      await eventually('reports relayed between a and c', () => [daemonA, daemonC].every((end) => end.selfHealing.exchange.stats.accepted >= 6 && delivered.get(end)! > 50));
+      expect([...daemonA.mapek.incidentViews(), ...daemonC.mapek.incidentViews()]).toEqual([]);
+      daemonB.runtime.setFaultInjection({ dropTransitShare: 0.8 });
+      for (const [end, far] of [
+        [daemonA, cId],
+        [daemonC, aId],
+      ] as const) {
+        const incident = await eventually('a quarantine of the grey hole', () => end.mapek.incidentViews().find((view) => view.subject === `node:${bId}` && view.action === 'quarantineNode'), 30_000);
+        expect(['greyHole', 'blackHole']).toContain(incident.cause);
+        await eventually('a route around the grey hole', () => nextHop(end, far) === dId);
+      }
+      expect(daemonB.runtime.faultDrops).toBeGreaterThan(0);
+      // Delivery is back through d, both ways.
+      const after = new Map(delivered);
+      await eventually('deliveries around the grey hole', () => [daemonA, daemonC].every((end) => delivered.get(end)! >= after.get(end)! + 100));
     } finally {
       clearInterval(traffic);
-      unsubscribe();
+      for (const stop of unsubscribe) stop();
     }
     // No verdict against the healthy nodes, no forged report, and the audit log holds the decisions.
-    expect(daemonA.mapek.incidentViews().map((view) => view.subject)).toEqual([`node:${first}`]);
-    expect(daemonA.selfHealing.exchange.stats.forged).toBe(0);
+    for (const end of [daemonA, daemonC]) {
+      expect(end.mapek.incidentViews().map((view) => view.subject)).toEqual([`node:${bId}`]);
+      expect(end.selfHealing.exchange.stats.forged).toBe(0);
+    }
     const actions = auditActions(a).filter((entry) => entry.actor === 'mape-k').map((entry) => entry.action);
     expect(actions).toEqual(expect.arrayContaining(['mapek.incidentOpened', 'mapek.incidentConfirmed', 'mapek.actionStarted']));
-  }, 60_000);
+  }, 90_000);
 
   it('turns a grey hole on from the config, says so in a warning, and never by default', async () => {
     const node = await enroll('fault-knob');
