@@ -5,6 +5,7 @@ import { signRevocationList } from '../../src/identity/revocation.js';
 import type { MeshEvent } from '../../src/mesh/types.js';
 import type { NodeEvent } from '../../src/api/backend.js';
 import { auditLimitMax } from '../../src/api/schemas.js';
+import { endpointOf } from '../../src/node/links.js';
 import { DaemonBackend, subscribersMax, type DaemonFacts } from '../../src/node/node-backend.js';
 import { monotonicEpochClock, type NodeRuntime, type PeerPolicy } from '../../src/node/runtime.js';
 import { auditLogLimitMax, type AuditRecord } from '../../src/node/state-db.js';
@@ -73,9 +74,13 @@ describe('NodeRuntime and DaemonBackend before start and after stop', () => {
 
   it('the backend says draining while the node drains, is not ready with peers to find and no neighbour, and caps its subscribers', () => {
     const mesh = new TestMesh();
-    const backend = new DaemonBackend(mesh.runtime(mesh.identity(9), []), { ...facts(1), isDraining: () => true });
+    const runtime = mesh.runtime(mesh.identity(9), []);
+    const backend = new DaemonBackend(runtime, { ...facts(1), isDraining: () => true });
     expect(backend.info().state).toBe('draining');
     expect(backend.ready()).toBe(false);
+    // A link the core has not been told about yet shows as down, with no peer, cost or loss.
+    runtime.links.addConfigured(endpointOf('udp', '127.0.0.1', 9), Date.now());
+    expect(backend.neighbours()).toEqual([expect.objectContaining({ usable: false, cost: 0xffff, loss: 0, rttMs: 0, peerNodeId: null })]);
     for (let i = 0; i < subscribersMax; i++) backend.subscribe(() => undefined);
     expect(() => backend.subscribe(() => undefined)).toThrow(`events: at most ${subscribersMax} subscribers at once`);
   });
