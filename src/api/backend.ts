@@ -145,6 +145,12 @@ export interface NodeCounters {
   readonly incidents: Readonly<Record<string, number>>;
   /** Decisions the self-healing loop took since start, by kind (actionStarted, actionFailed, ...). */
   readonly mapekDecisions: Readonly<Record<string, number>>;
+  /**
+   * The transit reports of the self-healing loop since start, by outcome: bundles published,
+   * accepted, relayed, dropped (duplicate, stale, malformed, forged, unknownKey, overBudget),
+   * certificate requests and answers, and neighbour-windows left undecided (docs/mapek.md).
+   */
+  readonly mapekReports: Readonly<Record<string, number>>;
 }
 
 /** An incident of the node's self-healing loop (MAPE-K). */

@@ -50,6 +50,7 @@ const mirroredCounters: readonly MirroredCounter[] = [
   { name: 'probes_spared_total', help: 'Probes not sent because a data packet had just gone to that neighbour', read: (c) => ({ '': c.probesSpared }) },
   { name: 'data_bytes_sent_total', help: 'Bytes of data traffic sent', read: (c) => ({ '': c.dataBytesSent }) },
   { name: 'mapek_decisions_total', help: 'Decisions of the self-healing loop, by kind (incidentOpened, actionStarted, actionFailed, ...)', label: 'decision', read: (c) => c.mapekDecisions },
+  { name: 'mapek_reports_total', help: 'Transit reports of the self-healing loop, by outcome (published, accepted, relayed, forged, undecided, ...)', label: 'outcome', read: (c) => c.mapekReports },
 ];
 
 /** Builds the registry of one node's metrics, fed from `backend` whenever it is scraped. */

@@ -47,6 +47,15 @@ export const initiationsPerSecondUnderLoad = 100;
  */
 export const meshPacketBytesMax = dataPayloadBytesMax;
 
+/**
+ * A session plaintext whose first byte is at least this is a link message for the driver (the
+ * self-healing loop's transit reports, src/mapek/report-codec.ts), not a mesh packet. Mesh
+ * packets begin with the wire version (1); a node that predates link messages hands one to its
+ * routing core, which drops it as a packet of an unknown version (one decode error) and nothing
+ * else.
+ */
+export const linkMessageTypeMin = 0x80;
+
 /** Counters of the secure layer. */
 export interface ChannelStats {
   handshakesCompleted: number;
@@ -173,6 +182,25 @@ export class SecureNode {
     return this.local.certificate;
   }
 
+  /**
+   * `message` (a link message: its first byte at least linkMessageTypeMin) sealed in `link`'s
+   * session, as a frame for the driver to put on the link; null when the link has no working
+   * session. The peer's driver receives it as a `linkMessage` event naming this node.
+   */
+  sealLinkMessage(nowMs: number, link: LinkId, message: Uint8Array): Uint8Array | null {
+    if (message.length === 0 || message.length > meshPacketBytesMax || message[0]! < linkMessageTypeMin) {
+      throw new RangeError(`SecureNode.sealLinkMessage: expected 1..${meshPacketBytesMax} bytes starting with a type >= ${linkMessageTypeMin}, got ${message.length} bytes starting with ${message[0]}`);
+    }
+    const session = this.links.get(link)?.current?.session;
+    if (session === undefined || session.isExpired(nowMs)) return null;
+    return this.keys.data.seal(nowMs, session, message);
+  }
+
+  /** The certificate of the peer whose session carries `link`, or null. */
+  peerCertificateOf(link: LinkId): Uint8Array | null {
+    return this.links.get(link)?.current?.peer.certificate ?? null;
+  }
+
   /** The SPIFFE ID of the peer whose session carries `link`, or null. */
   peerOf(link: LinkId): string | null {
     return this.links.get(link)?.current?.peer.credential.spiffeId ?? null;
@@ -255,12 +283,12 @@ export class SecureNode {
     const session = this.links.get(transmit.link)?.current?.session;
     if (session === undefined || session.isExpired(nowMs)) {
       this.stats.droppedNoSession++;
-      if (transmit.data !== undefined) this.mesh.dataNotSent(transmit.link);
+      if (transmit.data !== undefined) this.mesh.dataNotSent(transmit.link, transmit.data);
       return;
     }
     if (transmit.bytes.length > meshPacketBytesMax) {
       this.stats.droppedTooLarge++;
-      if (transmit.data !== undefined) this.mesh.dataNotSent(transmit.link);
+      if (transmit.data !== undefined) this.mesh.dataNotSent(transmit.link, transmit.data);
       return;
     }
     const frame = this.keys.data.seal(nowMs, session, transmit.bytes);
@@ -439,6 +467,11 @@ export class SecureNode {
       this.linkStateChanged = true;
     }
     if (plaintext.length === 0) return;
+    if (plaintext[0]! >= linkMessageTypeMin) {
+      // A link message speaks for this session's peer; the driver keeps its own copy.
+      this.events.push({ kind: 'linkMessage', link: state.link, peer: entry.peer.nodeId, payload: plaintext.slice() });
+      return;
+    }
     // The routing core drops Hellos and probes that claim another node than this session's peer.
     this.mesh.pinPeer(state.link, entry.peer.nodeId);
     this.toMesh(nowMs, { kind: 'datagram', link: state.link, bytes: plaintext });

@@ -83,3 +83,28 @@ export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signat
   }
   return verify(null, message, key, signature);
 }
+
+/**
+ * A signer for one Ed25519 private key (seed) that imports the key once: for a node that signs
+ * every second, the import would cost as much as the signature.
+ */
+export function ed25519Signer(privateKey: Uint8Array): (message: Uint8Array) => Uint8Array {
+  expectLength('ed25519Signer: privateKey', privateKey, curveKeyBytes);
+  const key = privateKeyObject('Ed25519', privateKey);
+  return (message) => new Uint8Array(sign(null, message, key));
+}
+
+/**
+ * A verifier for one Ed25519 public key that imports the key once, or null when the key is not a
+ * point; the verifier returns what ed25519Verify would.
+ */
+export function ed25519Verifier(publicKey: Uint8Array): ((message: Uint8Array, signature: Uint8Array) => boolean) | null {
+  if (publicKey.length !== curveKeyBytes) return null;
+  let key: KeyObject;
+  try {
+    key = publicKeyObject('Ed25519', publicKey);
+  } catch {
+    return null;
+  }
+  return (message, signature) => signature.length === ed25519SignatureBytes && verify(null, message, key, signature);
+}

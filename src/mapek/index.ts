@@ -8,3 +8,6 @@ export * from './evaluation.js';
 export * from './knowledge.js';
 export * from './loop.js';
 export * from './safety.js';
+export * from './report-codec.js';
+export * from './report-exchange.js';
+export * from './transit-judge.js';

@@ -145,9 +145,14 @@ export class MapeK {
     this.config = { ...loopDefaults, ...config };
   }
 
-  /** One pass of the loop for the window that ended at `nowMs`, with that window's findings. */
-  step(nowMs: number, findings: readonly Finding[]): void {
-    const seen = new Set<string>();
+  /**
+   * One pass of the loop for the window that ended at `nowMs`, with that window's findings. A
+   * subject without a finding counts as below its threshold, unless it is among `undecided`:
+   * the analysers could not judge it this window (a report they needed is missing), so its
+   * incident neither moves towards confirmation nor towards clearing.
+   */
+  step(nowMs: number, findings: readonly Finding[], undecided: readonly Subject[] = []): void {
+    const seen = new Set<string>(undecided.map(subjectKey));
     for (const finding of findings) {
       if (!(finding.score >= 0 && finding.score <= 1)) throw new RangeError(`MapeK.step: expected a score in 0..1 for ${subjectKey(finding.subject)}, got ${finding.score}`);
       seen.add(subjectKey(finding.subject));

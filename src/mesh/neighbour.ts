@@ -59,6 +59,16 @@ export class Neighbour {
   dataSentAtMs = Number.NEGATIVE_INFINITY;
   /** When we last sent this neighbour a probe. */
   probeSentAtMs = Number.NEGATIVE_INFINITY;
+  /**
+   * Data packets put on this link and received on it since the link was added, for transit
+   * accounting (src/mapek/transit-accounting.ts): all of them, and the transit among them (sent:
+   * addressed to a third node; received: originated by a third node). Totals that only grow; the
+   * driver takes differences per window. Plain fields, as they move with every data packet.
+   */
+  dataSent = 0;
+  transitSent = 0;
+  dataReceived = 0;
+  transitReceived = 0;
   /** Set when the probe session went down since the last `evaluate`, with the reason. */
   private pendingDown: DownReason | null = null;
   private history = new HelloHistory();

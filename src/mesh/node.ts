@@ -21,7 +21,7 @@ import { detectionTimeMs, fastProfile, type TimingProfile } from './profiles.js'
 import { QueryBook } from './queries.js';
 import { RouteTable } from './route-table.js';
 import { seqnoNewer, seqnoPlus } from './seqno.js';
-import { newMeshStats, type MeshEvent, type MeshInput, type MeshOutput, type MeshStats, type PingInput, type SendInput, type Transmit } from './types.js';
+import { newMeshStats, type LinkDataCounts, type MeshEvent, type MeshInput, type MeshOutput, type MeshStats, type PingInput, type SendInput, type Transmit } from './types.js';
 
 /** A route's metric must move by at least this before a triggered update is sent. */
 export const advertiseThreshold = 16;
@@ -472,7 +472,7 @@ export class MeshNode {
       return;
     }
     for (const tlv of tlvs) {
-      if (tlv.type === 'data') neighbour.onData(this.nowMs);
+      if (tlv.type === 'data') this.onDataReceived(neighbour, tlv);
       else this.onSensingTlv(neighbour, tlv);
     }
     this.refreshNeighbour(neighbour);
@@ -481,6 +481,13 @@ export class MeshNode {
     // A packet that is one Data TLV is forwarded as a copy with a new hop limit, not re-encoded.
     const alone = tlvs.length === 1 ? bytes : null;
     for (const tlv of tlvs) this.onRoutingTlv(neighbour, tlv, alone);
+  }
+
+  /** A data packet arrived from `neighbour`: evidence of liveness, and counted for transit accounting. */
+  private onDataReceived(neighbour: Neighbour, tlv: DataTlv): void {
+    neighbour.onData(this.nowMs);
+    neighbour.dataReceived++;
+    if (tlv.src !== neighbour.peer) neighbour.transitReceived++;
   }
 
   /** A packet holding one probe: what onDatagram does for it, minus the routing pass (a probe has no routing part). */
@@ -952,19 +959,36 @@ export class MeshNode {
   }
 
   /**
-   * The driver could not send the data packet this node handed it for `link` (no session, too
-   * large): it is no evidence of liveness, so the next probe round probes that neighbour.
+   * The driver could not send the data packet `data` this node handed it for `link` (no
+   * session, too large, dropped on purpose): it is no evidence of liveness, so the next probe
+   * round probes that neighbour, and it no longer counts as put on the link.
    */
-  dataNotSent(link: LinkId): void {
+  dataNotSent(link: LinkId, data: DataTlv): void {
     const neighbour = this.neighbours.get(link);
-    if (neighbour !== undefined) neighbour.dataSentAtMs = Number.NEGATIVE_INFINITY;
+    if (neighbour === undefined) return;
+    neighbour.dataSentAtMs = Number.NEGATIVE_INFINITY;
+    neighbour.dataSent--;
+    if (data.dst !== neighbour.peer) neighbour.transitSent--;
   }
 
-  /** A data packet leaves on its link; the neighbour there takes it as evidence that we are alive. */
+  /** A data packet leaves on its link; the neighbour there takes it as evidence that we are alive. It is counted for transit accounting. */
   private sendData(transmit: Transmit): void {
     this.sends.push(transmit);
     const neighbour = this.neighbours.get(transmit.link);
-    if (neighbour !== undefined) neighbour.dataSentAtMs = this.nowMs;
+    if (neighbour === undefined) return;
+    neighbour.dataSentAtMs = this.nowMs;
+    neighbour.dataSent++;
+    // Forwarding hands every data transmit its DataTlv.
+    if (transmit.data!.dst !== neighbour.peer) neighbour.transitSent++;
+  }
+
+  /**
+   * Per link, the data packets this node put on it and received on it since the link was added
+   * (totals that only grow), with the transit among them: what transit accounting counts
+   * (src/mapek/transit-accounting.ts). A driver reads it once per window.
+   */
+  dataCounts(): LinkDataCounts[] {
+    return this.neighbourList.map((n) => ({ link: n.link, peer: n.peer, usable: n.usable, sent: n.dataSent, handedTo: n.transitSent, received: n.dataReceived, receivedFrom: n.transitReceived }));
   }
 
   /**

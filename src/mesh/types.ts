@@ -72,6 +72,21 @@ export interface Transmit {
   readonly data?: DataTlv;
 }
 
+/**
+ * The data one link carried since it was added (MeshNode.dataCounts): totals that only grow.
+ * `handedTo` is the transit among `sent` (addressed to a third node, not the neighbour), and
+ * `receivedFrom` the transit among `received` (originated by a third node, not the neighbour).
+ */
+export interface LinkDataCounts {
+  readonly link: LinkId;
+  readonly peer: NodeId | null;
+  readonly usable: boolean;
+  readonly sent: number;
+  readonly handedTo: number;
+  readonly received: number;
+  readonly receivedFrom: number;
+}
+
 /** Something the node reports to its driver and operator. */
 export type MeshEvent =
   | { readonly kind: 'neighbourUp'; readonly link: LinkId; readonly peer: NodeId; readonly cost: number }
@@ -79,7 +94,16 @@ export type MeshEvent =
   | { readonly kind: 'routeChanged'; readonly dst: NodeId; readonly link: LinkId | null; readonly metric: number }
   | { readonly kind: 'delivered'; readonly src: NodeId; readonly id: number; readonly payload: Uint8Array; readonly hopLimit: number }
   | { readonly kind: 'echoReply'; readonly from: NodeId; readonly id: number; readonly hopLimit: number }
+  | LinkMessageEvent
   | FeedbackEvent;
+
+/** A link message from the authenticated peer of `link` (only a secure layer emits these: SecureNode.sealLinkMessage). */
+export interface LinkMessageEvent {
+  readonly kind: 'linkMessage';
+  readonly link: LinkId;
+  readonly peer: NodeId;
+  readonly payload: Uint8Array;
+}
 
 /** Routed error feedback, or a local send that found no route (reporter is this node). */
 export interface FeedbackEvent {

@@ -87,6 +87,12 @@ export interface NodeConfig {
   /** `dir` null means the policies/ directory shipped with the program. */
   readonly policy: { readonly dir: string | null };
   readonly log: { readonly level: LogLevel };
+  /**
+   * Faults the node injects into its own data path, for tests and rehearsals only (never
+   * settable through the API): `dropTransitShare` of the data it forwards is dropped, as by a
+   * grey hole. 0 (the default) injects nothing.
+   */
+  readonly faultInjection: { readonly dropTransitShare: number };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -108,6 +114,7 @@ export const nodeConfigDefaults = deepFreeze({
   api: { listen: '127.0.0.1:7480', tokenFile: 'api-token' },
   policy: { dir: null as string | null },
   log: { level: 'info' as LogLevel },
+  faultInjection: { dropTransitShare: 0 },
 });
 
 const ipv4Pattern = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -264,6 +271,16 @@ function ipv4In(first: readonly [number, number], what: string, nullable = false
 const apiShape = { listen: endpointSchema('listen').prefault(nodeConfigDefaults.api.listen), tokenFile: pathSchema().prefault(nodeConfigDefaults.api.tokenFile) };
 const policyShape = { dir: nullablePathSchema().prefault(nodeConfigDefaults.policy.dir) };
 const logShape = { level: z.enum(['debug', 'info', 'warn', 'error']).prefault(nodeConfigDefaults.log.level) };
+const faultInjectionShape = { dropTransitShare: shareSchema().prefault(nodeConfigDefaults.faultInjection.dropTransitShare) };
+
+/** A number in 0..1. */
+function shareSchema() {
+  return z.unknown().transform((value, ctx): number => {
+    if (typeof value === 'number' && value >= 0 && value <= 1) return value;
+    ctx.issues.push({ code: 'custom', message: `expected a number in 0..1, got ${kindOf(value)}`, input: value });
+    return z.NEVER;
+  });
+}
 
 const rootShape = {
   stateDir: pathSchema().prefault(nodeConfigDefaults.stateDir),
@@ -282,6 +299,7 @@ const rootShape = {
   api: z.strictObject(apiShape).prefault({}),
   policy: z.strictObject(policyShape).prefault({}),
   log: z.strictObject(logShape).prefault({}),
+  faultInjection: z.strictObject(faultInjectionShape).prefault({}),
 };
 const configSchema = z.strictObject(rootShape);
 
@@ -294,6 +312,7 @@ const allowedKeys: Readonly<Record<string, readonly string[]>> = {
   api: Object.keys(apiShape),
   policy: Object.keys(policyShape),
   log: Object.keys(logShape),
+  faultInjection: Object.keys(faultInjectionShape),
 };
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -369,6 +388,7 @@ export function parseNodeConfig(text: string, source: string): NodeConfig {
     api: { listen: parsed.api.listen, tokenFile: resolve(stateDir, parsed.api.tokenFile) },
     policy: { dir: parsed.policy.dir === null ? null : resolve(configDir, parsed.policy.dir) },
     log: parsed.log,
+    faultInjection: parsed.faultInjection,
   });
 }
 

@@ -19,6 +19,7 @@ import { CaSync } from './ca-sync.js';
 import { endpointOf, type Endpoint } from './links.js';
 import { DaemonBackend, mapekActor } from './node-backend.js';
 import { NodeRuntime, type PeerPolicy } from './runtime.js';
+import { DaemonSelfHealing } from './self-healing.js';
 import { NodeStateDb, type AuditEntry } from './state-db.js';
 import { readEnrollment, readNodeKeys, StateError, type Enrollment } from './state-dir.js';
 
@@ -130,11 +131,10 @@ export class NodeDaemon {
   readonly runtime: NodeRuntime;
   readonly backend: DaemonBackend;
   readonly db: NodeStateDb;
-  /**
-   * The self-healing loop, acting through this node's core with Knowledge in its database.
-   * (Its analysers arrive with issue 5's telemetry; until then nothing steps it.)
-   */
+  /** The self-healing loop, acting through this node's core with Knowledge in its database. */
   readonly mapek: MapeK;
+  /** What steps the loop: transit reports cut from the node's traffic, exchanged with its neighbours, judged (docs/mapek.md). */
+  readonly selfHealing: DaemonSelfHealing;
   /** Decisions of the loop since start, by kind. */
   private readonly mapekDecisions: Record<string, number> = {};
   /** Resolves once the daemon has stopped (stop, or the end of a drain). */
@@ -175,7 +175,9 @@ export class NodeDaemon {
       policy: this.policy,
       seqnos: state.db,
       onEvent: (event, atMs) => this.backend.onEvent(event, atMs),
+      onLinkMessage: (message, atMs) => this.selfHealing.onLinkMessage(message, atMs),
       onError: (error, doing) => this.log('error', `failed ${doing}`, { error: error.message }),
+      faults: config.faultInjection,
     });
     this.backend = new DaemonBackend(this.runtime, {
       version,
@@ -189,6 +191,7 @@ export class NodeDaemon {
       audit: (query) => this.db.auditLog(query),
       incidents: () => this.mapek.incidentViews(),
       mapekDecisions: () => ({ ...this.mapekDecisions }),
+      mapekReports: () => this.selfHealing.counters(),
     });
     const actuator = new CoreActuator(
       {
@@ -198,6 +201,15 @@ export class NodeDaemon {
       { quarantineNode: { apply: (subject) => this.quarantine(subject, true), undo: (subject) => this.quarantine(subject, false) } },
     );
     this.mapek = new MapeK(actuator, this.db, (entry) => this.onMapekDecision(entry));
+    this.selfHealing = new DaemonSelfHealing({
+      runtime: this.runtime,
+      loop: this.mapek,
+      signingKey: state.keys.ed25519PrivateKey,
+      trustDomain: enrollment.trustDomain,
+      anchors: () => state.anchors,
+      isRevoked: state.revocations.isRevoked,
+      onError: (error, doing) => this.log('error', `failed ${doing}`, { error: error.message }),
+    });
     this.caSync = new CaSync({
       enrollment,
       keys: state.keys,
@@ -257,6 +269,7 @@ export class NodeDaemon {
       this.audit('node', 'node.stop', 'ok', reason);
       this.unwatch();
       this.caSync.stop();
+      this.selfHealing.stop();
       this.backend.close();
       await this.runtime.stop();
       await this.api?.close();
@@ -289,6 +302,8 @@ export class NodeDaemon {
     }
     this.apiUrl = this.api.address;
     this.caSync.start();
+    this.selfHealing.start();
+    if (config.faultInjection.dropTransitShare > 0) this.log('warn', 'fault injection: this node drops a share of the data it forwards (a grey hole); for tests only', { dropTransitShare: config.faultInjection.dropTransitShare });
     const detail = `udp ${this.runtime.udpAddresses().join(' ')} tcp ${this.runtime.tcpAddresses().join(' ')} api ${this.api.address}`;
     this.audit('node', 'node.start', 'ok', detail);
     this.log('info', 'started', { nodeId: this.backend.info().nodeId, spiffeId: this.state.enrollment.spiffeId, udp: this.runtime.udpAddresses(), tcp: this.runtime.tcpAddresses(), api: this.api.address });

@@ -35,6 +35,8 @@ export interface DaemonFacts {
   readonly incidents: () => readonly IncidentView[];
   /** The self-healing loop's decisions since start, by kind. */
   readonly mapekDecisions: () => Readonly<Record<string, number>>;
+  /** The self-healing loop's transit reports since start, by outcome. */
+  readonly mapekReports: () => Readonly<Record<string, number>>;
 }
 
 /** The audit actor of the self-healing loop's decisions. */
@@ -153,6 +155,7 @@ export class DaemonBackend implements NodeBackend {
         openFailure: secure.openFailures,
         frameRefused: secure.framesRefused,
         provisionalFull: this.runtime.provisionalRefused,
+        faultInjection: this.runtime.faultDrops,
       },
       policyDenies: this.facts.policyDenies(),
       controlBytesSent: mesh.controlBytesSent,
@@ -161,6 +164,7 @@ export class DaemonBackend implements NodeBackend {
       dataBytesSent: mesh.dataBytesSent,
       incidents: countBy(this.facts.incidents().map((incident) => incident.state)),
       mapekDecisions: this.facts.mapekDecisions(),
+      mapekReports: this.facts.mapekReports(),
     };
   }
 

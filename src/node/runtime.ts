@@ -8,7 +8,8 @@ import { SvidVerifier } from '../identity/verifier.js';
 import type { LinkId } from '../mesh/neighbour.js';
 import { MeshNode } from '../mesh/node.js';
 import type { TimingProfile } from '../mesh/profiles.js';
-import type { MeshEvent, MeshInput, Transmit } from '../mesh/types.js';
+import type { LinkMessageEvent, MeshEvent, MeshInput, Transmit } from '../mesh/types.js';
+import type { DataTlv } from '../wire/messages.js';
 import type { NodeId } from '../wire/ids.js';
 import { networkInterfaces } from 'node:os';
 import { formatAddress, LinkTable, type Endpoint, type LinkRecord } from './links.js';
@@ -51,6 +52,19 @@ export interface SeqnoStore {
   saveRouterSeqno(seqno: number): void;
 }
 
+/**
+ * Faults a node injects into its own data path, for tests and rehearsals only (docs/node-config.md,
+ * `faultInjection`): off unless an operator's config or a test turns them on, and never reachable
+ * through the API.
+ */
+export interface FaultInjection {
+  /** Share (0..1) of the data this node forwards for others that it drops, as a grey hole does; 0: none. */
+  readonly dropTransitShare: number;
+}
+
+/** No fault injected. */
+export const noFaults: FaultInjection = { dropTransitShare: 0 };
+
 /** How a runtime is set up. */
 export interface RuntimeOptions {
   readonly identity: NodeIdentity;
@@ -66,8 +80,12 @@ export interface RuntimeOptions {
   readonly discovery?: DiscoveryGroup & { readonly intervalMs: number };
   readonly policy: PeerPolicy;
   readonly seqnos?: SeqnoStore;
-  /** Called with every event of the core, after the runtime's own bookkeeping. */
+  /** Called with every event of the core, after the runtime's own bookkeeping (link messages go to onLinkMessage instead). */
   readonly onEvent?: (event: MeshEvent, nowMs: number) => void;
+  /** Called with every link message a neighbour sent over its session (SecureNode link messages). */
+  readonly onLinkMessage?: (message: LinkMessageEvent, nowMs: number) => void;
+  /** Faults to inject from the start (default: none). */
+  readonly faults?: FaultInjection;
   /** Told about failures the runtime rides out (a seqno it could not save, a beacon it could not send). */
   readonly onError?: (error: Error, doing: string) => void;
 }
@@ -99,6 +117,12 @@ export function monotonicEpochClock(wall: () => number = Date.now): () => number
   };
 }
 
+function checkFaults(faults: FaultInjection): FaultInjection {
+  const share = faults.dropTransitShare;
+  if (!(share >= 0 && share <= 1)) throw new RangeError(`NodeRuntime: expected faults.dropTransitShare in 0..1, got ${share}`);
+  return { ...faults };
+}
+
 /** The least time between two unreachable hints for one link while nothing is heard from it. */
 export const unreachableHintMs = 1000;
 
@@ -113,6 +137,9 @@ export class NodeRuntime {
   provisionalRefused = 0;
   /** Datagrams from addresses without a link that were not an authentic handshake frame (dropped in silence). */
   strangerDatagrams = 0;
+  /** Forwarded data packets dropped by an injected grey hole (faultInjection). */
+  faultDrops = 0;
+  private faults: FaultInjection;
   /** host:port of every address this node sends from, for recognising its own beacons. */
   private readonly ownAddresses = new Set<string>();
   private udp: UdpTransport | null = null;
@@ -134,6 +161,7 @@ export class NodeRuntime {
 
   constructor(private readonly options: RuntimeOptions) {
     this.startedAtMs = this.clock();
+    this.faults = checkFaults(options.faults ?? noFaults);
     const random = (bytes: number): Uint8Array => new Uint8Array(randomBytes(bytes));
     const saved = options.seqnos?.routerSeqno() ?? null;
     this.mesh = new MeshNode({
@@ -264,6 +292,33 @@ export class NodeRuntime {
     this.step({ kind: 'timer' });
   }
 
+  /**
+   * Puts `message` (a link message, see SecureNode.sealLinkMessage) on `link` in its session;
+   * false when the link has no working session.
+   */
+  sendLinkMessage(link: LinkId, message: Uint8Array): boolean {
+    if (this.stopped) return false;
+    const frame = this.secure.sealLinkMessage(this.clock(), link, message);
+    if (frame === null) return false;
+    this.transmit({ link, bytes: frame });
+    return true;
+  }
+
+  /** The links whose neighbour is usable and whose session authenticated it, with that neighbour. */
+  sessionPeers(): { link: LinkId; peer: NodeId }[] {
+    return this.mesh.neighbourViews().flatMap((view) => (view.usable && view.peer !== null && this.secure.isSecured(view.link) ? [{ link: view.link, peer: view.peer }] : []));
+  }
+
+  /** Changes the injected faults (tests and rehearsals only; see FaultInjection). */
+  setFaultInjection(faults: FaultInjection): void {
+    this.faults = checkFaults(faults);
+  }
+
+  /** The faults injected now. */
+  get faultInjection(): FaultInjection {
+    return this.faults;
+  }
+
   /** Re-asks the policy about every secured link (after a policy reload, and once a second). */
   applyTransitPolicy(): void {
     for (const record of this.links.all()) {
@@ -383,11 +438,29 @@ export class NodeRuntime {
   private transmit(transmit: Transmit): void {
     const record = this.links.get(transmit.link);
     if (record === undefined || this.disabledLinks.has(transmit.link)) return;
+    if (this.faults.dropTransitShare > 0 && transmit.data !== undefined && this.dropsAsGreyHole(transmit.link, transmit.data)) return;
     if (record.endpoint.transport === 'tcp') this.tcp?.send(record.endpoint, transmit.bytes);
     else this.udp?.send(record.endpoint, transmit.bytes);
   }
 
+  /**
+   * The injected grey hole: drops its share of the data this node forwards for others (not what
+   * it originates). The core hears that the packet did not go out, so it neither counts it as put
+   * on the link nor takes it as a liveness signal to the neighbour, whose probes then carry on:
+   * the node answers control traffic and loses data, as the twin's grey holes do.
+   */
+  private dropsAsGreyHole(link: LinkId, data: DataTlv): boolean {
+    if (data.src === this.mesh.id || Math.random() >= this.faults.dropTransitShare) return false;
+    this.mesh.dataNotSent(link, data);
+    this.faultDrops++;
+    return true;
+  }
+
   private onEvent(event: MeshEvent, nowMs: number): void {
+    if (event.kind === 'linkMessage') {
+      this.options.onLinkMessage?.(event, nowMs);
+      return;
+    }
     // Decided after this step's outputs are out: a nested step would re-arm the timer out of order.
     if (event.kind === 'neighbourUp') this.transitDirty = true;
     if (event.kind === 'neighbourDown') this.transitAllowed.delete(event.link);

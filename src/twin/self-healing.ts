@@ -3,8 +3,9 @@
  * does. Monitor: each node counts the data it hands its neighbours and receives from them
  * (TransitCounters). Analyze: once per window the counters are cut into reports, and each node
  * judges its neighbours by the conservation of their transit, summed over the reports of their
- * neighbours, and its own outgoing links by their loss, from its and the far end's reports (the
- * reports travel by the simulator here; see transit-accounting.ts and link-loss.ts).
+ * neighbours, and its own outgoing links by their loss, from its and the far end's reports
+ * (windowFindings, the step the daemon's judges share). The reports travel by the simulator
+ * here and none is lost; the daemon carries them over its links (src/mapek/report-exchange.ts).
  * Plan and Execute: the node's MapeK picks an action and carries it out through a CoreActuator
  * that hands inputs to that node's core, like any other input of the twin.
  *
@@ -16,7 +17,8 @@ import { CoreActuator, type CoreHandle } from '../mapek/core-actuator.js';
 import { MemoryKnowledge } from '../mapek/knowledge.js';
 import { MapeK, type AuditEntry, type LoopConfig } from '../mapek/loop.js';
 import { LinkLossMonitor, linkDeliveries, linkLossDefaults, type LinkLossRule } from '../mapek/link-loss.js';
-import { conservationDefaults, conservationFindings, conserve, SlidingConservation, TransitCounters, type ConservationRule, type TransitReport } from '../mapek/transit-accounting.js';
+import { conservationDefaults, conserve, SlidingConservation, TransitCounters, type ConservationRule, type TransitReport } from '../mapek/transit-accounting.js';
+import { windowFindings } from '../mapek/transit-judge.js';
 import type { Transmit } from '../mesh/types.js';
 import type { LinkDrop } from './link-model.js';
 import type { Network, NetworkObserver, SimEdge } from './network.js';
@@ -141,8 +143,7 @@ export class TwinSelfHealing {
     for (const node of this.network.nodes) {
       const state = this.loopOf(node.index);
       if (state === null) continue;
-      const findings = [...conservationFindings(ownReports[node.index]!, conservation, this.options.conservation ?? conservationDefaults), ...state.links.step(neighbours[node.index]!, deliveries)];
-      state.loop.step(nowMs, findings);
+      state.loop.step(nowMs, windowFindings(ownReports[node.index]!, conservation, deliveries, neighbours[node.index]!, state.links, this.options.conservation ?? conservationDefaults));
     }
   }
 

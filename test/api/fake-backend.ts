@@ -60,6 +60,7 @@ export class FakeBackend implements NodeBackend {
     dataBytesSent: 67_890,
     incidents: { confirmed: 1 },
     mapekDecisions: { incidentOpened: 1, actionStarted: 1 },
+    mapekReports: { accepted: 12, forged: 1 },
   };
   /** Newest first, as the node's audit log answers. */
   auditList: AuditInfo[] = [

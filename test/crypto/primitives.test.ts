@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { aeadOpen, aeadSeal, type AeadName } from '../../src/crypto/aead.js';
-import { ed25519PublicKey, ed25519Sign, ed25519Verify, x25519, x25519PublicKey } from '../../src/crypto/curve25519.js';
+import { ed25519PublicKey, ed25519Sign, ed25519Signer, ed25519Verifier, ed25519Verify, x25519, x25519PublicKey } from '../../src/crypto/curve25519.js';
 import { CryptoError, isCryptoError } from '../../src/crypto/errors.js';
 import { hkdfSha256, hmacSha256, sha256, sha3_256, shake256 } from '../../src/crypto/hash.js';
 import { mlDsaKeyPair, mlDsaSign, mlDsaVerify } from '../../src/crypto/mldsa.js';
@@ -50,6 +50,17 @@ describe('X25519 and Ed25519', () => {
     flipped[0]! ^= 1;
     expect(ed25519Verify(publicKey, utf8('hello'), flipped)).toBe(false);
     expect(ed25519Verify(ed25519PublicKey(b), utf8('hello'), signature)).toBe(false);
+  });
+
+  it('a signer and a verifier that import their key once agree with ed25519Sign and ed25519Verify', () => {
+    const signature = ed25519Signer(a)(utf8('hello'));
+    expect(signature).toEqual(ed25519Sign(a, utf8('hello')));
+    const verifier = ed25519Verifier(ed25519PublicKey(a))!;
+    expect(verifier(utf8('hello'), signature)).toBe(true);
+    expect(verifier(utf8('hellp'), signature)).toBe(false);
+    expect(verifier(utf8('hello'), signature.subarray(1))).toBe(false);
+    expect(ed25519Verifier(new Uint8Array(31))).toBeNull();
+    expect(() => ed25519Signer(new Uint8Array(31))).toThrow(/ed25519Signer: privateKey: expected 32 bytes, got 31/);
   });
 
   it('treats malformed signatures and public keys as not verifying', () => {

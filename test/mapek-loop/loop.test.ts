@@ -41,6 +41,18 @@ function loop(actuator = new FakeActuator(), knowledge = new MemoryKnowledge()):
 const events = (audit: readonly AuditEntry[]): string[] => audit.map((entry) => `${entry.event}${entry.action === null ? '' : ` ${entry.action}`}`);
 
 describe('MapeK: a grey hole', () => {
+  it('holds an undecided subject where it is: an undecided window neither confirms nor clears its incident', () => {
+    const { mapek, actuator, audit } = loop();
+    mapek.step(1000, [finding(grey, 0.9)]);
+    // Two windows in which the subject could not be judged: the incident stays suspected, not cleared.
+    mapek.step(2000, [], [grey]);
+    mapek.step(3000, [], [grey]);
+    expect(mapek.incidentViews()).toEqual([expect.objectContaining({ subject: 'node:7', state: 'suspected' })]);
+    mapek.step(4000, [finding(grey, 0.9)]);
+    expect(actuator.executed).toEqual(['quarantineNode node:7']);
+    expect(events(audit)).toEqual(['incidentOpened', 'incidentConfirmed', 'actionStarted quarantineNode']);
+  });
+
   it('is confirmed after two windows, quarantined, and the success is learnt with its recovery time', () => {
     const { mapek, actuator, knowledge, audit } = loop();
     mapek.step(1000, [finding(grey, 0.9)]);

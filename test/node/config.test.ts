@@ -49,6 +49,7 @@ describe('node config: defaults and paths', () => {
         api: { listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/etc/x0t/state/api-token' },
         policy: { dir: null },
         log: { level: 'info' },
+        faultInjection: { dropTransitShare: 0 },
       });
     }
   });
@@ -75,6 +76,7 @@ describe('node config: defaults and paths', () => {
       'api: { listen: "[::1]:0", tokenFile: token }',
       'policy: { dir: /opt/policies }',
       'log: { level: debug }',
+      'faultInjection: { dropTransitShare: 0.8 }',
     ].join('\n');
     const config = parse(text);
     expect(config.stateDir).toBe('/var/lib/x0t');
@@ -88,6 +90,7 @@ describe('node config: defaults and paths', () => {
     expect([config.profile, config.endToEnd, config.log.level]).toEqual(['rfc8966', false, 'debug']);
     expect(config.api).toEqual({ listen: { host: '::1', port: 0, family: 6 }, tokenFile: '/var/lib/x0t/token' });
     expect(config.policy.dir).toBe('/opt/policies');
+    expect(config.faultInjection).toEqual({ dropTransitShare: 0.8 });
   });
 
   it('resolves relative paths against the config file directory, and tokenFile against stateDir', () => {
@@ -171,6 +174,9 @@ describe('node config: refusals name the field and what was expected', () => {
     ['policy dir as a number', 'policy:\n  dir: 5\n', 'policy.dir', /policy\.dir: expected null or a non-empty file system path, got number 5/],
     ['overlong policy dir', `policy:\n  dir: "${'a'.repeat(4097)}"\n`, 'policy.dir', /policy\.dir: .*4097 characters, more than 4096/],
     ['section set to null', 'discovery:\n', 'discovery', /discovery: expected a mapping, got null/],
+    ['drop share above 1', 'faultInjection:\n  dropTransitShare: 1.5\n', 'faultInjection.dropTransitShare', /faultInjection\.dropTransitShare: expected a number in 0\.\.1, got number 1\.5/],
+    ['drop share as text', 'faultInjection:\n  dropTransitShare: "half"\n', 'faultInjection.dropTransitShare', /expected a number in 0\.\.1, got "half"/],
+    ['unknown fault', 'faultInjection:\n  blackHole: true\n', 'faultInjection.blackHole', /unknown key \(expected one of: dropTransitShare\)/],
   ];
 
   it.each(cases)('%s', (_name, text, field, pattern) => {
@@ -183,7 +189,7 @@ describe('node config: refusals name the field and what was expected', () => {
 
   it('names an unknown key with its path and the allowed keys, at the top and inside sections', () => {
     const top = refuse('stateDri: /tmp\n');
-    expect(top.message).toBe('/etc/x0t/node.yaml: stateDri: unknown key (expected one of: stateDir, listen, peers, discovery, profile, endToEnd, api, policy, log)');
+    expect(top.message).toBe('/etc/x0t/node.yaml: stateDri: unknown key (expected one of: stateDir, listen, peers, discovery, profile, endToEnd, api, policy, log, faultInjection)');
     expect(top.field).toBe('stateDri');
     expect(refuse('discovery:\n  intervalMS: 5\n').message).toMatch(/discovery\.intervalMS: unknown key \(expected one of: lan, port, intervalMs, group, interface\)/);
     expect(refuse('peers:\n  - address: "10.0.0.1:1"\n    port: 5\n').message).toMatch(/peers\[0\]\.port: unknown key \(expected one of: address, transport\)/);

@@ -516,6 +516,83 @@ describe('the self-healing loop in a running node', () => {
   });
 });
 
+describe('self-healing from real traffic', () => {
+  it('a transit node turned grey hole: both its neighbours\' loops judge it from signed reports relayed over the mesh, open an incident, quarantine it, and routes move around it', async () => {
+    const [a, b, d, c] = [await enroll('grey-a'), await enroll('grey-b'), await enroll('grey-d'), await enroll('grey-c')];
+    const daemonA = await startDaemon(writeConfig(a));
+    const portA = udpPortOf(daemonA);
+    const daemonB = await startDaemon(writeConfig(b, { peers: [portA] }));
+    const daemonD = await startDaemon(writeConfig(d, { peers: [portA] }));
+    const daemonC = await startDaemon(writeConfig(c, { peers: [udpPortOf(daemonB), udpPortOf(daemonD)] }));
+    const [aId, bId, cId, dId] = [a, b, c, d].map((node) => parseNodeId(node.nodeId)) as [NodeId, NodeId, NodeId, NodeId];
+    const nextHop = (from: NodeDaemon, dst: NodeId): NodeId | null => from.runtime.mesh.routes().find((route) => route.dst === dst)?.nextHop ?? null;
+    // An operator's penalty on a's and c's links to d makes the path through b the one they take, so that only the loops move it.
+    for (const end of [daemonA, daemonC]) {
+      const toD = await eventually('a session with d', () => end.runtime.sessionPeers().find((entry) => entry.peer === dId));
+      end.runtime.step({ kind: 'linkPenalty', link: toD.link, extraCost: 512 });
+    }
+    await eventually('routes between a and c through b', () => nextHop(daemonA, cId) === bId && nextHop(daemonC, aId) === bId);
+    const delivered = new Map<NodeDaemon, number>([
+      [daemonA, 0],
+      [daemonC, 0],
+    ]);
+    const unsubscribe = [daemonA, daemonC].map((end) => end.backend.subscribe((event) => event.kind === 'datagram' && delivered.set(end, delivered.get(end)! + 1)));
+    let id = 0;
+    const traffic = setInterval(() => {
+      daemonA.runtime.step({ kind: 'send', dst: cId, id: id++, payload: new Uint8Array(64) });
+      daemonC.runtime.step({ kind: 'send', dst: aId, id: id++, payload: new Uint8Array(64) });
+    }, 10);
+    try {
+      // Healthy traffic first: the reports flow and nobody is suspected.
+      await eventually('reports relayed between a and c', () => [daemonA, daemonC].every((end) => end.selfHealing.exchange.stats.accepted >= 6 && delivered.get(end)! > 50));
+      expect([...daemonA.mapek.incidentViews(), ...daemonC.mapek.incidentViews()]).toEqual([]);
+      daemonB.runtime.setFaultInjection({ dropTransitShare: 0.8 });
+      for (const [end, far] of [
+        [daemonA, cId],
+        [daemonC, aId],
+      ] as const) {
+        const incident = await eventually('a quarantine of the grey hole', () => end.mapek.incidentViews().find((view) => view.subject === `node:${bId}` && view.action === 'quarantineNode'), 30_000);
+        expect(['greyHole', 'blackHole']).toContain(incident.cause);
+        await eventually('a route around the grey hole', () => nextHop(end, far) === dId);
+      }
+      expect(daemonB.runtime.faultDrops).toBeGreaterThan(0);
+      // Delivery is back through d, both ways.
+      const after = new Map(delivered);
+      await eventually('deliveries around the grey hole', () => [daemonA, daemonC].every((end) => delivered.get(end)! >= after.get(end)! + 100));
+    } finally {
+      clearInterval(traffic);
+      for (const stop of unsubscribe) stop();
+    }
+    // No verdict against the healthy nodes, no forged report, and the audit log holds the decisions.
+    for (const end of [daemonA, daemonC]) {
+      expect(end.mapek.incidentViews().map((view) => view.subject)).toEqual([`node:${bId}`]);
+      expect(end.selfHealing.exchange.stats.forged).toBe(0);
+    }
+    const actions = auditActions(a).filter((entry) => entry.actor === 'mape-k').map((entry) => entry.action);
+    expect(actions).toEqual(expect.arrayContaining(['mapek.incidentOpened', 'mapek.incidentConfirmed', 'mapek.actionStarted']));
+  }, 90_000);
+
+  it('turns a grey hole on from the config, says so in a warning, and never by default', async () => {
+    const node = await enroll('fault-knob');
+    const lines: unknown[][] = [];
+    const daemon = await startDaemon(writeConfig(node, { extra: 'faultInjection:\n  dropTransitShare: 0.5\n' }), lines);
+    expect(daemon.runtime.faultInjection).toEqual({ dropTransitShare: 0.5 });
+    expect(lines).toContainEqual(['warn', expect.stringMatching(/fault injection/), { dropTransitShare: 0.5 }]);
+    expect(() => daemon.runtime.setFaultInjection({ dropTransitShare: 2 })).toThrow(/dropTransitShare in 0\.\.1, got 2/);
+    const plainNode = await enroll('no-fault-knob');
+    const plain = await startDaemon(writeConfig(plainNode));
+    expect(plain.runtime.faultInjection).toEqual({ dropTransitShare: 0 });
+    // A finding about a node it has no session with: the loop's actions are refused, never faked, and audited as denied.
+    const stranger = { subject: { kind: 'node' as const, node: 12345 }, cause: FaultClass.greyHole, score: 0.9, evidence: {} };
+    plain.mapek.step(Date.now(), [stranger]);
+    plain.mapek.step(Date.now(), [stranger]);
+    expect(auditActions(plainNode).filter((entry) => entry.action === 'mapek.actionRefused').map((entry) => [entry.outcome, JSON.parse(entry.detail!).reason as string])).toEqual([
+      ['denied', 'no secured link of this node leads to node 00003039'],
+      ['denied', 'no link of this node leads to node 12345'],
+    ]);
+  });
+});
+
 describe('SVID renewal in a running node', () => {
   it('renews at half the SVID lifetime, stores and installs the new SVID, and keeps its session past the old one\'s expiry', async () => {
     const ttlMs = 6000;

@@ -5,7 +5,8 @@ import { signRevocationList } from '../../src/identity/revocation.js';
 import type { MeshEvent } from '../../src/mesh/types.js';
 import type { NodeEvent } from '../../src/api/backend.js';
 import { auditLimitMax } from '../../src/api/schemas.js';
-import { DaemonBackend, type DaemonFacts } from '../../src/node/node-backend.js';
+import { endpointOf } from '../../src/node/links.js';
+import { DaemonBackend, subscribersMax, type DaemonFacts } from '../../src/node/node-backend.js';
 import { monotonicEpochClock, type NodeRuntime, type PeerPolicy } from '../../src/node/runtime.js';
 import { auditLogLimitMax, type AuditRecord } from '../../src/node/state-db.js';
 import { nodeId } from '../../src/wire/ids.js';
@@ -24,6 +25,7 @@ function facts(peersConfigured: number, audit: DaemonFacts['audit'] = () => []):
     audit,
     incidents: () => [],
     mapekDecisions: () => ({}),
+    mapekReports: () => ({}),
   };
 }
 
@@ -55,6 +57,32 @@ describe('NodeRuntime: the secure mesh core on real UDP sockets', () => {
     expect(datagram).toMatchObject({ src: nodeId(1), id: 7 });
     expect(new TextDecoder().decode((datagram as { payload: Uint8Array }).payload)).toBe('hello over two hops');
     expect(b.mesh.stats.dataForwarded).toBeGreaterThan(0);
+  });
+});
+
+describe('NodeRuntime and DaemonBackend before start and after stop', () => {
+  it('a runtime that never started aborts and stops quietly, has no addresses or transports, and does nothing after', async () => {
+    const mesh = new TestMesh();
+    const runtime = mesh.runtime(mesh.identity(9), []);
+    expect([runtime.udpAddresses(), runtime.tcpAddresses(), runtime.udpStats(), runtime.tcpStats()]).toEqual([[], [], null, null]);
+    await runtime.abort();
+    await runtime.abort();
+    await runtime.stop();
+    runtime.step({ kind: 'timer' });
+    expect(runtime.sessionPeers()).toEqual([]);
+  });
+
+  it('the backend says draining while the node drains, is not ready with peers to find and no neighbour, and caps its subscribers', () => {
+    const mesh = new TestMesh();
+    const runtime = mesh.runtime(mesh.identity(9), []);
+    const backend = new DaemonBackend(runtime, { ...facts(1), isDraining: () => true });
+    expect(backend.info().state).toBe('draining');
+    expect(backend.ready()).toBe(false);
+    // A link the core has not been told about yet shows as down, with no peer, cost or loss.
+    runtime.links.addConfigured(endpointOf('udp', '127.0.0.1', 9), Date.now());
+    expect(backend.neighbours()).toEqual([expect.objectContaining({ usable: false, cost: 0xffff, loss: 0, rttMs: 0, peerNodeId: null })]);
+    for (let i = 0; i < subscribersMax; i++) backend.subscribe(() => undefined);
+    expect(() => backend.subscribe(() => undefined)).toThrow(`events: at most ${subscribersMax} subscribers at once`);
   });
 });
 
