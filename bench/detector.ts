@@ -7,10 +7,12 @@ import { loadScenario, type Scenario } from '../src/twin/scenario.js';
  * The anomaly detector against the rule and z-score baselines on labelled twin data (issue 5,
  * section 3). Every dataset is generated in this run by the twin (src/twin/dataset.ts):
  *
- *   train        scenarios/anomaly-train.yaml, two seeds
- *   validation   anomaly-train, a third seed (threshold calibration, early stopping)
- *   test         anomaly-train with a held-out seed (seen topology kind), and
- *                scenarios/anomaly-test.yaml (another seed and a topology kind not seen in training)
+ *   train        scenarios/anomaly-train.yaml (geometric) and anomaly-train-ba.yaml
+ *                (Barabasi-Albert), two seeds each
+ *   validation   a third seed of each (threshold calibration, early stopping)
+ *   test         held-out seeds of both kinds (anomaly-train seed 104, anomaly-test.yaml on
+ *                Barabasi-Albert), and anomaly-test-grid.yaml: a grid, a topology kind no
+ *                training run has
  *   healthy      scenarios/anomaly-healthy-churn.yaml: one hour of churn, no faults
  *   timing       scenarios/anomaly-inference-1000.yaml: the last window of a 1000-node mesh
  *
@@ -22,6 +24,8 @@ import { loadScenario, type Scenario } from '../src/twin/scenario.js';
 const trainSeeds = [101, 102];
 const validationSeed = 103;
 const heldOutSeed = 104;
+const baTrainSeeds = [111, 112];
+const baValidationSeed = 113;
 /** Seed of the detector's initialisation and training. */
 const modelSeed = 1;
 
@@ -44,14 +48,16 @@ const round = (value: number | null, digits = 4): number | null => (value === nu
 /** Generates the datasets, trains, evaluates; returns the issue's figures and the reports. */
 export async function run(): Promise<{ figures: Record<string, number | null>; details: unknown }> {
   const train = loadScenario('scenarios/anomaly-train.yaml');
+  const trainBa = loadScenario('scenarios/anomaly-train-ba.yaml');
   const test = loadScenario('scenarios/anomaly-test.yaml');
+  const testGrid = loadScenario('scenarios/anomaly-test-grid.yaml');
   const healthy = loadScenario('scenarios/anomaly-healthy-churn.yaml');
   const large = loadScenario('scenarios/anomaly-inference-1000.yaml');
   const generationMs: Record<string, number> = {};
   const input = {
-    train: trainSeeds.map((seed) => dataset(train, seed, generationMs)),
-    validation: [dataset(train, validationSeed, generationMs)],
-    test: [dataset(train, heldOutSeed, generationMs), dataset(test, test.seed, generationMs)],
+    train: [...trainSeeds.map((seed) => dataset(train, seed, generationMs)), ...baTrainSeeds.map((seed) => dataset(trainBa, seed, generationMs))],
+    validation: [dataset(train, validationSeed, generationMs), dataset(trainBa, baValidationSeed, generationMs)],
+    test: [dataset(train, heldOutSeed, generationMs), dataset(test, test.seed, generationMs), dataset(testGrid, testGrid.seed, generationMs)],
     healthy: [dataset(healthy, healthy.seed, generationMs)],
     seed: modelSeed,
     clock: () => performance.now(),
@@ -77,9 +83,9 @@ export async function run(): Promise<{ figures: Record<string, number | null>; d
       inferenceMs1000Nodes: round(f.inferenceMs1000Nodes, 2),
     },
     details: {
-      seeds: { train: trainSeeds, validation: validationSeed, heldOut: heldOutSeed, test: test.seed, healthy: healthy.seed, model: modelSeed },
-      topologies: { train: input.train[0]!.topology, test: input.test.map((d) => d.topology), healthy: input.healthy[0]!.topology },
-      windows: { train: input.train.map((d) => d.windows.length), validation: input.validation[0]!.windows.length, test: input.test.map((d) => d.windows.length), healthy: input.healthy[0]!.windows.length },
+      seeds: { train: [...trainSeeds, ...baTrainSeeds], validation: [validationSeed, baValidationSeed], heldOut: heldOutSeed, test: [test.seed, testGrid.seed], healthy: healthy.seed, model: modelSeed },
+      topologies: { train: input.train.map((d) => d.topology), test: input.test.map((d) => d.topology), healthy: input.healthy[0]!.topology },
+      windows: { train: input.train.map((d) => d.windows.length), validation: input.validation.map((d) => d.windows.length), test: input.test.map((d) => d.windows.length), healthy: input.healthy[0]!.windows.length },
       generationMs,
       trainAndEvaluateMs,
       f1PerFaultType: f.f1PerFaultType,

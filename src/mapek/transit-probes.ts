@@ -6,9 +6,10 @@
  * carries no transit gives none, so a grey hole that routes have moved away from, or that
  * carries traffic only in bursts, looks healthy, and a node that dropped data for a reason that
  * has passed keeps looking guilty. A probe fills the silence: an echo request sent through the
- * neighbour (the `via` of a ping) to a destination just beyond it. Link encryption hides from
- * the neighbour that it is a probe, so a grey hole drops probes as it drops data, and the
- * neighbour counts of the probe are the same evidence as those of data.
+ * neighbour (the `via` of a ping) to a destination just beyond it, counted by the neighbour's
+ * neighbours like any data. A grey hole that drops all it forwards drops probes too; one that
+ * reads the kind of each packet (visible where link encryption ends) could spare echo requests,
+ * which probes sealed as application datagrams would prevent (not built).
  *
  * The planner is sans-IO: the driver tells it what transit the node put on each link during an
  * interval (data the neighbour must hand on; not data addressed to the neighbour, nor the node's
