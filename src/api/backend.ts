@@ -145,6 +145,10 @@ export interface NodeCounters {
   readonly incidents: Readonly<Record<string, number>>;
   /** Decisions the self-healing loop took since start, by kind (actionStarted, actionFailed, ...). */
   readonly mapekDecisions: Readonly<Record<string, number>>;
+  /** Accepted TCP connections closed at once without a byte, by reason (perAddress, total). */
+  readonly tcpConnectionsRefused: Readonly<Record<string, number>>;
+  /** TCP connections open now, by direction (accepted, dialled). */
+  readonly tcpConnections: Readonly<Record<string, number>>;
 }
 
 /** An incident of the node's self-healing loop (MAPE-K). */

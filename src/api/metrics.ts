@@ -50,6 +50,7 @@ const mirroredCounters: readonly MirroredCounter[] = [
   { name: 'probes_spared_total', help: 'Probes not sent because a data packet had just gone to that neighbour', read: (c) => ({ '': c.probesSpared }) },
   { name: 'data_bytes_sent_total', help: 'Bytes of data traffic sent', read: (c) => ({ '': c.dataBytesSent }) },
   { name: 'mapek_decisions_total', help: 'Decisions of the self-healing loop, by kind (incidentOpened, actionStarted, actionFailed, ...)', label: 'decision', read: (c) => c.mapekDecisions },
+  { name: 'tcp_connections_refused_total', help: 'Accepted TCP connections closed at once without a byte, by reason (perAddress: the address had its share open; total: the listener was full)', label: 'reason', read: (c) => c.tcpConnectionsRefused },
 ];
 
 /** Builds the registry of one node's metrics, fed from `backend` whenever it is scraped. */
@@ -66,6 +67,15 @@ export function createMetrics(backend: NodeBackend, options: MetricsOptions = {}
     collect() {
       this.reset();
       for (const [state, count] of Object.entries(backend.counters().incidents)) this.set({ state }, count);
+    },
+  });
+  new Gauge({
+    name: `${metricsPrefix}tcp_connections`,
+    help: 'TCP connections open now, by direction (accepted, dialled)',
+    labelNames: ['direction'],
+    registers: [registry],
+    collect() {
+      for (const [direction, count] of Object.entries(backend.counters().tcpConnections)) this.set({ direction }, count);
     },
   });
   for (const spec of mirroredCounters) registerMirroredCounter(registry, backend, spec);

@@ -3,6 +3,7 @@ import { isIPv6 } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { tcpAcceptLimitsDefault } from './tcp.js';
 
 /**
  * The node daemon's configuration file (node.yaml): parsed with `yaml`, checked strictly with
@@ -27,6 +28,8 @@ export const hostPortCharsMax = 64;
 export const pathCharsMax = 4096;
 /** Most YAML alias expansions (bounds "billion laughs" documents). */
 export const yamlAliasesMax = 100;
+/** Largest tcp.acceptedMax: more open sockets than this would run into the process's file limit first. */
+export const tcpAcceptedMaxLimit = 65_536;
 /** Most problems listed in one ConfigError message; the rest are counted. */
 export const configIssuesReportedMax = 10;
 
@@ -83,6 +86,8 @@ export interface NodeConfig {
   readonly discovery: { readonly lan: boolean; readonly port: number; readonly intervalMs: number; readonly group: string; readonly interface: string | null };
   readonly profile: ProfileName;
   readonly endToEnd: boolean;
+  /** Limits on accepted TCP connections: in all, and from one remote address (an IPv6 /64). */
+  readonly tcp: { readonly acceptedMax: number; readonly perAddressMax: number };
   readonly api: { readonly listen: HostPort; readonly tokenFile: string };
   /** `dir` null means the policies/ directory shipped with the program. */
   readonly policy: { readonly dir: string | null };
@@ -105,6 +110,7 @@ export const nodeConfigDefaults = deepFreeze({
   discovery: { lan: false, port: 7399, intervalMs: 5000, group: '239.255.74.70', interface: null as string | null },
   profile: 'fast' as ProfileName,
   endToEnd: true,
+  tcp: { acceptedMax: tcpAcceptLimitsDefault.acceptedMax, perAddressMax: tcpAcceptLimitsDefault.perAddressMax },
   api: { listen: '127.0.0.1:7480', tokenFile: 'api-token' },
   policy: { dir: null as string | null },
   log: { level: 'info' as LogLevel },
@@ -261,6 +267,10 @@ function ipv4In(first: readonly [number, number], what: string, nullable = false
   });
 }
 
+const tcpShape = {
+  acceptedMax: intIn(1, tcpAcceptedMaxLimit, ' connections').prefault(nodeConfigDefaults.tcp.acceptedMax),
+  perAddressMax: intIn(1, tcpAcceptedMaxLimit, ' connections').prefault(nodeConfigDefaults.tcp.perAddressMax),
+};
 const apiShape = { listen: endpointSchema('listen').prefault(nodeConfigDefaults.api.listen), tokenFile: pathSchema().prefault(nodeConfigDefaults.api.tokenFile) };
 const policyShape = { dir: nullablePathSchema().prefault(nodeConfigDefaults.policy.dir) };
 const logShape = { level: z.enum(['debug', 'info', 'warn', 'error']).prefault(nodeConfigDefaults.log.level) };
@@ -279,6 +289,12 @@ const rootShape = {
   discovery: z.strictObject(discoveryShape).prefault({}),
   profile: z.enum(['fast', 'rfc8966']).prefault(nodeConfigDefaults.profile),
   endToEnd: z.boolean().prefault(nodeConfigDefaults.endToEnd),
+  tcp: z
+    .strictObject(tcpShape)
+    .superRefine((tcp, ctx) => {
+      if (tcp.perAddressMax > tcp.acceptedMax) ctx.addIssue({ code: 'custom', message: `expected at most tcp.acceptedMax (${tcp.acceptedMax}), got ${tcp.perAddressMax}`, path: ['perAddressMax'] });
+    })
+    .prefault({}),
   api: z.strictObject(apiShape).prefault({}),
   policy: z.strictObject(policyShape).prefault({}),
   log: z.strictObject(logShape).prefault({}),
@@ -291,6 +307,7 @@ const allowedKeys: Readonly<Record<string, readonly string[]>> = {
   listen: Object.keys(listenShape),
   peers: Object.keys(peerShape),
   discovery: Object.keys(discoveryShape),
+  tcp: Object.keys(tcpShape),
   api: Object.keys(apiShape),
   policy: Object.keys(policyShape),
   log: Object.keys(logShape),
@@ -366,6 +383,7 @@ export function parseNodeConfig(text: string, source: string): NodeConfig {
     discovery: parsed.discovery,
     profile: parsed.profile,
     endToEnd: parsed.endToEnd,
+    tcp: parsed.tcp,
     api: { listen: parsed.api.listen, tokenFile: resolve(stateDir, parsed.api.tokenFile) },
     policy: { dir: parsed.policy.dir === null ? null : resolve(configDir, parsed.policy.dir) },
     log: parsed.log,

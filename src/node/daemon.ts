@@ -170,6 +170,7 @@ export class NodeDaemon {
       endToEnd: config.endToEnd,
       udp: config.listen.udp,
       tcp: config.listen.tcp,
+      tcpLimits: config.tcp,
       peers: peerEndpoints(config),
       ...(config.discovery.lan ? { discovery: config.discovery } : {}),
       policy: this.policy,

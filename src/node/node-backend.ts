@@ -161,6 +161,16 @@ export class DaemonBackend implements NodeBackend {
       dataBytesSent: mesh.dataBytesSent,
       incidents: countBy(this.facts.incidents().map((incident) => incident.state)),
       mapekDecisions: this.facts.mapekDecisions(),
+      ...this.tcpCounters(),
+    };
+  }
+
+  /** The TCP transport's refusals and open connections (zero when it has not started). */
+  private tcpCounters(): Pick<NodeCounters, 'tcpConnectionsRefused' | 'tcpConnections'> {
+    const stats = this.runtime.tcpStats();
+    return {
+      tcpConnectionsRefused: { perAddress: stats?.refusedPerAddress ?? 0, total: stats?.refusedTotal ?? 0 },
+      tcpConnections: this.runtime.tcpConnectionCounts(),
     };
   }
 

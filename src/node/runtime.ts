@@ -12,7 +12,7 @@ import type { MeshEvent, MeshInput, Transmit } from '../mesh/types.js';
 import type { NodeId } from '../wire/ids.js';
 import { networkInterfaces } from 'node:os';
 import { formatAddress, LinkTable, type Endpoint, type LinkRecord } from './links.js';
-import { TcpTransport } from './tcp.js';
+import { TcpTransport, type TcpAcceptLimits } from './tcp.js';
 import { UdpTransport, type DiscoveryGroup, type ListenAddress } from './udp.js';
 
 /**
@@ -61,6 +61,8 @@ export interface RuntimeOptions {
   readonly udp: readonly ListenAddress[];
   /** TCP listen addresses (may be empty: the node still dials configured TCP peers). */
   readonly tcp?: readonly ListenAddress[];
+  /** Limits on accepted TCP connections; default tcpAcceptLimitsDefault. */
+  readonly tcpLimits?: TcpAcceptLimits;
   readonly peers: readonly Endpoint[];
   /** LAN discovery: beacons every intervalMs (jittered) to a multicast group; absent: off. */
   readonly discovery?: DiscoveryGroup & { readonly intervalMs: number };
@@ -165,7 +167,7 @@ export class NodeRuntime {
     this.udp = await UdpTransport.open(this.options.udp, (from, bytes) => this.onDatagram(from, bytes));
     this.udp.onUnreachable = (to) => this.onUnreachable(to);
     try {
-      this.tcp = await TcpTransport.open(this.options.tcp ?? [], this.options.identity.networkKey, (from, bytes) => this.onDatagram(from, bytes));
+      this.tcp = await TcpTransport.open(this.options.tcp ?? [], this.options.identity.networkKey, (from, bytes) => this.onDatagram(from, bytes), this.options.tcpLimits);
     } catch (error) {
       await this.udp.close();
       throw error;
@@ -228,6 +230,11 @@ export class NodeRuntime {
   /** Counters of the TCP transport. */
   tcpStats(): TcpTransport['stats'] | null {
     return this.tcp?.stats ?? null;
+  }
+
+  /** TCP connections open now, by direction. */
+  tcpConnectionCounts(): { readonly accepted: number; readonly dialled: number } {
+    return this.tcp?.connectionCounts() ?? { accepted: 0, dialled: 0 };
   }
 
   /** Counters of the UDP transport. */

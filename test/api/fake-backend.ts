@@ -60,6 +60,8 @@ export class FakeBackend implements NodeBackend {
     dataBytesSent: 67_890,
     incidents: { confirmed: 1 },
     mapekDecisions: { incidentOpened: 1, actionStarted: 1 },
+    tcpConnectionsRefused: { perAddress: 3, total: 0 },
+    tcpConnections: { accepted: 2, dialled: 1 },
   };
   /** Newest first, as the node's audit log answers. */
   auditList: AuditInfo[] = [

@@ -51,6 +51,10 @@ describe('GET /metrics', () => {
       ['x0t_data_bytes_sent_total', 67_890],
       ['x0t_mapek_incidents{state="confirmed"}', 1],
       ['x0t_mapek_decisions_total{decision="actionStarted"}', 1],
+      ['x0t_tcp_connections_refused_total{reason="perAddress"}', 3],
+      ['x0t_tcp_connections_refused_total{reason="total"}', 0],
+      ['x0t_tcp_connections{direction="accepted"}', 2],
+      ['x0t_tcp_connections{direction="dialled"}', 1],
       // Samples 40, 180, 900 and 7000 ms.
       ['x0t_recovery_seconds_bucket{le="0.05"}', 1],
       ['x0t_recovery_seconds_bucket{le="0.1"}', 1],
