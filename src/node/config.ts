@@ -3,6 +3,7 @@ import { isIPv6 } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { revocationMaxAgeMsDefault, revocationPollMs } from './ca-sync.js';
 import { tcpAcceptLimitsDefault } from './tcp.js';
 
 /**
@@ -28,6 +29,8 @@ export const hostPortCharsMax = 64;
 export const pathCharsMax = 4096;
 /** Most YAML alias expansions (bounds "billion laughs" documents). */
 export const yamlAliasesMax = 100;
+/** Longest revocations.maxAgeMs (30 days, the longest SVID lifetime): beyond it the check would mean nothing. */
+export const revocationMaxAgeMsMax = 30 * 24 * 3600_000;
 /** Largest tcp.acceptedMax: more open sockets than this would run into the process's file limit first. */
 export const tcpAcceptedMaxLimit = 65_536;
 /** Most problems listed in one ConfigError message; the rest are counted. */
@@ -88,6 +91,8 @@ export interface NodeConfig {
   readonly endToEnd: boolean;
   /** Limits on accepted TCP connections: in all, and from one remote address (an IPv6 /64). */
   readonly tcp: { readonly acceptedMax: number; readonly perAddressMax: number };
+  /** A revocation list issued longer ago than maxAgeMs is stale: new peer sessions are refused and the node is not ready. */
+  readonly revocations: { readonly maxAgeMs: number };
   readonly api: { readonly listen: HostPort; readonly tokenFile: string };
   /** `dir` null means the policies/ directory shipped with the program. */
   readonly policy: { readonly dir: string | null };
@@ -111,6 +116,7 @@ export const nodeConfigDefaults = deepFreeze({
   profile: 'fast' as ProfileName,
   endToEnd: true,
   tcp: { acceptedMax: tcpAcceptLimitsDefault.acceptedMax, perAddressMax: tcpAcceptLimitsDefault.perAddressMax },
+  revocations: { maxAgeMs: revocationMaxAgeMsDefault },
   api: { listen: '127.0.0.1:7480', tokenFile: 'api-token' },
   policy: { dir: null as string | null },
   log: { level: 'info' as LogLevel },
@@ -271,6 +277,8 @@ const tcpShape = {
   acceptedMax: intIn(1, tcpAcceptedMaxLimit, ' connections').prefault(nodeConfigDefaults.tcp.acceptedMax),
   perAddressMax: intIn(1, tcpAcceptedMaxLimit, ' connections').prefault(nodeConfigDefaults.tcp.perAddressMax),
 };
+// Above the poll interval: a list fetched on time must never be stale.
+const revocationsShape = { maxAgeMs: intIn(revocationPollMs + 1, revocationMaxAgeMsMax, ' ms (more than the revocation poll interval)').prefault(nodeConfigDefaults.revocations.maxAgeMs) };
 const apiShape = { listen: endpointSchema('listen').prefault(nodeConfigDefaults.api.listen), tokenFile: pathSchema().prefault(nodeConfigDefaults.api.tokenFile) };
 const policyShape = { dir: nullablePathSchema().prefault(nodeConfigDefaults.policy.dir) };
 const logShape = { level: z.enum(['debug', 'info', 'warn', 'error']).prefault(nodeConfigDefaults.log.level) };
@@ -295,6 +303,7 @@ const rootShape = {
       if (tcp.perAddressMax > tcp.acceptedMax) ctx.addIssue({ code: 'custom', message: `expected at most tcp.acceptedMax (${tcp.acceptedMax}), got ${tcp.perAddressMax}`, path: ['perAddressMax'] });
     })
     .prefault({}),
+  revocations: z.strictObject(revocationsShape).prefault({}),
   api: z.strictObject(apiShape).prefault({}),
   policy: z.strictObject(policyShape).prefault({}),
   log: z.strictObject(logShape).prefault({}),
@@ -308,6 +317,7 @@ const allowedKeys: Readonly<Record<string, readonly string[]>> = {
   peers: Object.keys(peerShape),
   discovery: Object.keys(discoveryShape),
   tcp: Object.keys(tcpShape),
+  revocations: Object.keys(revocationsShape),
   api: Object.keys(apiShape),
   policy: Object.keys(policyShape),
   log: Object.keys(logShape),
@@ -384,6 +394,7 @@ export function parseNodeConfig(text: string, source: string): NodeConfig {
     profile: parsed.profile,
     endToEnd: parsed.endToEnd,
     tcp: parsed.tcp,
+    revocations: parsed.revocations,
     api: { listen: parsed.api.listen, tokenFile: resolve(stateDir, parsed.api.tokenFile) },
     policy: { dir: parsed.policy.dir === null ? null : resolve(configDir, parsed.policy.dir) },
     log: parsed.log,

@@ -174,6 +174,7 @@ export class NodeDaemon {
       peers: peerEndpoints(config),
       ...(config.discovery.lan ? { discovery: config.discovery } : {}),
       policy: this.policy,
+      admitsNewPeers: () => !this.caSync.isRevocationListStale(),
       seqnos: state.db,
       onEvent: (event, atMs) => this.backend.onEvent(event, atMs),
       onError: (error, doing) => this.log('error', `failed ${doing}`, { error: error.message }),
@@ -190,6 +191,7 @@ export class NodeDaemon {
       audit: (query) => this.db.auditLog(query),
       incidents: () => this.mapek.incidentViews(),
       mapekDecisions: () => ({ ...this.mapekDecisions }),
+      revocations: () => ({ ageMs: this.caSync.revocationListAgeMs(), stale: this.caSync.isRevocationListStale() }),
     });
     const actuator = new CoreActuator(
       {
@@ -212,6 +214,8 @@ export class NodeDaemon {
         this.svidNotAfterMs = notAfterMs;
         this.runtime.renewCertificate(certificate);
       },
+      revocationMaxAgeMs: config.revocations.maxAgeMs,
+      onStaleChange: (stale) => this.onRevocationsStale(stale),
     });
   }
 
@@ -273,6 +277,9 @@ export class NodeDaemon {
       // Inside the try: a bad token file or an unwatchable policy directory must close the database too.
       const adminToken = ensureApiToken(config.api.tokenFile);
       this.unwatch = watchPolicyDir(this.policy.dir, (engine) => this.onPolicyReload(engine), (error) => this.onPolicyError(error), this.policy.hooks());
+      // The first revocation fetch goes out before the sockets open: until a fresh list is in,
+      // new peers are refused, so the sooner it arrives the sooner the node joins.
+      this.caSync.start();
       await this.runtime.start();
       const local = nodeRefFromSpiffeId(this.state.enrollment.spiffeId);
       this.api = await startApi({
@@ -284,12 +291,12 @@ export class NodeDaemon {
       });
     } catch (error) {
       this.unwatch();
+      this.caSync.stop();
       await this.runtime.abort();
       this.db.close();
       throw error;
     }
     this.apiUrl = this.api.address;
-    this.caSync.start();
     const detail = `udp ${this.runtime.udpAddresses().join(' ')} tcp ${this.runtime.tcpAddresses().join(' ')} api ${this.api.address}`;
     this.audit('node', 'node.start', 'ok', detail);
     this.log('info', 'started', { nodeId: this.backend.info().nodeId, spiffeId: this.state.enrollment.spiffeId, udp: this.runtime.udpAddresses(), tcp: this.runtime.tcpAddresses(), api: this.api.address });
@@ -352,6 +359,12 @@ export class NodeDaemon {
     this.log('warn', 'policy denied', fields);
     this.auditEntry({ atMs, actor: record.principal, action: `policy.${record.action}`, subject: record.resource, outcome: 'denied', detail: record.policyIds.join(',') });
     this.backend.publish({ kind: 'policyDeny', at: new Date(atMs).toISOString(), action: record.action, principal: record.principal, policyIds: record.policyIds });
+  }
+
+  /** Tells event subscribers that new peers are refused (stale list) or admitted again; CaSync has logged and audited it. */
+  private onRevocationsStale(stale: boolean): void {
+    const detail = stale ? 'the revocation list is stale: new peer sessions are refused, existing ones stay' : 'a fresh revocation list arrived: new peer sessions are admitted';
+    this.backend.publish({ kind: 'lifecycle', at: new Date().toISOString(), state: stale ? 'revocationsStale' : 'revocationsFresh', detail });
   }
 
   private onPolicyReload(engine: PolicyEngine): void {

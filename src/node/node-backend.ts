@@ -35,6 +35,8 @@ export interface DaemonFacts {
   readonly incidents: () => readonly IncidentView[];
   /** The self-healing loop's decisions since start, by kind. */
   readonly mapekDecisions: () => Readonly<Record<string, number>>;
+  /** The revocation list's age (Infinity before the first) and whether it is stale (CaSync). */
+  readonly revocations: () => { readonly ageMs: number; readonly stale: boolean };
 }
 
 /** The audit actor of the self-healing loop's decisions. */
@@ -162,7 +164,13 @@ export class DaemonBackend implements NodeBackend {
       incidents: countBy(this.facts.incidents().map((incident) => incident.state)),
       mapekDecisions: this.facts.mapekDecisions(),
       ...this.tcpCounters(),
+      ...this.revocationCounters(),
     };
+  }
+
+  private revocationCounters(): Pick<NodeCounters, 'revocationListAgeS' | 'revocationListStale' | 'newPeersRefused'> {
+    const { ageMs, stale } = this.facts.revocations();
+    return { revocationListAgeS: ageMs / 1000, revocationListStale: stale, newPeersRefused: this.runtime.newPeersRefused };
   }
 
   /** The TCP transport's refusals and open connections (zero when it has not started). */
@@ -174,7 +182,10 @@ export class DaemonBackend implements NodeBackend {
     };
   }
 
+  /** Ready: a fresh revocation list, and a usable neighbour with a route (or no peers configured). */
   ready(): boolean {
+    // A node that cannot vouch for its revocations admits no new peers: not ready for traffic.
+    if (this.facts.revocations().stale) return false;
     if (this.facts.peersConfigured === 0) return true;
     return this.runtime.mesh.neighbourViews().some((view) => view.usable) && this.runtime.mesh.routes().length > 0;
   }

@@ -67,6 +67,12 @@ export interface RuntimeOptions {
   /** LAN discovery: beacons every intervalMs (jittered) to a multicast group; absent: off. */
   readonly discovery?: DiscoveryGroup & { readonly intervalMs: number };
   readonly policy: PeerPolicy;
+  /**
+   * Whether peers without a session may get one now (default: always). The daemon answers false
+   * while its revocation list is stale: peers it has sessions with keep them (and rekey), others
+   * are refused until a fresh list arrives.
+   */
+  readonly admitsNewPeers?: () => boolean;
   readonly seqnos?: SeqnoStore;
   /** Called with every event of the core, after the runtime's own bookkeeping. */
   readonly onEvent?: (event: MeshEvent, nowMs: number) => void;
@@ -74,16 +80,34 @@ export interface RuntimeOptions {
   readonly onError?: (error: Error, doing: string) => void;
 }
 
-/** A verifier that also asks the peer policy: a denied peer's certificate does not verify, so no session forms. */
+/** Who may get a new session now, as PolicyVerifier asks it. */
+interface PeerAdmission {
+  admitsNewPeers(): boolean;
+  hasSession(spiffeId: string): boolean;
+  /** Counts a peer refused because new peers were not admitted. */
+  refused(): void;
+}
+
+/**
+ * A verifier that also asks the peer policy, and while new peers are not admitted refuses any
+ * peer without a session: a certificate that does not verify forms no session. Every handshake
+ * and the periodic recheck of live sessions come through here, so a peer that has a session
+ * keeps it and can rekey, which is what "existing sessions stay" means.
+ */
 class PolicyVerifier {
   constructor(
     private readonly inner: SvidVerifier,
     private readonly policy: PeerPolicy,
+    private readonly admission: PeerAdmission,
   ) {}
 
   verify(certificate: Uint8Array, nowMs: number): PeerCredential {
     const credential = this.inner.verify(certificate, nowMs);
     if (!this.policy.mayPeer(credential.spiffeId)) throw new Error(`policy: peering with ${credential.spiffeId} denied`);
+    if (!this.admission.admitsNewPeers() && !this.admission.hasSession(credential.spiffeId)) {
+      this.admission.refused();
+      throw new Error(`revocation list stale: no new session with ${credential.spiffeId} until a fresh list arrives`);
+    }
     return credential;
   }
 }
@@ -115,6 +139,8 @@ export class NodeRuntime {
   provisionalRefused = 0;
   /** Datagrams from addresses without a link that were not an authentic handshake frame (dropped in silence). */
   strangerDatagrams = 0;
+  /** Certificates of peers without a session refused because new peers were not admitted (a stale revocation list). */
+  newPeersRefused = 0;
   /** host:port of every address this node sends from, for recognising its own beacons. */
   private readonly ownAddresses = new Set<string>();
   private udp: UdpTransport | null = null;
@@ -153,7 +179,11 @@ export class NodeRuntime {
       links: [],
       handshake: {
         local: { spiffeId: identity.spiffeId, certificate: identity.certificate, staticKey: identity.keys.xwing },
-        verifier: new PolicyVerifier(svids, options.policy),
+        verifier: new PolicyVerifier(svids, options.policy, {
+          admitsNewPeers: options.admitsNewPeers ?? (() => true),
+          hasSession: (spiffeId) => this.hasSessionWith(spiffeId),
+          refused: () => this.newPeersRefused++,
+        }),
         random,
         prologue: new TextEncoder().encode(identity.trustDomain),
       },
@@ -323,6 +353,11 @@ export class NodeRuntime {
     if (disabled) this.disabledLinks.add(link);
     else this.disabledLinks.delete(link);
     return true;
+  }
+
+  /** Whether some link has a session with the node named `spiffeId`. */
+  hasSessionWith(spiffeId: string): boolean {
+    return this.links.all().some((record) => this.secure.peerOf(record.link) === spiffeId);
   }
 
   /** Whether an operator took `link` down. */

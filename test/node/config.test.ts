@@ -47,6 +47,7 @@ describe('node config: defaults and paths', () => {
         profile: 'fast',
         endToEnd: true,
         tcp: { acceptedMax: 256, perAddressMax: 8 },
+        revocations: { maxAgeMs: 60_000 },
         api: { listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/etc/x0t/state/api-token' },
         policy: { dir: null },
         log: { level: 'info' },
@@ -74,6 +75,7 @@ describe('node config: defaults and paths', () => {
       'profile: rfc8966',
       'endToEnd: false',
       'tcp: { acceptedMax: 64, perAddressMax: 2 }',
+      'revocations: { maxAgeMs: 120000 }',
       'api: { listen: "[::1]:0", tokenFile: token }',
       'policy: { dir: /opt/policies }',
       'log: { level: debug }',
@@ -89,6 +91,7 @@ describe('node config: defaults and paths', () => {
     expect(config.discovery).toEqual({ lan: true, port: 7000, intervalMs: 100, group: '224.0.0.251', interface: '192.168.1.5' });
     expect([config.profile, config.endToEnd, config.log.level]).toEqual(['rfc8966', false, 'debug']);
     expect(config.tcp).toEqual({ acceptedMax: 64, perAddressMax: 2 });
+    expect(config.revocations).toEqual({ maxAgeMs: 120_000 });
     expect(config.api).toEqual({ listen: { host: '::1', port: 0, family: 6 }, tokenFile: '/var/lib/x0t/token' });
     expect(config.policy.dir).toBe('/opt/policies');
   });
@@ -176,6 +179,8 @@ describe('node config: refusals name the field and what was expected', () => {
     ['section set to null', 'discovery:\n', 'discovery', /discovery: expected a mapping, got null/],
     ['tcp.acceptedMax of zero', 'tcp:\n  acceptedMax: 0\n', 'tcp.acceptedMax', /tcp\.acceptedMax: expected an integer in 1\.\.65536 connections, got number 0/],
     ['tcp.perAddressMax above acceptedMax', 'tcp:\n  acceptedMax: 4\n  perAddressMax: 5\n', 'tcp.perAddressMax', /tcp\.perAddressMax: expected at most tcp\.acceptedMax \(4\), got 5/],
+    ['revocations.maxAgeMs not above the poll interval', 'revocations:\n  maxAgeMs: 10000\n', 'revocations.maxAgeMs', /revocations\.maxAgeMs: expected an integer in 10001\.\.2592000000 ms \(more than the revocation poll interval\), got number 10000/],
+    ['revocations.maxAgeMs as text', 'revocations:\n  maxAgeMs: 1m\n', 'revocations.maxAgeMs', /revocations\.maxAgeMs: expected an integer .* got "1m"/],
     ['tcp.perAddressMax above the default acceptedMax', 'tcp:\n  perAddressMax: 300\n', 'tcp.perAddressMax', /tcp\.perAddressMax: expected at most tcp\.acceptedMax \(256\), got 300/],
   ];
 
@@ -189,7 +194,7 @@ describe('node config: refusals name the field and what was expected', () => {
 
   it('names an unknown key with its path and the allowed keys, at the top and inside sections', () => {
     const top = refuse('stateDri: /tmp\n');
-    expect(top.message).toBe('/etc/x0t/node.yaml: stateDri: unknown key (expected one of: stateDir, listen, peers, discovery, profile, endToEnd, tcp, api, policy, log)');
+    expect(top.message).toBe('/etc/x0t/node.yaml: stateDri: unknown key (expected one of: stateDir, listen, peers, discovery, profile, endToEnd, tcp, revocations, api, policy, log)');
     expect(top.field).toBe('stateDri');
     expect(refuse('discovery:\n  intervalMS: 5\n').message).toMatch(/discovery\.intervalMS: unknown key \(expected one of: lan, port, intervalMs, group, interface\)/);
     expect(refuse('peers:\n  - address: "10.0.0.1:1"\n    port: 5\n').message).toMatch(/peers\[0\]\.port: unknown key \(expected one of: address, transport\)/);

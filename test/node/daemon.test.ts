@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -483,6 +484,73 @@ describe('revocation in a running mesh', () => {
     const actions = restarted.db.auditLog({ limit: 1000 }).map((entry) => entry.action);
     expect(actions.filter((action) => action === 'node.start')).toHaveLength(2);
     expect(actions).toContain('node.stop');
+  });
+});
+
+/** An HTTP proxy in front of the CA service that can drop the revocation fetches, as an attacker on the path would. */
+async function caProxy(target: string): Promise<{ url: string; dropRevocations: (drop: boolean) => void; close: () => Promise<void> }> {
+  let drop = false;
+  const server = createHttpServer((request, response) => {
+    if (drop && request.url === '/v1/revocations') {
+      request.socket.destroy();
+      return;
+    }
+    const upstream = httpRequest(`${target}${request.url ?? '/'}`, { method: request.method, headers: request.headers }, (answer) => {
+      response.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(response);
+    });
+    upstream.on('error', () => response.destroy());
+    request.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    dropRevocations: (value) => (drop = value),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe('a stale revocation list in a running node', () => {
+  it('fails closed: not ready, audited, new peers refused; once a fresh list arrives the node is ready and the peer gets its session', async () => {
+    const proxy = await caProxy(service.address);
+    try {
+      const a = await enroll('stale-a', false, proxy.url);
+      const b = await enroll('stale-b');
+      proxy.dropRevocations(true);
+      const logA: unknown[][] = [];
+      const daemonA = await startDaemon(writeConfig(a), logA);
+      const events: string[] = [];
+      daemonA.backend.subscribe((event) => {
+        if (event.kind === 'lifecycle') events.push(event.state);
+      });
+      const running = { api: daemonA.apiAddress, token: readFileSync(join(a.stateDir, 'api-token'), 'utf8').trim() };
+      // A new node without a saved list: the first fetch fails, so it has nothing to vouch with.
+      await eventually('a to report its list stale', () => daemonA.db.auditLog().some((entry) => entry.action === 'revocations.stale'));
+      expect(logA).toContainEqual(['error', 'revocation list is stale: new peer sessions are refused until a fresh one arrives', expect.objectContaining({ sequence: null, maxAgeS: 60 })]);
+      expect((await fetch(`${running.api}/health/ready`)).status).toBe(503);
+      const metrics = await api<string>(running, '/metrics');
+      expect(metrics).toMatch(/^x0t_revocation_list_stale 1$/m);
+      expect(metrics).toMatch(/^x0t_revocation_list_age_seconds \+Inf$/m);
+
+      const daemonB = await startDaemon(writeConfig(b, { peers: [udpPortOf(daemonA)] }));
+      await eventually('a to refuse b', () => daemonA.runtime.newPeersRefused >= 2);
+      expect(securedWith(daemonA.backend.neighbours(), b)).toBe(false);
+      expect(await api<string>(running, '/metrics')).toMatch(/^x0t_new_peers_refused_total [1-9]\d*$/m);
+
+      proxy.dropRevocations(false);
+      await daemonA.syncWithCa();
+      expect(daemonA.db.auditLog().find((entry) => entry.action.startsWith('revocations.'))).toMatchObject({ action: 'revocations.fresh', outcome: 'ok', subject: proxy.url });
+      expect(events).toEqual(['revocationsStale', 'revocationsFresh']);
+      expect((await fetch(`${running.api}/health/ready`)).status).toBe(200);
+      expect(await api<string>(running, '/metrics')).toMatch(/^x0t_revocation_list_stale 0$/m);
+      await eventually('a session between a and b', () => securedWith(daemonA.backend.neighbours(), b) && securedWith(daemonB.backend.neighbours(), a));
+    } finally {
+      await proxy.close();
+    }
   });
 });
 
