@@ -93,7 +93,8 @@ export interface NodeConfig {
   readonly tcp: { readonly acceptedMax: number; readonly perAddressMax: number };
   /** A revocation list issued longer ago than maxAgeMs is stale: new peer sessions are refused and the node is not ready. */
   readonly revocations: { readonly maxAgeMs: number };
-  readonly api: { readonly listen: HostPort; readonly tokenFile: string };
+  /** `mtls`: serve HTTPS with the node's SVID and accept client SVIDs besides the token. */
+  readonly api: { readonly listen: HostPort; readonly tokenFile: string; readonly mtls: boolean };
   /** `dir` null means the policies/ directory shipped with the program. */
   readonly policy: { readonly dir: string | null };
   readonly log: { readonly level: LogLevel };
@@ -117,7 +118,7 @@ export const nodeConfigDefaults = deepFreeze({
   endToEnd: true,
   tcp: { acceptedMax: tcpAcceptLimitsDefault.acceptedMax, perAddressMax: tcpAcceptLimitsDefault.perAddressMax },
   revocations: { maxAgeMs: revocationMaxAgeMsDefault },
-  api: { listen: '127.0.0.1:7480', tokenFile: 'api-token' },
+  api: { listen: '127.0.0.1:7480', tokenFile: 'api-token', mtls: false },
   policy: { dir: null as string | null },
   log: { level: 'info' as LogLevel },
 });
@@ -279,7 +280,11 @@ const tcpShape = {
 };
 // Above the poll interval: a list fetched on time must never be stale.
 const revocationsShape = { maxAgeMs: intIn(revocationPollMs + 1, revocationMaxAgeMsMax, ' ms (more than the revocation poll interval)').prefault(nodeConfigDefaults.revocations.maxAgeMs) };
-const apiShape = { listen: endpointSchema('listen').prefault(nodeConfigDefaults.api.listen), tokenFile: pathSchema().prefault(nodeConfigDefaults.api.tokenFile) };
+const apiShape = {
+  listen: endpointSchema('listen').prefault(nodeConfigDefaults.api.listen),
+  tokenFile: pathSchema().prefault(nodeConfigDefaults.api.tokenFile),
+  mtls: z.boolean().prefault(nodeConfigDefaults.api.mtls),
+};
 const policyShape = { dir: nullablePathSchema().prefault(nodeConfigDefaults.policy.dir) };
 const logShape = { level: z.enum(['debug', 'info', 'warn', 'error']).prefault(nodeConfigDefaults.log.level) };
 
@@ -395,7 +400,7 @@ export function parseNodeConfig(text: string, source: string): NodeConfig {
     endToEnd: parsed.endToEnd,
     tcp: parsed.tcp,
     revocations: parsed.revocations,
-    api: { listen: parsed.api.listen, tokenFile: resolve(stateDir, parsed.api.tokenFile) },
+    api: { listen: parsed.api.listen, tokenFile: resolve(stateDir, parsed.api.tokenFile), mtls: parsed.api.mtls },
     policy: { dir: parsed.policy.dir === null ? null : resolve(configDir, parsed.policy.dir) },
     log: parsed.log,
   });

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ApiCaller } from '../api/auth.js';
 import { startApi, type RunningApi } from '../api/server.js';
+import type { ApiTlsOptions } from '../api/tls.js';
 import { parseBundle } from '../identity/bundle.js';
 import { RevocationSet } from '../identity/revocation.js';
 import { nodeIdOfSpiffeId, parseSpiffeId } from '../identity/spiffe-id.js';
@@ -11,7 +13,8 @@ import type { Subject } from '../mapek/actions.js';
 import { MapeK, type ActuatorResult, type AuditEntry as MapekAuditEntry } from '../mapek/loop.js';
 import { fastProfile, rfc8966Profile } from '../mesh/profiles.js';
 import { formatNodeId, type NodeId } from '../wire/ids.js';
-import { loadPolicyFiles, defaultPolicyDir, newPolicyStats, nodeRefFromSpiffeId, watchPolicyDir, type NodeRef, type PolicyDenyRecord, type PolicyEngine } from '../policy/index.js';
+import { callerRefFromSpiffeId, loadPolicyFiles, defaultPolicyDir, newPolicyStats, nodeRefFromSpiffeId, watchPolicyDir, type CallerRef, type NodeRef, type PolicyDenyRecord, type PolicyEngine } from '../policy/index.js';
+import { SvidVerifier } from '../identity/verifier.js';
 import type { NodeKeys } from '../identity/ca.js';
 import type { SvidIdentity } from '../identity/svid.js';
 import type { NodeConfig } from './config.js';
@@ -46,6 +49,11 @@ export function ensureApiToken(path: string): string {
   const token = readFileSync(path, 'utf8').trim();
   if (token.length < 16) throw new StateError(path, `${path}: the API token must be at least 16 characters`);
   return token;
+}
+
+/** The policy's view of an API caller: an operator with its role, or the node or workload its SVID names. */
+function callerRefOf(caller: ApiCaller): CallerRef {
+  return caller.kind === 'operator' ? { kind: 'operator', id: caller.id, role: caller.role } : callerRefFromSpiffeId(caller.spiffeId);
 }
 
 function anchorsOf(enrollment: Enrollment, nowMs: number): readonly TrustAnchor[] {
@@ -213,6 +221,7 @@ export class NodeDaemon {
       onRenewed: (certificate, notAfterMs) => {
         this.svidNotAfterMs = notAfterMs;
         this.runtime.renewCertificate(certificate);
+        this.api?.renewCertificate(certificate);
       },
       revocationMaxAgeMs: config.revocations.maxAgeMs,
       onStaleChange: (stale) => this.onRevocationsStale(stale),
@@ -287,7 +296,8 @@ export class NodeDaemon {
         adminToken,
         host: config.api.listen.host,
         port: config.api.listen.port,
-        authorize: (caller, action) => this.policy.engine.canCallApi(local, { kind: 'operator', id: caller.id, role: caller.role }, action),
+        authorize: (caller, action) => this.policy.engine.canCallApi(local, callerRefOf(caller), action),
+        ...(config.api.mtls ? { tls: this.apiTls() } : {}),
       });
     } catch (error) {
       this.unwatch();
@@ -300,6 +310,26 @@ export class NodeDaemon {
     const detail = `udp ${this.runtime.udpAddresses().join(' ')} tcp ${this.runtime.tcpAddresses().join(' ')} api ${this.api.address}`;
     this.audit('node', 'node.start', 'ok', detail);
     this.log('info', 'started', { nodeId: this.backend.info().nodeId, spiffeId: this.state.enrollment.spiffeId, udp: this.runtime.udpAddresses(), tcp: this.runtime.tcpAddresses(), api: this.api.address });
+  }
+
+  /**
+   * TLS for the API (api.mtls): the node's SVID and key, the bundle's CAs for client chains, and
+   * full SVID validation of each client certificate (both signatures, expiry, revocation). A stale
+   * revocation list cannot vouch for a client SVID any more than for a peer's, so SVIDs are refused
+   * then; the local token still works, so the operator can look at the node.
+   */
+  private apiTls(): ApiTlsOptions {
+    const { enrollment, keys, anchors, revocations } = this.state;
+    const svids = new SvidVerifier({ trustDomain: enrollment.trustDomain, anchors: () => anchors, isRevoked: revocations.isRevoked });
+    return {
+      certificate: enrollment.svid,
+      ed25519Seed: keys.ed25519PrivateKey,
+      clientCas: anchors.map((anchor) => anchor.certificate.der),
+      verifyClient: (certificate) => {
+        if (this.caSync.isRevocationListStale()) throw new Error('the revocation list is stale, so no SVID can be vouched for until a fresh one arrives (the bearer token still works)');
+        return svids.verify(certificate, Date.now()).spiffeId;
+      },
+    };
   }
 
   private audit(actor: string, action: string, outcome: 'ok' | 'denied' | 'failed', detail?: string): void {

@@ -48,7 +48,7 @@ describe('node config: defaults and paths', () => {
         endToEnd: true,
         tcp: { acceptedMax: 256, perAddressMax: 8 },
         revocations: { maxAgeMs: 60_000 },
-        api: { listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/etc/x0t/state/api-token' },
+        api: { listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/etc/x0t/state/api-token', mtls: false },
         policy: { dir: null },
         log: { level: 'info' },
       });
@@ -58,7 +58,7 @@ describe('node config: defaults and paths', () => {
   it('fills in defaults inside a section that sets only some keys', () => {
     const config = parse('discovery:\n  lan: true\napi:\n  tokenFile: /run/x0t/token\npeers:\n  - address: "10.0.0.2:7400"\n');
     expect(config.discovery).toEqual({ lan: true, port: 7399, intervalMs: 5000, group: '239.255.74.70', interface: null });
-    expect(config.api).toEqual({ listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/run/x0t/token' });
+    expect(config.api).toEqual({ listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/run/x0t/token', mtls: false });
     expect(config.peers).toEqual([{ address: { host: '10.0.0.2', port: 7400, family: 4 }, transport: 'udp' }]);
   });
 
@@ -76,7 +76,7 @@ describe('node config: defaults and paths', () => {
       'endToEnd: false',
       'tcp: { acceptedMax: 64, perAddressMax: 2 }',
       'revocations: { maxAgeMs: 120000 }',
-      'api: { listen: "[::1]:0", tokenFile: token }',
+      'api: { listen: "[::1]:0", tokenFile: token, mtls: true }',
       'policy: { dir: /opt/policies }',
       'log: { level: debug }',
     ].join('\n');
@@ -92,7 +92,7 @@ describe('node config: defaults and paths', () => {
     expect([config.profile, config.endToEnd, config.log.level]).toEqual(['rfc8966', false, 'debug']);
     expect(config.tcp).toEqual({ acceptedMax: 64, perAddressMax: 2 });
     expect(config.revocations).toEqual({ maxAgeMs: 120_000 });
-    expect(config.api).toEqual({ listen: { host: '::1', port: 0, family: 6 }, tokenFile: '/var/lib/x0t/token' });
+    expect(config.api).toEqual({ listen: { host: '::1', port: 0, family: 6 }, tokenFile: '/var/lib/x0t/token', mtls: true });
     expect(config.policy.dir).toBe('/opt/policies');
   });
 
@@ -179,6 +179,7 @@ describe('node config: refusals name the field and what was expected', () => {
     ['section set to null', 'discovery:\n', 'discovery', /discovery: expected a mapping, got null/],
     ['tcp.acceptedMax of zero', 'tcp:\n  acceptedMax: 0\n', 'tcp.acceptedMax', /tcp\.acceptedMax: expected an integer in 1\.\.65536 connections, got number 0/],
     ['tcp.perAddressMax above acceptedMax', 'tcp:\n  acceptedMax: 4\n  perAddressMax: 5\n', 'tcp.perAddressMax', /tcp\.perAddressMax: expected at most tcp\.acceptedMax \(4\), got 5/],
+    ['api.mtls as text', 'api:\n  mtls: "on"\n', 'api.mtls', /api\.mtls: expected true or false, got "on"/],
     ['revocations.maxAgeMs not above the poll interval', 'revocations:\n  maxAgeMs: 10000\n', 'revocations.maxAgeMs', /revocations\.maxAgeMs: expected an integer in 10001\.\.2592000000 ms \(more than the revocation poll interval\), got number 10000/],
     ['revocations.maxAgeMs as text', 'revocations:\n  maxAgeMs: 1m\n', 'revocations.maxAgeMs', /revocations\.maxAgeMs: expected an integer .* got "1m"/],
     ['tcp.perAddressMax above the default acceptedMax', 'tcp:\n  perAddressMax: 300\n', 'tcp.perAddressMax', /tcp\.perAddressMax: expected at most tcp\.acceptedMax \(256\), got 300/],
