@@ -5,7 +5,7 @@ import { signRevocationList } from '../../src/identity/revocation.js';
 import type { MeshEvent } from '../../src/mesh/types.js';
 import type { NodeEvent } from '../../src/api/backend.js';
 import { auditLimitMax } from '../../src/api/schemas.js';
-import { DaemonBackend, type DaemonFacts } from '../../src/node/node-backend.js';
+import { DaemonBackend, subscribersMax, type DaemonFacts } from '../../src/node/node-backend.js';
 import { monotonicEpochClock, type NodeRuntime, type PeerPolicy } from '../../src/node/runtime.js';
 import { auditLogLimitMax, type AuditRecord } from '../../src/node/state-db.js';
 import { nodeId } from '../../src/wire/ids.js';
@@ -273,6 +273,17 @@ describe('NodeRuntime and DaemonBackend before the sockets open', () => {
     expect(backend.setLinkDisabled(99, true)).toBe(false);
     draining = true;
     expect(backend.info().state).toBe('draining');
+    const listeners = Array.from({ length: subscribersMax }, () => backend.subscribe(() => undefined));
+    expect(() => backend.subscribe(() => undefined)).toThrow(`events: at most ${subscribersMax} subscribers at once`);
+    for (const unsubscribe of listeners) unsubscribe();
+  });
+
+  it('shows a configured link nobody answers on as unusable, at cost 65535 without loss, and the node as not ready', async () => {
+    const mesh = new TestMesh();
+    const runtime = await started(mesh.runtime(mesh.identity(1), [9]));
+    const backend = new DaemonBackend(runtime, facts(1));
+    expect(backend.neighbours()).toEqual([expect.objectContaining({ peerNodeId: null, peerSpiffeId: null, secured: false, usable: false, cost: 0xffff, loss: 0, rttMs: 0 })]);
+    expect(backend.ready()).toBe(false);
   });
 });
 
