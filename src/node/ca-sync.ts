@@ -102,11 +102,15 @@ export class CaSync {
     return this.connection() !== null && this.revocationListAgeMs() > this.maxAgeMs;
   }
 
-  /** Starts polling and schedules the first renewal; nothing happens without a CA URL. */
-  start(): void {
-    if (this.connection() === null) return;
-    void this.pollRevocations();
+  /**
+   * Starts polling and schedules the first renewal; nothing happens without a CA URL. Resolves
+   * once the first poll is done, successful or not (it never rejects).
+   */
+  start(): Promise<void> {
+    if (this.connection() === null) return Promise.resolve();
+    const first = this.pollRevocations();
     this.scheduleRenewal(renewalAtMs(this.identity));
+    return first;
   }
 
   /** Stops every timer. */

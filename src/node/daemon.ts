@@ -35,6 +35,12 @@ import { readEnrollment, readNodeKeys, StateError, type Enrollment } from './sta
 export const drainGraceMs = 2000;
 /** A deny of the same action and principal is written to the audit log at most this often. */
 export const denyAuditIntervalMs = 60_000;
+/**
+ * How long a node without a fresh revocation list waits for its first fetch before it opens its
+ * sockets. Until a fresh list is in it refuses new peers anyway, and a refused peer comes back
+ * only after its announcement backoff (up to 8 s), so opening later is joining sooner.
+ */
+export const firstRevocationWaitMs = 5000;
 /** Bytes of a generated API token (base64url: 43 characters). */
 export const apiTokenBytes = 32;
 
@@ -155,6 +161,8 @@ export class NodeDaemon {
   private apiUrl = '';
   private unwatch: () => void = () => undefined;
   private svidNotAfterMs: number;
+  /** The node's current SVID (DER): the enrolled one, then each renewal. */
+  private svid: Uint8Array;
   private draining = false;
   private stopping: Promise<void> | null = null;
   private resolveStopped: () => void = () => undefined;
@@ -167,6 +175,7 @@ export class NodeDaemon {
     const { config, enrollment } = state;
     this.db = state.db;
     this.svidNotAfterMs = state.svid.notAfterMs;
+    this.svid = enrollment.svid;
     this.stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
     const local = nodeRefFromSpiffeId(enrollment.spiffeId);
     this.policy = new PolicyHolder(config.policy.dir ?? defaultPolicyDir(), local, (record) => this.onDeny(record));
@@ -220,6 +229,7 @@ export class NodeDaemon {
       svid: state.svid,
       onRenewed: (certificate, notAfterMs) => {
         this.svidNotAfterMs = notAfterMs;
+        this.svid = certificate;
         this.runtime.renewCertificate(certificate);
         this.api?.renewCertificate(certificate);
       },
@@ -286,19 +296,9 @@ export class NodeDaemon {
       // Inside the try: a bad token file or an unwatchable policy directory must close the database too.
       const adminToken = ensureApiToken(config.api.tokenFile);
       this.unwatch = watchPolicyDir(this.policy.dir, (engine) => this.onPolicyReload(engine), (error) => this.onPolicyError(error), this.policy.hooks());
-      // The first revocation fetch goes out before the sockets open: until a fresh list is in,
-      // new peers are refused, so the sooner it arrives the sooner the node joins.
-      this.caSync.start();
+      await this.startCaSync();
       await this.runtime.start();
-      const local = nodeRefFromSpiffeId(this.state.enrollment.spiffeId);
-      this.api = await startApi({
-        backend: this.backend,
-        adminToken,
-        host: config.api.listen.host,
-        port: config.api.listen.port,
-        authorize: (caller, action) => this.policy.engine.canCallApi(local, callerRefOf(caller), action),
-        ...(config.api.mtls ? { tls: this.apiTls() } : {}),
-      });
+      this.api = await this.startApi(adminToken);
     } catch (error) {
       this.unwatch();
       this.caSync.stop();
@@ -312,17 +312,43 @@ export class NodeDaemon {
     this.log('info', 'started', { nodeId: this.backend.info().nodeId, spiffeId: this.state.enrollment.spiffeId, udp: this.runtime.udpAddresses(), tcp: this.runtime.tcpAddresses(), api: this.api.address });
   }
 
+  /** Starts the CA sync; without a fresh saved list, waits up to firstRevocationWaitMs for the first fetch (see there). */
+  private async startCaSync(): Promise<void> {
+    const first = this.caSync.start();
+    if (!this.caSync.isRevocationListStale()) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([first, new Promise<void>((resolve) => (timer = setTimeout(resolve, firstRevocationWaitMs)))]);
+    clearTimeout(timer);
+  }
+
+  /** Starts the API, authorized by the Cedar policy, over TLS with api.mtls. */
+  private async startApi(adminToken: string): Promise<RunningApi> {
+    const { config, enrollment } = this.state;
+    const local = nodeRefFromSpiffeId(enrollment.spiffeId);
+    const api = await startApi({
+      backend: this.backend,
+      adminToken,
+      host: config.api.listen.host,
+      port: config.api.listen.port,
+      authorize: (caller, action) => this.policy.engine.canCallApi(local, callerRefOf(caller), action),
+      ...(config.api.mtls ? { tls: this.apiTls(this.svid) } : {}),
+    });
+    // The CA sync already runs: a renewal that landed while the API was starting is served from now on.
+    api.renewCertificate(this.svid);
+    return api;
+  }
+
   /**
    * TLS for the API (api.mtls): the node's SVID and key, the bundle's CAs for client chains, and
    * full SVID validation of each client certificate (both signatures, expiry, revocation). A stale
    * revocation list cannot vouch for a client SVID any more than for a peer's, so SVIDs are refused
    * then; the local token still works, so the operator can look at the node.
    */
-  private apiTls(): ApiTlsOptions {
+  private apiTls(certificate: Uint8Array): ApiTlsOptions {
     const { enrollment, keys, anchors, revocations } = this.state;
     const svids = new SvidVerifier({ trustDomain: enrollment.trustDomain, anchors: () => anchors, isRevoked: revocations.isRevoked });
     return {
-      certificate: enrollment.svid,
+      certificate,
       ed25519Seed: keys.ed25519PrivateKey,
       clientCas: anchors.map((anchor) => anchor.certificate.der),
       verifyClient: (certificate) => {
