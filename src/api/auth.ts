@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ApiError } from './errors.js';
+import type { PresentedCertificate } from './tls.js';
 
 /** What a caller asks to do; the daemon's Cedar policy decides per action. */
 export type ApiAction = 'apiRead' | 'apiPing' | 'apiSend' | 'apiEvents' | 'apiDrain' | 'apiLinks';
@@ -11,13 +12,19 @@ export interface OperatorCaller {
   readonly id: string;
 }
 
+/** A holder of an X509-SVID of the mesh (a node, an operator, a program), authenticated by mTLS. */
+export interface WorkloadCaller {
+  readonly kind: 'workload';
+  readonly spiffeId: string;
+  /** The SPIFFE ID again, so that messages and logs can name any caller by `id`. */
+  readonly id: string;
+}
+
 /**
- * Who made a request. Today only operators with a bearer token. The mTLS seam: when the API
- * listens with TLS and asks for client certificates, a verified X509-SVID becomes a second
- * kind here (`{ kind: 'workload'; spiffeId }`), produced in `authenticate` before bearer
- * tokens are looked at, and the `authorize` callback receives it unchanged.
+ * Who made a request: an operator with a bearer token, or, when the API serves TLS, the holder
+ * of a client certificate (a verified X509-SVID). The `authorize` callback receives it unchanged.
  */
-export type ApiCaller = OperatorCaller;
+export type ApiCaller = OperatorCaller | WorkloadCaller;
 
 /** The policy's answer for one caller and action. */
 export interface ApiDecision {
@@ -61,7 +68,7 @@ export class TokenAuthenticator {
   }
 
   /** The caller that `authorization` (the header's value) proves; throws ApiError 'unauthorized' otherwise. */
-  authenticate(authorization: string | undefined): ApiCaller {
+  authenticate(authorization: string | undefined): OperatorCaller {
     if (authorization === undefined || authorization === '') {
       throw new ApiError('unauthorized', 'missing Authorization header: expected "Bearer <token>"');
     }
@@ -83,4 +90,33 @@ function checkToken(name: string, token: string): void {
   if (token.length < apiTokenCharsMin || !/^[!-~]+$/.test(token)) {
     throw new RangeError(`buildApi: ${name}: expected at least ${apiTokenCharsMin} printable ASCII characters without spaces`);
   }
+}
+
+/**
+ * The caller of a request, from its client certificate (when the API serves TLS and one was
+ * presented) or else its bearer token. A request must carry one credential: a certificate and an
+ * Authorization header together are refused rather than one silently ignored, and a certificate
+ * that does not verify is refused even next to a good token. Throws ApiError 'unauthorized'.
+ */
+export function authenticateRequest(
+  tokens: TokenAuthenticator,
+  request: { readonly authorization: string | undefined; readonly certificate: PresentedCertificate | null; readonly tls: boolean },
+  verifyClient: ((certificate: Uint8Array) => string) | undefined,
+): ApiCaller {
+  const { authorization, certificate } = request;
+  if (certificate === null || verifyClient === undefined) {
+    if (request.tls && (authorization === undefined || authorization === '')) {
+      throw new ApiError('unauthorized', 'no credentials: expected a client certificate (an X509-SVID of the mesh) or an Authorization header "Bearer <token>"');
+    }
+    return tokens.authenticate(authorization);
+  }
+  if (authorization !== undefined) throw new ApiError('unauthorized', 'a client certificate and an Authorization header: send one credential, not both');
+  if (certificate.chainError !== null) throw new ApiError('unauthorized', `client certificate refused: its chain does not verify under the mesh CA (${certificate.chainError})`);
+  let spiffeId: string;
+  try {
+    spiffeId = verifyClient(certificate.der);
+  } catch (error) {
+    throw new ApiError('unauthorized', `client certificate refused: ${(error as Error).message}`);
+  }
+  return { kind: 'workload', spiffeId, id: spiffeId };
 }

@@ -151,6 +151,16 @@ export interface NodeCounters {
    * certificate requests and answers, and neighbour-windows left undecided (docs/mapek.md).
    */
   readonly mapekReports: Readonly<Record<string, number>>;
+  /** Accepted TCP connections closed at once without a byte, by reason (perAddress, total). */
+  readonly tcpConnectionsRefused: Readonly<Record<string, number>>;
+  /** TCP connections open now, by direction (accepted, dialled). */
+  readonly tcpConnections: Readonly<Record<string, number>>;
+  /** Seconds since the newest verified revocation list was issued (Infinity before the first). */
+  readonly revocationListAgeS: number;
+  /** True while that list is older than revocations.maxAgeMs: new peer sessions are refused. */
+  readonly revocationListStale: boolean;
+  /** Peers without a session refused because the revocation list was stale. */
+  readonly newPeersRefused: number;
 }
 
 /** An incident of the node's self-healing loop (MAPE-K). */

@@ -51,6 +51,8 @@ const mirroredCounters: readonly MirroredCounter[] = [
   { name: 'data_bytes_sent_total', help: 'Bytes of data traffic sent', read: (c) => ({ '': c.dataBytesSent }) },
   { name: 'mapek_decisions_total', help: 'Decisions of the self-healing loop, by kind (incidentOpened, actionStarted, actionFailed, ...)', label: 'decision', read: (c) => c.mapekDecisions },
   { name: 'mapek_reports_total', help: 'Transit reports of the self-healing loop, by outcome (published, accepted, relayed, forged, undecided, ...)', label: 'outcome', read: (c) => c.mapekReports },
+  { name: 'new_peers_refused_total', help: 'Peers without a session refused because the revocation list was stale', read: (c) => ({ '': c.newPeersRefused }) },
+  { name: 'tcp_connections_refused_total', help: 'Accepted TCP connections closed at once without a byte, by reason (perAddress: the address had its share open; total: the listener was full)', label: 'reason', read: (c) => c.tcpConnectionsRefused },
 ];
 
 /** Builds the registry of one node's metrics, fed from `backend` whenever it is scraped. */
@@ -69,6 +71,16 @@ export function createMetrics(backend: NodeBackend, options: MetricsOptions = {}
       for (const [state, count] of Object.entries(backend.counters().incidents)) this.set({ state }, count);
     },
   });
+  new Gauge({
+    name: `${metricsPrefix}tcp_connections`,
+    help: 'TCP connections open now, by direction (accepted, dialled)',
+    labelNames: ['direction'],
+    registers: [registry],
+    collect() {
+      for (const [direction, count] of Object.entries(backend.counters().tcpConnections)) this.set({ direction }, count);
+    },
+  });
+  registerRevocationGauges(registry, backend);
   for (const spec of mirroredCounters) registerMirroredCounter(registry, backend, spec);
   new Histogram({
     name: `${metricsPrefix}recovery_seconds`,
@@ -118,6 +130,25 @@ function perLinkGauge(registry: Registry, backend: NodeBackend, name: string, he
       for (const n of backend.neighbours()) {
         if (n.peerNodeId !== null) this.set({ peer: n.peerNodeId, link: String(n.link) }, value(n));
       }
+    },
+  });
+}
+
+function registerRevocationGauges(registry: Registry, backend: NodeBackend): void {
+  new Gauge({
+    name: `${metricsPrefix}revocation_list_age_seconds`,
+    help: 'Seconds since the newest verified revocation list was issued (+Inf before the first)',
+    registers: [registry],
+    collect() {
+      this.set(backend.counters().revocationListAgeS);
+    },
+  });
+  new Gauge({
+    name: `${metricsPrefix}revocation_list_stale`,
+    help: '1 while the revocation list is older than revocations.maxAgeMs (new peer sessions refused, not ready), else 0',
+    registers: [registry],
+    collect() {
+      this.set(backend.counters().revocationListStale ? 1 : 0);
     },
   });
 }

@@ -1,17 +1,20 @@
 /**
- * The node daemon's HTTP API: fastify with bearer-token authentication, the daemon's policy
- * hook on every route but health and the OpenAPI document, JSON error bodies with stable
- * codes (errors.ts), and Prometheus metrics from a per-instance registry.
+ * The node daemon's HTTP API: fastify with bearer-token authentication (and, with `tls`, HTTPS
+ * with client X509-SVIDs: tls.ts), the daemon's policy hook on every route but health and the
+ * OpenAPI document, JSON error bodies with stable codes (errors.ts), and Prometheus metrics from
+ * a per-instance registry.
  */
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler } from 'fastify';
-import { TokenAuthenticator, type ApiAction, type ApiAuthorize, type ApiOnDenied } from './auth.js';
+import { authenticateRequest, TokenAuthenticator, type ApiAction, type ApiAuthorize, type ApiOnDenied } from './auth.js';
 import type { NodeBackend } from './backend.js';
 import { ApiError, type ApiErrorCode } from './errors.js';
 import { sseHeartbeatMsDefault, type SseStream } from './events.js';
 import { createMetrics } from './metrics.js';
 import { readOpenapiDocument } from './openapi.js';
 import { registerRoutes } from './routes.js';
+import { httpsServerOptions, presentedCertificate, type ApiTlsOptions } from './tls.js';
 
 /** Largest request body accepted, in bytes: a send of 1024 payload bytes is about 1.4 KiB of JSON. */
 export const requestBodyBytesMax = 4096;
@@ -39,6 +42,8 @@ export interface ApiOptions {
   readonly processMetrics?: boolean;
   /** Time between heartbeat comments on event streams. Default sseHeartbeatMsDefault (15 s). */
   readonly sseHeartbeatMs?: number;
+  /** Serve HTTPS with the node's SVID and accept client SVIDs (mTLS) besides bearer tokens. Default: plain HTTP. */
+  readonly tls?: ApiTlsOptions;
 }
 
 /** Options of startApi: buildApi's plus where to listen. */
@@ -51,9 +56,11 @@ export interface StartApiOptions extends ApiOptions {
 
 /** A listening API. */
 export interface RunningApi {
-  /** Base URL with the real port, e.g. http://127.0.0.1:7480 or http://[::1]:7480. */
+  /** Base URL with the real port, e.g. http://127.0.0.1:7480, http://[::1]:7480 or (TLS) https://127.0.0.1:7480. */
   readonly address: string;
   readonly app: FastifyInstance;
+  /** Serves `certificate` (a renewed SVID for the same key, DER) from the next TLS handshake on; without TLS, nothing. */
+  renewCertificate(certificate: Uint8Array): void;
   /** Ends open event streams and stops listening. */
   close(): Promise<void>;
 }
@@ -77,6 +84,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const sseHeartbeatMs = options.sseHeartbeatMs ?? sseHeartbeatMsDefault;
   if (!Number.isInteger(sseHeartbeatMs) || sseHeartbeatMs < 1) throw new RangeError(`buildApi: sseHeartbeatMs: expected a positive integer, got ${sseHeartbeatMs}`);
   const app = Fastify({
+    // fastify types an https instance apart; its request and reply are the ones routes use.
+    ...(options.tls === undefined ? {} : { https: httpsServerOptions(options.tls) as object }),
     logger: options.logger ?? false,
     bodyLimit: requestBodyBytesMax,
     exposeHeadRoutes: false,
@@ -129,22 +138,33 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
     await app.close();
     throw error;
   }
-  return { address: baseUrl(app.server.address() as AddressInfo), app, close: () => app.close() };
+  const tls = options.tls;
+  return {
+    address: baseUrl(app.server.address() as AddressInfo, tls !== undefined),
+    app,
+    renewCertificate: (certificate) => {
+      if (tls !== undefined) (app.server as unknown as HttpsServer).setSecureContext(httpsServerOptions({ ...tls, certificate }));
+    },
+    close: () => app.close(),
+  };
 }
 
-/** The base URL of a listening socket: http://host:port, with an IPv6 host in brackets. */
-export function baseUrl({ address, port, family }: AddressInfo): string {
-  return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+/** The base URL of a listening socket: http://host:port (https with `secure`), with an IPv6 host in brackets. */
+export function baseUrl({ address, port, family }: AddressInfo, secure = false): string {
+  return `${secure ? 'https' : 'http'}://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
 }
 
 /**
  * The onRequest hook of a protected route. It runs before the body is read, so an
- * unauthenticated or denied request costs no parsing. The mTLS seam: a verified client SVID
- * would be turned into a caller here, ahead of the bearer token (see ApiCaller).
+ * unauthenticated or denied request costs no parsing. A client certificate is looked at first
+ * (and verified on every request, so a revocation takes effect on a kept-alive connection too),
+ * then the bearer token (authenticateRequest).
  */
 function guard(authenticator: TokenAuthenticator, options: ApiOptions, action: ApiAction): onRequestHookHandler {
+  const tls = options.tls !== undefined;
   return async (request) => {
-    const caller = authenticator.authenticate(request.headers.authorization);
+    const certificate = tls ? presentedCertificate(request.raw.socket) : null;
+    const caller = authenticateRequest(authenticator, { authorization: request.headers.authorization, certificate, tls }, options.tls?.verifyClient);
     const decision = options.authorize(caller, action);
     if (decision.allowed) return;
     const policyIds = [...decision.policyIds];

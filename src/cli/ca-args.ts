@@ -40,3 +40,11 @@ export function caPassphrase(io: CliIo, env: NodeJS.ProcessEnv): string {
 export function pinText(sha256Bytes: Uint8Array): string {
   return Buffer.from(sha256Bytes).toString('hex');
 }
+
+/** Parses a duration like 30s, 10m, 1h or 2d into milliseconds. */
+export function parseDurationMs(flag: string, text: string): number {
+  const match = /^(\d+)(s|m|h|d)$/.exec(text);
+  if (match === null) throw new UsageError(`${flag}: expected a duration like 30s, 10m, 1h or 2d, got ${JSON.stringify(text)}`);
+  const unitMs = { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unitMs;
+}

@@ -1,8 +1,7 @@
 import { sha256 } from '../crypto/hash.js';
 import { readCaCertificate } from '../node/ca-store.js';
 import { CaServiceError, startCaService } from '../node/ca-service.js';
-import { parseDurationMs } from './ca.js';
-import { caPassphrase, parseCaFlags, pinText, requiredFlag } from './ca-args.js';
+import { caPassphrase, parseCaFlags, parseDurationMs, pinText, requiredFlag } from './ca-args.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 

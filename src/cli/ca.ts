@@ -4,15 +4,16 @@ import { joinTokenTtlMsDefault } from '../identity/join-token.js';
 import { formatSpiffeId } from '../identity/spiffe-id.js';
 import { initCaDirectory, openCaDirectory, readTokens, saveTokens, withCaLock } from '../node/ca-store.js';
 import { caList, caRevoke } from './ca-admin.js';
-import { caPassphrase as passphrase, parseCaFlags, pinText, requiredFlag as required, type CaFlags } from './ca-args.js';
+import { caPassphrase as passphrase, parseCaFlags, parseDurationMs, pinText, requiredFlag as required, type CaFlags } from './ca-args.js';
+import { caIssue } from './ca-issue.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 
-export { caPassphraseEnv } from './ca-args.js';
+export { caPassphraseEnv, parseDurationMs } from './ca-args.js';
 
 const random = (bytes: number): Uint8Array => new Uint8Array(randomBytes(bytes));
 
-/** `x0tta6bl4 ca <verb>`: init, join-token, revoke, list (`ca serve` runs until stopped: see ca-serve.ts). */
+/** `x0tta6bl4 ca <verb>`: init, join-token, revoke, list, issue (`ca serve` runs until stopped: see ca-serve.ts). */
 export function caCommand(verb: string | undefined, argv: readonly string[], io: CliIo, env: NodeJS.ProcessEnv = process.env): number {
   switch (verb) {
     case 'init':
@@ -23,8 +24,10 @@ export function caCommand(verb: string | undefined, argv: readonly string[], io:
       return caRevoke(argv, io, env);
     case 'list':
       return caList(argv, io);
+    case 'issue':
+      return caIssue(argv, io, env);
     default:
-      throw new UsageError(`ca: expected init or join-token, got ${verb === undefined ? 'nothing' : JSON.stringify(verb)} (verbs: init, join-token, serve, revoke, list)`);
+      throw new UsageError(`ca: expected init or join-token, got ${verb === undefined ? 'nothing' : JSON.stringify(verb)} (verbs: init, join-token, serve, revoke, list, issue)`);
   }
 }
 
@@ -47,14 +50,6 @@ function caInit(argv: readonly string[], io: CliIo, env: NodeJS.ProcessEnv): num
   if (values.json === true) io.stdout(`${JSON.stringify(summary)}\n`);
   else io.stdout(`created the mesh CA of ${trustDomain} in ${dir}\n  CA certificate sha256 ${summary.certificateSha256}\n  valid until ${summary.notAfter}\n  keys: Ed25519 + ML-DSA-65, encrypted with your passphrase (scrypt, AES-256-GCM)\n`);
   return 0;
-}
-
-/** Parses a duration like 30s, 10m, 1h or 2d into milliseconds. */
-export function parseDurationMs(flag: string, text: string): number {
-  const match = /^(\d+)(s|m|h|d)$/.exec(text);
-  if (match === null) throw new UsageError(`${flag}: expected a duration like 30s, 10m, 1h or 2d, got ${JSON.stringify(text)}`);
-  const unitMs = { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
-  return Number(match[1]) * unitMs;
 }
 
 function caJoinToken(argv: readonly string[], io: CliIo, env: NodeJS.ProcessEnv): number {

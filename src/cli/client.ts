@@ -2,12 +2,16 @@
  * `x0tta6bl4 status|neighbours|routes|ping|traceroute|link|audit`: front ends that call the
  * HTTP API of a local node (src/api) and print its answers as tables, or as raw JSON with --json.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { AuditInfo, IncidentInfo, NeighbourInfo, NodeInfo, PingResult, RouteInfo, TraceHop } from '../api/backend.js';
 import { auditLimitMax, auditLimitMin, isoDateTime, isoDateTimeMessage, pingCountDefault, pingCountMax, pingCountMin, pingIntervalMsDefault, replyTimeoutMsDefault, traceMaxHopsDefault, traceMaxHopsMax, traceMaxHopsMin } from '../api/schemas.js';
+import { trustAnchorOf, type TrustAnchor } from '../identity/svid.js';
+import { readClientIdentity } from '../node/state-dir.js';
 import { parseNodeId } from '../wire/ids.js';
 import { UsageError } from './errors.js';
+import { HttpFailure, httpCall, type ClientTls } from './http.js';
 import type { CliIo } from './io.js';
 
 /** Environment variable holding the API token when --token-file is not given. */
@@ -45,8 +49,14 @@ export const clientCommandsUsage = `  status                      show the local
 
 /** Lines for the usage text of a client command's error. */
 export const clientUsageText = `${clientCommandsUsage}Options of status / neighbours / routes / ping / traceroute / link / audit / incidents / actions:
-  --api URL                   the node API (default ${apiUrlDefault})
+  --api URL                   the node API (default ${apiUrlDefault}; https:// for a node
+                              with api.mtls)
   --token-file PATH           file holding the API token (default: $${apiTokenEnv})
+  --identity DIR              call as the SVID in DIR (keys.json, svid.der, ca.der: a node's
+                              state directory or one made by \`ca issue\`) instead of a token;
+                              needs an https --api
+  --ca FILE                   the mesh CA certificate (DER or PEM) the node's certificate must
+                              chain to, for https with a token (default with --identity: its ca.der)
   --json                      print the API's JSON answer as is
 `;
 
@@ -65,7 +75,10 @@ export class ClientError extends Error {
 
 interface ClientOptions {
   readonly api: string;
-  readonly token: string;
+  /** The bearer token, or null when calling with a client SVID. */
+  readonly token: string | null;
+  /** How to check the node (and present our SVID) over https; undefined for http. */
+  readonly tls: ClientTls | undefined;
   readonly json: boolean;
   readonly positionals: readonly string[];
   readonly count: number | undefined;
@@ -129,6 +142,8 @@ async function drain(options: ClientOptions, io: CliIo): Promise<number> {
 const optionSpec = {
   api: { type: 'string' },
   'token-file': { type: 'string' },
+  identity: { type: 'string' },
+  ca: { type: 'string' },
   json: { type: 'boolean' },
   count: { type: 'string' },
   'max-hops': { type: 'string' },
@@ -153,9 +168,10 @@ function parseClientOptions(command: ClientCommand, argv: readonly string[], env
       throw new UsageError(`${command}: --${option} is an option of ${owners.join(' and ')} only`);
     }
   }
+  const api = apiUrl(values.api ?? apiUrlDefault);
   return {
-    api: apiUrl(values.api ?? apiUrlDefault),
-    token: readToken(values['token-file'], env),
+    api,
+    ...accessOf(api, values, env),
     json: values.json ?? false,
     positionals,
     count: integerFlag('--count', values.count, pingCountMin, pingCountMax),
@@ -216,6 +232,64 @@ function apiUrl(text: string): string {
   return text.replace(/\/+$/, '');
 }
 
+/**
+ * How the CLI proves who it is and checks the node: a bearer token, or a client SVID
+ * (--identity, over https only); over https the node's certificate must be a node SVID of the
+ * mesh CA (--ca, or the identity's ca.der).
+ */
+function accessOf(api: string, values: { readonly 'token-file'?: string; readonly identity?: string; readonly ca?: string }, env: NodeJS.ProcessEnv): Pick<ClientOptions, 'token' | 'tls'> {
+  const secure = new URL(api).protocol === 'https:';
+  if (values.identity !== undefined) {
+    if (values['token-file'] !== undefined) throw new UsageError('--identity and --token-file: call with one credential, not both');
+    if (!secure) throw new UsageError(`--identity: a client SVID is presented over TLS only: expected an https --api (a node with api.mtls: true), got ${api}`);
+    const identity = readIdentity(values.identity);
+    const anchor = values.ca === undefined ? anchorOf(`--identity: ${values.identity}/ca.der`, identity.caCertificate) : readCaFile(values.ca);
+    return { token: null, tls: { anchor, client: { certificate: identity.svid, ed25519Seed: identity.keys.ed25519PrivateKey } } };
+  }
+  const token = readToken(values['token-file'], env);
+  if (!secure) {
+    if (values.ca !== undefined) throw new UsageError(`--ca: checks the node's certificate over TLS only: expected an https --api, got ${api}`);
+    return { token, tls: undefined };
+  }
+  if (values.ca === undefined) throw new UsageError(`--api ${api}: pass --ca FILE (the mesh CA certificate, ca.der in a state directory) or --identity DIR, to check the node's certificate`);
+  return { token, tls: { anchor: readCaFile(values.ca) } };
+}
+
+function readIdentity(dir: string): ReturnType<typeof readClientIdentity> {
+  try {
+    return readClientIdentity(dir);
+  } catch (error) {
+    throw new UsageError(`--identity: ${(error as Error).message}`);
+  }
+}
+
+/** The mesh CA from --ca: a certificate file in DER (ca.der) or PEM. */
+function readCaFile(path: string): TrustAnchor {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new UsageError(`--ca: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  let der: Uint8Array = new Uint8Array(bytes);
+  if (bytes.subarray(0, 11).toString('latin1') === '-----BEGIN ') {
+    try {
+      der = new Uint8Array(new X509Certificate(bytes).raw);
+    } catch (error) {
+      throw new UsageError(`--ca: ${path}: not a PEM certificate: ${(error as Error).message}`);
+    }
+  }
+  return anchorOf(`--ca: ${path}`, der);
+}
+
+function anchorOf(what: string, der: Uint8Array): TrustAnchor {
+  try {
+    return trustAnchorOf(der, Date.now());
+  } catch (error) {
+    throw new UsageError(`${what}: not a mesh CA certificate: ${(error as Error).message}`);
+  }
+}
+
 function readToken(path: string | undefined, env: NodeJS.ProcessEnv): string {
   let token: string;
   if (path !== undefined) {
@@ -228,7 +302,7 @@ function readToken(path: string | undefined, env: NodeJS.ProcessEnv): string {
     return token;
   }
   token = env[apiTokenEnv]?.trim() ?? '';
-  if (token === '') throw new UsageError(`no API token: pass --token-file PATH or set ${apiTokenEnv}`);
+  if (token === '') throw new UsageError(`no API token: pass --token-file PATH or set ${apiTokenEnv} (or call with a client SVID: --identity DIR)`);
   return token;
 }
 
@@ -246,32 +320,23 @@ interface Answer<T> {
 
 /** Calls the API; an unreachable node or an error answer is a ClientError naming what happened. */
 async function call<T>(options: ClientOptions, method: 'GET' | 'POST', path: string, timeoutMs: number, body?: unknown): Promise<Answer<T>> {
-  const headers: Record<string, string> = { authorization: `Bearer ${options.token}` };
+  const headers: Record<string, string> = options.token === null ? {} : { authorization: `Bearer ${options.token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  let response: Response;
+  let answer: { status: number; text: string };
   try {
-    const init: RequestInit = { method, headers, signal: AbortSignal.timeout(timeoutMs) };
-    if (body !== undefined) init.body = JSON.stringify(body);
-    response = await fetch(`${options.api}${path}`, init);
+    answer = await httpCall(`${options.api}${path}`, { method, headers, timeoutMs, ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(options.tls === undefined ? {} : { tls: options.tls }) });
   } catch (error) {
-    throw new ClientError('ERR_CLIENT_UNREACHABLE', `cannot reach the node API at ${options.api}: ${fetchFailure(error, timeoutMs)}`);
+    throw new ClientError('ERR_CLIENT_UNREACHABLE', `cannot reach the node API at ${options.api}: ${error instanceof HttpFailure ? error.message : String(error)}`);
   }
-  const text = await response.text();
+  const { status, text } = answer;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new ClientError('ERR_CLIENT_API', `${method} ${path}: HTTP ${response.status} with a body that is not JSON`);
+    throw new ClientError('ERR_CLIENT_API', `${method} ${path}: HTTP ${status} with a body that is not JSON`);
   }
-  if (!response.ok) throw new ClientError('ERR_CLIENT_API', `${method} ${path}: HTTP ${response.status} ${describeError(parsed)}`);
+  if (status < 200 || status > 299) throw new ClientError('ERR_CLIENT_API', `${method} ${path}: HTTP ${status} ${describeError(parsed)}`);
   return { body: parsed as T, text };
-}
-
-function fetchFailure(error: unknown, timeoutMs: number): string {
-  if (error instanceof Error && error.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
-  if (typeof cause?.code === 'string') return cause.code;
-  return error instanceof Error ? error.message : String(error);
 }
 
 function describeError(body: unknown): string {

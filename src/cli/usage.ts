@@ -40,6 +40,10 @@ Commands:
                               revoke a node (or one of its certificates); a running CA
                               service serves the new revocation list at once
   ca list --dir DIR [--json]  enrolled nodes, unused join tokens and revocations (no passphrase)
+  ca issue PATH --dir DIR --out OUT [--ttl 24h] [--json]
+                              issue an SVID (spiffe://<trust domain>PATH, e.g. /operator/alice)
+                              with fresh keys into OUT, for calling node APIs over mTLS
+                              (--identity OUT); revoke it with ca revoke like a node
 ${clientCommandsUsage}  help                        show this text
 
 Options of twin run / twin compare / twin demo:
@@ -55,8 +59,13 @@ Options of twin run / twin compare / twin demo:
   --version                   print the version
 
 Options of status / neighbours / routes / ping / traceroute / link / audit / incidents / actions / node drain:
-  --api URL                   the node API (default http://127.0.0.1:7480)
+  --api URL                   the node API (default http://127.0.0.1:7480; https:// for a node
+                              with api.mtls)
   --token-file PATH           file holding the API token (default: $X0TTA6BL4_API_TOKEN)
+  --identity DIR              call as the SVID in DIR (a node's state directory or one made by
+                              ca issue) instead of a token; needs an https --api
+  --ca FILE                   the mesh CA certificate the node's must chain to, for https with a
+                              token (with --identity: its ca.der unless given)
   --json                      print the API's JSON answer as is
 
 Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.

@@ -283,10 +283,28 @@ export function verifyRevocationList(bytes: Uint8Array, anchors: readonly TrustA
 }
 
 
+/** Whether two lists say the same: trust domain, sequence and entries (issuedAtMs aside). */
+function sameContents(a: RevocationList, b: RevocationList): boolean {
+  return Buffer.from(encodeBody({ ...a, issuedAtMs: 0 })).equals(encodeBody({ ...b, issuedAtMs: 0 }));
+}
+
+/**
+ * Whether `list` replaces `current`: a higher sequence (new contents), or the same sequence and
+ * contents issued later (the CA re-signs its list periodically so that a node can tell a fresh
+ * list from a replayed one). An older list, or an earlier copy of the same one, does not. The
+ * same sequence with other contents means the CA signed two lists with one number.
+ */
+function supersedes(list: RevocationList, current: RevocationList): boolean {
+  if (list.sequence !== current.sequence) return list.sequence > current.sequence;
+  if (!sameContents(list, current)) fail(`two different lists carry sequence ${list.sequence}`, IdentityErrorCode.ERR_REVOCATION_CONFLICT);
+  return list.issuedAtMs > current.issuedAtMs;
+}
+
 /**
  * The revocations a node honours: the newest verified list of its trust domain. It never goes
- * back to an older list, so replaying an old one cannot lift a revocation. Pass `isRevoked` to
- * validateSvid.
+ * back to an older list, so replaying an old one cannot lift a revocation, and it knows how old
+ * its list is (ageMs), so a node can refuse to trust a list an attacker keeps it from renewing.
+ * Pass `isRevoked` to validateSvid.
  */
 export class RevocationSet {
   #list: RevocationList | null = null;
@@ -304,23 +322,28 @@ export class RevocationSet {
   }
 
   /**
-   * Verifies `bytes` and takes the list if its sequence is higher than the one in force; returns
-   * false (and keeps the current list) for an older or the same list. The same sequence with
-   * different contents means the CA signed two lists with one number: ERR_REVOCATION_CONFLICT.
+   * Verifies `bytes` and takes the list if its sequence is higher than the one in force, or if it
+   * is the same list re-issued later (a fresher copy); returns false (and keeps the current list)
+   * for an older list or an equally old or older copy, which is how a replay looks. The same
+   * sequence with different contents means the CA signed two lists with one number:
+   * ERR_REVOCATION_CONFLICT.
    */
   update(bytes: Uint8Array, anchors: readonly TrustAnchor[]): boolean {
     const list = verifyRevocationList(bytes, anchors, this.trustDomain);
     const current = this.#list;
-    if (current !== null && list.sequence <= current.sequence) {
-      if (list.sequence === current.sequence && !Buffer.from(encodeBody(list)).equals(encodeBody(current))) {
-        fail(`two different lists carry sequence ${list.sequence}`, IdentityErrorCode.ERR_REVOCATION_CONFLICT);
-      }
-      return false;
-    }
+    if (current !== null && !supersedes(list, current)) return false;
     this.#list = list;
     this.#serials = new Set(list.entries.flatMap((entry) => (entry.serialHex === null ? [] : [entry.serialHex])));
     this.#identities = new Map(list.entries.flatMap((entry) => (entry.serialHex === null ? [[entry.spiffeId, entry.revokedAtMs] as const] : [])));
     return true;
+  }
+
+  /**
+   * How long ago, at `nowMs`, the list in force was issued: Infinity before the first list, and
+   * 0 for a list issued "in the future" (the CA's clock ahead of ours).
+   */
+  ageMs(nowMs: number): number {
+    return this.#list === null ? Infinity : Math.max(0, nowMs - this.#list.issuedAtMs);
   }
 
   /** True when the list in force revokes the SVID: by its serial, or by its SPIFFE ID if it began before the revocation. */

@@ -149,6 +149,21 @@ export function trustAnchorFrom(der: Uint8Array, trustDomain: string, nowMs: num
 }
 
 /**
+ * A trust anchor from a CA certificate alone, its trust domain read from the certificate's
+ * SPIFFE ID (spiffe://<trust domain>); refused as trustAnchorFrom refuses.
+ */
+export function trustAnchorOf(der: Uint8Array, nowMs: number): TrustAnchor {
+  const uris = uriSansOf(parseCertificate(der));
+  let trustDomain: string;
+  try {
+    trustDomain = parseSpiffeId(uris[0] ?? '').trustDomain;
+  } catch (error) {
+    return fail(IdentityErrorCode.ERR_SVID_SPIFFE_ID, `CA certificate: its URI SAN is not a SPIFFE ID: ${(error as SpiffeIdError).message}`);
+  }
+  return trustAnchorFrom(der, trustDomain, nowMs);
+}
+
+/**
  * Validates a node's X.509-SVID against the trust anchors of `trustDomain` at `nowMs`:
  * structure and leaf rules first, then validity, then both signatures, then revocation.
  */

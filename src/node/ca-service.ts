@@ -45,6 +45,13 @@ export const bundleRefreshHintS = 300;
 export const bundleSequence = 1;
 /** Header that carries the sequence of the served revocation list. */
 export const revocationSequenceHeader = 'x-x0tta6bl4-revocation-sequence';
+/**
+ * The served revocation list is re-signed with a fresh issuedAtMs once it is this old, so nodes
+ * can tell a current list from one an attacker on the path keeps replaying (nodes refuse new
+ * sessions once their list is older than revocations.maxAgeMs, 60 s by default). A re-signing
+ * costs one ML-DSA-65 signature, at most once per interval whatever the request rate.
+ */
+export const revocationRefreshMs = 10_000;
 
 /** Codes of the service's own refusals (identity refusals keep their ERR_TOKEN_*, ERR_SVID_*, ... codes). */
 export const CaServiceErrorCode = {
@@ -165,8 +172,9 @@ export class RenewalReplayCache {
 
 /**
  * The revocation list in force: revocations.json re-read on every use (so `ca revoke` takes
- * effect at once), verified under the CA, never going back to a lower sequence. Before the first
- * revocation it is an empty list of sequence 0 and issuedAtMs 0, the same bytes on every start.
+ * effect at once), verified under the CA, never going back to a lower sequence, and re-signed
+ * with a fresh issuedAtMs (same sequence, same entries) once it is revocationRefreshMs old.
+ * Before the first revocation it is an empty list of sequence 0.
  */
 class RevocationSource {
   readonly set: RevocationSet;
@@ -183,8 +191,8 @@ class RevocationSource {
     this.set.update(this.#served, [ca.anchor]);
   }
 
-  /** The signed list to serve and honour now; a bad file is logged and the last good list kept. */
-  current(): { bytes: Uint8Array; sequence: number } {
+  /** The signed list to serve and honour at `nowMs`; a bad file is logged and the last good list kept. */
+  current(nowMs: number): { bytes: Uint8Array; sequence: number } {
     try {
       const stored = readRevocations(this.dir);
       if (stored !== null && !(this.#lastFile !== null && Buffer.from(stored.signedList).equals(this.#lastFile))) {
@@ -194,7 +202,21 @@ class RevocationSource {
     } catch (error) {
       this.log(`revocations.json refused, still serving sequence ${this.set.list!.sequence}: ${(error as Error).message}`);
     }
+    this.refresh(nowMs);
     return { bytes: this.#served, sequence: this.set.list!.sequence };
+  }
+
+  /**
+   * Re-signs the list in force with issuedAtMs = nowMs once it is revocationRefreshMs old. Only
+   * in memory: the file keeps the list `ca revoke` wrote, whose sequence the next revocation
+   * follows. A clock that went back (the list issued after nowMs) waits until it catches up.
+   */
+  private refresh(nowMs: number): void {
+    const list = this.set.list!;
+    if (nowMs - list.issuedAtMs < revocationRefreshMs) return;
+    const fresh = signRevocationList(this.ca, { ...list, issuedAtMs: nowMs });
+    this.set.update(fresh, [this.ca.anchor]);
+    this.#served = fresh;
   }
 }
 
@@ -236,8 +258,8 @@ class CaAuthority {
     return { status: 200, type: 'application/json', body: this.#bundleJson };
   }
 
-  revocations(): Reply {
-    const { bytes, sequence } = this.#revocations.current();
+  revocations(nowMs: number): Reply {
+    const { bytes, sequence } = this.#revocations.current(nowMs);
     return octets(bytes, { [revocationSequenceHeader]: String(sequence) });
   }
 
@@ -264,7 +286,7 @@ class CaAuthority {
     const hashHex = Buffer.from(sha256(body)).toString('hex');
     if (this.#replay.has(hashHex, nowMs)) throw new IdentityError(IdentityErrorCode.ERR_RENEWAL_REPLAY, 'renewal request: already served; sign a fresh one');
     const request = decodeRenewalRequest(body);
-    this.#revocations.current();
+    this.#revocations.current(nowMs);
     const identity = checkRenewal(request, { anchors: [ca.anchor], trustDomain: ca.trustDomain, nowMs, isRevoked: this.#revocations.set.isRevoked });
     this.#replay.add(hashHex, request.timestampMs + renewalClockSkewMs, nowMs);
     const svid = issueSvid(ca, identity.path, request.publicKeys, nowMs, this.options.random, this.options.svidTtlMs);
@@ -329,7 +351,7 @@ function routesOf(authority: CaAuthority): ReadonlyMap<string, Route> {
     ['/v1/enroll', { method: 'POST', bodyBytesMax: enrollBodyBytesMax, handle: (body, nowMs) => authority.enroll(body, nowMs) }],
     ['/v1/renew', { method: 'POST', bodyBytesMax: renewBodyBytesMax, handle: (body, nowMs) => authority.renew(body, nowMs) }],
     ['/v1/bundle', { method: 'GET', bodyBytesMax: 0, handle: () => authority.bundle() }],
-    ['/v1/revocations', { method: 'GET', bodyBytesMax: 0, handle: () => authority.revocations() }],
+    ['/v1/revocations', { method: 'GET', bodyBytesMax: 0, handle: (_, nowMs) => authority.revocations(nowMs) }],
   ]);
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { notBeforeSkewMs, type NodeKeys } from '../identity/ca.js';
-import type { RevocationSet } from '../identity/revocation.js';
+import type { RevocationList, RevocationSet } from '../identity/revocation.js';
 import { retryAtMs, rotationAtMs } from '../identity/rotation.js';
 import type { SvidIdentity, TrustAnchor } from '../identity/svid.js';
 import { fetchRevocations, renewSvid, type CaConnection } from './enroll-client.js';
@@ -12,10 +12,19 @@ import { replaceSvid, type Enrollment } from './state-dir.js';
  * revocationPollMs, installed when newer, saved so a restart honours it before the CA answers)
  * and its own SVID (renewed at 45-55 % of its lifetime, retried with backoff until it expires).
  * A node enrolled without a CA URL does neither.
+ *
+ * The list's freshness is watched too. The CA re-signs its list every revocationRefreshMs
+ * (ca-service.ts), so a list whose issue time is older than revocationMaxAgeMs means the fetches
+ * have been failing, or someone on the path drops them or answers with an old copy, maybe to keep
+ * a revoked peer admitted. The list is then stale: the daemon refuses new peer sessions and
+ * reports itself not ready until a fresh list arrives (docs/ca.md). Turning stale and fresh again
+ * are logged and audited here.
  */
 
 /** How often the revocation list is fetched. */
 export const revocationPollMs = 10_000;
+/** Default of revocations.maxAgeMs: a list issued longer ago than this is stale. */
+export const revocationMaxAgeMsDefault = 60_000;
 
 /** What CaSync needs. */
 export interface CaSyncOptions {
@@ -31,6 +40,12 @@ export interface CaSyncOptions {
   readonly onRenewed: (certificate: Uint8Array, notAfterMs: number) => void;
   /** Override of revocationPollMs (tests). */
   readonly revocationPollMs?: number;
+  /** A list issued longer ago than this is stale; more than the poll interval. Default revocationMaxAgeMsDefault. */
+  readonly revocationMaxAgeMs?: number;
+  /** Told when the list turns stale (true) and when it is fresh again (false), after the log and audit. */
+  readonly onStaleChange?: (stale: boolean) => void;
+  /** The wall clock the list's age is measured on; default Date.now (tests step their own). */
+  readonly now?: () => number;
 }
 
 const random = (bytes: number): Uint8Array => new Uint8Array(randomBytes(bytes));
@@ -49,22 +64,53 @@ function renewalAtMs(identity: SvidIdentity): number {
 export class CaSync {
   private revocationTimer: NodeJS.Timeout | null = null;
   private renewalTimer: NodeJS.Timeout | null = null;
+  private freshnessTimer: NodeJS.Timeout | null = null;
   private svid: Uint8Array;
   private identity: SvidIdentity;
   private stopped = false;
   /** Renewals that failed in a row. */
   private failures = 0;
+  /** Whether the list was last reported stale. */
+  private reportedStale = false;
+  private readonly pollMs: number;
+  private readonly maxAgeMs: number;
+  private readonly now: () => number;
 
+  /**
+   * Throws a RangeError naming the option when revocationMaxAgeMs is not longer than
+   * revocationPollMs: a list fetched on time must never be stale. (The tests' poll override is
+   * not held to it.)
+   */
   constructor(private readonly options: CaSyncOptions) {
     this.svid = options.enrollment.svid;
     this.identity = options.svid;
+    this.pollMs = options.revocationPollMs ?? revocationPollMs;
+    this.maxAgeMs = options.revocationMaxAgeMs ?? revocationMaxAgeMsDefault;
+    this.now = options.now ?? Date.now;
+    if (!Number.isSafeInteger(this.maxAgeMs) || this.maxAgeMs <= revocationPollMs) {
+      throw new RangeError(`CaSync: revocationMaxAgeMs: expected an integer above the poll interval (${revocationPollMs} ms), got ${this.maxAgeMs}`);
+    }
   }
 
-  /** Starts polling and schedules the first renewal; nothing happens without a CA URL. */
-  start(): void {
-    if (this.connection() === null) return;
-    void this.pollRevocations();
+  /** How old the newest verified revocation list is now, in ms (Infinity before the first). */
+  revocationListAgeMs(): number {
+    return this.options.revocations.ageMs(this.now());
+  }
+
+  /** Whether the list is stale: the node has a CA to fetch from, and its newest list is older than revocationMaxAgeMs. */
+  isRevocationListStale(): boolean {
+    return this.connection() !== null && this.revocationListAgeMs() > this.maxAgeMs;
+  }
+
+  /**
+   * Starts polling and schedules the first renewal; nothing happens without a CA URL. Resolves
+   * once the first poll is done, successful or not (it never rejects).
+   */
+  start(): Promise<void> {
+    if (this.connection() === null) return Promise.resolve();
+    const first = this.pollRevocations();
     this.scheduleRenewal(renewalAtMs(this.identity));
+    return first;
   }
 
   /** Stops every timer. */
@@ -72,6 +118,7 @@ export class CaSync {
     this.stopped = true;
     if (this.revocationTimer !== null) clearTimeout(this.revocationTimer);
     if (this.renewalTimer !== null) clearTimeout(this.renewalTimer);
+    if (this.freshnessTimer !== null) clearTimeout(this.freshnessTimer);
   }
 
   private connection(): CaConnection | null {
@@ -79,25 +126,69 @@ export class CaSync {
     return caUrl === null ? null : { caUrl, anchors: this.options.anchors, trustDomain: this.options.enrollment.trustDomain };
   }
 
-  /** Fetches the revocation list once, installs it when newer, and schedules the next fetch. */
+  /** Fetches the revocation list once, installs it when newer or fresher, checks freshness, and schedules the next fetch. */
   async pollRevocations(): Promise<void> {
     const connection = this.connection();
     if (connection === null || this.stopped) return;
     try {
       const { bytes, list } = await fetchRevocations(connection);
-      if (!this.stopped && this.options.revocations.update(bytes, this.options.anchors)) {
-        this.options.db.saveRevocationList(bytes, list.sequence);
-        this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'revocations.install', subject: connection.caUrl, outcome: 'ok', detail: `sequence ${list.sequence}, ${list.entries.length} entries` });
-        this.options.log('info', 'revocation list installed', { sequence: list.sequence, entries: list.entries.length });
-        this.noteIfRevoked();
-      }
+      if (!this.stopped) this.install(bytes, list, connection.caUrl);
     } catch (error) {
       this.options.log('warn', 'revocation list fetch failed', { error: (error as Error).message });
     }
     if (this.stopped) return;
+    this.checkRevocationFreshness();
     // A poll called from outside (NodeDaemon.syncWithCa) replaces the pending one instead of starting a second chain.
     if (this.revocationTimer !== null) clearTimeout(this.revocationTimer);
-    this.revocationTimer = setTimeout(() => void this.pollRevocations(), this.options.revocationPollMs ?? revocationPollMs);
+    this.revocationTimer = setTimeout(() => void this.pollRevocations(), this.pollMs);
+  }
+
+  /**
+   * Takes a verified list if it is newer than the one in force (new contents, audited) or a fresher
+   * copy of it (the CA's periodic re-signing: saved, so a restart starts fresh, but not audited).
+   * An older list or copy, as a replay would be, changes nothing.
+   */
+  private install(bytes: Uint8Array, list: RevocationList, caUrl: string): void {
+    const before = this.options.revocations.list?.sequence ?? null;
+    if (!this.options.revocations.update(bytes, this.options.anchors)) return;
+    this.options.db.saveRevocationList(bytes, list.sequence);
+    if (list.sequence === before) return;
+    this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'revocations.install', subject: caUrl, outcome: 'ok', detail: `sequence ${list.sequence}, ${list.entries.length} entries` });
+    this.options.log('info', 'revocation list installed', { sequence: list.sequence, entries: list.entries.length });
+    this.noteIfRevoked();
+  }
+
+  /**
+   * Reports the list turning stale or fresh again (log, audit, onStaleChange), and while it is
+   * fresh arms a check for the moment it would turn stale, in case no fresher list comes first.
+   * Runs after every poll, and on that timer.
+   */
+  checkRevocationFreshness(): void {
+    if (this.stopped || this.connection() === null) return;
+    const stale = this.isRevocationListStale();
+    if (stale !== this.reportedStale) {
+      this.reportedStale = stale;
+      this.reportFreshness(stale);
+    }
+    if (this.freshnessTimer !== null) clearTimeout(this.freshnessTimer);
+    this.freshnessTimer = stale ? null : setTimeout(() => this.checkRevocationFreshness(), this.maxAgeMs - this.revocationListAgeMs() + 1);
+  }
+
+  private reportFreshness(stale: boolean): void {
+    const list = this.options.revocations.list;
+    const ageMs = this.revocationListAgeMs();
+    const fields = { sequence: list?.sequence ?? null, ageS: Number.isFinite(ageMs) ? Math.round(ageMs / 1000) : null, maxAgeS: this.maxAgeMs / 1000 };
+    const about = list === null ? 'no revocation list yet' : `sequence ${list.sequence} issued ${new Date(list.issuedAtMs).toISOString()}, ${fields.ageS} s old`;
+    const detail = `${about}; revocations.maxAgeMs ${this.maxAgeMs}`;
+    const subject = this.options.enrollment.caUrl!;
+    if (stale) {
+      this.options.log('error', 'revocation list is stale: new peer sessions are refused until a fresh one arrives', fields);
+      this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'revocations.stale', subject, outcome: 'failed', detail });
+    } else {
+      this.options.log('info', 'revocation list is fresh again: new peer sessions are admitted', fields);
+      this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'revocations.fresh', subject, outcome: 'ok', detail });
+    }
+    this.options.onStaleChange?.(stale);
   }
 
   /** This node's own SVID on the list: its peers will drop it; say so where the operator looks. */

@@ -54,6 +54,14 @@ export interface NodePlacement {
   readonly peerHost: (index: number, peer: number) => string;
   /** Node `index`'s API listen address (host:port). */
   readonly apiListen: (index: number) => string;
+  /** Where the CA service listens (host:port); default 127.0.0.1:0, this namespace's loopback. */
+  readonly caListen?: string;
+  /**
+   * The host node `index` reaches the CA service at (default 127.0.0.1). The node is enrolled
+   * there, and polls its revocation list there: a node that cannot reach it turns stale and
+   * admits no new peers.
+   */
+  readonly caHost?: (index: number) => string;
 }
 
 /** Every node in this process's namespace, on 127.0.0.1 with ephemeral ports. */
@@ -105,7 +113,7 @@ export class LocalCluster {
     const opened = initCaDirectory(caDir, options.trustDomain ?? 'demo.x0tta6bl4.mesh', clusterPassphrase, Date.now(), random);
     const tokens = Array.from({ length: options.nodes }, () => opened.tokens.issue(Date.now(), 600_000, random).token);
     saveTokens(caDir, opened.tokens);
-    const ca = await startCaService({ dir: caDir, passphrase: clusterPassphrase, listen: '127.0.0.1:0' });
+    const ca = await startCaService({ dir: caDir, passphrase: clusterPassphrase, listen: options.placement?.caListen ?? '127.0.0.1:0' });
     const cluster = new LocalCluster(options, ca, Buffer.from(sha256(opened.ca.certificateDer)).toString('hex'));
     try {
       for (let index = 0; index < options.nodes; index++) await cluster.enroll(index, tokens[index]!);
@@ -128,7 +136,9 @@ export class LocalCluster {
   private async enroll(index: number, token: string): Promise<void> {
     const stateDir = join(this.options.root, `node-${index}`);
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const enrolled = await enrollNode({ caUrl: this.ca.address, token, stateDir, caSha256: this.caSha256 });
+    const host = this.placement.caHost?.(index) ?? '127.0.0.1';
+    const caUrl = `http://${host.includes(':') ? `[${host}]` : host}:${new URL(this.ca.address).port}`;
+    const enrolled = await enrollNode({ caUrl, token, stateDir, caSha256: this.caSha256 });
     this.nodes.push({ index, nodeId: formatNodeId(enrolled.nodeId), spiffeId: enrolled.spiffeId, stateDir, udpPort: 0, api: '', token: '', process: null });
   }
 

@@ -3,6 +3,8 @@ import { isIPv6 } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { revocationMaxAgeMsDefault, revocationPollMs } from './ca-sync.js';
+import { tcpAcceptLimitsDefault } from './tcp.js';
 
 /**
  * The node daemon's configuration file (node.yaml): parsed with `yaml`, checked strictly with
@@ -27,6 +29,10 @@ export const hostPortCharsMax = 64;
 export const pathCharsMax = 4096;
 /** Most YAML alias expansions (bounds "billion laughs" documents). */
 export const yamlAliasesMax = 100;
+/** Longest revocations.maxAgeMs (30 days, the longest SVID lifetime): beyond it the check would mean nothing. */
+export const revocationMaxAgeMsMax = 30 * 24 * 3600_000;
+/** Largest tcp.acceptedMax: more open sockets than this would run into the process's file limit first. */
+export const tcpAcceptedMaxLimit = 65_536;
 /** Most problems listed in one ConfigError message; the rest are counted. */
 export const configIssuesReportedMax = 10;
 
@@ -83,7 +89,12 @@ export interface NodeConfig {
   readonly discovery: { readonly lan: boolean; readonly port: number; readonly intervalMs: number; readonly group: string; readonly interface: string | null };
   readonly profile: ProfileName;
   readonly endToEnd: boolean;
-  readonly api: { readonly listen: HostPort; readonly tokenFile: string };
+  /** Limits on accepted TCP connections: in all, and from one remote address (an IPv6 /64). */
+  readonly tcp: { readonly acceptedMax: number; readonly perAddressMax: number };
+  /** A revocation list issued longer ago than maxAgeMs is stale: new peer sessions are refused and the node is not ready. */
+  readonly revocations: { readonly maxAgeMs: number };
+  /** `mtls`: serve HTTPS with the node's SVID and accept client SVIDs besides the token. */
+  readonly api: { readonly listen: HostPort; readonly tokenFile: string; readonly mtls: boolean };
   /** `dir` null means the policies/ directory shipped with the program. */
   readonly policy: { readonly dir: string | null };
   readonly log: { readonly level: LogLevel };
@@ -111,7 +122,9 @@ export const nodeConfigDefaults = deepFreeze({
   discovery: { lan: false, port: 7399, intervalMs: 5000, group: '239.255.74.70', interface: null as string | null },
   profile: 'fast' as ProfileName,
   endToEnd: true,
-  api: { listen: '127.0.0.1:7480', tokenFile: 'api-token' },
+  tcp: { acceptedMax: tcpAcceptLimitsDefault.acceptedMax, perAddressMax: tcpAcceptLimitsDefault.perAddressMax },
+  revocations: { maxAgeMs: revocationMaxAgeMsDefault },
+  api: { listen: '127.0.0.1:7480', tokenFile: 'api-token', mtls: false },
   policy: { dir: null as string | null },
   log: { level: 'info' as LogLevel },
   faultInjection: { dropTransitShare: 0 },
@@ -268,7 +281,17 @@ function ipv4In(first: readonly [number, number], what: string, nullable = false
   });
 }
 
-const apiShape = { listen: endpointSchema('listen').prefault(nodeConfigDefaults.api.listen), tokenFile: pathSchema().prefault(nodeConfigDefaults.api.tokenFile) };
+const tcpShape = {
+  acceptedMax: intIn(1, tcpAcceptedMaxLimit, ' connections').prefault(nodeConfigDefaults.tcp.acceptedMax),
+  perAddressMax: intIn(1, tcpAcceptedMaxLimit, ' connections').prefault(nodeConfigDefaults.tcp.perAddressMax),
+};
+// Above the poll interval: a list fetched on time must never be stale.
+const revocationsShape = { maxAgeMs: intIn(revocationPollMs + 1, revocationMaxAgeMsMax, ' ms (more than the revocation poll interval)').prefault(nodeConfigDefaults.revocations.maxAgeMs) };
+const apiShape = {
+  listen: endpointSchema('listen').prefault(nodeConfigDefaults.api.listen),
+  tokenFile: pathSchema().prefault(nodeConfigDefaults.api.tokenFile),
+  mtls: z.boolean().prefault(nodeConfigDefaults.api.mtls),
+};
 const policyShape = { dir: nullablePathSchema().prefault(nodeConfigDefaults.policy.dir) };
 const logShape = { level: z.enum(['debug', 'info', 'warn', 'error']).prefault(nodeConfigDefaults.log.level) };
 const faultInjectionShape = { dropTransitShare: shareSchema().prefault(nodeConfigDefaults.faultInjection.dropTransitShare) };
@@ -296,6 +319,13 @@ const rootShape = {
   discovery: z.strictObject(discoveryShape).prefault({}),
   profile: z.enum(['fast', 'rfc8966']).prefault(nodeConfigDefaults.profile),
   endToEnd: z.boolean().prefault(nodeConfigDefaults.endToEnd),
+  tcp: z
+    .strictObject(tcpShape)
+    .superRefine((tcp, ctx) => {
+      if (tcp.perAddressMax > tcp.acceptedMax) ctx.addIssue({ code: 'custom', message: `expected at most tcp.acceptedMax (${tcp.acceptedMax}), got ${tcp.perAddressMax}`, path: ['perAddressMax'] });
+    })
+    .prefault({}),
+  revocations: z.strictObject(revocationsShape).prefault({}),
   api: z.strictObject(apiShape).prefault({}),
   policy: z.strictObject(policyShape).prefault({}),
   log: z.strictObject(logShape).prefault({}),
@@ -309,6 +339,8 @@ const allowedKeys: Readonly<Record<string, readonly string[]>> = {
   listen: Object.keys(listenShape),
   peers: Object.keys(peerShape),
   discovery: Object.keys(discoveryShape),
+  tcp: Object.keys(tcpShape),
+  revocations: Object.keys(revocationsShape),
   api: Object.keys(apiShape),
   policy: Object.keys(policyShape),
   log: Object.keys(logShape),
@@ -385,7 +417,9 @@ export function parseNodeConfig(text: string, source: string): NodeConfig {
     discovery: parsed.discovery,
     profile: parsed.profile,
     endToEnd: parsed.endToEnd,
-    api: { listen: parsed.api.listen, tokenFile: resolve(stateDir, parsed.api.tokenFile) },
+    tcp: parsed.tcp,
+    revocations: parsed.revocations,
+    api: { listen: parsed.api.listen, tokenFile: resolve(stateDir, parsed.api.tokenFile), mtls: parsed.api.mtls },
     policy: { dir: parsed.policy.dir === null ? null : resolve(configDir, parsed.policy.dir) },
     log: parsed.log,
     faultInjection: parsed.faultInjection,

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ApiCaller } from '../api/auth.js';
 import { startApi, type RunningApi } from '../api/server.js';
+import type { ApiTlsOptions } from '../api/tls.js';
 import { parseBundle } from '../identity/bundle.js';
 import { RevocationSet } from '../identity/revocation.js';
 import { nodeIdOfSpiffeId, parseSpiffeId } from '../identity/spiffe-id.js';
@@ -11,7 +13,8 @@ import type { Subject } from '../mapek/actions.js';
 import { MapeK, type ActuatorResult, type AuditEntry as MapekAuditEntry } from '../mapek/loop.js';
 import { fastProfile, rfc8966Profile } from '../mesh/profiles.js';
 import { formatNodeId, type NodeId } from '../wire/ids.js';
-import { loadPolicyFiles, defaultPolicyDir, newPolicyStats, nodeRefFromSpiffeId, watchPolicyDir, type NodeRef, type PolicyDenyRecord, type PolicyEngine } from '../policy/index.js';
+import { callerRefFromSpiffeId, loadPolicyFiles, defaultPolicyDir, newPolicyStats, nodeRefFromSpiffeId, watchPolicyDir, type CallerRef, type NodeRef, type PolicyDenyRecord, type PolicyEngine } from '../policy/index.js';
+import { SvidVerifier } from '../identity/verifier.js';
 import type { NodeKeys } from '../identity/ca.js';
 import type { SvidIdentity } from '../identity/svid.js';
 import type { NodeConfig } from './config.js';
@@ -33,6 +36,12 @@ import { readEnrollment, readNodeKeys, StateError, type Enrollment } from './sta
 export const drainGraceMs = 2000;
 /** A deny of the same action and principal is written to the audit log at most this often. */
 export const denyAuditIntervalMs = 60_000;
+/**
+ * How long a node without a fresh revocation list waits for its first fetch before it opens its
+ * sockets. Until a fresh list is in it refuses new peers anyway, and a refused peer comes back
+ * only after its announcement backoff (up to 8 s), so opening later is joining sooner.
+ */
+export const firstRevocationWaitMs = 5000;
 /** Bytes of a generated API token (base64url: 43 characters). */
 export const apiTokenBytes = 32;
 
@@ -47,6 +56,11 @@ export function ensureApiToken(path: string): string {
   const token = readFileSync(path, 'utf8').trim();
   if (token.length < 16) throw new StateError(path, `${path}: the API token must be at least 16 characters`);
   return token;
+}
+
+/** The policy's view of an API caller: an operator with its role, or the node or workload its SVID names. */
+function callerRefOf(caller: ApiCaller): CallerRef {
+  return caller.kind === 'operator' ? { kind: 'operator', id: caller.id, role: caller.role } : callerRefFromSpiffeId(caller.spiffeId);
 }
 
 function anchorsOf(enrollment: Enrollment, nowMs: number): readonly TrustAnchor[] {
@@ -147,6 +161,8 @@ export class NodeDaemon {
   private apiUrl = '';
   private unwatch: () => void = () => undefined;
   private svidNotAfterMs: number;
+  /** The node's current SVID (DER): the enrolled one, then each renewal. */
+  private svid: Uint8Array;
   private draining = false;
   private stopping: Promise<void> | null = null;
   private resolveStopped: () => void = () => undefined;
@@ -159,6 +175,7 @@ export class NodeDaemon {
     const { config, enrollment } = state;
     this.db = state.db;
     this.svidNotAfterMs = state.svid.notAfterMs;
+    this.svid = enrollment.svid;
     this.stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
     const local = nodeRefFromSpiffeId(enrollment.spiffeId);
     this.policy = new PolicyHolder(config.policy.dir ?? defaultPolicyDir(), local, (record) => this.onDeny(record));
@@ -170,29 +187,18 @@ export class NodeDaemon {
       endToEnd: config.endToEnd,
       udp: config.listen.udp,
       tcp: config.listen.tcp,
+      tcpLimits: config.tcp,
       peers: peerEndpoints(config),
       ...(config.discovery.lan ? { discovery: config.discovery } : {}),
       policy: this.policy,
+      admitsNewPeers: () => !this.caSync.isRevocationListStale(),
       seqnos: state.db,
       onEvent: (event, atMs) => this.backend.onEvent(event, atMs),
       onLinkMessage: (message, atMs) => this.selfHealing.onLinkMessage(message, atMs),
       onError: (error, doing) => this.log('error', `failed ${doing}`, { error: error.message }),
       faults: config.faultInjection,
     });
-    this.backend = new DaemonBackend(this.runtime, {
-      version,
-      profile: config.profile,
-      api: () => this.apiUrl,
-      svidNotAfterMs: () => this.svidNotAfterMs,
-      peersConfigured: config.peers.length,
-      policyDenies: () => ({ ...this.policy.stats.denies }),
-      drain: () => this.drain(),
-      isDraining: () => this.draining,
-      audit: (query) => this.db.auditLog(query),
-      incidents: () => this.mapek.incidentViews(),
-      mapekDecisions: () => ({ ...this.mapekDecisions }),
-      mapekReports: () => this.selfHealing.counters(),
-    });
+    this.backend = this.createBackend(version);
     const actuator = new CoreActuator(
       {
         links: () => this.runtime.mesh.neighbourViews().map((view) => ({ link: view.link, peer: view.peer, usable: view.usable })),
@@ -221,8 +227,32 @@ export class NodeDaemon {
       svid: state.svid,
       onRenewed: (certificate, notAfterMs) => {
         this.svidNotAfterMs = notAfterMs;
+        this.svid = certificate;
         this.runtime.renewCertificate(certificate);
+        this.api?.renewCertificate(certificate);
       },
+      revocationMaxAgeMs: config.revocations.maxAgeMs,
+      onStaleChange: (stale) => this.onRevocationsStale(stale),
+    });
+  }
+
+  /** The API's view of this node (what it reads from the runtime, the policy, the database and the loops). */
+  private createBackend(version: string): DaemonBackend {
+    const { config } = this.state;
+    return new DaemonBackend(this.runtime, {
+      version,
+      profile: config.profile,
+      api: () => this.apiUrl,
+      svidNotAfterMs: () => this.svidNotAfterMs,
+      peersConfigured: config.peers.length,
+      policyDenies: () => ({ ...this.policy.stats.denies }),
+      drain: () => this.drain(),
+      isDraining: () => this.draining,
+      audit: (query) => this.db.auditLog(query),
+      incidents: () => this.mapek.incidentViews(),
+      mapekDecisions: () => ({ ...this.mapekDecisions }),
+      mapekReports: () => this.selfHealing.counters(),
+      revocations: () => ({ ageMs: this.caSync.revocationListAgeMs(), stale: this.caSync.isRevocationListStale() }),
     });
   }
 
@@ -285,28 +315,68 @@ export class NodeDaemon {
       // Inside the try: a bad token file or an unwatchable policy directory must close the database too.
       const adminToken = ensureApiToken(config.api.tokenFile);
       this.unwatch = watchPolicyDir(this.policy.dir, (engine) => this.onPolicyReload(engine), (error) => this.onPolicyError(error), this.policy.hooks());
+      await this.startCaSync();
       await this.runtime.start();
-      const local = nodeRefFromSpiffeId(this.state.enrollment.spiffeId);
-      this.api = await startApi({
-        backend: this.backend,
-        adminToken,
-        host: config.api.listen.host,
-        port: config.api.listen.port,
-        authorize: (caller, action) => this.policy.engine.canCallApi(local, { kind: 'operator', id: caller.id, role: caller.role }, action),
-      });
+      this.api = await this.startApi(adminToken);
     } catch (error) {
       this.unwatch();
+      this.caSync.stop();
       await this.runtime.abort();
       this.db.close();
       throw error;
     }
     this.apiUrl = this.api.address;
-    this.caSync.start();
     this.selfHealing.start();
     if (config.faultInjection.dropTransitShare > 0) this.log('warn', 'fault injection: this node drops a share of the data it forwards (a grey hole); for tests only', { dropTransitShare: config.faultInjection.dropTransitShare });
     const detail = `udp ${this.runtime.udpAddresses().join(' ')} tcp ${this.runtime.tcpAddresses().join(' ')} api ${this.api.address}`;
     this.audit('node', 'node.start', 'ok', detail);
     this.log('info', 'started', { nodeId: this.backend.info().nodeId, spiffeId: this.state.enrollment.spiffeId, udp: this.runtime.udpAddresses(), tcp: this.runtime.tcpAddresses(), api: this.api.address });
+  }
+
+  /** Starts the CA sync; without a fresh saved list, waits up to firstRevocationWaitMs for the first fetch (see there). */
+  private async startCaSync(): Promise<void> {
+    const first = this.caSync.start();
+    if (!this.caSync.isRevocationListStale()) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([first, new Promise<void>((resolve) => (timer = setTimeout(resolve, firstRevocationWaitMs)))]);
+    clearTimeout(timer);
+  }
+
+  /** Starts the API, authorized by the Cedar policy, over TLS with api.mtls. */
+  private async startApi(adminToken: string): Promise<RunningApi> {
+    const { config, enrollment } = this.state;
+    const local = nodeRefFromSpiffeId(enrollment.spiffeId);
+    const api = await startApi({
+      backend: this.backend,
+      adminToken,
+      host: config.api.listen.host,
+      port: config.api.listen.port,
+      authorize: (caller, action) => this.policy.engine.canCallApi(local, callerRefOf(caller), action),
+      ...(config.api.mtls ? { tls: this.apiTls(this.svid) } : {}),
+    });
+    // The CA sync already runs: a renewal that landed while the API was starting is served from now on.
+    api.renewCertificate(this.svid);
+    return api;
+  }
+
+  /**
+   * TLS for the API (api.mtls): the node's SVID and key, the bundle's CAs for client chains, and
+   * full SVID validation of each client certificate (both signatures, expiry, revocation). A stale
+   * revocation list cannot vouch for a client SVID any more than for a peer's, so SVIDs are refused
+   * then; the local token still works, so the operator can look at the node.
+   */
+  private apiTls(certificate: Uint8Array): ApiTlsOptions {
+    const { enrollment, keys, anchors, revocations } = this.state;
+    const svids = new SvidVerifier({ trustDomain: enrollment.trustDomain, anchors: () => anchors, isRevoked: revocations.isRevoked });
+    return {
+      certificate,
+      ed25519Seed: keys.ed25519PrivateKey,
+      clientCas: anchors.map((anchor) => anchor.certificate.der),
+      verifyClient: (certificate) => {
+        if (this.caSync.isRevocationListStale()) throw new Error('the revocation list is stale, so no SVID can be vouched for until a fresh one arrives (the bearer token still works)');
+        return svids.verify(certificate, Date.now()).spiffeId;
+      },
+    };
   }
 
   private audit(actor: string, action: string, outcome: 'ok' | 'denied' | 'failed', detail?: string): void {
@@ -366,6 +436,12 @@ export class NodeDaemon {
     this.log('warn', 'policy denied', fields);
     this.auditEntry({ atMs, actor: record.principal, action: `policy.${record.action}`, subject: record.resource, outcome: 'denied', detail: record.policyIds.join(',') });
     this.backend.publish({ kind: 'policyDeny', at: new Date(atMs).toISOString(), action: record.action, principal: record.principal, policyIds: record.policyIds });
+  }
+
+  /** Tells event subscribers that new peers are refused (stale list) or admitted again; CaSync has logged and audited it. */
+  private onRevocationsStale(stale: boolean): void {
+    const detail = stale ? 'the revocation list is stale: new peer sessions are refused, existing ones stay' : 'a fresh revocation list arrived: new peer sessions are admitted';
+    this.backend.publish({ kind: 'lifecycle', at: new Date().toISOString(), state: stale ? 'revocationsStale' : 'revocationsFresh', detail });
   }
 
   private onPolicyReload(engine: PolicyEngine): void {

@@ -57,6 +57,8 @@ export class NetnsTopology {
   readonly links: NetnsLink[] = [];
   /** The namespace end of each management veth (address reachable from here), once created. */
   readonly management: VethEnd[] = [];
+  /** The address of this namespace's end of each management veth (reachable from node i's namespace). */
+  readonly managementRoot: string[] = [];
 
   private constructor(
     readonly prefix: string,
@@ -109,6 +111,7 @@ export class NetnsTopology {
       const inside = { ns: this.namespaces[i]!, name: 'mgmt', address: nsAddress };
       await addVethPair({ ns: null, name: `${this.prefix}m${i}`, address: rootAddress }, inside);
       this.management.push(inside);
+      this.managementRoot.push(rootAddress);
     }
   }
 
@@ -149,9 +152,9 @@ export class NetnsTopology {
   /**
    * Cluster placement: node i runs in namespace i and listens on every address of it (its veths
    * only lead to its neighbours), dials each neighbour at the neighbour's end of their veth, and
-   * serves its API on its management address. Nodes in namespaces cannot reach the cluster's CA
-   * service on this namespace's loopback: revocation polls fail (a warning every 10 s) and
-   * SVIDs are not renewed, which is fine for runs shorter than an SVID's lifetime.
+   * serves its API on its management address. The cluster's CA service listens on every address
+   * of this namespace, and node i reaches it at this end of its management veth: a node must
+   * fetch its revocation list, or it admits no new peers (docs/ca.md).
    */
   placement(): NodePlacement {
     if (this.management.length !== this.options.nodes) throw new Error('NetnsTopology.placement: the topology was created without management veths');
@@ -160,6 +163,8 @@ export class NetnsTopology {
       udpListen: (_index, port) => `0.0.0.0:${port}`,
       peerHost: (index, peer) => this.ends(index, peer)[1].address,
       apiListen: (index) => `${this.management[index]!.address}:0`,
+      caListen: '0.0.0.0:0',
+      caHost: (index) => this.managementRoot[index]!,
     };
   }
 

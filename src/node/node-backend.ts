@@ -37,6 +37,8 @@ export interface DaemonFacts {
   readonly mapekDecisions: () => Readonly<Record<string, number>>;
   /** The self-healing loop's transit reports since start, by outcome. */
   readonly mapekReports: () => Readonly<Record<string, number>>;
+  /** The revocation list's age (Infinity before the first) and whether it is stale (CaSync). */
+  readonly revocations: () => { readonly ageMs: number; readonly stale: boolean };
 }
 
 /** The audit actor of the self-healing loop's decisions. */
@@ -165,10 +167,29 @@ export class DaemonBackend implements NodeBackend {
       incidents: countBy(this.facts.incidents().map((incident) => incident.state)),
       mapekDecisions: this.facts.mapekDecisions(),
       mapekReports: this.facts.mapekReports(),
+      ...this.tcpCounters(),
+      ...this.revocationCounters(),
     };
   }
 
+  private revocationCounters(): Pick<NodeCounters, 'revocationListAgeS' | 'revocationListStale' | 'newPeersRefused'> {
+    const { ageMs, stale } = this.facts.revocations();
+    return { revocationListAgeS: ageMs / 1000, revocationListStale: stale, newPeersRefused: this.runtime.newPeersRefused };
+  }
+
+  /** The TCP transport's refusals and open connections (zero when it has not started). */
+  private tcpCounters(): Pick<NodeCounters, 'tcpConnectionsRefused' | 'tcpConnections'> {
+    const stats = this.runtime.tcpStats();
+    return {
+      tcpConnectionsRefused: { perAddress: stats?.refusedPerAddress ?? 0, total: stats?.refusedTotal ?? 0 },
+      tcpConnections: this.runtime.tcpConnectionCounts(),
+    };
+  }
+
+  /** Ready: a fresh revocation list, and a usable neighbour with a route (or no peers configured). */
   ready(): boolean {
+    // A node that cannot vouch for its revocations admits no new peers: not ready for traffic.
+    if (this.facts.revocations().stale) return false;
     if (this.facts.peersConfigured === 0) return true;
     return this.runtime.mesh.neighbourViews().some((view) => view.usable) && this.runtime.mesh.routes().length > 0;
   }

@@ -13,7 +13,7 @@ import type { DataTlv } from '../wire/messages.js';
 import type { NodeId } from '../wire/ids.js';
 import { networkInterfaces } from 'node:os';
 import { formatAddress, LinkTable, type Endpoint, type LinkRecord } from './links.js';
-import { TcpTransport } from './tcp.js';
+import { TcpTransport, type TcpAcceptLimits } from './tcp.js';
 import { UdpTransport, type DiscoveryGroup, type ListenAddress } from './udp.js';
 
 /**
@@ -75,10 +75,18 @@ export interface RuntimeOptions {
   readonly udp: readonly ListenAddress[];
   /** TCP listen addresses (may be empty: the node still dials configured TCP peers). */
   readonly tcp?: readonly ListenAddress[];
+  /** Limits on accepted TCP connections; default tcpAcceptLimitsDefault. */
+  readonly tcpLimits?: TcpAcceptLimits;
   readonly peers: readonly Endpoint[];
   /** LAN discovery: beacons every intervalMs (jittered) to a multicast group; absent: off. */
   readonly discovery?: DiscoveryGroup & { readonly intervalMs: number };
   readonly policy: PeerPolicy;
+  /**
+   * Whether peers without a session may get one now (default: always). The daemon answers false
+   * while its revocation list is stale: peers it has sessions with keep them (and rekey), others
+   * are refused until a fresh list arrives.
+   */
+  readonly admitsNewPeers?: () => boolean;
   readonly seqnos?: SeqnoStore;
   /** Called with every event of the core, after the runtime's own bookkeeping (link messages go to onLinkMessage instead). */
   readonly onEvent?: (event: MeshEvent, nowMs: number) => void;
@@ -90,16 +98,34 @@ export interface RuntimeOptions {
   readonly onError?: (error: Error, doing: string) => void;
 }
 
-/** A verifier that also asks the peer policy: a denied peer's certificate does not verify, so no session forms. */
+/** Who may get a new session now, as PolicyVerifier asks it. */
+interface PeerAdmission {
+  admitsNewPeers(): boolean;
+  hasSession(spiffeId: string): boolean;
+  /** Counts a peer refused because new peers were not admitted. */
+  refused(): void;
+}
+
+/**
+ * A verifier that also asks the peer policy, and while new peers are not admitted refuses any
+ * peer without a session: a certificate that does not verify forms no session. Every handshake
+ * and the periodic recheck of live sessions come through here, so a peer that has a session
+ * keeps it and can rekey, which is what "existing sessions stay" means.
+ */
 class PolicyVerifier {
   constructor(
     private readonly inner: SvidVerifier,
     private readonly policy: PeerPolicy,
+    private readonly admission: PeerAdmission,
   ) {}
 
   verify(certificate: Uint8Array, nowMs: number): PeerCredential {
     const credential = this.inner.verify(certificate, nowMs);
     if (!this.policy.mayPeer(credential.spiffeId)) throw new Error(`policy: peering with ${credential.spiffeId} denied`);
+    if (!this.admission.admitsNewPeers() && !this.admission.hasSession(credential.spiffeId)) {
+      this.admission.refused();
+      throw new Error(`revocation list stale: no new session with ${credential.spiffeId} until a fresh list arrives`);
+    }
     return credential;
   }
 }
@@ -140,6 +166,8 @@ export class NodeRuntime {
   /** Forwarded data packets dropped by an injected grey hole (faultInjection). */
   faultDrops = 0;
   private faults: FaultInjection;
+  /** Certificates of peers without a session refused because new peers were not admitted (a stale revocation list). */
+  newPeersRefused = 0;
   /** host:port of every address this node sends from, for recognising its own beacons. */
   private readonly ownAddresses = new Set<string>();
   private udp: UdpTransport | null = null;
@@ -179,7 +207,11 @@ export class NodeRuntime {
       links: [],
       handshake: {
         local: { spiffeId: identity.spiffeId, certificate: identity.certificate, staticKey: identity.keys.xwing },
-        verifier: new PolicyVerifier(svids, options.policy),
+        verifier: new PolicyVerifier(svids, options.policy, {
+          admitsNewPeers: options.admitsNewPeers ?? (() => true),
+          hasSession: (spiffeId) => this.hasSessionWith(spiffeId),
+          refused: () => this.newPeersRefused++,
+        }),
         random,
         prologue: new TextEncoder().encode(identity.trustDomain),
       },
@@ -193,7 +225,7 @@ export class NodeRuntime {
     this.udp = await UdpTransport.open(this.options.udp, (from, bytes) => this.onDatagram(from, bytes));
     this.udp.onUnreachable = (to) => this.onUnreachable(to);
     try {
-      this.tcp = await TcpTransport.open(this.options.tcp ?? [], this.options.identity.networkKey, (from, bytes) => this.onDatagram(from, bytes));
+      this.tcp = await TcpTransport.open(this.options.tcp ?? [], this.options.identity.networkKey, (from, bytes) => this.onDatagram(from, bytes), this.options.tcpLimits);
     } catch (error) {
       await this.udp.close();
       throw error;
@@ -256,6 +288,11 @@ export class NodeRuntime {
   /** Counters of the TCP transport. */
   tcpStats(): TcpTransport['stats'] | null {
     return this.tcp?.stats ?? null;
+  }
+
+  /** TCP connections open now, by direction. */
+  tcpConnectionCounts(): { readonly accepted: number; readonly dialled: number } {
+    return this.tcp?.connectionCounts() ?? { accepted: 0, dialled: 0 };
   }
 
   /** Counters of the UDP transport. */
@@ -371,6 +408,11 @@ export class NodeRuntime {
     if (disabled) this.disabledLinks.add(link);
     else this.disabledLinks.delete(link);
     return true;
+  }
+
+  /** Whether some link has a session with the node named `spiffeId`. */
+  hasSessionWith(spiffeId: string): boolean {
+    return this.links.all().some((record) => this.secure.peerOf(record.link) === spiffeId);
   }
 
   /** Whether an operator took `link` down. */

@@ -267,13 +267,18 @@ export class NodeStateDb implements KnowledgeStore {
     this.#write('saving the router id', () => this.#setRouterId.run(id));
   }
 
-  /** Stores a signed revocation list if its sequence is newer than the stored one; returns whether it was stored. */
+  /**
+   * Stores a signed revocation list unless the stored one has a higher sequence; returns whether
+   * it was stored. The same sequence replaces the stored list: it is a fresher copy the CA
+   * re-signed, which the caller's RevocationSet has already judged newer (the database does not
+   * decode lists).
+   */
   saveRevocationList(bytes: Uint8Array, sequence: number): boolean {
     checkInteger('saveRevocationList: sequence', sequence, 0, Number.MAX_SAFE_INTEGER);
     if (bytes.length === 0 || bytes.length > revocationBytesMax) throw new RangeError(`saveRevocationList: expected 1..${revocationBytesMax} bytes, got ${bytes.length}`);
     return this.#write('saving the revocation list', () => {
       const current = this.#getRevocation.get();
-      if (current !== undefined && current.sequence >= sequence) return false;
+      if (current !== undefined && current.sequence > sequence) return false;
       this.#putRevocation.run(sequence, Buffer.from(bytes));
       return true;
     });

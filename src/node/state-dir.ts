@@ -345,3 +345,31 @@ export function replaceSvid(dir: string, svid: Uint8Array): void {
   readNodeFile(paths.node);
   writeAtomic(paths.svid, svid, publicFileMode);
 }
+
+/**
+ * An identity for calling node APIs over mTLS: keys.json, svid.der and ca.der, the files of the
+ * same names in a node's state directory. `x0tta6bl4 ca issue` writes one for an operator or a
+ * program; the CLI's --identity reads either kind of directory.
+ */
+export interface ClientIdentity {
+  readonly keys: NodeKeys;
+  readonly svid: Uint8Array;
+  readonly caCertificate: Uint8Array;
+}
+
+/** Writes a client identity into `dir` (made 0700): keys.json 0600, svid.der and ca.der 0644; refuses a directory that holds keys already. */
+export function writeClientIdentity(dir: string, seeds: NodeSeeds, svid: Uint8Array, caCertificate: Uint8Array): void {
+  checkCertificateArgument('writeClientIdentity: svid', svid);
+  checkCertificateArgument('writeClientIdentity: caCertificate', caCertificate);
+  const paths = initStateDir(dir);
+  if (existsSync(paths.keys)) throw stateError(paths.keys, 'exists already: an identity is never overwritten (choose another directory)');
+  writeNodeKeys(dir, seeds);
+  writeAtomic(paths.svid, svid, publicFileMode);
+  writeAtomic(paths.caCertificate, caCertificate, publicFileMode);
+}
+
+/** Reads the client identity of `dir` (made by writeClientIdentity, or a node's state directory); StateError naming the first bad file. */
+export function readClientIdentity(dir: string): ClientIdentity {
+  const paths = statePaths(dir);
+  return { keys: readNodeKeys(dir), svid: readCertificate(paths.svid), caCertificate: readCertificate(paths.caCertificate) };
+}

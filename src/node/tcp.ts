@@ -1,5 +1,6 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { deriveStreamLengthKey, encodeStreamRecord, StreamDecoder } from '../crypto/stream-framing.js';
+import { AcceptBudget } from './connection-budget.js';
 import { endpointOf, formatAddress, type Endpoint } from './links.js';
 import type { ListenAddress } from './udp.js';
 
@@ -9,6 +10,11 @@ import type { ListenAddress } from './udp.js';
  * and redialled with backoff; accepted connections become links of their remote address. A
  * connection whose bytes do not decode is never answered; it is read and discarded until the
  * other side gives up or it has been idle for idleTimeoutMs.
+ *
+ * Dialled and accepted connections have separate budgets, so strangers filling the listener
+ * cannot keep the node from reaching its configured peers; accepted connections are also
+ * bounded per remote address (connection-budget.ts). A connection over a budget is closed
+ * at once without a byte written: a prober learns nothing it could not learn from the open port.
  */
 
 /** First redial delay after a failed or lost connection; doubles up to redialDelayMsMax. */
@@ -19,8 +25,19 @@ export const redialDelayMsMax = 30_000;
 export const idleTimeoutMs = 120_000;
 /** A connection whose unsent bytes exceed this drops further frames (a stalled peer must not grow memory). */
 export const writeBufferBytesMax = 1024 * 1024;
-/** Most connections at once (accepted and dialled). */
-export const connectionsMax = 256;
+/** Most dialled peers (each has at most one connection); the config allows at most peersMax (256) peers. */
+export const dialledConnectionsMax = 256;
+
+/** Limits on accepted connections. */
+export interface TcpAcceptLimits {
+  /** Most accepted connections open at once. */
+  readonly acceptedMax: number;
+  /** Most accepted connections open at once from one remote address (an IPv6 /64). */
+  readonly perAddressMax: number;
+}
+
+/** The default limits: 256 accepted connections, 8 from one address. */
+export const tcpAcceptLimitsDefault: TcpAcceptLimits = Object.freeze({ acceptedMax: 256, perAddressMax: 8 });
 
 /** Counters of the transport. */
 export interface TcpStats {
@@ -29,7 +46,12 @@ export interface TcpStats {
   /** Frames for an endpoint without an open connection. */
   sendErrors: number;
   accepted: number;
-  refusedOverLimit: number;
+  /** Accepted connections closed at once because their address had perAddressMax open. */
+  refusedPerAddress: number;
+  /** Accepted connections closed at once because acceptedMax were open. */
+  refusedTotal: number;
+  /** Peers not dialled because dialledConnectionsMax were dialled. */
+  dialsRefused: number;
   /** Connections whose bytes stopped decoding (then discarded). */
   undecodable: number;
 }
@@ -40,24 +62,27 @@ function keyOf(endpoint: Endpoint): string {
 
 /** Listening sockets, dialled peers and open connections. */
 export class TcpTransport {
-  readonly stats: TcpStats = { framesIn: 0, framesOut: 0, sendErrors: 0, accepted: 0, refusedOverLimit: 0, undecodable: 0 };
+  readonly stats: TcpStats = { framesIn: 0, framesOut: 0, sendErrors: 0, accepted: 0, refusedPerAddress: 0, refusedTotal: 0, dialsRefused: 0, undecodable: 0 };
   private readonly connections = new Map<string, Socket>();
   private readonly dialled = new Map<string, { endpoint: Endpoint; delayMs: number; timer: NodeJS.Timeout | null }>();
   private readonly lengthKey: Uint8Array;
+  private readonly acceptBudget: AcceptBudget;
   private closed = false;
 
   private constructor(
     private readonly servers: readonly Server[],
     networkKey: Uint8Array,
     private readonly onFrame: (from: Endpoint, frame: Uint8Array) => void,
+    limits: TcpAcceptLimits,
   ) {
     this.lengthKey = deriveStreamLengthKey(networkKey);
+    this.acceptBudget = new AcceptBudget(limits.acceptedMax, limits.perAddressMax);
   }
 
-  /** Listens on every address (port 0: ephemeral); rejects naming the address that failed. */
-  static async open(addresses: readonly ListenAddress[], networkKey: Uint8Array, onFrame: (from: Endpoint, frame: Uint8Array) => void): Promise<TcpTransport> {
+  /** Listens on every address (port 0: ephemeral); rejects naming the address that failed. Throws a RangeError naming a bad limit. */
+  static async open(addresses: readonly ListenAddress[], networkKey: Uint8Array, onFrame: (from: Endpoint, frame: Uint8Array) => void, limits: TcpAcceptLimits = tcpAcceptLimitsDefault): Promise<TcpTransport> {
     const servers: Server[] = [];
-    const transport = new TcpTransport(servers, networkKey, onFrame);
+    const transport = new TcpTransport(servers, networkKey, onFrame, limits);
     for (const address of addresses) {
       const server = createServer((socket) => transport.accept(socket));
       try {
@@ -82,12 +107,22 @@ export class TcpTransport {
     });
   }
 
-  /** Keeps a connection to `endpoint` open, redialling with backoff whenever it fails or drops. */
-  dial(endpoint: Endpoint): void {
+  /** Open connections by direction (an accepted one replaced by a dial to the same address counts until it closes). */
+  connectionCounts(): { readonly accepted: number; readonly dialled: number } {
+    return { accepted: this.acceptBudget.open, dialled: this.dialled.size };
+  }
+
+  /** Keeps a connection to `endpoint` open, redialling with backoff whenever it fails or drops; false (counted) when dialledConnectionsMax peers are dialled. */
+  dial(endpoint: Endpoint): boolean {
     const key = keyOf(endpoint);
-    if (this.dialled.has(key) || this.closed) return;
+    if (this.dialled.has(key) || this.closed) return true;
+    if (this.dialled.size >= dialledConnectionsMax) {
+      this.stats.dialsRefused++;
+      return false;
+    }
     this.dialled.set(key, { endpoint, delayMs: redialDelayMsMin, timer: null });
     this.connectTo(key);
+    return true;
   }
 
   /** Sends one frame on the connection of `to`; counted as an error when there is none. */
@@ -111,14 +146,25 @@ export class TcpTransport {
     await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }
 
+  /** A new incoming connection: kept if the budgets allow, otherwise closed without a byte. */
   private accept(socket: Socket): void {
-    if (this.closed || this.connections.size >= connectionsMax || socket.remoteAddress === undefined || socket.remotePort === undefined) {
-      this.stats.refusedOverLimit++;
+    const host = socket.remoteAddress;
+    const port = socket.remotePort;
+    // A socket whose peer already left has no address; nothing to count or keep.
+    if (this.closed || host === undefined || port === undefined) {
+      socket.destroy();
+      return;
+    }
+    const refusal = this.acceptBudget.admit(host);
+    if (refusal !== null) {
+      if (refusal === 'perAddress') this.stats.refusedPerAddress++;
+      else this.stats.refusedTotal++;
       socket.destroy();
       return;
     }
     this.stats.accepted++;
-    this.attach(socket, endpointOf('tcp', socket.remoteAddress, socket.remotePort));
+    socket.once('close', () => this.acceptBudget.release(host));
+    this.attach(socket, endpointOf('tcp', host, port));
   }
 
   private connectTo(key: string): void {

@@ -61,6 +61,11 @@ export class FakeBackend implements NodeBackend {
     incidents: { confirmed: 1 },
     mapekDecisions: { incidentOpened: 1, actionStarted: 1 },
     mapekReports: { accepted: 12, forged: 1 },
+    tcpConnectionsRefused: { perAddress: 3, total: 0 },
+    tcpConnections: { accepted: 2, dialled: 1 },
+    revocationListAgeS: 12.5,
+    revocationListStale: false,
+    newPeersRefused: 6,
   };
   /** Newest first, as the node's audit log answers. */
   auditList: AuditInfo[] = [

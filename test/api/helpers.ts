@@ -29,7 +29,7 @@ export function testOptions(backend = new FakeBackend(), overrides: Partial<ApiO
     viewerToken,
     authorize: (caller, action) => {
       decisions.push({ caller, action });
-      const allowed = caller.role === 'admin' || viewerActions.includes(action);
+      const allowed = (caller.kind === 'operator' && caller.role === 'admin') || viewerActions.includes(action);
       return { allowed, policyIds: allowed ? ['admin-all'] : [viewerPolicyId] };
     },
     onDenied: (caller, action, policyIds) => denials.push({ caller, action, policyIds }),

@@ -53,6 +53,13 @@ describe('GET /metrics', () => {
       ['x0t_mapek_decisions_total{decision="actionStarted"}', 1],
       ['x0t_mapek_reports_total{outcome="accepted"}', 12],
       ['x0t_mapek_reports_total{outcome="forged"}', 1],
+      ['x0t_tcp_connections_refused_total{reason="perAddress"}', 3],
+      ['x0t_tcp_connections_refused_total{reason="total"}', 0],
+      ['x0t_tcp_connections{direction="accepted"}', 2],
+      ['x0t_tcp_connections{direction="dialled"}', 1],
+      ['x0t_revocation_list_age_seconds', 12.5],
+      ['x0t_revocation_list_stale', 0],
+      ['x0t_new_peers_refused_total', 6],
       // Samples 40, 180, 900 and 7000 ms.
       ['x0t_recovery_seconds_bucket{le="0.05"}', 1],
       ['x0t_recovery_seconds_bucket{le="0.1"}', 1],

@@ -112,6 +112,14 @@ describe('openapi/openapi.json', () => {
     expect(new Set(operations.map((o) => o.operation['x-x0t-action']).filter((a) => a !== undefined))).toEqual(new Set(apiActions));
   });
 
+  it('names both credentials: a bearer token, or a client SVID over mutual TLS', () => {
+    const full = JSON.parse(documentText) as { security: unknown; components: { securitySchemes: Record<string, { type: string; scheme?: string }> } };
+    expect(full.security).toEqual([{ bearerToken: [] }, { clientSvid: [] }]);
+    expect(full.components.securitySchemes.bearerToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(full.components.securitySchemes.clientSvid).toMatchObject({ type: 'mutualTLS' });
+    for (const { url, operation } of operations) if (operation.security !== undefined) expect(operation.security, url).toEqual([]);
+  });
+
   it('is served unchanged at GET /openapi.json without a token', async () => {
     const { app } = testApi();
     const response = await app.inject({ url: '/openapi.json' });

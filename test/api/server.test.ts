@@ -133,7 +133,7 @@ describe('authorization', () => {
       expect(response.statusCode).toBe(403);
       expect(response.json()).toEqual({ error: 'forbidden', message: `policy denies ${action} to ${viewerCallerId}`, action, policyIds: [viewerPolicyId] });
     }
-    expect(denials.map((d) => [d.caller.role, d.action, d.policyIds])).toEqual(cases.map(([, action]) => ['viewer', action, [viewerPolicyId]]));
+    expect(denials.map((d) => [d.caller, d.action, d.policyIds])).toEqual(cases.map(([, action]) => [{ kind: 'operator', role: 'viewer', id: viewerCallerId }, action, [viewerPolicyId]]));
     expect(backend.calls).toEqual([]);
   });
 

@@ -1,11 +1,14 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { caCommand, parseDurationMs } from '../../src/cli/ca.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/run.js';
+import { parseCertificate } from '../../src/identity/certificate.js';
+import { validateSvid } from '../../src/identity/svid.js';
 import { openCaDirectory } from '../../src/node/ca-store.js';
+import { readClientIdentity } from '../../src/node/state-dir.js';
 
 const env = { X0TTA6BL4_CA_PASSPHRASE: 'correct horse battery staple' };
 
@@ -69,6 +72,60 @@ describe('x0tta6bl4 ca', () => {
       if (previous === undefined) delete process.env.X0TTA6BL4_CA_PASSPHRASE;
       else process.env.X0TTA6BL4_CA_PASSPHRASE = previous;
     }
+  });
+
+  it('issue writes a client identity: keys 0600, an SVID of the path binding those keys, the CA certificate', () => {
+    const caDir = dir();
+    expect(caCommand('init', ['--trust-domain', 'mesh.test', '--dir', caDir], capture().io, env)).toBe(0);
+    const out = join(mkdtempSync(join(tmpdir(), 'x0t-cli-issue-')), 'alice');
+    const issued = capture();
+    expect(caCommand('issue', ['/operator/alice', '--dir', caDir, '--out', out, '--ttl', '2h', '--json'], issued.io, env)).toBe(0);
+    const summary = JSON.parse(issued.out()) as { spiffeId: string; serialHex: string; notAfter: string; dir: string };
+    expect(summary).toMatchObject({ spiffeId: 'spiffe://mesh.test/operator/alice', dir: out });
+    const identity = readClientIdentity(out);
+    const { ca } = openCaDirectory(caDir, env.X0TTA6BL4_CA_PASSPHRASE, Date.now());
+    const svid = validateSvid(identity.svid, [ca.anchor], 'mesh.test', Date.now());
+    expect([svid.spiffeId, svid.serialHex]).toEqual([summary.spiffeId, summary.serialHex]);
+    expect(svid.ed25519PublicKey).toEqual(identity.keys.publicKeys.ed25519PublicKey);
+    expect(identity.caCertificate).toEqual(ca.certificateDer);
+    expect(Date.parse(summary.notAfter) - Date.now()).toBeGreaterThan(3600_000);
+    expect(Date.parse(summary.notAfter) - Date.now()).toBeLessThanOrEqual(2 * 3600_000);
+    expect(statSync(join(out, 'keys.json')).mode & 0o777).toBe(0o600);
+    expect(statSync(out).mode & 0o777).toBe(0o700);
+    // The human form; a day by default.
+    const bob = capture();
+    const bobDir = join(out, '..', 'bob');
+    expect(caCommand('issue', ['/operator/bob', '--dir', caDir, '--out', bobDir], bob.io, env)).toBe(0);
+    expect(bob.out()).toMatch(/^issued spiffe:\/\/mesh\.test\/operator\/bob \(serial [0-9a-f]+\) into /);
+    expect(bob.out()).toContain(`into ${bobDir}, valid until `);
+    expect(parseCertificate(readClientIdentity(bobDir).svid).notAfterMs - Date.now()).toBeGreaterThan(23 * 3600_000);
+  });
+
+  it('issue exits 2 for a node path, a path that is not a SPIFFE path, a bad --ttl, a directory that holds keys, a missing --out', () => {
+    const caDir = dir();
+    expect(caCommand('init', ['--trust-domain', 'mesh.test', '--dir', caDir], capture().io, env)).toBe(0);
+    const taken = join(mkdtempSync(join(tmpdir(), 'x0t-cli-issue-')), 'taken');
+    expect(caCommand('issue', ['/operator/carol', '--dir', caDir, '--out', taken], capture().io, env)).toBe(0);
+    vi.stubEnv('X0TTA6BL4_CA_PASSPHRASE', env.X0TTA6BL4_CA_PASSPHRASE);
+    const cases: [string[], RegExp][] = [
+      [['/node/0000002a'], /ca issue: \/node\/0000002a: node identities come from node init with a join token/],
+      [['operator'], /ca issue: "operator": expected a path such as \/operator\/alice/],
+      [['/operator/a b'], /ca issue: "\/operator\/a b": .*path segments may hold only/],
+      [['/operator/dave', '--ttl', '31d'], /--ttl: expected 1s\.\.30d, got 31d/],
+      [['/operator/dave', '--ttl', '0s'], /--ttl: expected 1s\.\.30d, got 0s/],
+    ];
+    for (const [extra, message] of cases) {
+      const c = capture();
+      expect(runCli(['ca', 'issue', ...extra.slice(0, 1), '--dir', caDir, '--out', join(taken, '..', 'new'), ...extra.slice(1)], c.io)).toBe(2);
+      expect(c.err()).toMatch(message);
+    }
+    const again = capture();
+    expect(runCli(['ca', 'issue', '/operator/carol', '--dir', caDir, '--out', taken], again.io)).toBe(2);
+    expect(again.err()).toMatch(/keys\.json: exists already: an identity is never overwritten/);
+    const noOut = capture();
+    expect(runCli(['ca', 'issue', '/operator/carol', '--dir', caDir], noOut.io)).toBe(2);
+    expect(noOut.err()).toMatch(/--out is required/);
+    vi.unstubAllEnvs();
   });
 
   it('parses durations in s, m, h and d', () => {

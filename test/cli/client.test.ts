@@ -326,8 +326,8 @@ describe('bad usage exits 2', () => {
     [['status', '--verbose'], "status: Unknown option '--verbose'"],
     [['status', '--api', 'not a url'], '--api: expected a URL like http://127.0.0.1:7480, got "not a url"'],
     [['status', '--api', 'ftp://127.0.0.1:7480'], '--api: expected an http or https URL, got "ftp://127.0.0.1:7480"'],
-    [['status'], `no API token: pass --token-file PATH or set ${apiTokenEnv}`, {}],
-    [['status'], `no API token: pass --token-file PATH or set ${apiTokenEnv}`, { [apiTokenEnv]: '  \n' }],
+    [['status'], `no API token: pass --token-file PATH or set ${apiTokenEnv} (or call with a client SVID: --identity DIR)`, {}],
+    [['status'], `no API token: pass --token-file PATH or set ${apiTokenEnv} (or call with a client SVID: --identity DIR)`, { [apiTokenEnv]: '  \n' }],
     [['status', '--token-file', join(dir, 'missing')], `--token-file: cannot read ${join(dir, 'missing')}: ENOENT`],
     [['status', '--token-file', dir], `--token-file: cannot read ${dir}: EISDIR`],
   ];

@@ -209,11 +209,40 @@ describe('RevocationSet', () => {
     expect(set.isRevoked(bob)).toBe(false);
   });
 
+  it('takes the same list re-issued later (a fresher copy) and refuses an earlier copy: a replay of an old signature cannot pass for fresh', () => {
+    const set = new RevocationSet(td);
+    const issuedAtMs = t0 + 10 * minuteMs;
+    const later = signRevocationList(ca, list({ issuedAtMs: issuedAtMs + minuteMs }));
+    expect(set.update(signed, [ca.anchor])).toBe(true);
+    expect(set.ageMs(issuedAtMs + 90_000)).toBe(90_000);
+    expect(set.update(later, [ca.anchor])).toBe(true);
+    expect(set.list?.issuedAtMs).toBe(issuedAtMs + minuteMs);
+    expect(set.ageMs(issuedAtMs + 90_000)).toBe(30_000);
+    // The earlier copy, replayed by someone on the path, changes nothing.
+    expect(set.update(signed, [ca.anchor])).toBe(false);
+    expect(set.update(later, [ca.anchor])).toBe(false);
+    expect(set.list?.issuedAtMs).toBe(issuedAtMs + minuteMs);
+    // A higher sequence is newer contents, even issued earlier (the CA's clock went back): it is taken.
+    expect(set.update(signRevocationList(ca, list({ sequence: 2, issuedAtMs: issuedAtMs + 1 })), [ca.anchor])).toBe(true);
+    expect(set.list?.sequence).toBe(2);
+  });
+
+  it('tells the age of its list: Infinity before the first, never negative for a list from a clock ahead', () => {
+    const set = new RevocationSet(td);
+    expect(set.ageMs(t0)).toBe(Infinity);
+    set.update(signed, [ca.anchor]);
+    expect(set.ageMs(t0)).toBe(0);
+    expect(set.ageMs(t0 + 10 * minuteMs + 1)).toBe(1);
+  });
+
   it('refuses a different list with the same sequence (the CA signed two lists with one number)', () => {
     const set = new RevocationSet(td);
     set.update(signed, [ca.anchor]);
     const rival = signRevocationList(ca, list({ entries: [] }));
     expect(refusal(() => set.update(rival, [ca.anchor])).code).toBe('ERR_REVOCATION_CONFLICT');
+    // Issued later does not make other contents under the same number acceptable.
+    const laterRival = signRevocationList(ca, list({ entries: [], issuedAtMs: t0 + 11 * minuteMs }));
+    expect(refusal(() => set.update(laterRival, [ca.anchor])).message).toMatch(/two different lists carry sequence 1/);
     expect(set.list?.entries).toHaveLength(2);
   });
 

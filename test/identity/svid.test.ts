@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ed25519Sign } from '../../src/crypto/curve25519.js';
 import { createCa, issueSvid, loadCa, nodeKeysFromSeeds, svidTtlMsDefault, type MeshCa, type NodeKeys } from '../../src/identity/ca.js';
 import { parseCertificate } from '../../src/identity/certificate.js';
-import { trustAnchorFrom, validateSvid } from '../../src/identity/svid.js';
+import { trustAnchorFrom, trustAnchorOf, validateSvid } from '../../src/identity/svid.js';
 import { defaultExtensions, extension, keyUsageBit, oid, signCertificate, type CertificateSpec } from '../../src/identity/x509.js';
 import { seeded } from '../seeded.js';
 
@@ -178,6 +178,17 @@ describe('trust anchors', () => {
     expect(() => trustAnchorFrom(der, td, t0)).toThrow(/keyCertSign/);
     const pathful = signedBy(ca, { ...spec, uriSan: 'spiffe://mesh.test/ca' });
     expect(() => trustAnchorFrom(pathful, td, t0)).toThrow(/must not have a path/);
+  });
+});
+
+describe('trustAnchorOf', () => {
+  it('reads the trust domain from the CA certificate itself, and refuses what trustAnchorFrom refuses', () => {
+    expect(trustAnchorOf(ca.certificateDer, t0).trustDomain).toBe(td);
+    expect(() => trustAnchorOf(aliceSvid, t0)).toThrow(codeOf('ERR_SVID_NOT_CA'));
+    const spec = { ...leafSpec({ isCa: true, uriSan: 'https://mesh.test', xwingPublicKey: null }), ed25519PublicKey: ca.anchor.ed25519PublicKey, mlDsaPublicKey: ca.anchor.mlDsaPublicKey };
+    expect(() => trustAnchorOf(signedBy(ca, spec), t0)).toThrow(/CA certificate: its URI SAN is not a SPIFFE ID: .*scheme spiffe/);
+    const withoutSan = signedBy(ca, { ...spec, uriSan: 'spiffe://mesh.test' }, (extensions) => extensions.filter((e) => e.extnID !== oid.subjectAltName));
+    expect(() => trustAnchorOf(withoutSan, t0)).toThrow(codeOf('ERR_SVID_SPIFFE_ID'));
   });
 });
 

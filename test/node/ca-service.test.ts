@@ -13,10 +13,10 @@ import { openEnrollmentRequest, sealEnrollmentResponse, signEnrollmentKey, type 
 import { svidTtlMsMax } from '../../src/identity/ca.js';
 import { isIdentityError } from '../../src/identity/errors.js';
 import { encodeRenewalRequest } from '../../src/identity/renewal.js';
-import { nextRevocationList, verifyRevocationList } from '../../src/identity/revocation.js';
+import { nextRevocationList, RevocationSet, verifyRevocationList } from '../../src/identity/revocation.js';
 import { validateSvid } from '../../src/identity/svid.js';
 import { initCaDirectory, openCaDirectory, readNodeRecords, readTokens, revokeInCaDirectory, saveTokens, withCaLock, type OpenedCa } from '../../src/node/ca-store.js';
-import { CaServiceError, parseListen, RenewalReplayCache, revocationSequenceHeader, startCaService, type CaService } from '../../src/node/ca-service.js';
+import { CaServiceError, parseListen, RenewalReplayCache, revocationRefreshMs, revocationSequenceHeader, startCaService, type CaService } from '../../src/node/ca-service.js';
 import { enrollNode, fetchBundle, fetchRevocations, isCaClientError, parseCaPin, renewSvid, type CaClientError, type EnrollNodeOptions } from '../../src/node/enroll-client.js';
 import { readEnrollment, readNodeKeys } from '../../src/node/state-dir.js';
 import { seeded } from '../seeded.js';
@@ -391,6 +391,43 @@ describe('CA service lifecycle', () => {
     const retired = await post(`${service.address}/v1/enroll`, stale.sealed);
     expect([retired.status, retired.json.error]).toEqual([400, 'ERR_ENROLL_REQUEST_KEY']);
     await service.close();
+  });
+
+  it('re-signs the served revocation list with a fresh issue time every revocationRefreshMs (same sequence and entries), and a node takes each fresher copy', async () => {
+    const caDir = join(tempDir('ca-refresh'), 'ca');
+    const { ca } = initCaDirectory(caDir, 'mesh.test', pass, Date.now(), seeded('refresh'));
+    let clock = Date.now();
+    const service = await startCaService({ dir: caDir, passphrase: pass, listen: '127.0.0.1:0', now: () => clock });
+    const connection = { caUrl: service.address, anchors: [ca.anchor], trustDomain: 'mesh.test' };
+    const node = new RevocationSet('mesh.test');
+    try {
+      // The empty list of sequence 0 is served freshly signed from the first request on.
+      const first = await fetchRevocations(connection);
+      expect([first.list.sequence, first.list.issuedAtMs]).toEqual([0, clock]);
+      expect(node.update(first.bytes, [ca.anchor])).toBe(true);
+      const t0 = clock;
+      clock += revocationRefreshMs - 1;
+      expect((await fetchRevocations(connection)).bytes).toEqual(first.bytes);
+      clock += 1;
+      const refreshed = await fetchRevocations(connection);
+      expect([refreshed.list.sequence, refreshed.list.issuedAtMs]).toEqual([0, t0 + revocationRefreshMs]);
+      expect(node.update(refreshed.bytes, [ca.anchor])).toBe(true);
+      expect(node.ageMs(clock)).toBe(0);
+      // A revocation follows the file's sequence, and is re-signed in turn.
+      clock += 2000;
+      revokeInCaDirectory(caDir, ca, { spiffeId: 'spiffe://mesh.test/node/0000000a', serialHex: null, revokedAtMs: clock }, '', clock);
+      const revoked = await fetchRevocations(connection);
+      expect([revoked.list.sequence, revoked.list.issuedAtMs, revoked.list.entries.length]).toEqual([1, clock, 1]);
+      clock += revocationRefreshMs;
+      const again = await fetchRevocations(connection);
+      expect([again.list.sequence, again.list.issuedAtMs, again.list.entries]).toEqual([1, clock, revoked.list.entries]);
+      expect([node.update(revoked.bytes, [ca.anchor]), node.update(again.bytes, [ca.anchor]), node.update(revoked.bytes, [ca.anchor])]).toEqual([true, true, false]);
+      // A clock that went back does not make the CA sign a list older than the one it serves.
+      clock -= 60_000;
+      expect((await fetchRevocations(connection)).bytes).toEqual(again.bytes);
+    } finally {
+      await service.close();
+    }
   });
 
   it('refuses a bad listen address, a busy port, a bad SVID lifetime and a wrong passphrase', async () => {

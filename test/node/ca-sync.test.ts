@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseBundle } from '../../src/identity/bundle.js';
 import type { MeshCa } from '../../src/identity/ca.js';
 import { parseCertificate } from '../../src/identity/certificate.js';
-import { RevocationSet } from '../../src/identity/revocation.js';
+import { RevocationSet, signRevocationList } from '../../src/identity/revocation.js';
 import { validateSvid } from '../../src/identity/svid.js';
 import { CaSync, type CaSyncOptions } from '../../src/node/ca-sync.js';
 import { startCaService, type CaService } from '../../src/node/ca-service.js';
@@ -87,7 +89,7 @@ afterEach(() => {
 });
 
 /** A node enrolled through `caUrl` (default: the shared service), with a CaSync built as the daemon builds it. */
-async function fixture(overrides: { caUrl?: string | null; revocationPollMs?: number; enrollVia?: string } = {}): Promise<Fixture> {
+async function fixture(overrides: { caUrl?: string | null; revocationPollMs?: number; enrollVia?: string } & Pick<CaSyncOptions, 'revocationMaxAgeMs' | 'now' | 'onStaleChange'> = {}): Promise<Fixture> {
   const stateDir = join(root, `node-${nodeCount++}`);
   await enrollNode({ caUrl: overrides.enrollVia ?? service.address, token: newToken(), stateDir, caSha256: pin });
   const stored = readEnrollment(stateDir);
@@ -108,6 +110,9 @@ async function fixture(overrides: { caUrl?: string | null; revocationPollMs?: nu
     log: (level, message, fields = {}) => logs.push({ level, message, fields, atMs: Date.now() }),
     onRenewed: (certificate, notAfterMs) => renewed.push({ certificate, notAfterMs }),
     revocationPollMs: overrides.revocationPollMs ?? pollMsLong,
+    ...(overrides.revocationMaxAgeMs === undefined ? {} : { revocationMaxAgeMs: overrides.revocationMaxAgeMs }),
+    ...(overrides.now === undefined ? {} : { now: overrides.now }),
+    ...(overrides.onStaleChange === undefined ? {} : { onStaleChange: overrides.onStaleChange }),
   };
   const made = { stateDir, db, revocations, logs, renewed, options, sync: new CaSync(options) };
   open.push(made);
@@ -115,7 +120,7 @@ async function fixture(overrides: { caUrl?: string | null; revocationPollMs?: nu
 }
 
 
-type Arming = 'pollRevocations' | 'scheduleRenewal';
+type Arming = 'pollRevocations' | 'scheduleRenewal' | 'checkRevocationFreshness';
 
 /**
  * Watches setTimeout and clearTimeout (passing through to the real ones) and tells which timers
@@ -130,7 +135,8 @@ function watchTimers(): { pending: (by: Arming) => number; delays: (by: Arming) 
       done.add(handle);
       callback(...args);
     }, delayMs);
-    const by = /at CaSync\.(pollRevocations|scheduleRenewal) /.exec(new Error().stack ?? '')?.[1] ?? 'other';
+    // The innermost CaSync method on the stack armed it.
+    const by = /at CaSync\.(\w+) /.exec(new Error().stack ?? '')?.[1] ?? 'other';
     armed.push({ by, delayMs: Number(delayMs ?? 0), handle });
     return handle;
   }) as unknown as typeof setTimeout);
@@ -189,14 +195,22 @@ describe('CaSync: revocation lists', () => {
     const node = await fixture({ enrollVia: own.address, revocationPollMs: 100 });
     await own.close();
     await node.sync.pollRevocations();
-    expect(node.logs).toEqual([expect.objectContaining({ level: 'warn', message: 'revocation list fetch failed', fields: { error: expect.stringContaining(`cannot reach the CA at ${own.address}`) } })]);
+    expect(node.logs).toEqual([
+      expect.objectContaining({ level: 'warn', message: 'revocation list fetch failed', fields: { error: expect.stringContaining(`cannot reach the CA at ${own.address}`) } }),
+      // Without any list the node cannot vouch for its peers: stale from the start.
+      expect.objectContaining({ level: 'error', message: 'revocation list is stale: new peer sessions are refused until a fresh one arrives', fields: { sequence: null, ageS: null, maxAgeS: 60 } }),
+    ]);
     expect(node.db.revocationList()).toBeNull();
     expect(node.revocations.list).toBeNull();
+    expect([node.sync.isRevocationListStale(), node.sync.revocationListAgeMs()]).toEqual([true, Infinity]);
+    expect(audits(node.db, 'revocations.stale')).toEqual([expect.objectContaining({ outcome: 'failed', detail: 'no revocation list yet; revocations.maxAgeMs 60000' })]);
 
     const back = await startCaService({ dir: caDir, passphrase, listen: `127.0.0.1:${port}` });
     try {
       await until('the next scheduled poll to install the list', () => node.db.revocationList() !== null);
       expect(audits(node.db, 'revocations.install')).toHaveLength(1);
+      expect(audits(node.db, 'revocations.fresh')).toHaveLength(1);
+      expect(node.sync.isRevocationListStale()).toBe(false);
     } finally {
       node.sync.stop();
       await back.close();
@@ -214,6 +228,87 @@ describe('CaSync: revocation lists', () => {
     expect(timers.pending('pollRevocations')).toBe(0);
     await node.sync.pollRevocations();
     expect(node.logs).toEqual([]);
+  });
+});
+
+/** A CA stand-in on 127.0.0.1 that answers GET /v1/revocations with `bytes`, or drops the connection while `bytes` is null (a path attacker). */
+async function revocationStub(): Promise<{ url: string; serve: (bytes: Uint8Array | null) => void; close: () => Promise<void> }> {
+  let served: Uint8Array | null = null;
+  const server = createServer((request, response) => {
+    if (served === null) request.socket.destroy();
+    else response.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.from(served));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    serve: (bytes) => (served = bytes),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('CaSync: freshness of the revocation list', () => {
+  const maxAgeMs = 30_000;
+
+  it('turns stale once the newest list is older than revocationMaxAgeMs (logged, audited, told once); a replayed copy keeps it stale, a re-signed copy makes it fresh', async () => {
+    const stub = await revocationStub();
+    const issuedAtMs = Date.now();
+    let clock = issuedAtMs;
+    const changes: boolean[] = [];
+    const node = await fixture({ caUrl: stub.url, revocationMaxAgeMs: maxAgeMs, now: () => clock, onStaleChange: (stale) => changes.push(stale) });
+    const timers = watchTimers();
+    try {
+      const list = { trustDomain, sequence: 7, issuedAtMs, entries: [] };
+      const old = signRevocationList(ca, list);
+      stub.serve(old);
+      await node.sync.pollRevocations();
+      expect([node.sync.isRevocationListStale(), node.sync.revocationListAgeMs()]).toEqual([false, 0]);
+      // The check is armed for the moment the list turns stale.
+      expect(timers.delays('checkRevocationFreshness')).toEqual([maxAgeMs + 1]);
+      clock += maxAgeMs;
+      expect(node.sync.isRevocationListStale()).toBe(false);
+      clock += 1;
+      expect(node.sync.isRevocationListStale()).toBe(true);
+      node.sync.checkRevocationFreshness();
+      expect(changes).toEqual([true]);
+      expect(timers.pending('checkRevocationFreshness')).toBe(0);
+      expect(node.logs.filter((line) => line.level === 'error')).toEqual([expect.objectContaining({ message: 'revocation list is stale: new peer sessions are refused until a fresh one arrives', fields: { sequence: 7, ageS: 30, maxAgeS: 30 } })]);
+      expect(audits(node.db, 'revocations.stale')).toEqual([
+        expect.objectContaining({ actor: 'ca', subject: stub.url, outcome: 'failed', detail: `sequence 7 issued ${new Date(issuedAtMs).toISOString()}, 30 s old; revocations.maxAgeMs 30000` }),
+      ]);
+
+      // Someone on the path answers with the old copy, then drops the fetches: still stale, reported once.
+      await node.sync.pollRevocations();
+      stub.serve(null);
+      await node.sync.pollRevocations();
+      expect(changes).toEqual([true]);
+      expect(audits(node.db, 'revocations.stale')).toHaveLength(1);
+
+      // The CA's re-signed copy (same sequence, later issue time) gets through: fresh again, saved, not a new install.
+      const fresh = signRevocationList(ca, { ...list, issuedAtMs: clock - 1000 });
+      stub.serve(fresh);
+      await node.sync.pollRevocations();
+      expect(changes).toEqual([true, false]);
+      expect(node.sync.revocationListAgeMs()).toBe(1000);
+      expect(node.db.revocationList()).toEqual({ bytes: fresh, sequence: 7 });
+      expect(audits(node.db, 'revocations.fresh')).toEqual([expect.objectContaining({ outcome: 'ok' })]);
+      expect(audits(node.db, 'revocations.install')).toHaveLength(1);
+      expect(node.logs.filter((line) => line.message === 'revocation list is fresh again: new peer sessions are admitted')).toHaveLength(1);
+      expect(timers.delays('checkRevocationFreshness')).toEqual([maxAgeMs - 1000 + 1]);
+      node.sync.stop();
+      expect(timers.pending('checkRevocationFreshness')).toBe(0);
+      node.sync.checkRevocationFreshness();
+      expect(timers.pending('checkRevocationFreshness')).toBe(0);
+    } finally {
+      await stub.close();
+    }
+  });
+
+  it('is never stale without a CA URL, and refuses a maximum age not above the poll interval', async () => {
+    const node = await fixture({ caUrl: null, revocationMaxAgeMs: maxAgeMs });
+    expect([node.sync.isRevocationListStale(), node.sync.revocationListAgeMs()]).toEqual([false, Infinity]);
+    node.sync.checkRevocationFreshness();
+    expect(node.db.auditLog()).toEqual([]);
+    expect(() => new CaSync({ ...node.options, revocationMaxAgeMs: 10_000 })).toThrow('CaSync: revocationMaxAgeMs: expected an integer above the poll interval (10000 ms), got 10000');
   });
 });
 
@@ -342,9 +437,11 @@ describe('CaSync: start and stop', () => {
     await until('the first poll', () => node.db.revocationList() !== null);
     expect(timers.pending('pollRevocations')).toBe(1);
     expect(timers.pending('scheduleRenewal')).toBe(1);
+    expect(timers.pending('checkRevocationFreshness')).toBe(1);
     node.sync.stop();
     expect(timers.pending('pollRevocations')).toBe(0);
     expect(timers.pending('scheduleRenewal')).toBe(0);
+    expect(timers.pending('checkRevocationFreshness')).toBe(0);
     // A stopped CaSync stays stopped.
     node.sync.start();
     expect(timers.pending('pollRevocations') + timers.pending('scheduleRenewal')).toBe(0);

@@ -46,7 +46,9 @@ describe('node config: defaults and paths', () => {
         discovery: { lan: false, port: 7399, intervalMs: 5000, group: '239.255.74.70', interface: null },
         profile: 'fast',
         endToEnd: true,
-        api: { listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/etc/x0t/state/api-token' },
+        tcp: { acceptedMax: 256, perAddressMax: 8 },
+        revocations: { maxAgeMs: 60_000 },
+        api: { listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/etc/x0t/state/api-token', mtls: false },
         policy: { dir: null },
         log: { level: 'info' },
         faultInjection: { dropTransitShare: 0 },
@@ -57,7 +59,7 @@ describe('node config: defaults and paths', () => {
   it('fills in defaults inside a section that sets only some keys', () => {
     const config = parse('discovery:\n  lan: true\napi:\n  tokenFile: /run/x0t/token\npeers:\n  - address: "10.0.0.2:7400"\n');
     expect(config.discovery).toEqual({ lan: true, port: 7399, intervalMs: 5000, group: '239.255.74.70', interface: null });
-    expect(config.api).toEqual({ listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/run/x0t/token' });
+    expect(config.api).toEqual({ listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/run/x0t/token', mtls: false });
     expect(config.peers).toEqual([{ address: { host: '10.0.0.2', port: 7400, family: 4 }, transport: 'udp' }]);
   });
 
@@ -73,7 +75,9 @@ describe('node config: defaults and paths', () => {
       'discovery: { lan: true, port: 7000, intervalMs: 100, group: 224.0.0.251, interface: 192.168.1.5 }',
       'profile: rfc8966',
       'endToEnd: false',
-      'api: { listen: "[::1]:0", tokenFile: token }',
+      'tcp: { acceptedMax: 64, perAddressMax: 2 }',
+      'revocations: { maxAgeMs: 120000 }',
+      'api: { listen: "[::1]:0", tokenFile: token, mtls: true }',
       'policy: { dir: /opt/policies }',
       'log: { level: debug }',
       'faultInjection: { dropTransitShare: 0.8 }',
@@ -88,7 +92,9 @@ describe('node config: defaults and paths', () => {
     expect(config.peers).toEqual([{ address: { host: '2001:db8::1', port: 7401, family: 6 }, transport: 'tcp' }]);
     expect(config.discovery).toEqual({ lan: true, port: 7000, intervalMs: 100, group: '224.0.0.251', interface: '192.168.1.5' });
     expect([config.profile, config.endToEnd, config.log.level]).toEqual(['rfc8966', false, 'debug']);
-    expect(config.api).toEqual({ listen: { host: '::1', port: 0, family: 6 }, tokenFile: '/var/lib/x0t/token' });
+    expect(config.tcp).toEqual({ acceptedMax: 64, perAddressMax: 2 });
+    expect(config.revocations).toEqual({ maxAgeMs: 120_000 });
+    expect(config.api).toEqual({ listen: { host: '::1', port: 0, family: 6 }, tokenFile: '/var/lib/x0t/token', mtls: true });
     expect(config.policy.dir).toBe('/opt/policies');
     expect(config.faultInjection).toEqual({ dropTransitShare: 0.8 });
   });
@@ -177,6 +183,12 @@ describe('node config: refusals name the field and what was expected', () => {
     ['drop share above 1', 'faultInjection:\n  dropTransitShare: 1.5\n', 'faultInjection.dropTransitShare', /faultInjection\.dropTransitShare: expected a number in 0\.\.1, got number 1\.5/],
     ['drop share as text', 'faultInjection:\n  dropTransitShare: "half"\n', 'faultInjection.dropTransitShare', /expected a number in 0\.\.1, got "half"/],
     ['unknown fault', 'faultInjection:\n  blackHole: true\n', 'faultInjection.blackHole', /unknown key \(expected one of: dropTransitShare\)/],
+    ['tcp.acceptedMax of zero', 'tcp:\n  acceptedMax: 0\n', 'tcp.acceptedMax', /tcp\.acceptedMax: expected an integer in 1\.\.65536 connections, got number 0/],
+    ['tcp.perAddressMax above acceptedMax', 'tcp:\n  acceptedMax: 4\n  perAddressMax: 5\n', 'tcp.perAddressMax', /tcp\.perAddressMax: expected at most tcp\.acceptedMax \(4\), got 5/],
+    ['api.mtls as text', 'api:\n  mtls: "on"\n', 'api.mtls', /api\.mtls: expected true or false, got "on"/],
+    ['revocations.maxAgeMs not above the poll interval', 'revocations:\n  maxAgeMs: 10000\n', 'revocations.maxAgeMs', /revocations\.maxAgeMs: expected an integer in 10001\.\.2592000000 ms \(more than the revocation poll interval\), got number 10000/],
+    ['revocations.maxAgeMs as text', 'revocations:\n  maxAgeMs: 1m\n', 'revocations.maxAgeMs', /revocations\.maxAgeMs: expected an integer .* got "1m"/],
+    ['tcp.perAddressMax above the default acceptedMax', 'tcp:\n  perAddressMax: 300\n', 'tcp.perAddressMax', /tcp\.perAddressMax: expected at most tcp\.acceptedMax \(256\), got 300/],
   ];
 
   it.each(cases)('%s', (_name, text, field, pattern) => {
@@ -189,7 +201,7 @@ describe('node config: refusals name the field and what was expected', () => {
 
   it('names an unknown key with its path and the allowed keys, at the top and inside sections', () => {
     const top = refuse('stateDri: /tmp\n');
-    expect(top.message).toBe('/etc/x0t/node.yaml: stateDri: unknown key (expected one of: stateDir, listen, peers, discovery, profile, endToEnd, api, policy, log, faultInjection)');
+    expect(top.message).toBe('/etc/x0t/node.yaml: stateDri: unknown key (expected one of: stateDir, listen, peers, discovery, profile, endToEnd, tcp, revocations, api, policy, log, faultInjection)');
     expect(top.field).toBe('stateDri');
     expect(refuse('discovery:\n  intervalMS: 5\n').message).toMatch(/discovery\.intervalMS: unknown key \(expected one of: lan, port, intervalMs, group, interface\)/);
     expect(refuse('peers:\n  - address: "10.0.0.1:1"\n    port: 5\n').message).toMatch(/peers\[0\]\.port: unknown key \(expected one of: address, transport\)/);

@@ -1,15 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { NeighbourInfo, NodeInfo, RouteInfo } from '../../src/api/backend.js';
 import type { CliIo } from '../../src/cli/io.js';
+import { httpCall } from '../../src/cli/http.js';
 import { runCliAsync } from '../../src/cli/run.js';
 import { createCa, type MeshCa } from '../../src/identity/ca.js';
 import { nextRevocationList, signRevocationList } from '../../src/identity/revocation.js';
+import { trustAnchorOf } from '../../src/identity/svid.js';
 import { startCaService, type CaService } from '../../src/node/ca-service.js';
 import { readTokens, revokeInCaDirectory, saveTokens, withCaLock } from '../../src/node/ca-store.js';
 import { loadNodeConfig } from '../../src/node/config.js';
@@ -122,6 +126,8 @@ interface ConfigOptions {
   readonly profile?: 'fast' | 'rfc8966';
   readonly policyDir?: string;
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Serve the API over HTTPS with client SVIDs (api.mtls). */
+  readonly mtls?: boolean;
   readonly extra?: string;
 }
 
@@ -132,7 +138,7 @@ function writeConfig(node: Enrolled, options: ConfigOptions = {}): string {
     `stateDir: ${JSON.stringify(node.stateDir)}\n`,
     `listen:\n  udp: ["127.0.0.1:${options.udpPort ?? 0}"]\n`,
     peers.length === 0 ? 'peers: []\n' : `peers:\n${peers.map((port) => `  - address: "${options.peerHost ?? '127.0.0.1'}:${port}"\n`).join('')}`,
-    `api:\n  listen: ${JSON.stringify(options.api ?? '127.0.0.1:0')}\n`,
+    `api:\n  listen: ${JSON.stringify(options.api ?? '127.0.0.1:0')}\n${options.mtls === true ? '  mtls: true\n' : ''}`,
     `profile: ${options.profile ?? 'fast'}\nlog:\n  level: ${options.logLevel ?? 'info'}\n`,
     options.policyDir === undefined ? '' : `policy:\n  dir: ${JSON.stringify(options.policyDir)}\n`,
     options.extra ?? '',
@@ -486,6 +492,82 @@ describe('revocation in a running mesh', () => {
   });
 });
 
+/** An HTTP proxy in front of the CA service that can drop the revocation fetches, as an attacker on the path would. */
+async function caProxy(target: string): Promise<{ url: string; dropRevocations: (drop: boolean) => void; close: () => Promise<void> }> {
+  let drop = false;
+  const server = createHttpServer((request, response) => {
+    if (drop && request.url === '/v1/revocations') {
+      request.socket.destroy();
+      return;
+    }
+    const upstream = httpRequest(`${target}${request.url ?? '/'}`, { method: request.method, headers: request.headers }, (answer) => {
+      response.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(response);
+    });
+    upstream.on('error', () => response.destroy());
+    request.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    dropRevocations: (value) => (drop = value),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe('a stale revocation list in a running node', () => {
+  it('fails closed: not ready, audited, new peers and client SVIDs refused; once a fresh list arrives the node is ready and the peer gets its session', async () => {
+    const proxy = await caProxy(service.address);
+    try {
+      const a = await enroll('stale-a', false, proxy.url);
+      const b = await enroll('stale-b');
+      proxy.dropRevocations(true);
+      const logA: unknown[][] = [];
+      const daemonA = await startDaemon(writeConfig(a, { mtls: true }), logA);
+      const events: string[] = [];
+      daemonA.backend.subscribe((event) => {
+        if (event.kind === 'lifecycle') events.push(event.state);
+      });
+      const anchor = trustAnchorOf(readEnrollment(a.stateDir).caCertificate, Date.now());
+      const token = readFileSync(join(a.stateDir, 'api-token'), 'utf8').trim();
+      /** GET over TLS with the node's token (or none). */
+      const get = (path: string, withToken = true): Promise<{ status: number; text: string }> =>
+        httpCall(`${daemonA.apiAddress}${path}`, { method: 'GET', headers: withToken ? { authorization: `Bearer ${token}` } : {}, timeoutMs: 10_000, tls: { anchor } });
+      const asSvid = ['status', '--api', daemonA.apiAddress, '--identity', a.stateDir];
+      // A new node without a saved list: the first fetch fails, so it has nothing to vouch with.
+      await eventually('a to report its list stale', () => daemonA.db.auditLog().some((entry) => entry.action === 'revocations.stale'));
+      expect(logA).toContainEqual(['error', 'revocation list is stale: new peer sessions are refused until a fresh one arrives', expect.objectContaining({ sequence: null, maxAgeS: 60 })]);
+      expect((await get('/health/ready', false)).status).toBe(503);
+      const metrics = (await get('/metrics')).text;
+      expect(metrics).toMatch(/^x0t_revocation_list_stale 1$/m);
+      expect(metrics).toMatch(/^x0t_revocation_list_age_seconds \+Inf$/m);
+      expect((await cli(asSvid)).err).toContain('HTTP 401 unauthorized: client certificate refused: the revocation list is stale');
+
+      const daemonB = await startDaemon(writeConfig(b, { peers: [udpPortOf(daemonA)] }));
+      await eventually('a to refuse b', () => daemonA.runtime.newPeersRefused >= 2);
+      expect(securedWith(daemonA.backend.neighbours(), b)).toBe(false);
+      expect((await get('/metrics')).text).toMatch(/^x0t_new_peers_refused_total [1-9]\d*$/m);
+
+      proxy.dropRevocations(false);
+      await daemonA.syncWithCa();
+      expect(daemonA.db.auditLog().find((entry) => entry.action.startsWith('revocations.'))).toMatchObject({ action: 'revocations.fresh', outcome: 'ok', subject: proxy.url });
+      // (The revocationsStale event went out during start, before anyone could subscribe.)
+      expect(events).toEqual(['revocationsFresh']);
+      expect((await get('/health/ready', false)).status).toBe(200);
+      expect((await get('/metrics')).text).toMatch(/^x0t_revocation_list_stale 0$/m);
+      // The SVID is authenticated again (and then denied by the default policy: nodes may not call the API).
+      expect((await cli(asSvid)).err).toContain('HTTP 403 forbidden');
+      await eventually('a session between a and b', () => securedWith(daemonA.backend.neighbours(), b) && securedWith(daemonB.backend.neighbours(), a));
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe('the self-healing loop in a running node', () => {
   it('quarantines a neighbour through the policy when findings say so: routes move to the other neighbour, /v1/incidents and /v1/actions show it, Knowledge keeps the outcome', async () => {
     const [a, b, d, c] = [await enroll('heal-a'), await enroll('heal-b'), await enroll('heal-d'), await enroll('heal-c')];
@@ -593,6 +675,55 @@ describe('self-healing from real traffic', () => {
   });
 });
 
+/** The certificate a TLS server at `url` presents (DER), read without checking it. */
+async function servedCertificate(url: string): Promise<Uint8Array> {
+  const { hostname, port } = new URL(url);
+  const socket = tlsConnect({ host: hostname, port: Number(port), rejectUnauthorized: false });
+  try {
+    await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+    return new Uint8Array(socket.getPeerCertificate().raw);
+  } finally {
+    socket.destroy();
+  }
+}
+
+describe('the API over mTLS in a running node', () => {
+  it('serves HTTPS with its SVID; an operator SVID from ca issue reads but may not drain (Cedar), the node token works over TLS, a revoked SVID gets 401', async () => {
+    const a = await enroll('mtls-a');
+    const policies = policyDir('mtls', { 'mtls-operators.cedar': readFileSync(join(repoPolicies, 'examples', 'mtls-operators.cedar'), 'utf8') });
+    vi.stubEnv('X0TTA6BL4_CA_PASSPHRASE', passphrase);
+    const alice = join(root, 'mtls-alice');
+    const issued = await cli(['ca', 'issue', '/operator/alice', '--dir', caDir, '--out', alice]);
+    expect([issued.code, issued.err]).toEqual([0, '']);
+    const daemon = await startDaemon(writeConfig(a, { mtls: true, policyDir: policies }));
+    expect(daemon.apiAddress).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(await servedCertificate(daemon.apiAddress)).toEqual(readEnrollment(a.stateDir).svid);
+    const asAlice = ['--api', daemon.apiAddress, '--identity', alice];
+
+    const status = await cli(['status', ...asAlice, '--json']);
+    expect([status.code, status.err]).toEqual([0, '']);
+    expect(JSON.parse(status.out)).toMatchObject({ nodeId: a.nodeId, api: daemon.apiAddress });
+    const drain = await cli(['drain', ...asAlice]);
+    expect(drain).toEqual({ code: 1, out: '', err: 'x0tta6bl4: POST /v1/drain: HTTP 403 forbidden: policy denies apiDrain to spiffe://daemon.test/operator/alice (action apiDrain, policies api-svid-no-drain)\n' });
+    const denied = daemon.db.auditLog().find((entry) => entry.action === 'policy.apiDrain');
+    expect(denied).toMatchObject({ actor: 'X0t::Workload::"spiffe://daemon.test/operator/alice"', outcome: 'denied', detail: 'api-svid-no-drain' });
+    // The node's own SVID calls as X0t::Node, which the policies do not admit to the API.
+    const asNode = await cli(['status', '--api', daemon.apiAddress, '--identity', a.stateDir]);
+    expect(asNode.err).toContain(`HTTP 403 forbidden: policy denies apiRead to ${a.spiffeId} (action apiRead, policies none)`);
+    // The local token, over TLS, checked against the node's ca.der.
+    const withToken = await cli(['routes', '--api', daemon.apiAddress, '--ca', join(a.stateDir, 'ca.der'), '--token-file', join(a.stateDir, 'api-token')]);
+    expect([withToken.code, withToken.err]).toEqual([0, '']);
+    expect((await fetch(`${daemon.apiAddress.replace('https:', 'http:')}/health/live`).catch((error: Error) => error)) instanceof Error).toBe(true);
+
+    const revoked = await cli(['ca', 'revoke', 'spiffe://daemon.test/operator/alice', '--dir', caDir]);
+    expect(revoked.code).toBe(0);
+    await daemon.syncWithCa();
+    const refused = await cli(['status', ...asAlice]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/HTTP 401 unauthorized: client certificate refused: SVID: spiffe:\/\/daemon\.test\/operator\/alice \(serial [0-9a-f]+\) is revoked/);
+  });
+});
+
 describe('SVID renewal in a running node', () => {
   it('renews at half the SVID lifetime, stores and installs the new SVID, and keeps its session past the old one\'s expiry', async () => {
     const ttlMs = 6000;
@@ -601,13 +732,15 @@ describe('SVID renewal in a running node', () => {
       const r = await enroll('renew-r', false, shortLived.address);
       const p = await enroll('renew-p');
       const original = readEnrollment(r.stateDir).svid;
-      const daemonR = await startDaemon(writeConfig(r));
+      const daemonR = await startDaemon(writeConfig(r, { mtls: true }));
       const daemonP = await startDaemon(writeConfig(p, { peers: [udpPortOf(daemonR)] }));
       const firstNotAfter = daemonR.backend.info().svidNotAfter;
       await eventually('a session between r and p', () => securedWith(daemonP.backend.neighbours(), r));
 
       await eventually('the renewed SVID in /v1/node', () => daemonR.backend.info().svidNotAfter > firstNotAfter);
       expect(Buffer.from(readEnrollment(r.stateDir).svid).equals(original)).toBe(false);
+      // The API serves the renewed SVID too.
+      expect(await servedCertificate(daemonR.apiAddress)).toEqual(readEnrollment(r.stateDir).svid);
       expect(daemonR.db.auditLog().find((entry) => entry.action === 'svid.renew')).toMatchObject({ outcome: 'ok', subject: r.spiffeId });
       // The old SVID has expired by now; p holds the session with r on the renewed one.
       const expiredAtMs = Date.parse(firstNotAfter);

@@ -26,6 +26,7 @@ function facts(peersConfigured: number, audit: DaemonFacts['audit'] = () => []):
     incidents: () => [],
     mapekDecisions: () => ({}),
     mapekReports: () => ({}),
+    revocations: () => ({ ageMs: 0, stale: false }),
   };
 }
 
@@ -284,6 +285,64 @@ describe('NodeRuntime: who never gets a session', () => {
       expect(outsider.links.all().some((record) => outsider.secure.isSecured(record.link))).toBe(false);
       expect(outsider.mesh.routes()).toEqual([]);
     }
+  });
+});
+
+describe('NodeRuntime and DaemonBackend before the sockets open', () => {
+  it('report no addresses and no transport counters; with peers configured and none up the node is not ready; draining shows', () => {
+    const mesh = new TestMesh();
+    const runtime = mesh.runtime(mesh.identity(1), [4000]);
+    let draining = false;
+    const backend = new DaemonBackend(runtime, { ...facts(1), isDraining: () => draining });
+    expect([runtime.udpAddresses(), runtime.tcpAddresses(), runtime.tcpStats(), runtime.udpStats()]).toEqual([[], [], null, null]);
+    expect(runtime.tcpConnectionCounts()).toEqual({ accepted: 0, dialled: 0 });
+    expect(backend.counters()).toMatchObject({ tcpConnectionsRefused: { perAddress: 0, total: 0 }, tcpConnections: { accepted: 0, dialled: 0 }, revocationListAgeS: 0, revocationListStale: false, newPeersRefused: 0 });
+    expect(backend.ready()).toBe(false);
+    expect(backend.setLinkDisabled(99, true)).toBe(false);
+    draining = true;
+    expect(backend.info().state).toBe('draining');
+    const listeners = Array.from({ length: subscribersMax }, () => backend.subscribe(() => undefined));
+    expect(() => backend.subscribe(() => undefined)).toThrow(`events: at most ${subscribersMax} subscribers at once`);
+    for (const unsubscribe of listeners) unsubscribe();
+  });
+
+  it('shows a configured link nobody answers on as unusable, at cost 65535 without loss, and the node as not ready', async () => {
+    const mesh = new TestMesh();
+    const runtime = await started(mesh.runtime(mesh.identity(1), [9]));
+    const backend = new DaemonBackend(runtime, facts(1));
+    expect(backend.neighbours()).toEqual([expect.objectContaining({ peerNodeId: null, peerSpiffeId: null, secured: false, usable: false, cost: 0xffff, loss: 0, rttMs: 0 })]);
+    expect(backend.ready()).toBe(false);
+  });
+});
+
+describe('NodeRuntime: while the revocation list is stale', () => {
+  it('refuses new peers and counts them; a peer with a session keeps it and rekeys; new peers get in again once the list is fresh', async () => {
+    const mesh = new TestMesh();
+    let stale = false;
+    const hub = mesh.runtime(mesh.identity(1), [], allowAll, { admitsNewPeers: () => !stale });
+    const hubBackend = new DaemonBackend(hub, { ...facts(0), revocations: () => ({ ageMs: stale ? 61_000 : 1000, stale }) });
+    await started(hub);
+    const friend = await started(mesh.runtime(mesh.identity(2), [portOf(hub)]));
+    await until('the friend routed', () => friend.mesh.nextHopLink(nodeId(1)) !== null);
+    expect([hubBackend.ready(), hubBackend.counters().revocationListStale]).toEqual([true, false]);
+
+    stale = true;
+    expect(hubBackend.ready()).toBe(false);
+    expect(hubBackend.counters()).toMatchObject({ revocationListAgeS: 61, revocationListStale: true });
+    const newcomer = await started(mesh.runtime(mesh.identity(3), [portOf(hub)]));
+    await until('the hub refusing the newcomer', () => hub.newPeersRefused >= 2);
+    // The friend's session goes through a rekey (every link rekeys after a renewal) and stays.
+    const rekeys = hub.secure.stats.rekeys;
+    hub.renewCertificate(hub.identity.certificate);
+    await until('a rekey with the friend', () => hub.secure.stats.rekeys > rekeys);
+    expect(hub.hasSessionWith('spiffe://runtime.test/node/00000002')).toBe(true);
+    expect(hub.hasSessionWith('spiffe://runtime.test/node/00000003')).toBe(false);
+    expect(newcomer.links.all().some((record) => newcomer.secure.isSecured(record.link))).toBe(false);
+    expect(friend.mesh.nextHopLink(nodeId(1))).not.toBeNull();
+    expect(hubBackend.counters().newPeersRefused).toBe(hub.newPeersRefused);
+
+    stale = false;
+    await until('the newcomer routed once the list is fresh', () => newcomer.mesh.nextHopLink(nodeId(1)) !== null, 30_000);
   });
 });
 

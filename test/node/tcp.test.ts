@@ -1,8 +1,8 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { endpointOf } from '../../src/node/links.js';
 import type { NodeRuntime } from '../../src/node/runtime.js';
-import { TcpTransport } from '../../src/node/tcp.js';
+import { dialledConnectionsMax, TcpTransport } from '../../src/node/tcp.js';
 import { nodeId } from '../../src/wire/ids.js';
 import { TestMesh, until } from './runtime-harness.js';
 
@@ -83,3 +83,83 @@ describe('TCP transport: the secure mesh over a byte stream', () => {
     await first.close();
   });
 });
+
+/** A client connection to `port` from `localAddress`, with what it received and whether it was closed. */
+async function probe(port: number, localAddress = '127.0.0.1'): Promise<{ socket: Socket; received: Buffer[]; closed: () => boolean }> {
+  const socket = connect({ host: '127.0.0.1', port, localAddress });
+  const received: Buffer[] = [];
+  let closed = false;
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  socket.on('error', () => undefined);
+  socket.on('close', () => (closed = true));
+  await new Promise((resolve) => socket.once('connect', resolve));
+  return { socket, received, closed: () => closed };
+}
+
+describe('TCP transport: connection limits', () => {
+  it('closes the connection beyond perAddressMax from one address without a byte, counts it, and takes that address again once one leaves', async () => {
+    const transport = await TcpTransport.open([loopback], new Uint8Array(32), () => undefined, { acceptedMax: 10, perAddressMax: 2 });
+    const port = Number(transport.addresses()[0]!.split(':').at(-1));
+    try {
+      const first = await probe(port);
+      const second = await probe(port);
+      await until('two accepted', () => transport.stats.accepted === 2);
+      const third = await probe(port);
+      await until('the third closed', () => third.closed());
+      expect(third.received).toEqual([]);
+      expect(transport.stats).toMatchObject({ accepted: 2, refusedPerAddress: 1, refusedTotal: 0 });
+      // Another address (127.0.0.2 is loopback too) still gets in.
+      const other = await probe(port, '127.0.0.2');
+      await until('the other address accepted', () => transport.stats.accepted === 3);
+      expect(transport.connectionCounts()).toEqual({ accepted: 3, dialled: 0 });
+      first.socket.destroy();
+      await until('the slot given back', () => transport.connectionCounts().accepted === 2);
+      const again = await probe(port);
+      await until('the address taken again', () => transport.stats.accepted === 4);
+      expect([first, second, other, again].map((p) => p.received.length)).toEqual([0, 0, 0, 0]);
+      expect([second.closed(), other.closed(), again.closed()]).toEqual([false, false, false]);
+      for (const p of [second, other, again]) p.socket.destroy();
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it('dialled and accepted connections have separate budgets: strangers filling the listener do not stop the node reaching its peers', async () => {
+    const mesh = new TestMesh();
+    const listener = await started(mesh.runtime(mesh.identity(1), [], undefined, { udp: [], tcp: [loopback] }));
+    const limits = { acceptedMax: 1, perAddressMax: 1 };
+    const node = await started(mesh.runtime(mesh.identity(2), [], undefined, { udp: [], tcp: [loopback], tcpLimits: limits, peers: [endpointOf('tcp', '127.0.0.1', tcpPort(listener))] }));
+    const squatter = await probe(tcpPort(node));
+    await until('the squatter accepted', () => node.tcpStats()!.accepted === 1);
+    const refusedSameAddress = await probe(tcpPort(node));
+    const refusedOtherAddress = await probe(tcpPort(node), '127.0.0.2');
+    await until('both refused', () => refusedSameAddress.closed() && refusedOtherAddress.closed());
+    expect(node.tcpStats()).toMatchObject({ refusedPerAddress: 1, refusedTotal: 1 });
+    expect([refusedSameAddress.received, refusedOtherAddress.received]).toEqual([[], []]);
+    // The one accepted slot is taken, yet the node's own connection to its peer works.
+    await until('a route to the dialled peer', () => node.mesh.nextHopLink(nodeId(1)) !== null, 30_000);
+    expect(node.tcpConnectionCounts()).toEqual({ accepted: 1, dialled: 1 });
+    squatter.socket.destroy();
+  });
+
+  it('dials at most dialledConnectionsMax peers and counts the rest', async () => {
+    const transport = await TcpTransport.open([], new Uint8Array(32), () => undefined);
+    try {
+      const results = Array.from({ length: dialledConnectionsMax + 1 }, (_, index) => transport.dial(endpointOf('tcp', '127.0.0.1', 10_000 + index)));
+      expect(results.filter((ok) => !ok)).toHaveLength(1);
+      expect(results.at(-1)).toBe(false);
+      // Dialling a peer again is not a new dial.
+      expect(transport.dial(endpointOf('tcp', '127.0.0.1', 10_000))).toBe(true);
+      expect(transport.stats.dialsRefused).toBe(1);
+      expect(transport.connectionCounts().dialled).toBe(dialledConnectionsMax);
+    } finally {
+      await transport.close();
+    }
+  });
+});
+
+async function started(runtime: NodeRuntime): Promise<NodeRuntime> {
+  await runtime.start();
+  running.push(runtime);
+  return runtime;
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isSpiffeIdError } from '../../src/identity/spiffe-id.js';
-import { apiActions, decisionCacheEntriesMax, newPolicyStats, nodeRefFromSpiffeId, type CallerRef, type PolicyDenyRecord } from '../../src/policy/index.js';
-import { engineOf, node, shippedDefault, shippedExample, shippedSchemaWith } from './helpers.js';
+import { apiActions, callerRefFromSpiffeId, decisionCacheEntriesMax, newPolicyStats, nodeRefFromSpiffeId, PolicyEngine, type CallerRef, type PolicyDenyRecord } from '../../src/policy/index.js';
+import { engineOf, node, shippedDefault, shippedExample, shippedSchema, shippedSchemaWith } from './helpers.js';
 
 const local = node('mesh.example', '00000001');
 const sameDomain = node('mesh.example', '00000002');
@@ -28,6 +28,16 @@ describe('nodeRefFromSpiffeId', () => {
       thrown = error;
     }
     expect(isSpiffeIdError(thrown) && thrown.code).toBe(code);
+  });
+});
+
+describe('callerRefFromSpiffeId', () => {
+  it('makes a node SVID a Node caller and any other SVID a Workload caller with its path', () => {
+    expect(callerRefFromSpiffeId('spiffe://mesh.example/node/0000002a')).toEqual({ kind: 'node', node: nodeRefFromSpiffeId('spiffe://mesh.example/node/0000002a') });
+    expect(callerRefFromSpiffeId('spiffe://mesh.example/operator/alice')).toEqual({ kind: 'workload', spiffeId: 'spiffe://mesh.example/operator/alice', trustDomain: 'mesh.example', path: '/operator/alice' });
+    // /node/00000000 is not a node id: a workload, which no node policy matches.
+    expect(callerRefFromSpiffeId('spiffe://mesh.example/node/00000000')).toMatchObject({ kind: 'workload', path: '/node/00000000' });
+    expect(() => callerRefFromSpiffeId('https://mesh.example/operator/alice')).toThrow(/spiffe:\/\//);
   });
 });
 
@@ -64,6 +74,7 @@ describe('the shipped default policy', () => {
   it('denies unknown roles and nodes calling the API', () => {
     expect(shipped.canCallApi(local, { kind: 'operator', id: 'eve', role: 'Admin' }, 'apiRead').allowed).toBe(false);
     expect(shipped.canCallApi(local, { kind: 'node', node: sameDomain }, 'apiRead').allowed).toBe(false);
+    expect(shipped.canCallApi(local, callerRefFromSpiffeId('spiffe://mesh.example/operator/alice'), 'apiRead')).toEqual({ allowed: false, policyIds: [], errors: [] });
   });
 
   it('lists its policies in file order and has no warnings', () => {
@@ -121,6 +132,41 @@ describe('the admin-only example', () => {
     expect(permissive.canCallApi(local, viewer, 'apiSend')).toEqual({ allowed: false, policyIds: ['api-drain-send-admin-only'], errors: [] });
     expect(permissive.canCallApi(local, viewer, 'apiLinks')).toEqual({ allowed: false, policyIds: ['api-links-admin-only'], errors: [] });
     expect(permissive.canCallApi(local, viewer, 'apiPing')).toEqual({ allowed: true, policyIds: ['everyone'], errors: [] });
+  });
+});
+
+describe('the mtls-operators example', () => {
+  const engine = engineOf([shippedDefault, shippedExample('mtls-operators.cedar')]);
+  const alice = callerRefFromSpiffeId('spiffe://mesh.example/operator/alice');
+  const adminSvid = callerRefFromSpiffeId('spiffe://mesh.example/operator/admin');
+
+  it('lets an operator SVID of the own trust domain read and ping, but not drain, send or take links down', () => {
+    expect(engine.canCallApi(local, alice, 'apiRead')).toEqual({ allowed: true, policyIds: ['api-operator-svid-read'], errors: [] });
+    expect(engine.canCallApi(local, alice, 'apiPing').allowed).toBe(true);
+    expect(engine.canCallApi(local, alice, 'apiSend')).toEqual({ allowed: false, policyIds: [], errors: [] });
+    expect(engine.canCallApi(local, alice, 'apiDrain')).toEqual({ allowed: false, policyIds: ['api-svid-no-drain'], errors: [] });
+    expect(engine.canCallApi(local, alice, 'apiLinks').policyIds).toEqual(['api-svid-no-drain']);
+  });
+
+  it('lets the admin SVID do everything; other paths, other trust domains and node SVIDs get nothing', () => {
+    for (const action of apiActions) expect(engine.canCallApi(local, adminSvid, action).allowed, action).toBe(true);
+    expect(engine.canCallApi(local, callerRefFromSpiffeId('spiffe://mesh.example/monitor/prom'), 'apiRead').allowed).toBe(false);
+    expect(engine.canCallApi(local, callerRefFromSpiffeId('spiffe://other.example/operator/alice'), 'apiRead').allowed).toBe(false);
+    expect(engine.canCallApi(local, callerRefFromSpiffeId('spiffe://mesh.example/node/00000002'), 'apiRead').allowed).toBe(false);
+  });
+});
+
+describe('a policy directory whose schema predates X0t::Workload', () => {
+  it('still loads, and a workload calling the API is denied with the error', () => {
+    const start = shippedSchema.text.indexOf('  // A holder of an X509-SVID');
+    const end = shippedSchema.text.indexOf('};', start) + 2;
+    expect(start).toBeGreaterThan(0);
+    const text = (shippedSchema.text.slice(0, start) + shippedSchema.text.slice(end)).replaceAll(', Workload]', ']');
+    const old = PolicyEngine.load({ schema: { source: 'old.cedarschema', text }, policies: [shippedDefault, { source: 'all.cedar', text: '@id("all") permit (principal, action, resource);' }] });
+    expect(old.canCallApi(local, admin, 'apiRead').allowed).toBe(true);
+    const decision = old.canCallApi(local, callerRefFromSpiffeId('spiffe://mesh.example/operator/alice'), 'apiRead');
+    expect(decision.allowed).toBe(false);
+    expect(decision.errors.join(' ')).toMatch(/Workload/);
   });
 });
 
@@ -212,7 +258,7 @@ describe('default deny on errors', () => {
   });
 
   it('denies a request the schema does not allow (a node calling an operator-only action)', () => {
-    const operatorOnly = shippedSchemaWith('action apiRead in [api] appliesTo { principal: [Operator, Node]', 'action apiRead in [api] appliesTo { principal: [Operator]');
+    const operatorOnly = shippedSchemaWith('action apiRead in [api] appliesTo { principal: [Operator, Node, Workload]', 'action apiRead in [api] appliesTo { principal: [Operator]');
     const engine = operatorOnly([{ source: 'all.cedar', text: '@id("everyone") permit (principal, action, resource);' }]);
     expect(engine.canCallApi(local, admin, 'apiRead').allowed).toBe(true);
     const decision = engine.canCallApi(local, { kind: 'node', node: sameDomain }, 'apiRead');

@@ -46,12 +46,13 @@ describe('strict validation', () => {
     const error = policyRefusal(() => engineOf([file('x.cedar', text)]));
     expect(error.code).toBe('ERR_POLICY_VALIDATE');
     const lines = error.message.split('\n');
-    expect(lines).toHaveLength(3);
+    expect(lines).toHaveLength(4);
     expect(lines).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^x\.cedar:1:\d+: for policy `unknown-type`, unrecognized entity type `X0t::Router`/),
         expect.stringMatching(/^x\.cedar:2:\d+: for policy `unknown-action`, unrecognized action `X0t::Action::"apiAdmin"`/),
         expect.stringMatching(/^x\.cedar:3:\d+: for policy `role-on-node`, attribute `role` on entity type `X0t::Node` not found/),
+        expect.stringMatching(/^x\.cedar:3:\d+: for policy `role-on-node`, attribute `role` on entity type `X0t::Workload` not found/),
       ]),
     );
   });
@@ -128,11 +129,11 @@ describe('the schema', () => {
   });
 
   it('must accept every question the engine asks', () => {
-    const noDrain = shippedSchemaWith('action apiDrain in [api] appliesTo { principal: [Operator, Node], resource: [Node] };', '');
+    const noDrain = shippedSchemaWith('action apiDrain in [api] appliesTo { principal: [Operator, Node, Workload], resource: [Node] };', '');
     const error = policyRefusal(() => noDrain([]));
     expect(error.code).toBe('ERR_POLICY_SCHEMA');
     expect(error.message).toMatch(/^schema\.cedarschema: the schema must accept the question "X0t::Operator::"probe" apiDrain X0t::Node": /);
-    const noLinks = shippedSchemaWith('action apiLinks in [api] appliesTo { principal: [Operator, Node], resource: [Node] };', '');
+    const noLinks = shippedSchemaWith('action apiLinks in [api] appliesTo { principal: [Operator, Node, Workload], resource: [Node] };', '');
     expect(policyRefusal(() => noLinks([])).message).toMatch(/^schema\.cedarschema: the schema must accept the question "X0t::Operator::"probe" apiLinks X0t::Node": /);
     const numericNodeId = shippedSchemaWith('nodeId: String', 'nodeId: Long');
     expect(policyRefusal(() => numericNodeId([])).message).toMatch(/"X0t::Node::"spiffe:\/\/probe\.invalid\/node\/00000001" peer X0t::Node": entity does not conform to the schema/);
