@@ -25,22 +25,29 @@ export interface TransitProbeRule {
   readonly probesPerInterval: number;
 }
 
-/** The defaults: two probes per idle neighbour and interval (a second in the twin). */
+/** The defaults: two probes per idle neighbour and interval (a second). */
 export const transitProbeDefaults: TransitProbeRule = { probesPerInterval: 2 };
+/** Most probes per idle neighbour and interval a planner takes. */
+export const transitProbesMax = 64;
+/**
+ * Echo ids of transit probes start here. Other echo requests (an operator's ping) use ids below
+ * it, so that a probe's reply is never taken for theirs.
+ */
+export const transitProbeIdBase = 0x4000_0000;
 
 /** Counts the data a node put on each link during the current interval (see the module comment). */
 export class TransitProbePlanner {
   private readonly dataSent = new Map<LinkId, number>();
 
   constructor(readonly rule: TransitProbeRule = transitProbeDefaults) {
-    if (!Number.isInteger(rule.probesPerInterval) || rule.probesPerInterval < 1 || rule.probesPerInterval > 64) {
-      throw new RangeError(`TransitProbePlanner: expected probesPerInterval to be an integer in 1..64, got ${rule.probesPerInterval}`);
+    if (!Number.isInteger(rule.probesPerInterval) || rule.probesPerInterval < 1 || rule.probesPerInterval > transitProbesMax) {
+      throw new RangeError(`TransitProbePlanner: expected probesPerInterval to be an integer in 1..${transitProbesMax}, got ${rule.probesPerInterval}`);
     }
   }
 
-  /** The node put a data packet that the neighbour on `link` must hand on (its own data or transit) on it. */
-  sent(link: LinkId): void {
-    this.dataSent.set(link, (this.dataSent.get(link) ?? 0) + 1);
+  /** The node put `count` data packets that the neighbour on `link` must hand on (its own data or transit) on it. */
+  sent(link: LinkId, count = 1): void {
+    this.dataSent.set(link, (this.dataSent.get(link) ?? 0) + count);
   }
 
   /** Ends the interval: the links of `usableLinks` that carried no transit, each with the probes to send; then starts the next interval. */

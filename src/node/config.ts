@@ -5,6 +5,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { revocationMaxAgeMsDefault, revocationPollMs } from './ca-sync.js';
 import { tcpAcceptLimitsDefault } from './tcp.js';
+import { transitProbeDefaults, transitProbesMax } from '../mapek/transit-probes.js';
 
 /**
  * The node daemon's configuration file (node.yaml): parsed with `yaml`, checked strictly with
@@ -104,6 +105,11 @@ export interface NodeConfig {
    * grey hole. 0 (the default) injects nothing.
    */
   readonly faultInjection: { readonly dropTransitShare: number };
+  /**
+   * The MAPE-K loop's monitoring: `transitProbes` echo requests a window through each neighbour
+   * that carried none of this node's transit in it (0 turns probes off; docs/mapek.md).
+   */
+  readonly selfHealing: { readonly transitProbes: number };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -128,6 +134,7 @@ export const nodeConfigDefaults = deepFreeze({
   policy: { dir: null as string | null },
   log: { level: 'info' as LogLevel },
   faultInjection: { dropTransitShare: 0 },
+  selfHealing: { transitProbes: transitProbeDefaults.probesPerInterval },
 });
 
 const ipv4Pattern = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -295,6 +302,7 @@ const apiShape = {
 const policyShape = { dir: nullablePathSchema().prefault(nodeConfigDefaults.policy.dir) };
 const logShape = { level: z.enum(['debug', 'info', 'warn', 'error']).prefault(nodeConfigDefaults.log.level) };
 const faultInjectionShape = { dropTransitShare: shareSchema().prefault(nodeConfigDefaults.faultInjection.dropTransitShare) };
+const selfHealingShape = { transitProbes: intIn(0, transitProbesMax, ' probes').prefault(nodeConfigDefaults.selfHealing.transitProbes) };
 
 /** A number in 0..1. */
 function shareSchema() {
@@ -330,6 +338,7 @@ const rootShape = {
   policy: z.strictObject(policyShape).prefault({}),
   log: z.strictObject(logShape).prefault({}),
   faultInjection: z.strictObject(faultInjectionShape).prefault({}),
+  selfHealing: z.strictObject(selfHealingShape).prefault({}),
 };
 const configSchema = z.strictObject(rootShape);
 
@@ -345,6 +354,7 @@ const allowedKeys: Readonly<Record<string, readonly string[]>> = {
   policy: Object.keys(policyShape),
   log: Object.keys(logShape),
   faultInjection: Object.keys(faultInjectionShape),
+  selfHealing: Object.keys(selfHealingShape),
 };
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -423,6 +433,7 @@ export function parseNodeConfig(text: string, source: string): NodeConfig {
     policy: { dir: parsed.policy.dir === null ? null : resolve(configDir, parsed.policy.dir) },
     log: parsed.log,
     faultInjection: parsed.faultInjection,
+    selfHealing: parsed.selfHealing,
   });
 }
 

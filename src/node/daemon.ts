@@ -214,6 +214,7 @@ export class NodeDaemon {
       trustDomain: enrollment.trustDomain,
       anchors: () => state.anchors,
       isRevoked: state.revocations.isRevoked,
+      transitProbes: config.selfHealing.transitProbes,
       onError: (error, doing) => this.log('error', `failed ${doing}`, { error: error.message }),
     });
     this.caSync = new CaSync({

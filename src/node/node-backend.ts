@@ -1,5 +1,6 @@
 import type { AuditInfo, AuditQuery, IncidentInfo, NeighbourInfo, NodeBackend, NodeCounters, NodeEvent, NodeInfo, PingReply, PingResult, RouteInfo, SendResult, TraceHop } from '../api/backend.js';
 import type { IncidentView } from '../mapek/loop.js';
+import { transitProbeIdBase } from '../mapek/transit-probes.js';
 import type { LinkId } from '../mesh/neighbour.js';
 import type { MeshEvent } from '../mesh/types.js';
 import { formatNodeId, parseNodeId, type NodeId } from '../wire/ids.js';
@@ -342,7 +343,8 @@ export class DaemonBackend implements NodeBackend {
 
   private echo(dst: NodeId, hopLimit: number, timeoutMs: number): Promise<{ outcome: PingReply['outcome']; rttMs: number | null; reporter?: NodeId }> {
     const id = this.nextEchoId;
-    this.nextEchoId = (this.nextEchoId % 0xffff_fffe) + 1;
+    // Ids from transitProbeIdBase up are the self-healing loop's transit probes.
+    this.nextEchoId = (this.nextEchoId % (transitProbeIdBase - 1)) + 1;
     if (this.closed) return Promise.resolve({ outcome: 'timeout', rttMs: null });
     return new Promise((resolve) => {
       const timer = setTimeout(() => {

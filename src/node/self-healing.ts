@@ -5,6 +5,9 @@ import type { MapeK } from '../mapek/loop.js';
 import { reportWindowMs } from '../mapek/report-codec.js';
 import { ReportExchange, type CertifiedKey, type LinkSend } from '../mapek/report-exchange.js';
 import { TransitJudge, TransitTotals } from '../mapek/transit-judge.js';
+import type { TransitReport } from '../mapek/transit-accounting.js';
+import { transitProbeIdBase, TransitProbePlanner } from '../mapek/transit-probes.js';
+import type { LinkId } from '../mesh/neighbour.js';
 import type { LinkMessageEvent } from '../mesh/types.js';
 import type { NodeId } from '../wire/ids.js';
 import type { NodeRuntime } from './runtime.js';
@@ -19,6 +22,10 @@ import type { NodeRuntime } from './runtime.js';
  * when the reports of the node's neighbours' neighbours have arrived, the node judges its
  * neighbours' transit conservation and its own links' loss (TransitJudge, windowFindings). Plan
  * and Execute: the node's MapeK, acting through its core and policy.
+ *
+ * A neighbour that carried none of this node's transit in a window gets transit probes at its
+ * end (src/mapek/transit-probes.ts): echo requests through it to the nearest destination beyond
+ * it, so that its neighbours keep measuring a node that routes moved away from.
  */
 
 /** How long after a window's end the node judges it: time for its reports to cross two hops. */
@@ -33,6 +40,8 @@ export interface SelfHealingDeps {
   readonly trustDomain: string;
   readonly anchors: () => readonly TrustAnchor[];
   readonly isRevoked: (identity: SvidIdentity) => boolean;
+  /** Echo requests a window through each neighbour that carried none of this node's transit (0: none; see TransitProbePlanner). */
+  readonly transitProbes: number;
   /** Told about failures the driver rides out (a window it could not judge). */
   readonly onError?: (error: Error, doing: string) => void;
 }
@@ -45,12 +54,19 @@ export class DaemonSelfHealing {
   private readonly self: NodeId;
   private cutTimer: NodeJS.Timeout | null = null;
   private readonly judgeTimers = new Set<NodeJS.Timeout>();
+  private readonly planner: TransitProbePlanner | null;
+  /** Probes sent through each neighbour (by NodeId) at the end of the last window: they are in this window's counts. */
+  private probesSent = new Map<number, number>();
+  private nextProbeId = transitProbeIdBase;
+  /** Transit probes sent since start. */
+  probesTotal = 0;
 
   constructor(private readonly deps: SelfHealingDeps) {
     const runtime = deps.runtime;
     this.self = runtime.mesh.id;
     this.totals = new TransitTotals(this.self);
     this.judge = new TransitJudge(this.self);
+    this.planner = deps.transitProbes > 0 ? new TransitProbePlanner({ probesPerInterval: deps.transitProbes }) : null;
     this.exchange = new ReportExchange({
       self: this.self,
       sign: ed25519Signer(deps.signingKey),
@@ -100,11 +116,38 @@ export class DaemonSelfHealing {
     const own = this.totals.cut(runtime.mesh.dataCounts());
     this.judge.add(window, own);
     this.send(this.exchange.publish(runtime.clock(), window, own, runtime.sessionPeers()));
+    this.probeIdle(own);
     const timer = setTimeout(() => {
       this.judgeTimers.delete(timer);
       this.guard('judging a transit window', () => this.judgeWindow(window));
     }, reportGraceMs);
     this.judgeTimers.add(timer);
+  }
+
+  /**
+   * Sends transit probes through each usable neighbour that carried none of this node's transit
+   * in the window (`own`, this node's reports of it), the probes sent at the end of the last
+   * window left out of that count.
+   */
+  private probeIdle(own: readonly TransitReport[]): void {
+    if (this.planner === null) return;
+    const mesh = this.deps.runtime.mesh;
+    const linkOf = new Map<number, LinkId>();
+    for (const view of mesh.neighbourViews()) if (view.usable && view.peer !== null && !linkOf.has(view.peer)) linkOf.set(view.peer, view.link);
+    for (const report of own) {
+      const link = linkOf.get(report.subject);
+      const carried = report.handedTo - (this.probesSent.get(report.subject) ?? 0);
+      if (link !== undefined && carried > 0) this.planner.sent(link, carried);
+    }
+    this.probesSent = new Map();
+    const peerOf = new Map([...linkOf].map(([peer, link]) => [link, peer]));
+    for (const { link, probes } of this.planner.due([...linkOf.values()])) {
+      const target = mesh.transitProbeTarget(link);
+      if (target === null) continue;
+      for (let i = 0; i < probes; i++) this.deps.runtime.step({ kind: 'ping', dst: target, id: this.nextProbeId++, via: link });
+      this.probesSent.set(peerOf.get(link)!, probes);
+      this.probesTotal += probes;
+    }
   }
 
   private judgeWindow(window: number): void {

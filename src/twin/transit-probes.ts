@@ -5,15 +5,14 @@
  * neighbour (MeshNode.transitProbeTarget). The probes are ordinary inputs of the node's core.
  */
 
-import { TransitProbePlanner, type TransitProbeRule } from '../mapek/transit-probes.js';
+import { transitProbeIdBase, TransitProbePlanner, type TransitProbeRule } from '../mapek/transit-probes.js';
 import type { LinkId } from '../mesh/neighbour.js';
 import type { Transmit } from '../mesh/types.js';
 import { DataKind } from '../wire/messages.js';
 import type { LinkDrop } from './link-model.js';
 import type { Network, NetworkObserver, SimEdge } from './network.js';
 
-/** Echo ids of transit probes start here, far above the ids flows use. */
-export const transitProbeIdBase = 0x4000_0000;
+export { transitProbeIdBase } from '../mapek/transit-probes.js';
 
 /** Choices of the twin's probes. */
 export interface TransitProbeOptions {

@@ -52,6 +52,7 @@ describe('node config: defaults and paths', () => {
         policy: { dir: null },
         log: { level: 'info' },
         faultInjection: { dropTransitShare: 0 },
+        selfHealing: { transitProbes: 2 },
       });
     }
   });
@@ -81,6 +82,7 @@ describe('node config: defaults and paths', () => {
       'policy: { dir: /opt/policies }',
       'log: { level: debug }',
       'faultInjection: { dropTransitShare: 0.8 }',
+      'selfHealing: { transitProbes: 0 }',
     ].join('\n');
     const config = parse(text);
     expect(config.stateDir).toBe('/var/lib/x0t');
@@ -97,6 +99,7 @@ describe('node config: defaults and paths', () => {
     expect(config.api).toEqual({ listen: { host: '::1', port: 0, family: 6 }, tokenFile: '/var/lib/x0t/token', mtls: true });
     expect(config.policy.dir).toBe('/opt/policies');
     expect(config.faultInjection).toEqual({ dropTransitShare: 0.8 });
+    expect(config.selfHealing).toEqual({ transitProbes: 0 });
   });
 
   it('resolves relative paths against the config file directory, and tokenFile against stateDir', () => {
@@ -183,6 +186,8 @@ describe('node config: refusals name the field and what was expected', () => {
     ['drop share above 1', 'faultInjection:\n  dropTransitShare: 1.5\n', 'faultInjection.dropTransitShare', /faultInjection\.dropTransitShare: expected a number in 0\.\.1, got number 1\.5/],
     ['drop share as text', 'faultInjection:\n  dropTransitShare: "half"\n', 'faultInjection.dropTransitShare', /expected a number in 0\.\.1, got "half"/],
     ['unknown fault', 'faultInjection:\n  blackHole: true\n', 'faultInjection.blackHole', /unknown key \(expected one of: dropTransitShare\)/],
+    ['transit probes above the limit', 'selfHealing:\n  transitProbes: 65\n', 'selfHealing.transitProbes', /selfHealing\.transitProbes: expected an integer in 0\.\.64 probes, got number 65/],
+    ['transit probes as text', 'selfHealing:\n  transitProbes: "two"\n', 'selfHealing.transitProbes', /expected an integer in 0\.\.64 probes, got "two"/],
     ['tcp.acceptedMax of zero', 'tcp:\n  acceptedMax: 0\n', 'tcp.acceptedMax', /tcp\.acceptedMax: expected an integer in 1\.\.65536 connections, got number 0/],
     ['tcp.perAddressMax above acceptedMax', 'tcp:\n  acceptedMax: 4\n  perAddressMax: 5\n', 'tcp.perAddressMax', /tcp\.perAddressMax: expected at most tcp\.acceptedMax \(4\), got 5/],
     ['api.mtls as text', 'api:\n  mtls: "on"\n', 'api.mtls', /api\.mtls: expected true or false, got "on"/],
@@ -201,7 +206,7 @@ describe('node config: refusals name the field and what was expected', () => {
 
   it('names an unknown key with its path and the allowed keys, at the top and inside sections', () => {
     const top = refuse('stateDri: /tmp\n');
-    expect(top.message).toBe('/etc/x0t/node.yaml: stateDri: unknown key (expected one of: stateDir, listen, peers, discovery, profile, endToEnd, tcp, revocations, api, policy, log, faultInjection)');
+    expect(top.message).toBe('/etc/x0t/node.yaml: stateDri: unknown key (expected one of: stateDir, listen, peers, discovery, profile, endToEnd, tcp, revocations, api, policy, log, faultInjection, selfHealing)');
     expect(top.field).toBe('stateDri');
     expect(refuse('discovery:\n  intervalMS: 5\n').message).toMatch(/discovery\.intervalMS: unknown key \(expected one of: lan, port, intervalMs, group, interface\)/);
     expect(refuse('peers:\n  - address: "10.0.0.1:1"\n    port: 5\n').message).toMatch(/peers\[0\]\.port: unknown key \(expected one of: address, transport\)/);

@@ -45,7 +45,7 @@ async function node(mesh: TestMesh, id: number, peers: readonly Node[], dropTran
   return entry;
 }
 
-function driverOf(mesh: TestMesh, entry: Node, errors: string[] = []): DaemonSelfHealing {
+function driverOf(mesh: TestMesh, entry: Node, errors: string[] = [], transitProbes = 0): DaemonSelfHealing {
   const runtime = entry.runtime;
   const loop = new MapeK(new CoreActuator({ links: () => runtime.mesh.neighbourViews(), input: (input) => runtime.step(input) }), new MemoryKnowledge(), () => undefined);
   const driver = new DaemonSelfHealing({
@@ -55,6 +55,7 @@ function driverOf(mesh: TestMesh, entry: Node, errors: string[] = []): DaemonSel
     trustDomain: mesh.trustDomain,
     anchors: () => mesh.anchors,
     isRevoked: mesh.revocations.isRevoked,
+    transitProbes,
     onError: (error, doing) => errors.push(`${doing}: ${error.message}`),
   });
   entry.driver = driver;
@@ -97,6 +98,37 @@ describe('link messages and the injected grey hole in the runtime', () => {
 });
 
 describe('DaemonSelfHealing', () => {
+  it('sends transit probes through a neighbour that carried none of its transit, and none through one that did', async () => {
+    const mesh = new TestMesh();
+    const a = await node(mesh, 1, []);
+    const b = await node(mesh, 2, [a]);
+    const c = await node(mesh, 3, [b]);
+    await until('routes across b', () => a.runtime.mesh.nextHopLink(nodeId(3)) !== null && c.runtime.mesh.nextHopLink(nodeId(1)) !== null);
+    const errors: string[] = [];
+    const da = driverOf(mesh, a, errors, 3);
+    const dc = driverOf(mesh, c, errors, 0);
+    da.start();
+    dc.start();
+    // No traffic at all: at each window's end a sends 3 echo requests through b, to c (the nearest node beyond b).
+    const counts = (runtime: NodeRuntime, peer: number) => runtime.mesh.dataCounts().find((entry) => entry.peer === nodeId(peer))!;
+    await until('probes forwarded by b to c', () => counts(c.runtime, 2).receivedFrom >= 3, 5000);
+    expect(da.probesTotal % 3).toBe(0);
+    expect(dc.probesTotal).toBe(0);
+    // While a sends its own transit through b every few milliseconds, b carries data from a in every window: no probes.
+    const before = da.probesTotal;
+    let id = 0;
+    const busy = setInterval(() => a.runtime.step({ kind: 'send', dst: nodeId(3), id: id++, payload: Uint8Array.of(1) }), 20);
+    try {
+      const started = da.judge.stats.windows;
+      await until('two more windows', () => da.judge.stats.windows >= started + 3, 6000);
+      // At most the probes of the window the sends began in.
+      expect(da.probesTotal - before).toBeLessThanOrEqual(3);
+    } finally {
+      clearInterval(busy);
+    }
+    expect(errors).toEqual([]);
+  });
+
   it('cuts windows, signs and exchanges them over two hops, and judges them; it answers a request for its own certificate', async () => {
     const mesh = new TestMesh();
     const a = await node(mesh, 1, []);
