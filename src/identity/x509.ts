@@ -112,8 +112,10 @@ export function defaultExtensions(spec: CertificateSpec): Extension[] {
 }
 
 function tbsOf(spec: CertificateSpec, extensions: Extension[]): TBSCertificate {
+  // A positive INTEGER in minimal DER: the first byte in 0x40..0x7f is neither a sign bit nor a
+  // leading zero (OpenSSL refuses a certificate whose serial has one), and the serial never 0.
   const serial = spec.serialNumber.slice();
-  serial[0]! &= 0x7f;
+  serial[0] = (serial[0]! & 0x3f) | 0x40;
   return new TBSCertificate({
     version: 2,
     serialNumber: toArrayBuffer(serial),

@@ -23,8 +23,8 @@ import type { NodeRuntime } from './runtime.js';
  * neighbours' transit conservation and its own links' loss (TransitJudge, windowFindings). Plan
  * and Execute: the node's MapeK, acting through its core and policy.
  *
- * A neighbour that carried none of this node's transit in a window gets transit probes at its
- * end (src/mapek/transit-probes.ts): echo requests through it to the nearest destination beyond
+ * A neighbour that carried none of this node's transit in a window gets transit probes in the
+ * middle of the next (src/mapek/transit-probes.ts): echo requests through it to the nearest destination beyond
  * it, so that its neighbours keep measuring a node that routes moved away from.
  */
 
@@ -53,9 +53,9 @@ export class DaemonSelfHealing {
   private readonly totals: TransitTotals;
   private readonly self: NodeId;
   private cutTimer: NodeJS.Timeout | null = null;
-  private readonly judgeTimers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly planner: TransitProbePlanner | null;
-  /** Probes sent through each neighbour (by NodeId) at the end of the last window: they are in this window's counts. */
+  /** Probes sent through each neighbour (by NodeId) in the current window: they are in its counts. */
   private probesSent = new Map<number, number>();
   private nextProbeId = transitProbeIdBase;
   /** Transit probes sent since start. */
@@ -84,8 +84,8 @@ export class DaemonSelfHealing {
   stop(): void {
     if (this.cutTimer !== null) clearTimeout(this.cutTimer);
     this.cutTimer = null;
-    for (const timer of this.judgeTimers) clearTimeout(timer);
-    this.judgeTimers.clear();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
   }
 
   /** What became of the transit reports since start, by outcome (the exchange's counters and the undecided and late ones of the judge). */
@@ -116,18 +116,24 @@ export class DaemonSelfHealing {
     const own = this.totals.cut(runtime.mesh.dataCounts());
     this.judge.add(window, own);
     this.send(this.exchange.publish(runtime.clock(), window, own, runtime.sessionPeers()));
-    this.probeIdle(own);
+    // Half a window on, so that both ends of each link count the probes in the same window (cuts are aligned only to the clocks).
+    this.later(reportWindowMs / 2, 'sending transit probes', () => this.probeIdle(own));
+    this.later(reportGraceMs, 'judging a transit window', () => this.judgeWindow(window));
+  }
+
+  /** Runs `work` after `delayMs` unless the driver stops first. */
+  private later(delayMs: number, doing: string, work: () => void): void {
     const timer = setTimeout(() => {
-      this.judgeTimers.delete(timer);
-      this.guard('judging a transit window', () => this.judgeWindow(window));
-    }, reportGraceMs);
-    this.judgeTimers.add(timer);
+      this.timers.delete(timer);
+      this.guard(doing, work);
+    }, delayMs);
+    this.timers.add(timer);
   }
 
   /**
    * Sends transit probes through each usable neighbour that carried none of this node's transit
-   * in the window (`own`, this node's reports of it), the probes sent at the end of the last
-   * window left out of that count.
+   * in the window (`own`, this node's reports of it), the probes sent during that window left
+   * out of that count.
    */
   private probeIdle(own: readonly TransitReport[]): void {
     if (this.planner === null) return;

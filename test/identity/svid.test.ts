@@ -209,3 +209,17 @@ describe('node KEM keys and anchor validity (review findings)', () => {
     expect(() => validateSvid(lateLeaf, [ca.anchor], td, later)).toThrow(/no trust anchor of mesh.test signed this certificate \(0 anchors\)/);
   });
 });
+
+describe('certificate serial numbers', () => {
+  it('are positive INTEGERs in minimal DER whatever the random bytes, so OpenSSL (node:crypto, TLS) reads every SVID', async () => {
+    const { X509Certificate } = await import('node:crypto');
+    for (const first of [0x00, 0x3f, 0x80, 0xff]) {
+      const serialNumber = new Uint8Array(16).fill(0x01);
+      serialNumber[0] = first;
+      const der = signedBy(ca, leafSpec({ serialNumber }));
+      const serialHex = parseCertificate(der).serialHex;
+      expect(serialHex).toMatch(/^[4-7][0-9a-f]{31}$/);
+      expect(new X509Certificate(Buffer.from(der)).serialNumber.toLowerCase()).toBe(serialHex);
+    }
+  });
+});
