@@ -67,6 +67,8 @@ export class DataFraming {
   private readonly block = new Uint8Array(sampleBytes);
   private readonly blockView = new DataView(this.block.buffer);
   private readonly plain = new Uint8Array(datagramBytesMax);
+  /** The ciphertext sample a header mask is made from (see maskOf). */
+  private readonly sample = new Uint8Array(sampleBytes);
 
   /** Takes the two 32-byte keys derived from the network key (deriveObfuscationKeys does this). */
   constructor(headerKey: Uint8Array, paddingKey: Uint8Array) {
@@ -88,7 +90,8 @@ export class DataFraming {
     // Sealed at once below (sealInto copies it out), so one scratch buffer serves every packet.
     const plain = this.plain.subarray(0, payload.length + paddingBytes + 1);
     plain.set(payload, 0);
-    plain.fill(0, payload.length, plain.length - 1);
+    // fill is a call into the runtime even for no bytes, and a full frame (most of a transit's) has no padding.
+    if (paddingBytes > 0) plain.fill(0, payload.length, plain.length - 1);
     plain[plain.length - 1] = paddingBytes;
     // Every byte of the datagram is written below (header, then ciphertext and tag).
     const datagram = poolBytes(dataHeaderBytes + plain.length + aeadTagBytes);
@@ -171,7 +174,11 @@ export class DataFraming {
   }
 
   private maskOf(datagram: Uint8Array): Uint8Array {
-    return this.chachaBlock(this.headerKey, datagram.subarray(datagram.length - sampleBytes));
+    // Copied byte by byte into a buffer of our own: a subarray would be an allocation per mask.
+    const sample = this.sample;
+    const at = datagram.length - sampleBytes;
+    for (let i = 0; i < sampleBytes; i++) sample[i] = datagram[at + i]!;
+    return this.chachaBlock(this.headerKey, sample);
   }
 
   private writeHeader(datagram: Uint8Array, receiverIndex: number, counter: number): void {

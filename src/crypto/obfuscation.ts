@@ -546,7 +546,8 @@ export class FrameReceiver {
    * from different sources never mix). Never throws on any input; a refusal means: say nothing.
    */
   receive(nowMs: number, datagram: Uint8Array, source = ''): Received {
-    this.expire(nowMs);
+    // Iterating even an empty map costs an iterator per datagram, and most datagrams are data.
+    if (this.reassemblies.size > 0) this.expire(nowMs);
     const data = this.keys.data.unmask(datagram);
     // Field by field, not a spread: this runs for every data frame, and a spread copies through a slow path.
     if (data !== null) return { kind: 'data', receiverIndex: data.receiverIndex, counter: data.counter, sealed: data.sealed };

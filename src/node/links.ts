@@ -31,6 +31,8 @@ export interface LinkRecord {
   readonly address: string;
   readonly configured: boolean;
   lastHeardAtMs: number;
+  /** When a datagram on this link last went out with its outcome checked (see UdpTransport.send). */
+  sendCheckedAtMs: number;
 }
 
 /** host:port, with IPv6 hosts in brackets and IPv4-mapped IPv6 shown as IPv4. */
@@ -104,7 +106,7 @@ export class LinkTable {
   }
 
   private add(endpoint: Endpoint, configured: boolean, nowMs: number): LinkRecord {
-    const record: LinkRecord = { link: this.nextLink++ as LinkId, endpoint, address: formatAddress(endpoint.host, endpoint.port), configured, lastHeardAtMs: nowMs };
+    const record: LinkRecord = { link: this.nextLink++ as LinkId, endpoint, address: formatAddress(endpoint.host, endpoint.port), configured, lastHeardAtMs: nowMs, sendCheckedAtMs: -Infinity };
     const hosts = this.byEndpoint[endpoint.transport];
     const ports = hosts.get(endpoint.host) ?? new Map<number, LinkRecord>();
     hosts.set(endpoint.host, ports.set(endpoint.port, record));

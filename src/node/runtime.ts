@@ -151,6 +151,12 @@ function checkFaults(faults: FaultInjection): FaultInjection {
 
 /** The least time between two unreachable hints for one link while nothing is heard from it. */
 export const unreachableHintMs = 1000;
+/**
+ * A data packet on a link goes out with its send outcome checked at least this often (control
+ * packets always do): an unreachable network then shows within this long of traffic, while a
+ * busy link does not pay for a checked send per datagram (see UdpTransport.send).
+ */
+export const sendCheckIntervalMs = 1;
 
 /** One running node: sockets, timer, and the secure mesh core. */
 export class NodeRuntime {
@@ -311,7 +317,7 @@ export class NodeRuntime {
     const output = this.secure.handle(nowMs, input);
     // The core's state has moved on: the timer is re-armed whatever the rest of this step does.
     try {
-      for (const transmit of output.sends) this.transmit(transmit);
+      for (const transmit of output.sends) this.transmit(transmit, nowMs);
       for (const event of output.events) this.onEvent(event, nowMs);
       this.persistSeqno();
     } finally {
@@ -335,9 +341,10 @@ export class NodeRuntime {
    */
   sendLinkMessage(link: LinkId, message: Uint8Array): boolean {
     if (this.stopped) return false;
-    const frame = this.secure.sealLinkMessage(this.clock(), link, message);
+    const nowMs = this.clock();
+    const frame = this.secure.sealLinkMessage(nowMs, link, message);
     if (frame === null) return false;
-    this.transmit({ link, bytes: frame });
+    this.transmit({ link, bytes: frame }, nowMs);
     return true;
   }
 
@@ -477,12 +484,19 @@ export class NodeRuntime {
     this.onDatagram(from, bytes);
   }
 
-  private transmit(transmit: Transmit): void {
+  private transmit(transmit: Transmit, nowMs: number): void {
     const record = this.links.get(transmit.link);
     if (record === undefined || this.disabledLinks.has(transmit.link)) return;
     if (this.faults.dropTransitShare > 0 && transmit.data !== undefined && this.dropsAsGreyHole(transmit.link, transmit.data)) return;
-    if (record.endpoint.transport === 'tcp') this.tcp?.send(record.endpoint, transmit.bytes);
-    else this.udp?.send(record.endpoint, transmit.bytes);
+    if (record.endpoint.transport === 'tcp') {
+      this.tcp?.send(record.endpoint, transmit.bytes);
+      return;
+    }
+    // Control packets are always checked; data at least once per sendCheckIntervalMs per link,
+    // which is all the unreachable hint needs (every send to an unreachable network fails).
+    const checked = transmit.data === undefined || nowMs - record.sendCheckedAtMs >= sendCheckIntervalMs;
+    if (checked) record.sendCheckedAtMs = nowMs;
+    this.udp?.send(record.endpoint, transmit.bytes, checked);
   }
 
   /**

@@ -42,7 +42,10 @@ export function unreachableDestination(error: Error): Endpoint | null {
 export interface UdpStats {
   datagramsIn: number;
   datagramsOut: number;
-  /** Sends that failed (no socket of the peer's family, or the kernel refused). */
+  /**
+   * Sends seen to fail: no socket of the peer's family, or the kernel refused one of the sends
+   * whose outcome was asked for (see UdpTransport.send: not every data packet's is).
+   */
   sendErrors: number;
   /** Of those, sends the kernel refused because the network was unreachable. */
   unreachableErrors: number;
@@ -60,9 +63,27 @@ export interface UdpStats {
 export function literalLookup(address: string, options: LookupOneOptions | number, callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
   // Node passes the socket's family as a number; the typings say options. Both are handled.
   const family = typeof options === 'number' ? options : options.family;
-  if (family !== undefined && isIP(address) === family) callback(null, address, family);
+  if (family !== undefined && literalFamily(address) === family) callback(null, address, family);
   else if (typeof options === 'number') dnsLookup(address, options, callback);
   else dnsLookup(address, options, callback);
+}
+
+/** Most addresses literalFamily remembers; past this it starts afresh. */
+export const literalCacheEntriesMax = 1024;
+const literalFamilies = new Map<string, number>();
+
+/**
+ * isIP(address), remembered: a node sends to a few addresses over and over, and isIP runs a
+ * regular expression for each datagram. Bounded, so that many peers cannot grow it.
+ */
+export function literalFamily(address: string): number {
+  let family = literalFamilies.get(address);
+  if (family === undefined) {
+    if (literalFamilies.size >= literalCacheEntriesMax) literalFamilies.clear();
+    family = isIP(address);
+    literalFamilies.set(address, family);
+  }
+  return family;
 }
 
 function bind(address: ListenAddress, onDatagram: (from: Endpoint, bytes: Uint8Array) => void): Promise<Socket> {
@@ -131,15 +152,23 @@ export class UdpTransport {
     });
   }
 
-  /** Sends one datagram to `to` from the first socket of its family. */
-  send(to: Endpoint, bytes: Uint8Array): void {
+  /**
+   * Sends one datagram to `to` from the first socket of its family. With `checked` false the
+   * outcome is not asked for: dgram reports a send that succeeded at once through a trip of its
+   * callback through the tick queue, which costs a busy link about half a microsecond per
+   * datagram. A failure of such a send goes unseen (and uncounted); callers check at least one
+   * send per link in every short interval (see sendCheckIntervalMs), so an unreachable network
+   * still shows within that interval.
+   */
+  send(to: Endpoint, bytes: Uint8Array, checked = true): void {
     const socket = to.family === 4 ? this.v4 : this.v6;
     if (socket === undefined) {
       this.stats.sendErrors++;
       return;
     }
     this.stats.datagramsOut++;
-    socket.send(bytes, to.port, to.host, this.afterSend);
+    if (checked) socket.send(bytes, to.port, to.host, this.afterSend);
+    else socket.send(bytes, to.port, to.host);
   }
 
   /** One callback for every send (not a closure per datagram): without one, dgram drops send errors unreported. */

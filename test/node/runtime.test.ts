@@ -7,7 +7,7 @@ import type { NodeEvent } from '../../src/api/backend.js';
 import { auditLimitMax } from '../../src/api/schemas.js';
 import { endpointOf } from '../../src/node/links.js';
 import { DaemonBackend, subscribersMax, type DaemonFacts } from '../../src/node/node-backend.js';
-import { monotonicEpochClock, type NodeRuntime, type PeerPolicy } from '../../src/node/runtime.js';
+import { monotonicEpochClock, sendCheckIntervalMs, type NodeRuntime, type PeerPolicy } from '../../src/node/runtime.js';
 import { auditLogLimitMax, type AuditRecord } from '../../src/node/state-db.js';
 import { nodeId } from '../../src/wire/ids.js';
 import { allowAll, portOf, TestMesh, until } from './runtime-harness.js';
@@ -466,5 +466,37 @@ describe('NodeRuntime: a send the network refuses as unreachable', () => {
     expect(downs).toHaveLength(1);
     // Nothing was really wrong with the link: the three-way probe handshake brings it back.
     await until('the direct link back', () => b.mesh.routes().find((route) => route.dst === nodeId(1))?.nextHop === nodeId(1));
+  });
+});
+
+describe('NodeRuntime: which sends have their outcome checked', () => {
+  it('checks every control packet, and data at least once per sendCheckIntervalMs per link', async () => {
+    const mesh = new TestMesh();
+    const a = await started(mesh.runtime(mesh.identity(1), []));
+    const b = await started(mesh.runtime(mesh.identity(2), [portOf(a)]));
+    const link = b.links.all()[0]!.link;
+    const inner = b as unknown as { udp: { send(to: unknown, bytes: Uint8Array, checked?: boolean): void }; transmit(transmit: unknown, nowMs: number): void };
+    const checked: (boolean | undefined)[] = [];
+    const send = inner.udp.send.bind(inner.udp);
+    inner.udp.send = (to, bytes, check) => {
+      checked.push(check);
+      send(to, bytes, check);
+    };
+    const data = { type: 'data', kind: 0, hopLimit: 3, src: nodeId(1), dst: nodeId(3), id: 1, payload: new Uint8Array(0) };
+    // Later than any real send the runtime has made so far.
+    const t = Date.now() + 3600_000;
+    const half = sendCheckIntervalMs / 2;
+    const sends = [
+      [t, true, true],
+      [t, true, false],
+      [t + half, true, false],
+      // A control packet is always checked, and its check counts for the link.
+      [t + half, false, true],
+      [t + 2 * half, true, false],
+      [t + 3 * half, true, true],
+      [t + 3 * half, true, false],
+    ] as const;
+    for (const [nowMs, withData] of sends) inner.transmit(withData ? { link, bytes: new Uint8Array(1), data } : { link, bytes: new Uint8Array(1) }, nowMs);
+    expect(checked).toEqual(sends.map(([, , expected]) => expected));
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { literalLookup } from '../../src/node/udp.js';
+import { isIP } from 'node:net';
+import { literalCacheEntriesMax, literalFamily, literalLookup } from '../../src/node/udp.js';
 
 type Answer = { error: NodeJS.ErrnoException | null; address: string; family: number };
 
@@ -32,5 +33,17 @@ describe('literalLookup (the address lookup of UDP sockets)', () => {
     const mixed = lookup('127.0.0.1', 6);
     expect(mixed.sync).toBeNull();
     await mixed.done;
+  });
+});
+
+describe('literalFamily (isIP, remembered)', () => {
+  it('answers as isIP does, the same again from memory, and stays bounded', () => {
+    for (const address of ['127.0.0.1', '::1', 'localhost', '::ffff:10.0.0.1', '']) {
+      expect(literalFamily(address)).toBe(isIP(address));
+      expect(literalFamily(address)).toBe(isIP(address));
+    }
+    // Past the bound the memory starts afresh, and answers stay right.
+    for (let i = 0; i <= literalCacheEntriesMax; i++) expect(literalFamily(`10.0.${i >> 8}.${i & 0xff}`)).toBe(4);
+    expect(literalFamily('fd00::1')).toBe(6);
   });
 });
