@@ -17,9 +17,11 @@ import { loadScenario } from '../src/twin/scenario.js';
  * Shared data of the federated-training benchmarks (fl-federated, fl-robust, fl-dp), the same
  * twin datasets as the `detector` benchmark:
  *
- *   train        scenarios/anomaly-train.yaml, seeds 101 and 102 (split among the clients)
- *   validation   anomaly-train, seed 103 (threshold calibration, held by the server)
- *   test         scenarios/anomaly-test.yaml, its own seed (202): a topology kind not seen in training
+ *   train        scenarios/anomaly-train.yaml (geometric), seeds 101 and 102, and
+ *                anomaly-train-ba.yaml (Barabasi-Albert), seeds 111 and 112 (split among the clients)
+ *   validation   seeds 103 and 113 of the same (threshold calibration, held by the server)
+ *   test         scenarios/anomaly-test.yaml, its own seed (202: a held-out seed of the
+ *                Barabasi-Albert kind), and anomaly-test-grid.yaml (222: a kind no training run has)
  *
  * Generating them takes 20-45 s each on this machine, so they are kept in a cache folder under
  * the system's temporary directory, keyed by the scenario file, the seed and the source of the
@@ -28,6 +30,8 @@ import { loadScenario } from '../src/twin/scenario.js';
 
 export const trainSeeds = [101, 102] as const;
 export const validationSeed = 103;
+export const baTrainSeeds = [111, 112] as const;
+export const baValidationSeed = 113;
 
 /** Hash of everything a generated dataset depends on besides scenario and seed. */
 function generatorHash(): string {
@@ -71,10 +75,11 @@ export function flBenchData(): FlBenchData {
   const generationMs: Record<string, number> = {};
   const generator = generatorHash();
   const trainPath = 'scenarios/anomaly-train.yaml';
-  const testPath = 'scenarios/anomaly-test.yaml';
-  const train = trainSeeds.map((seed) => cachedDataset(trainPath, seed, generationMs, generator));
-  const validation = [cachedDataset(trainPath, validationSeed, generationMs, generator)];
-  const test = [cachedDataset(testPath, loadScenario(testPath).seed, generationMs, generator)];
+  const trainBaPath = 'scenarios/anomaly-train-ba.yaml';
+  const cached = (path: string, seed: number): LabelledDataset => cachedDataset(path, seed, generationMs, generator);
+  const train = [...trainSeeds.map((seed) => cached(trainPath, seed)), ...baTrainSeeds.map((seed) => cached(trainBaPath, seed))];
+  const validation = [cached(trainPath, validationSeed), cached(trainBaPath, baValidationSeed)];
+  const test = ['scenarios/anomaly-test.yaml', 'scenarios/anomaly-test-grid.yaml'].map((path) => cached(path, loadScenario(path).seed));
   return { train, validation, test, generationMs };
 }
 
