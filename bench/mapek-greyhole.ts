@@ -108,14 +108,11 @@ function degradationTrial(scenario: Scenario, seed: number): DegradationOutcome[
   attachSelfHealing(scenario, run);
   const bins = Math.ceil(run.endMs / binMs);
   const perEdge = new Float64Array(run.network.edges.length * bins);
-  const base = run.network.observer;
-  run.network.observer = {
-    ...base,
-    onTransmit(from, edge, transmit, arrival) {
-      base.onTransmit?.(from, edge, transmit, arrival);
+  run.network.addObserver({
+    onTransmit(_from, edge, transmit) {
       if (transmit.data !== undefined) perEdge[edge.index * bins + Math.floor(run.network.nowMs / binMs)]!++;
     },
-  };
+  });
   run.network.runUntil(run.endMs);
   return run.faults.labels.map((label) => {
     const edge = label.edges[0]!;

@@ -90,6 +90,32 @@ export class Network {
   nowMs = 0;
   eventsProcessed = 0;
   observer: NetworkObserver = {};
+
+  /** Adds `extra` to the observer: each of its hooks runs after the hooks already there. */
+  addObserver(extra: NetworkObserver): void {
+    const base = this.observer;
+    const chained: NetworkObserver = { ...base };
+    const { onTransmit, onMeshEvent, afterHandle } = extra;
+    if (onTransmit !== undefined) {
+      chained.onTransmit = (from, edge, transmit, arrival) => {
+        base.onTransmit?.(from, edge, transmit, arrival);
+        onTransmit(from, edge, transmit, arrival);
+      };
+    }
+    if (onMeshEvent !== undefined) {
+      chained.onMeshEvent = (node, event) => {
+        base.onMeshEvent?.(node, event);
+        onMeshEvent(node, event);
+      };
+    }
+    if (afterHandle !== undefined) {
+      chained.afterHandle = (node) => {
+        base.afterHandle?.(node);
+        afterHandle(node);
+      };
+    }
+    this.observer = chained;
+  }
   /** What node misbehaviour faults put between nodes and links; null (no cost) until one is scheduled. */
   shaper: TransmitShaper | null = null;
   private readonly config: NetworkConfig;

@@ -21,7 +21,7 @@ import { conservationDefaults, conserve, SlidingConservation, TransitCounters, t
 import { windowFindings } from '../mapek/transit-judge.js';
 import type { Transmit } from '../mesh/types.js';
 import type { LinkDrop } from './link-model.js';
-import type { Network, NetworkObserver, SimEdge } from './network.js';
+import type { Network, SimEdge } from './network.js';
 
 /** Choices of the twin's loops. */
 export interface SelfHealingOptions {
@@ -78,14 +78,7 @@ export class TwinSelfHealing {
 
   /** Hooks into the network's observer and schedules the windows. */
   attach(): void {
-    const base = this.network.observer;
-    this.network.observer = {
-      ...base,
-      onTransmit: (from, edge, transmit, arrival) => {
-        base.onTransmit?.(from, edge, transmit, arrival);
-        this.count(from, edge, transmit, arrival);
-      },
-    } satisfies NetworkObserver;
+    this.network.addObserver({ onTransmit: (from, edge, transmit, arrival) => this.count(from, edge, transmit, arrival) });
     this.network.at(this.options.startMs, () => {
       for (const node of this.network.nodes) this.loopOf(node.index)?.counters.reset();
       this.scheduleWindow(this.options.startMs);

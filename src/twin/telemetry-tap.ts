@@ -15,7 +15,7 @@ import type { TelemetryWindow } from '../telemetry/types.js';
 import { assembleWindow, type NodeRow } from '../telemetry/window.js';
 import type { Transmit } from '../mesh/types.js';
 import type { LinkDrop } from './link-model.js';
-import type { NetworkObserver, SimEdge } from './network.js';
+import type { SimEdge } from './network.js';
 import type { SeedRun } from './runner.js';
 import { SimHost } from './sim-host.js';
 
@@ -75,18 +75,10 @@ export class TelemetryTap {
   /** Hooks into the network's observer and schedules the samples and cuts. */
   attach(): void {
     const network = this.run.network;
-    const base = network.observer;
-    network.observer = {
-      ...base,
-      onTransmit: (from, edge, transmit, arrival) => {
-        base.onTransmit?.(from, edge, transmit, arrival);
-        this.onTransmit(from, edge, transmit, arrival);
-      },
-      onMeshEvent: (node, event) => {
-        base.onMeshEvent?.(node, event);
-        this.collectors[node]!.onMeshEvent(event);
-      },
-    } satisfies NetworkObserver;
+    network.addObserver({
+      onTransmit: (from, edge, transmit, arrival) => this.onTransmit(from, edge, transmit, arrival),
+      onMeshEvent: (node, event) => this.collectors[node]!.onMeshEvent(event),
+    });
     network.at(this.options.startMs, () => this.begin());
   }
 

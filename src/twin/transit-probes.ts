@@ -9,8 +9,7 @@ import { transitProbeIdBase, TransitProbePlanner, type TransitProbeRule } from '
 import type { LinkId } from '../mesh/neighbour.js';
 import type { Transmit } from '../mesh/types.js';
 import { DataKind } from '../wire/messages.js';
-import type { LinkDrop } from './link-model.js';
-import type { Network, NetworkObserver, SimEdge } from './network.js';
+import type { Network, SimEdge } from './network.js';
 
 export { transitProbeIdBase } from '../mapek/transit-probes.js';
 
@@ -42,14 +41,11 @@ export class TwinTransitProbes {
 
   /** Hooks into the network's observer and schedules the intervals. */
   attach(): void {
-    const base = this.network.observer;
-    this.network.observer = {
-      ...base,
-      onTransmit: (from: number, edge: SimEdge, transmit: Transmit, arrival: number | LinkDrop) => {
-        base.onTransmit?.(from, edge, transmit, arrival);
+    this.network.addObserver({
+      onTransmit: (from, edge, transmit) => {
         if (this.isTransitEvidence(from, edge, transmit)) this.planners[from]!.sent(edge.index as LinkId);
       },
-    } satisfies NetworkObserver;
+    });
     this.network.at(this.options.startMs + this.options.intervalMs, () => this.interval());
   }
 

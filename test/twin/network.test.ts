@@ -187,6 +187,19 @@ describe('Network with booted nodes', () => {
     net.input(1, { kind: 'send', dst: net.nodes[0]!.id, id: 5, payload: new Uint8Array(1) });
     expect(handled).toEqual([1]);
   });
+
+  it('addObserver runs each added hook after the hooks already there, and leaves hooks it does not add alone', () => {
+    const net = converged(line(2));
+    const calls: string[] = [];
+    net.observer = { onTransmit: () => calls.push('first transmit'), afterHandle: () => calls.push('first handle') };
+    net.addObserver({ onTransmit: () => calls.push('second transmit'), onMeshEvent: () => calls.push('second event') });
+    net.addObserver({ afterHandle: () => calls.push('third handle') });
+    net.input(1, { kind: 'send', dst: net.nodes[0]!.id, id: 5, payload: new Uint8Array(1) });
+    expect(calls).toEqual(['first transmit', 'second transmit', 'first handle', 'third handle']);
+    calls.length = 0;
+    net.input(1, { kind: 'send', dst: twinNodeId(99), id: 6, payload: new Uint8Array(1) });
+    expect(calls).toEqual(['second event', 'first handle', 'third handle']);
+  });
 });
 
 describe('Network crash and boot', () => {
