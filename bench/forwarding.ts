@@ -10,6 +10,7 @@ import type { MeshEvent, MeshInput, MeshOutput } from '../src/mesh/types.js';
 import { LocalCluster } from '../src/node/cluster.js';
 import type { NodeRuntime } from '../src/node/runtime.js';
 import { LineChild, runtimeFromStateDir, sleep, until, type Usage } from './forwarding-common.js';
+import { createCpuQuota, type CpuQuota } from './forwarding-cpu-quota.js';
 
 /**
  * Forwarding through one transit node, and memory per node process.
@@ -25,13 +26,17 @@ import { LineChild, runtimeFromStateDir, sleep, until, type Usage } from './forw
  * same way, rounds alternating: a minimal plain Node UDP relay (bench/forwarding-relay.ts) in its
  * own process between a plain dgram source and sink here, 1200-byte datagrams.
  *
- * Two readings of each interval. Delivered: payload Mb/s and packets/s counted at the sink over
- * wall time; it is the transit's rate only when the transit is the busiest part, and our source
- * and sink (one seal or open per hop and one end to end each) cost this process more CPU per
- * datagram than the transit spends, so on a machine with few cores they can be what limits it.
- * One core: delivered packets per second of the middle process's own CPU time (user + system,
- * process.cpuUsage in the child), i.e. what the transit or relay forwards per fully busy core at
- * that load, whatever else runs on the machine. Ratios are taken within each reading.
+ * Two phases, each 3 rounds alternating ours and plain. Offered: the middle takes what the
+ * endpoints send. Delivered figures are payload Mb/s and packets/s counted at the sink over wall
+ * time; they are the transit's rate only when the transit is the busiest part, and our source and
+ * sink (one seal or open per hop and one end to end each) cost this process more CPU per datagram
+ * than the transit spends, so on a machine with few cores they limit it. Saturated: the middle
+ * runs under a CPU quota (bench/forwarding-cpu-quota.ts: a cgroup with 0.4 of a core) below what
+ * the endpoints offer, so it always has datagrams waiting; packets per second of its own CPU time
+ * (user + system, process.cpuUsage in the child) are then its forwarding capacity per core, the
+ * bar's figure. Per CPU-second of a middle that is NOT saturated (the offered phase) reads low for
+ * the one that keeps up: it wakes for nearly every datagram and pays each wake-up, where a busy
+ * one reads several per wake. Ratios are taken within each reading.
  *
  * Memory: a real `x0tta6bl4 node start` process (LocalCluster: enrolled with a CA service, its
  * Cedar policy, SQLite state and HTTP API), run from src/ compiled by tsc as an installed node
@@ -49,8 +54,15 @@ const window = 64;
 /** Warm-up before each measured interval, and the interval. */
 const warmupMs = 2000;
 const measureMs = 5000;
-/** Measured intervals per variant, alternating ours and plain (the best of each is reported, the rest kept in details). */
+/** Measured intervals per variant and phase, alternating ours and plain (the best of each is reported, the rest kept in details). */
 const rounds = 3;
+/**
+ * The CPU quota of the middle process in the saturated phase: 1 ms per 2.5 ms, 0.4 of a core,
+ * well under what the endpoints can feed either middle; the short period keeps the backlog a
+ * throttled middle finds on waking under the source's window.
+ */
+const quotaPeriodUs = 2500;
+const quotaUs = 1000;
 /** In-flight datagrams with no delivery for this long are written off as lost, so a loss cannot shrink the window for good. */
 const stallMs = 200;
 /** Neighbours of the node whose memory is measured. */
@@ -144,8 +156,12 @@ function moved(before: Record<string, number>, after: Record<string, number>): R
   return Object.fromEntries(Object.entries(after).map(([key, value]) => [key, value - (before[key] ?? 0)]).filter(([, delta]) => delta !== 0));
 }
 
+/** Offered: the middle takes what the endpoints send; saturated: it runs under a CPU quota below what they offer. */
+type Phase = 'offered' | 'saturated';
+
 interface Interval {
   readonly variant: 'ours' | 'plain';
+  readonly phase: Phase;
   readonly seconds: number;
   readonly packetsPerS: number;
   readonly payloadMbPerS: number;
@@ -182,7 +198,7 @@ function cpuSeconds(cpu: NodeJS.CpuUsage): number {
 }
 
 /** One measured interval of `path` after a warm-up; the sender runs throughout. */
-async function measure(path: Path): Promise<Interval> {
+async function measure(path: Path, phase: Phase): Promise<Interval> {
   const flow = path.sender.flow;
   path.sender.start();
   await sleep(warmupMs);
@@ -205,6 +221,7 @@ async function measure(path: Path): Promise<Interval> {
   const middleCpu = cpuSeconds(middleAfter.cpu) - cpuSeconds(middleBefore.cpu);
   return {
     variant: path.name,
+    phase,
     seconds: round(seconds, 3),
     packetsPerS: Math.round(delivered / seconds),
     payloadMbPerS: round(((after.deliveredBytes - before.deliveredBytes) * 8) / seconds / 1e6, 1),
@@ -289,10 +306,11 @@ async function calibrate(source: NodeRuntime, sink: NodeRuntime, delivered: Set<
 }
 
 /** Our path: source and sink runtimes here, the transit in its own process. */
-async function oursPath(dirs: { source: string; transit: string; sink: string }, root: string): Promise<{ path: Path; calibration: unknown }> {
+async function oursPath(dirs: { source: string; transit: string; sink: string }, root: string, quota: CpuQuota | null): Promise<{ path: Path; calibration: unknown }> {
   const spec = join(root, 'transit.json');
   writeFileSync(spec, JSON.stringify({ stateDirs: [dirs.transit], peerPorts: [] }));
   const transit = new LineChild('transit', 'bench/forwarding-node.ts', [spec], process.env.X0_TRANSIT_FLAGS?.split(' ') ?? []);
+  quota?.add(transit.pid);
   const { ports } = (await transit.ready) as { ports: number[] };
   let onDelivered: (event: Extract<MeshEvent, { kind: 'delivered' }>) => void = () => undefined;
   const neighboursLost = { source: 0, sink: 0 };
@@ -351,7 +369,7 @@ async function oursPath(dirs: { source: string; transit: string; sink: string },
 }
 
 /** The baseline: plain dgram source and sink here, the minimal relay in its own process. */
-async function plainPath(): Promise<Path> {
+async function plainPath(quota: CpuQuota | null): Promise<Path> {
   const sinkSocket = createSocket('udp4');
   const sourceSocket = createSocket('udp4');
   const bind = (socket: Socket): Promise<void> => new Promise((resolve) => socket.bind(0, '127.0.0.1', resolve));
@@ -360,6 +378,7 @@ async function plainPath(): Promise<Path> {
   sinkSocket.on('error', () => undefined);
   sourceSocket.on('error', () => undefined);
   const relay = new LineChild('relay', 'bench/forwarding-relay.ts', [String(sinkSocket.address().port)]);
+  quota?.add(relay.pid);
   const close = async (): Promise<void> => {
     await relay.stop();
     await new Promise<void>((resolve) => sinkSocket.close(() => resolve()));
@@ -487,53 +506,97 @@ function buildDaemon(dir: string): { command: string[]; buildMs: number; typeErr
   return { command: [process.execPath, '--expose-gc', '--import', pathToFileURL(resolve('bench/forwarding-memory-probe.mjs')).href, main], buildMs: Math.round(performance.now() - started), typeErrors };
 }
 
-/** Forwarding (ours against the plain relay, alternating) and memory per node process. */
+/** `rounds` measured intervals of each variant, alternating, with the middles under `quota` when there is one. */
+async function measurePhase(dirs: { source: string; transit: string; sink: string }, root: string, phase: Phase, quota: CpuQuota | null): Promise<{ intervals: Interval[]; calibration: unknown; payloadBytes: number }> {
+  const intervals: Interval[] = [];
+  let calibration: unknown = null;
+  let payloadBytes = 0;
+  for (let round = 0; round < rounds; round++) {
+    const ours = await oursPath(dirs, root, quota);
+    calibration ??= ours.calibration;
+    payloadBytes = ours.path.payloadBytes;
+    try {
+      intervals.push(await measure(ours.path, phase));
+    } finally {
+      await ours.path.close();
+    }
+    const plain = await plainPath(quota);
+    try {
+      intervals.push(await measure(plain, phase));
+    } finally {
+      await plain.close();
+    }
+  }
+  return { intervals, calibration, payloadBytes };
+}
+
+/** Noise on a shared machine only slows a run down: the best interval of a variant by `key`. */
+function best(intervals: readonly Interval[], variant: 'ours' | 'plain', key: 'packetsPerS' | 'packetsPerMiddleCpuS'): Interval {
+  return intervals.filter((i) => i.variant === variant).reduce((a, b) => (b[key] > a[key] ? b : a));
+}
+
+/** The one-core figures of the saturated phase (null without a quota): the bar's. */
+function saturatedFigures(intervals: readonly Interval[]): Record<string, number | null> {
+  if (intervals.length === 0) {
+    return { forwardingMbPerS: null, plainRelayMbPerS: null, forwardingRatioToPlainUdp: null, forwardingPacketsPerS: null, plainRelayPacketsPerS: null, forwardingPacketRatioToPlainUdp: null, saturatedTransitCpuShare: null, saturatedRelayCpuShare: null };
+  }
+  const [ours, plain] = [best(intervals, 'ours', 'packetsPerMiddleCpuS'), best(intervals, 'plain', 'packetsPerMiddleCpuS')];
+  return {
+    forwardingMbPerS: ours.oneCorePayloadMbPerS,
+    plainRelayMbPerS: plain.oneCorePayloadMbPerS,
+    forwardingRatioToPlainUdp: round(ours.oneCorePayloadMbPerS / plain.oneCorePayloadMbPerS, 3),
+    forwardingPacketsPerS: ours.packetsPerMiddleCpuS,
+    plainRelayPacketsPerS: plain.packetsPerMiddleCpuS,
+    forwardingPacketRatioToPlainUdp: round(ours.packetsPerMiddleCpuS / plain.packetsPerMiddleCpuS, 3),
+    saturatedTransitCpuShare: ours.middleCpuShare,
+    saturatedRelayCpuShare: plain.middleCpuShare,
+  };
+}
+
+/** The figures of the offered phase: delivered over wall time, and per CPU-second of a middle that is not saturated. */
+function offeredFigures(intervals: readonly Interval[]): Record<string, number> {
+  const [ours, plain] = [best(intervals, 'ours', 'packetsPerS'), best(intervals, 'plain', 'packetsPerS')];
+  const [oursCore, plainCore] = [best(intervals, 'ours', 'packetsPerMiddleCpuS'), best(intervals, 'plain', 'packetsPerMiddleCpuS')];
+  return {
+    deliveredMbPerS: ours.payloadMbPerS,
+    plainDeliveredMbPerS: plain.payloadMbPerS,
+    deliveredRatioToPlainUdp: round(ours.payloadMbPerS / plain.payloadMbPerS, 3),
+    transitCpuShare: ours.middleCpuShare,
+    relayCpuShare: plain.middleCpuShare,
+    endpointsCpuShare: ours.endpointsCpuShare,
+    unsaturatedOneCoreRatioToPlainUdp: round(oursCore.oneCorePayloadMbPerS / plainCore.oneCorePayloadMbPerS, 3),
+    unsaturatedOneCorePacketsPerS: oursCore.packetsPerMiddleCpuS,
+    unsaturatedRelayOneCorePacketsPerS: plainCore.packetsPerMiddleCpuS,
+  };
+}
+
+/** The saturated phase under a fresh CPU quota, or no intervals and why. */
+async function saturatedPhase(dirs: { source: string; transit: string; sink: string }, root: string): Promise<{ intervals: Interval[]; quota: Omit<CpuQuota, 'add' | 'remove'> | { readonly unavailable: string } }> {
+  const quota = createCpuQuota(`x0t-bench-forwarding-${process.pid}`, quotaPeriodUs, quotaUs);
+  if ('unavailable' in quota) return { intervals: [], quota };
+  try {
+    const { intervals } = await measurePhase(dirs, root, 'saturated', quota);
+    return { intervals, quota: { share: quota.share, periodUs: quota.periodUs, quotaUs: quota.quotaUs, kind: quota.kind } };
+  } finally {
+    quota.remove();
+  }
+}
+
+/** Forwarding (ours against the plain relay, alternating; offered and saturated) and memory per node process. */
 export async function run(): Promise<{ figures: Record<string, number | null>; details: unknown }> {
   const root = mkdtempSync(join(tmpdir(), 'x0t-bench-forwarding-'));
   const build = buildDaemon(join(root, 'build'));
   const cluster = await LocalCluster.create({ root: join(root, 'cluster'), nodes: 1 + neighbours, edges: [], command: build.command, trustDomain });
   try {
     const [source, transit, sink] = [1, 2, 3].map((i) => cluster.nodes[i]!.stateDir) as [string, string, string];
-    const intervals: Interval[] = [];
-    let calibration: unknown = null;
-    let payloadBytes = 0;
-    for (let round = 0; round < rounds; round++) {
-      const ours = await oursPath({ source, transit, sink }, root);
-      calibration ??= ours.calibration;
-      payloadBytes = ours.path.payloadBytes;
-      try {
-        intervals.push(await measure(ours.path));
-      } finally {
-        await ours.path.close();
-      }
-      const plain = await plainPath();
-      try {
-        intervals.push(await measure(plain));
-      } finally {
-        await plain.close();
-      }
-    }
-    // Noise on a shared machine only slows a run down: each figure is the best of its variant's intervals.
-    const best = (variant: 'ours' | 'plain', key: 'packetsPerS' | 'packetsPerMiddleCpuS'): Interval =>
-      intervals.filter((i) => i.variant === variant).reduce((a, b) => (b[key] > a[key] ? b : a));
-    const [ours, plain] = [best('ours', 'packetsPerS'), best('plain', 'packetsPerS')];
-    const [oursCore, plainCore] = [best('ours', 'packetsPerMiddleCpuS'), best('plain', 'packetsPerMiddleCpuS')];
+    const offered = await measurePhase({ source, transit, sink }, root, 'offered', null);
+    const saturated = await saturatedPhase({ source, transit, sink }, root);
+    const { calibration, payloadBytes } = offered;
+    const intervals = [...offered.intervals, ...saturated.intervals];
     const memory = await memoryPhase(cluster, root);
     const figures = {
-      forwardingMbPerS: ours.payloadMbPerS,
-      plainRelayMbPerS: plain.payloadMbPerS,
-      forwardingRatioToPlainUdp: round(ours.payloadMbPerS / plain.payloadMbPerS, 3),
-      forwardingPacketsPerS: ours.packetsPerS,
-      plainRelayPacketsPerS: plain.packetsPerS,
-      forwardingPacketRatioToPlainUdp: round(ours.packetsPerS / plain.packetsPerS, 3),
-      transitCpuShare: ours.middleCpuShare,
-      relayCpuShare: plain.middleCpuShare,
-      endpointsCpuShare: ours.endpointsCpuShare,
-      forwardingOneCoreMbPerS: oursCore.oneCorePayloadMbPerS,
-      plainRelayOneCoreMbPerS: plainCore.oneCorePayloadMbPerS,
-      forwardingOneCoreRatioToPlainUdp: round(oursCore.oneCorePayloadMbPerS / plainCore.oneCorePayloadMbPerS, 3),
-      forwardingOneCorePacketsPerS: oursCore.packetsPerMiddleCpuS,
-      plainRelayOneCorePacketsPerS: plainCore.packetsPerMiddleCpuS,
+      ...saturatedFigures(saturated.intervals),
+      ...offeredFigures(offered.intervals),
       payloadBytes,
       memoryIdleMb: memory.idle.rssMb,
       memoryWith50NeighboursMb: memory.loaded.rssMb,
@@ -548,6 +611,7 @@ export async function run(): Promise<{ figures: Record<string, number | null>; d
         measureMs,
         stallMs,
         wireBytes: datagramBytesMax,
+        quota: saturated.quota,
         calibration,
         intervals,
         memory: { node: 'x0tta6bl4 node start (src/ compiled by tsc, run by node without tsx), fast profile, default Cedar policy', build: { buildMs: build.buildMs, typeErrors: build.typeErrors }, nodeId: cluster.nodes[0]!.nodeId, neighbours, ...memory },
