@@ -3,7 +3,7 @@ import { parseCertificate } from '../identity/certificate.js';
 import { verifyRevocationList, type RevocationList } from '../identity/revocation.js';
 import { parseSpiffeId } from '../identity/spiffe-id.js';
 import { trustAnchorFrom } from '../identity/svid.js';
-import { openCaDirectory, readCaCertificate, readNodeRecords, readRevocations, readTokens, revocationReasonCharsMax, revocationReasonKey, revokeInCaDirectory } from '../node/ca-store.js';
+import { openCaDirectory, readCaCertificate, readIssuedRecords, readNodeRecords, readRevocations, readTokens, revocationReasonCharsMax, revocationReasonKey, revokeInCaDirectory } from '../node/ca-store.js';
 import { caPassphrase, parseCaFlags, pinText, requiredFlag } from './ca-args.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';
@@ -41,7 +41,8 @@ export function caRevoke(argv: readonly string[], io: CliIo, env: NodeJS.Process
   const nowMs = Date.now();
   const { ca } = openCaDirectory(dir, caPassphrase(io, env), nowMs);
   checkTarget(spiffeId, ca.trustDomain);
-  if (!readNodeRecords(dir).some((node) => node.spiffeId === spiffeId)) io.stderr(`x0tta6bl4: note: ${spiffeId} was not enrolled through this CA's service; revoking it anyway\n`);
+  const known = readNodeRecords(dir).some((node) => node.spiffeId === spiffeId) || readIssuedRecords(dir).some((svid) => svid.spiffeId === spiffeId);
+  if (!known) io.stderr(`x0tta6bl4: note: ${spiffeId} was neither enrolled through this CA's service nor issued by ca issue; revoking it anyway\n`);
   const list = revokeInCaDirectory(dir, ca, { spiffeId, serialHex, revokedAtMs: nowMs }, reason, nowMs);
   const what = serialHex === null ? spiffeId : `certificate ${serialHex} of ${spiffeId}`;
   if (values.json === true) io.stdout(`${JSON.stringify({ spiffeId, serialHex, revokedAt: new Date(nowMs).toISOString(), sequence: list.sequence, entries: list.entries.length })}\n`);
@@ -63,6 +64,18 @@ function verifiedRevocations(dir: string): { list: RevocationList; reasons: Read
   return { list, reasons: stored?.reasons ?? {}, caSha256: pinText(sha256(certificateDer)) };
 }
 
+/** The SVIDs `ca issue` made, each with its status now: revoked (the ID or this serial), expired, or active. */
+function issuedIdentities(dir: string, list: RevocationList, nowMs: number): { spiffeId: string; serialHex: string; issuedAt: string; notAfter: string; status: 'active' | 'expired' | 'revoked' }[] {
+  const revoked = (spiffeId: string, serialHex: string): boolean => list.entries.some((entry) => entry.spiffeId === spiffeId && (entry.serialHex === null || entry.serialHex === serialHex));
+  return readIssuedRecords(dir).map((svid) => ({
+    spiffeId: svid.spiffeId,
+    serialHex: svid.serialHex,
+    issuedAt: iso(svid.issuedAtMs),
+    notAfter: iso(svid.notAfterMs),
+    status: revoked(svid.spiffeId, svid.serialHex) ? 'revoked' : svid.notAfterMs <= nowMs ? 'expired' : 'active',
+  }));
+}
+
 /** `ca list --dir DIR [--json]`: enrolled nodes, outstanding join tokens and revocations; needs no passphrase. */
 export function caList(argv: readonly string[], io: CliIo): number {
   const { values } = parseCaFlags(argv, { dir: { type: 'string' }, json: { type: 'boolean' } });
@@ -71,17 +84,20 @@ export function caList(argv: readonly string[], io: CliIo): number {
   const { list, reasons, caSha256 } = verifiedRevocations(dir);
   const revokedIds = new Set(list.entries.filter((entry) => entry.serialHex === null).map((entry) => entry.spiffeId));
   const nodes = readNodeRecords(dir).map((node) => ({ spiffeId: node.spiffeId, enrolledAt: iso(node.enrolledAtMs), serialHex: node.serialHex, revoked: revokedIds.has(node.spiffeId) }));
+  const issued = issuedIdentities(dir, list, nowMs);
   const tokens = readTokens(dir)
     .toJSON()
     .filter((token) => token.usedAtMs === null && token.expiresAtMs > nowMs)
     .map((token) => ({ id: token.idHex, createdAt: iso(token.createdAtMs), expiresAt: iso(token.expiresAtMs) }));
   const revocations = list.entries.map((entry) => ({ ...entry, revokedAt: iso(entry.revokedAtMs), reason: reasons[revocationReasonKey(entry.spiffeId, entry.serialHex)] ?? '' }));
   if (values.json === true) {
-    io.stdout(`${JSON.stringify({ trustDomain: list.trustDomain, caSha256, nodes, tokens, revocations: { sequence: list.sequence, entries: revocations.map(({ revokedAtMs, ...rest }) => rest) } })}\n`);
+    io.stdout(`${JSON.stringify({ trustDomain: list.trustDomain, caSha256, nodes, issued, tokens, revocations: { sequence: list.sequence, entries: revocations.map(({ revokedAtMs, ...rest }) => rest) } })}\n`);
     return 0;
   }
   io.stdout(`mesh CA of ${list.trustDomain}, CA certificate sha256 ${caSha256}\n\nenrolled nodes: ${nodes.length}\n`);
   if (nodes.length > 0) io.stdout(renderTable(['SPIFFE ID', 'enrolled', 'first SVID serial', 'status'], nodes.map((node) => [node.spiffeId, node.enrolledAt, node.serialHex, node.revoked ? 'revoked' : 'active'])));
+  io.stdout(`\nissued identities (ca issue): ${issued.length}\n`);
+  if (issued.length > 0) io.stdout(renderTable(['SPIFFE ID', 'issued', 'valid until', 'serial', 'status'], issued.map((svid) => [svid.spiffeId, svid.issuedAt, svid.notAfter, svid.serialHex, svid.status])));
   io.stdout(`\nunused join tokens: ${tokens.length}\n`);
   if (tokens.length > 0) io.stdout(renderTable(['token id', 'created', 'expires'], tokens.map((token) => [token.id, token.createdAt, token.expiresAt])));
   io.stdout(`\nrevocations (list sequence ${list.sequence}): ${revocations.length}\n`);

@@ -5,7 +5,7 @@ import { xwingSecretKeyBytes } from '../crypto/xwing.js';
 import { issueSvid, nodeKeysFromSeeds, svidTtlMsMax } from '../identity/ca.js';
 import { parseCertificate } from '../identity/certificate.js';
 import { formatSpiffeId, nodePathPrefix } from '../identity/spiffe-id.js';
-import { openCaDirectory } from '../node/ca-store.js';
+import { openCaDirectory, recordIssuedSvid } from '../node/ca-store.js';
 import { writeClientIdentity } from '../node/state-dir.js';
 import { caPassphrase, parseCaFlags, parseDurationMs, requiredFlag } from './ca-args.js';
 import { UsageError } from './errors.js';
@@ -16,6 +16,7 @@ import type { CliIo } from './io.js';
  * program (spiffe://<trust domain>PATH) with fresh keys, written as a client identity (keys.json,
  * svid.der, ca.der) that `--identity DIR` presents to a node API over mTLS. Node identities are
  * not issued here: a node enrolls with a join token, so its SVID binds keys made on the node.
+ * The CA directory remembers each issued SVID (issued.json) for `ca list`.
  */
 
 /** Lifetime of an issued SVID unless --ttl says otherwise: a working day and some. */
@@ -54,6 +55,8 @@ export function caIssue(argv: readonly string[], io: CliIo, env: NodeJS.ProcessE
   const svid = issueSvid(ca, path, nodeKeysFromSeeds(seeds.ed25519Seed, seeds.mlDsaSeed, seeds.xwingSeed).publicKeys, nowMs, random, ttlMs);
   writeClientIdentity(out, seeds, svid, ca.certificateDer);
   const { serialHex, notAfterMs } = parseCertificate(svid);
+  // Remembered only once the identity is on disk: `ca list` never shows an SVID nobody holds.
+  recordIssuedSvid(dir, { spiffeId, serialHex, issuedAtMs: nowMs, notAfterMs });
   const notAfter = new Date(notAfterMs).toISOString();
   if (values.json === true) io.stdout(`${JSON.stringify({ spiffeId, serialHex, notAfter, dir: out })}\n`);
   else io.stdout(`issued ${spiffeId} (serial ${serialHex}) into ${out}, valid until ${notAfter}\n  call a node API with it: --api https://HOST:PORT --identity ${out} (the node needs api.mtls: true and a policy that admits it)\n`);

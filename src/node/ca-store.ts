@@ -142,8 +142,10 @@ export const nodeRecordsMax = 100_000;
 const lockFile = 'ca.lock';
 const revocationsFile = 'revocations.json';
 const nodesFile = 'nodes.json';
+const issuedFile = 'issued.json';
 const revocationsSchema = z.strictObject({ version: z.literal(1), signedList: z.base64(), reasons: z.record(z.string(), z.string()) });
 const nodesSchema = z.array(z.strictObject({ spiffeId: z.string(), serialHex: z.string(), enrolledAtMs: z.number(), notAfterMs: z.number() }));
+const issuedSchema = z.array(z.strictObject({ spiffeId: z.string(), serialHex: z.string(), issuedAtMs: z.number(), notAfterMs: z.number() }));
 
 function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -249,4 +251,26 @@ export function readNodeRecords(dir: string): NodeRecord[] {
 export function recordEnrolledNode(dir: string, record: NodeRecord): void {
   const records = [...readNodeRecords(dir), record].slice(-nodeRecordsMax);
   writePrivate(join(dir, nodesFile), `${JSON.stringify(records, null, 2)}\n`);
+}
+
+/** What the CA remembers of an SVID `ca issue` made (an operator's or a program's, not a node's). */
+export interface IssuedRecord {
+  readonly spiffeId: string;
+  readonly serialHex: string;
+  readonly issuedAtMs: number;
+  readonly notAfterMs: number;
+}
+
+/** The SVIDs `ca issue` made, oldest first (issued.json; none before the first). */
+export function readIssuedRecords(dir: string): IssuedRecord[] {
+  const path = join(dir, issuedFile);
+  return existsSync(path) ? parseWith(issuedSchema, readJson(path), path) : [];
+}
+
+/** Appends an issued SVID to issued.json, under the CA directory's lock (the oldest are dropped beyond nodeRecordsMax). */
+export function recordIssuedSvid(dir: string, record: IssuedRecord): void {
+  withCaLock(dir, () => {
+    const records = [...readIssuedRecords(dir), record].slice(-nodeRecordsMax);
+    writePrivate(join(dir, issuedFile), `${JSON.stringify(records, null, 2)}\n`);
+  });
 }

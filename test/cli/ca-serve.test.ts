@@ -88,7 +88,7 @@ describe('x0tta6bl4 ca serve / revoke / list', () => {
     const dir = newCa();
     const id = 'spiffe://mesh.test/node/0000abcd';
     const first = run('revoke', [id, '--dir', dir, '--serial', '0A:1B', '--json']);
-    expect(first.err).toMatch(/note: spiffe:\/\/mesh.test\/node\/0000abcd was not enrolled through this CA's service/);
+    expect(first.err).toMatch(/note: spiffe:\/\/mesh.test\/node\/0000abcd was neither enrolled through this CA's service nor issued by ca issue/);
     expect(JSON.parse(first.out)).toMatchObject({ spiffeId: id, serialHex: '0a1b', sequence: 1, entries: 1 });
     expect(run('revoke', [id, '--dir', dir, '--serial', '0a1b']).out).toMatch(/^revoked certificate 0a1b of spiffe:\/\/mesh.test\/node\/0000abcd\n {2}revocation list sequence 2, 1 entries/);
     expect(run('revoke', [id, '--dir', dir]).out).toMatch(/sequence 3, 2 entries/);
@@ -96,11 +96,11 @@ describe('x0tta6bl4 ca serve / revoke / list', () => {
     expect(json.revocations.entries.map((entry) => [entry.serialHex, entry.reason])).toEqual([[null, ''], ['0a1b', '']]);
   });
 
-  it('lists a fresh CA: no nodes, no tokens, revocation sequence 0', () => {
+  it('lists a fresh CA: no nodes, no issued identities, no tokens, revocation sequence 0', () => {
     const dir = newCa();
     const listed = run('list', ['--dir', dir]);
-    expect(listed.out).toMatch(/enrolled nodes: 0\n\nunused join tokens: 0\n\nrevocations \(list sequence 0\): 0\n$/);
-    expect(JSON.parse(run('list', ['--dir', dir, '--json']).out)).toMatchObject({ trustDomain: 'mesh.test', nodes: [], tokens: [], revocations: { sequence: 0, entries: [] } });
+    expect(listed.out).toMatch(/enrolled nodes: 0\n\nissued identities \(ca issue\): 0\n\nunused join tokens: 0\n\nrevocations \(list sequence 0\): 0\n$/);
+    expect(JSON.parse(run('list', ['--dir', dir, '--json']).out)).toMatchObject({ trustDomain: 'mesh.test', nodes: [], issued: [], tokens: [], revocations: { sequence: 0, entries: [] } });
   });
 
   it('names what is wrong with a revoke, list or serve command line', async () => {

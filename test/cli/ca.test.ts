@@ -1,4 +1,4 @@
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -7,7 +7,7 @@ import type { CliIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/run.js';
 import { parseCertificate } from '../../src/identity/certificate.js';
 import { validateSvid } from '../../src/identity/svid.js';
-import { openCaDirectory } from '../../src/node/ca-store.js';
+import { openCaDirectory, recordIssuedSvid } from '../../src/node/ca-store.js';
 import { readClientIdentity } from '../../src/node/state-dir.js';
 
 const env = { X0TTA6BL4_CA_PASSPHRASE: 'correct horse battery staple' };
@@ -99,6 +99,44 @@ describe('x0tta6bl4 ca', () => {
     expect(bob.out()).toMatch(/^issued spiffe:\/\/mesh\.test\/operator\/bob \(serial [0-9a-f]+\) into /);
     expect(bob.out()).toContain(`into ${bobDir}, valid until `);
     expect(parseCertificate(readClientIdentity(bobDir).svid).notAfterMs - Date.now()).toBeGreaterThan(23 * 3600_000);
+  });
+
+  it('list shows every SVID issue made, active, revoked (the serial or the whole ID) or expired; a broken issued.json is named', () => {
+    const caDir = dir();
+    expect(caCommand('init', ['--trust-domain', 'mesh.test', '--dir', caDir], capture().io, env)).toBe(0);
+    const base = mkdtempSync(join(tmpdir(), 'x0t-cli-issue-'));
+    const issue = (path: string): string => {
+      const c = capture();
+      expect(caCommand('issue', [path, '--dir', caDir, '--out', join(base, path.split('/').at(-1)!), '--json'], c.io, env)).toBe(0);
+      return (JSON.parse(c.out()) as { serialHex: string }).serialHex;
+    };
+    const aliceSerial = issue('/operator/alice');
+    issue('/operator/bob');
+    issue('/service/exporter');
+    recordIssuedSvid(caDir, { spiffeId: 'spiffe://mesh.test/operator/old', serialHex: '4a01', issuedAtMs: Date.now() - 7200_000, notAfterMs: Date.now() - 3600_000 });
+    const revoked = capture();
+    expect(caCommand('revoke', ['spiffe://mesh.test/operator/alice', '--dir', caDir, '--serial', aliceSerial], revoked.io, env)).toBe(0);
+    // An issued identity is one the CA knows: no note that it was never enrolled.
+    expect(revoked.err()).toBe('');
+    expect(caCommand('revoke', ['spiffe://mesh.test/service/exporter', '--dir', caDir], capture().io, env)).toBe(0);
+    const listed = capture();
+    expect(caCommand('list', ['--dir', caDir, '--json'], listed.io, env)).toBe(0);
+    const { issued } = JSON.parse(listed.out()) as { issued: { spiffeId: string; serialHex: string; status: string }[] };
+    expect(issued.map((svid) => [svid.spiffeId.slice('spiffe://mesh.test'.length), svid.status])).toEqual([
+      ['/operator/alice', 'revoked'],
+      ['/operator/bob', 'active'],
+      ['/service/exporter', 'revoked'],
+      ['/operator/old', 'expired'],
+    ]);
+    expect(issued[0]!.serialHex).toBe(aliceSerial);
+    const table = capture();
+    expect(caCommand('list', ['--dir', caDir], table.io, env)).toBe(0);
+    expect(table.out()).toContain('issued identities (ca issue): 4');
+    expect(table.out()).toMatch(/spiffe:\/\/mesh\.test\/operator\/bob .* active/);
+    writeFileSync(join(caDir, 'issued.json'), '[{"spiffeId": 7}]');
+    const broken = capture();
+    expect(runCli(['ca', 'list', '--dir', caDir], broken.io)).not.toBe(0);
+    expect(broken.err()).toContain('issued.json');
   });
 
   it('issue exits 2 for a node path, a path that is not a SPIFFE path, a bad --ttl, a directory that holds keys, a missing --out', () => {
