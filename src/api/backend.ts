@@ -151,6 +151,12 @@ export interface NodeCounters {
    * certificate requests and answers, and neighbour-windows left undecided (docs/mapek.md).
    */
   readonly mapekReports: Readonly<Record<string, number>>;
+  /**
+   * Revocation gossip since start, by outcome: chunks and requests in and out, lists completed,
+   * malformed, digest mismatches, timed out, requests answered or not, and the lists offered to
+   * the CA sync that it installed or refused (docs/ca.md).
+   */
+  readonly revocationGossip: Readonly<Record<string, number>>;
   /** Accepted TCP connections closed at once without a byte, by reason (perAddress, total). */
   readonly tcpConnectionsRefused: Readonly<Record<string, number>>;
   /** TCP connections open now, by direction (accepted, dialled). */

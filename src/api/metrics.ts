@@ -51,6 +51,7 @@ const mirroredCounters: readonly MirroredCounter[] = [
   { name: 'data_bytes_sent_total', help: 'Bytes of data traffic sent', read: (c) => ({ '': c.dataBytesSent }) },
   { name: 'mapek_decisions_total', help: 'Decisions of the self-healing loop, by kind (incidentOpened, actionStarted, actionFailed, ...)', label: 'decision', read: (c) => c.mapekDecisions },
   { name: 'mapek_reports_total', help: 'Transit reports of the self-healing loop, by outcome (published, accepted, relayed, forged, undecided, ...)', label: 'outcome', read: (c) => c.mapekReports },
+  { name: 'revocation_gossip_total', help: 'Revocation gossip between neighbours, by outcome (chunksIn, chunksOut, requestsIn, answered, listsCompleted, offersInstalled, offersRefused, malformed, ...)', label: 'outcome', read: (c) => c.revocationGossip },
   { name: 'new_peers_refused_total', help: 'Peers without a session refused because the revocation list was stale', read: (c) => ({ '': c.newPeersRefused }) },
   { name: 'tcp_connections_refused_total', help: 'Accepted TCP connections closed at once without a byte, by reason (perAddress: the address had its share open; total: the listener was full)', label: 'reason', read: (c) => c.tcpConnectionsRefused },
 ];

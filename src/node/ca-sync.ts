@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { notBeforeSkewMs, type NodeKeys } from '../identity/ca.js';
-import type { RevocationList, RevocationSet } from '../identity/revocation.js';
+import { verifyRevocationList, type RevocationList, type RevocationSet } from '../identity/revocation.js';
 import { retryAtMs, rotationAtMs } from '../identity/rotation.js';
 import type { SvidIdentity, TrustAnchor } from '../identity/svid.js';
+import type { LinkId } from '../mesh/neighbour.js';
 import { fetchRevocations, renewSvid, type CaConnection } from './enroll-client.js';
 import type { NodeStateDb } from './state-db.js';
 import { replaceSvid, type Enrollment } from './state-dir.js';
@@ -44,6 +45,11 @@ export interface CaSyncOptions {
   readonly revocationMaxAgeMs?: number;
   /** Told when the list turns stale (true) and when it is fresh again (false), after the log and audit. */
   readonly onStaleChange?: (stale: boolean) => void;
+  /**
+   * Told of every list installed (from the CA or offered by a neighbour, see offer), with whether
+   * its sequence is new (not just a fresher copy) and the link it came over (null: the CA).
+   */
+  readonly onInstalled?: (bytes: Uint8Array, list: RevocationList, newSequence: boolean, fromLink: LinkId | null) => void;
   /** The wall clock the list's age is measured on; default Date.now (tests step their own). */
   readonly now?: () => number;
 }
@@ -132,7 +138,7 @@ export class CaSync {
     if (connection === null || this.stopped) return;
     try {
       const { bytes, list } = await fetchRevocations(connection);
-      if (!this.stopped) this.install(bytes, list, connection.caUrl);
+      if (!this.stopped) this.install(bytes, list, connection.caUrl, null);
     } catch (error) {
       this.options.log('warn', 'revocation list fetch failed', { error: (error as Error).message });
     }
@@ -148,14 +154,38 @@ export class CaSync {
    * copy of it (the CA's periodic re-signing: saved, so a restart starts fresh, but not audited).
    * An older list or copy, as a replay would be, changes nothing.
    */
-  private install(bytes: Uint8Array, list: RevocationList, caUrl: string): void {
+  private install(bytes: Uint8Array, list: RevocationList, source: string, fromLink: LinkId | null): boolean {
     const before = this.options.revocations.list?.sequence ?? null;
-    if (!this.options.revocations.update(bytes, this.options.anchors)) return;
+    if (!this.options.revocations.update(bytes, this.options.anchors)) return false;
     this.options.db.saveRevocationList(bytes, list.sequence);
-    if (list.sequence === before) return;
-    this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'revocations.install', subject: caUrl, outcome: 'ok', detail: `sequence ${list.sequence}, ${list.entries.length} entries` });
-    this.options.log('info', 'revocation list installed', { sequence: list.sequence, entries: list.entries.length });
-    this.noteIfRevoked();
+    const newSequence = list.sequence !== before;
+    if (newSequence) {
+      this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'revocations.install', subject: source, outcome: 'ok', detail: `sequence ${list.sequence}, ${list.entries.length} entries` });
+      this.options.log('info', 'revocation list installed', { sequence: list.sequence, entries: list.entries.length, from: source });
+      this.noteIfRevoked();
+    }
+    this.options.onInstalled?.(bytes, list, newSequence, fromLink);
+    return true;
+  }
+
+  /**
+   * A list a neighbour passed on (src/node/revocation-gossip.ts): installed as a fetched one is
+   * when it verifies under this node's anchors and supersedes the list in force. Returns
+   * 'installed', 'old' (it verified but is not newer: another neighbour was first) or 'refused'
+   * (it does not verify: a broken or hostile neighbour; logged, never thrown).
+   */
+  offer(bytes: Uint8Array, source: string, fromLink: LinkId): 'installed' | 'old' | 'refused' {
+    if (this.stopped) return 'refused';
+    let installed: boolean;
+    try {
+      installed = this.install(bytes, verifyRevocationList(bytes, this.options.anchors, this.options.enrollment.trustDomain), source, fromLink);
+    } catch (error) {
+      this.options.log('warn', 'revocation list from a neighbour refused', { from: source, error: (error as Error).message });
+      return 'refused';
+    }
+    if (!installed) return 'old';
+    this.checkRevocationFreshness();
+    return 'installed';
   }
 
   /**

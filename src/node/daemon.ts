@@ -19,6 +19,8 @@ import type { NodeKeys } from '../identity/ca.js';
 import type { SvidIdentity } from '../identity/svid.js';
 import type { NodeConfig } from './config.js';
 import { CaSync } from './ca-sync.js';
+import { DaemonRevocationGossip } from './revocation-gossip-driver.js';
+import { RevocationGossip } from './revocation-gossip.js';
 import { endpointOf, type Endpoint } from './links.js';
 import { DaemonBackend, mapekActor } from './node-backend.js';
 import { NodeRuntime, type PeerPolicy } from './runtime.js';
@@ -155,6 +157,8 @@ export class NodeDaemon {
   readonly stopped: Promise<void>;
   private readonly policy: PolicyHolder;
   private readonly caSync: CaSync;
+  /** Revocation lists passed between neighbours (docs/ca.md, "Gossip"). */
+  private readonly revocationGossip: DaemonRevocationGossip;
   private readonly lastDenyAuditMs = new Map<string, number>();
   private api: RunningApi | null = null;
   /** The API's base URL, set once it listens (a daemon is only handed out after that). */
@@ -194,7 +198,10 @@ export class NodeDaemon {
       admitsNewPeers: () => !this.caSync.isRevocationListStale(),
       seqnos: state.db,
       onEvent: (event, atMs) => this.backend.onEvent(event, atMs),
-      onLinkMessage: (message, atMs) => this.selfHealing.onLinkMessage(message, atMs),
+      onLinkMessage: (message, atMs) => {
+        if (RevocationGossip.handles(message.payload[0]!)) this.revocationGossip.onLinkMessage(message);
+        else this.selfHealing.onLinkMessage(message, atMs);
+      },
       onError: (error, doing) => this.log('error', `failed ${doing}`, { error: error.message }),
       faults: config.faultInjection,
     });
@@ -234,7 +241,22 @@ export class NodeDaemon {
       },
       revocationMaxAgeMs: config.revocations.maxAgeMs,
       onStaleChange: (stale) => this.onRevocationsStale(stale),
+      onInstalled: (bytes, list, newSequence, fromLink) => this.revocationGossip.installed(bytes, list, newSequence, fromLink),
     });
+    this.revocationGossip = this.createRevocationGossip();
+  }
+
+  /** The revocation gossip, holding the saved list in force from the start. */
+  private createRevocationGossip(): DaemonRevocationGossip {
+    const gossip = new DaemonRevocationGossip({
+      runtime: this.runtime,
+      offer: (bytes, source, fromLink) => this.caSync.offer(bytes, source, fromLink),
+      maxAgeMs: this.state.config.revocations.maxAgeMs,
+    });
+    const saved = this.db.revocationList();
+    const inForce = this.state.revocations.list;
+    if (saved !== null && inForce !== null) gossip.core.setCurrent(saved.bytes, inForce);
+    return gossip;
   }
 
   /** The API's view of this node (what it reads from the runtime, the policy, the database and the loops). */
@@ -253,6 +275,7 @@ export class NodeDaemon {
       incidents: () => this.mapek.incidentViews(),
       mapekDecisions: () => ({ ...this.mapekDecisions }),
       mapekReports: () => this.selfHealing.counters(),
+      revocationGossip: () => this.revocationGossip.counters(),
       revocations: () => ({ ageMs: this.caSync.revocationListAgeMs(), stale: this.caSync.isRevocationListStale() }),
     });
   }
@@ -300,6 +323,7 @@ export class NodeDaemon {
       this.audit('node', 'node.stop', 'ok', reason);
       this.unwatch();
       this.caSync.stop();
+      this.revocationGossip.stop();
       this.selfHealing.stop();
       this.backend.close();
       await this.runtime.stop();
@@ -328,6 +352,7 @@ export class NodeDaemon {
     }
     this.apiUrl = this.api.address;
     this.selfHealing.start();
+    this.revocationGossip.start();
     if (config.faultInjection.dropTransitShare > 0) this.log('warn', 'fault injection: this node drops a share of the data it forwards (a grey hole); for tests only', { dropTransitShare: config.faultInjection.dropTransitShare });
     const detail = `udp ${this.runtime.udpAddresses().join(' ')} tcp ${this.runtime.tcpAddresses().join(' ')} api ${this.api.address}`;
     this.audit('node', 'node.start', 'ok', detail);

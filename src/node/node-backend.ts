@@ -38,6 +38,8 @@ export interface DaemonFacts {
   readonly mapekDecisions: () => Readonly<Record<string, number>>;
   /** The self-healing loop's transit reports since start, by outcome. */
   readonly mapekReports: () => Readonly<Record<string, number>>;
+  /** What became of revocation gossip messages and the lists they carried, by outcome. */
+  readonly revocationGossip: () => Readonly<Record<string, number>>;
   /** The revocation list's age (Infinity before the first) and whether it is stale (CaSync). */
   readonly revocations: () => { readonly ageMs: number; readonly stale: boolean };
 }
@@ -168,6 +170,7 @@ export class DaemonBackend implements NodeBackend {
       incidents: countBy(this.facts.incidents().map((incident) => incident.state)),
       mapekDecisions: this.facts.mapekDecisions(),
       mapekReports: this.facts.mapekReports(),
+      revocationGossip: this.facts.revocationGossip(),
       ...this.tcpCounters(),
       ...this.revocationCounters(),
     };

@@ -61,6 +61,7 @@ export class FakeBackend implements NodeBackend {
     incidents: { confirmed: 1 },
     mapekDecisions: { incidentOpened: 1, actionStarted: 1 },
     mapekReports: { accepted: 12, forged: 1 },
+    revocationGossip: { chunksIn: 8, offersInstalled: 2 },
     tcpConnectionsRefused: { perAddress: 3, total: 0 },
     tcpConnections: { accepted: 2, dialled: 1 },
     revocationListAgeS: 12.5,

@@ -14,6 +14,7 @@ import { startCaService, type CaService } from '../../src/node/ca-service.js';
 import { readTokens, revokeInCaDirectory, saveTokens, withCaLock } from '../../src/node/ca-store.js';
 import { enrollNode } from '../../src/node/enroll-client.js';
 import { NodeStateDb } from '../../src/node/state-db.js';
+import type { LinkId } from '../../src/mesh/neighbour.js';
 import { readEnrollment, readNodeKeys, statePaths } from '../../src/node/state-dir.js';
 import { until } from './runtime-harness.js';
 import { deadUrl, startTestCa, type TestCa } from './ca-fixture.js';
@@ -89,7 +90,7 @@ afterEach(() => {
 });
 
 /** A node enrolled through `caUrl` (default: the shared service), with a CaSync built as the daemon builds it. */
-async function fixture(overrides: { caUrl?: string | null; revocationPollMs?: number; enrollVia?: string } & Pick<CaSyncOptions, 'revocationMaxAgeMs' | 'now' | 'onStaleChange'> = {}): Promise<Fixture> {
+async function fixture(overrides: { caUrl?: string | null; revocationPollMs?: number; enrollVia?: string } & Pick<CaSyncOptions, 'revocationMaxAgeMs' | 'now' | 'onStaleChange' | 'onInstalled'> = {}): Promise<Fixture> {
   const stateDir = join(root, `node-${nodeCount++}`);
   await enrollNode({ caUrl: overrides.enrollVia ?? service.address, token: newToken(), stateDir, caSha256: pin });
   const stored = readEnrollment(stateDir);
@@ -113,6 +114,7 @@ async function fixture(overrides: { caUrl?: string | null; revocationPollMs?: nu
     ...(overrides.revocationMaxAgeMs === undefined ? {} : { revocationMaxAgeMs: overrides.revocationMaxAgeMs }),
     ...(overrides.now === undefined ? {} : { now: overrides.now }),
     ...(overrides.onStaleChange === undefined ? {} : { onStaleChange: overrides.onStaleChange }),
+    ...(overrides.onInstalled === undefined ? {} : { onInstalled: overrides.onInstalled }),
   };
   const made = { stateDir, db, revocations, logs, renewed, options, sync: new CaSync(options) };
   open.push(made);
@@ -178,6 +180,32 @@ describe('CaSync: revocation lists', () => {
     expect(timers.pending('pollRevocations')).toBe(1);
     node.sync.stop();
     expect(timers.pending('pollRevocations')).toBe(0);
+  });
+
+  it('offer: a list a neighbour passed on is installed when newer (audited with its source), old when not, refused when it does not verify; a node without a CA takes it too', async () => {
+    const installs: { sequence: number; newSequence: boolean; fromLink: number | null }[] = [];
+    const node = await fixture({ caUrl: null, onInstalled: (_bytes, list, newSequence, fromLink) => installs.push({ sequence: list.sequence, newSequence, fromLink }) });
+    const list = revokeInCaDirectory(caDir, ca, { spiffeId: `spiffe://${trustDomain}/node/0000b001`, serialHex: null, revokedAtMs: Date.now() }, 'gossip test', Date.now());
+    const signed = signRevocationList(ca, list);
+    expect(node.sync.offer(signed, 'gossip from node 0000000c', 3 as LinkId)).toBe('installed');
+    expect(node.revocations.list?.sequence).toBe(list.sequence);
+    expect(node.db.revocationList()?.sequence).toBe(list.sequence);
+    expect(audits(node.db, 'revocations.install')).toEqual([expect.objectContaining({ subject: 'gossip from node 0000000c', outcome: 'ok' })]);
+    // The same list again (another neighbour was slower): old, nothing audited twice.
+    expect(node.sync.offer(signed, 'gossip from node 0000000d', 4 as LinkId)).toBe('old');
+    // A fresher copy of the same list: installed, but not a new sequence.
+    expect(node.sync.offer(signRevocationList(ca, { ...list, issuedAtMs: list.issuedAtMs + 10_000 }), 'gossip from node 0000000d', 4 as LinkId)).toBe('installed');
+    expect(installs).toEqual([
+      { sequence: list.sequence, newSequence: true, fromLink: 3 },
+      { sequence: list.sequence, newSequence: false, fromLink: 4 },
+    ]);
+    expect(audits(node.db, 'revocations.install')).toHaveLength(1);
+    const forged = signed.slice();
+    forged[forged.length - 5]! ^= 1;
+    expect(node.sync.offer(forged, 'gossip from node 0000000e', 5 as LinkId)).toBe('refused');
+    expect(node.logs.filter((line) => line.message === 'revocation list from a neighbour refused')).toEqual([expect.objectContaining({ level: 'warn', fields: expect.objectContaining({ from: 'gossip from node 0000000e' }) })]);
+    node.sync.stop();
+    expect(node.sync.offer(signed, 'gossip from node 0000000c', 3 as LinkId)).toBe('refused');
   });
 
   it('a list naming this very node is audited and logged as node.revoked', async () => {

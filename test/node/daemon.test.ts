@@ -519,6 +519,37 @@ async function caProxy(target: string): Promise<{ url: string; dropRevocations: 
   };
 }
 
+describe('revocation gossip between running nodes', () => {
+  it('a node whose CA fetches are dropped learns a new revocation from its neighbour over their link: installed, audited with its source, counted in /metrics', async () => {
+    const proxy = await caProxy(service.address);
+    try {
+      const a = await enroll('gossip-a', false, proxy.url);
+      const b = await enroll('gossip-b');
+      const daemonB = await startDaemon(writeConfig(b));
+      const logA: unknown[][] = [];
+      const daemonA = await startDaemon(writeConfig(a, { peers: [udpPortOf(daemonB)] }), logA);
+      await eventually('a session between a and b', () => securedWith(daemonA.backend.neighbours(), b) && securedWith(daemonB.backend.neighbours(), a));
+      const sequenceBefore = daemonA.db.revocationList()?.sequence ?? -1;
+      proxy.dropRevocations(true);
+      const revokedId = `spiffe://${trustDomain}/node/0000c0de`;
+      const sequence = revokeInCaDirectory(caDir, ca, { spiffeId: revokedId, serialHex: null, revokedAtMs: Date.now() }, 'gossip test', Date.now()).sequence;
+      await daemonA.syncWithCa();
+      expect(daemonA.db.revocationList()?.sequence).toBe(sequenceBefore);
+      // b fetches it from the CA and passes it on; a's own fetch keeps failing.
+      await daemonB.syncWithCa();
+      await eventually('a to install the list from b', () => daemonA.db.revocationList()?.sequence === sequence);
+      const install = daemonA.db.auditLog({ limit: 1000 }).find((entry) => entry.action === 'revocations.install' && (entry.detail ?? '').startsWith(`sequence ${sequence},`));
+      expect(install).toMatchObject({ outcome: 'ok', subject: `gossip from node ${b.spiffeId.split('/').at(-1)!}` });
+      expect(logA).toContainEqual(['info', 'revocation list installed', expect.objectContaining({ sequence, from: install!.subject })]);
+      const text = await (await fetch(`${daemonA.apiAddress}/metrics`, { headers: { authorization: `Bearer ${readFileSync(join(a.stateDir, 'api-token'), 'utf8').trim()}` } })).text();
+      expect(text).toMatch(/^x0t_revocation_gossip_total\{outcome="offersInstalled"\} 1$/m);
+      expect(text).toMatch(/^x0t_revocation_gossip_total\{outcome="listsCompleted"\} 1$/m);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe('a stale revocation list in a running node', () => {
   it('fails closed: not ready, audited, new peers and client SVIDs refused; once a fresh list arrives the node is ready and the peer gets its session', async () => {
     const proxy = await caProxy(service.address);

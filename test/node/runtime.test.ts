@@ -26,6 +26,7 @@ function facts(peersConfigured: number, audit: DaemonFacts['audit'] = () => []):
     incidents: () => [],
     mapekDecisions: () => ({}),
     mapekReports: () => ({}),
+    revocationGossip: () => ({}),
     revocations: () => ({ ageMs: 0, stale: false }),
   };
 }
