@@ -241,16 +241,26 @@ export interface NodeRecord {
   readonly notAfterMs: number;
 }
 
+/** The records of a list file (nodes.json, issued.json), oldest first; none before the first. */
+function readRecords<T>(dir: string, file: string, schema: z.ZodType<T[]>): T[] {
+  const path = join(dir, file);
+  return existsSync(path) ? parseWith(schema, readJson(path), path) : [];
+}
+
+/** Appends `record` to a list file, the oldest dropped beyond nodeRecordsMax (call under withCaLock). */
+function appendRecord<T>(dir: string, file: string, schema: z.ZodType<T[]>, record: T): void {
+  const records = [...readRecords(dir, file, schema), record].slice(-nodeRecordsMax);
+  writePrivate(join(dir, file), `${JSON.stringify(records, null, 2)}\n`);
+}
+
 /** The nodes enrolled through the CA service, oldest first. */
 export function readNodeRecords(dir: string): NodeRecord[] {
-  const path = join(dir, nodesFile);
-  return existsSync(path) ? parseWith(nodesSchema, readJson(path), path) : [];
+  return readRecords(dir, nodesFile, nodesSchema);
 }
 
 /** Appends an enrolled node to nodes.json (call under withCaLock). */
 export function recordEnrolledNode(dir: string, record: NodeRecord): void {
-  const records = [...readNodeRecords(dir), record].slice(-nodeRecordsMax);
-  writePrivate(join(dir, nodesFile), `${JSON.stringify(records, null, 2)}\n`);
+  appendRecord(dir, nodesFile, nodesSchema, record);
 }
 
 /** What the CA remembers of an SVID `ca issue` made (an operator's or a program's, not a node's). */
@@ -263,14 +273,10 @@ export interface IssuedRecord {
 
 /** The SVIDs `ca issue` made, oldest first (issued.json; none before the first). */
 export function readIssuedRecords(dir: string): IssuedRecord[] {
-  const path = join(dir, issuedFile);
-  return existsSync(path) ? parseWith(issuedSchema, readJson(path), path) : [];
+  return readRecords(dir, issuedFile, issuedSchema);
 }
 
 /** Appends an issued SVID to issued.json, under the CA directory's lock (the oldest are dropped beyond nodeRecordsMax). */
 export function recordIssuedSvid(dir: string, record: IssuedRecord): void {
-  withCaLock(dir, () => {
-    const records = [...readIssuedRecords(dir), record].slice(-nodeRecordsMax);
-    writePrivate(join(dir, issuedFile), `${JSON.stringify(records, null, 2)}\n`);
-  });
+  withCaLock(dir, () => appendRecord(dir, issuedFile, issuedSchema, record));
 }
