@@ -94,8 +94,12 @@ export interface NodeConfig {
   readonly tcp: { readonly acceptedMax: number; readonly perAddressMax: number };
   /** A revocation list issued longer ago than maxAgeMs is stale: new peer sessions are refused and the node is not ready. */
   readonly revocations: { readonly maxAgeMs: number };
-  /** `mtls`: serve HTTPS with the node's SVID and accept client SVIDs besides the token. */
-  readonly api: { readonly listen: HostPort; readonly tokenFile: string; readonly mtls: boolean };
+  /**
+   * `mtls`: serve HTTPS with the node's SVID and accept client SVIDs besides the token.
+   * `viewerTokenFile`: a second, read-only token (the caller local-viewer, role viewer), e.g. for a
+   * Prometheus scraper; null: none.
+   */
+  readonly api: { readonly listen: HostPort; readonly tokenFile: string; readonly viewerTokenFile: string | null; readonly mtls: boolean };
   /** `dir` null means the policies/ directory shipped with the program. */
   readonly policy: { readonly dir: string | null };
   readonly log: { readonly level: LogLevel };
@@ -130,7 +134,7 @@ export const nodeConfigDefaults = deepFreeze({
   endToEnd: true,
   tcp: { acceptedMax: tcpAcceptLimitsDefault.acceptedMax, perAddressMax: tcpAcceptLimitsDefault.perAddressMax },
   revocations: { maxAgeMs: revocationMaxAgeMsDefault },
-  api: { listen: '127.0.0.1:7480', tokenFile: 'api-token', mtls: false },
+  api: { listen: '127.0.0.1:7480', tokenFile: 'api-token', viewerTokenFile: null as string | null, mtls: false },
   policy: { dir: null as string | null },
   log: { level: 'info' as LogLevel },
   faultInjection: { dropTransitShare: 0 },
@@ -297,6 +301,7 @@ const revocationsShape = { maxAgeMs: intIn(revocationPollMs + 1, revocationMaxAg
 const apiShape = {
   listen: endpointSchema('listen').prefault(nodeConfigDefaults.api.listen),
   tokenFile: pathSchema().prefault(nodeConfigDefaults.api.tokenFile),
+  viewerTokenFile: nullablePathSchema().prefault(nodeConfigDefaults.api.viewerTokenFile),
   mtls: z.boolean().prefault(nodeConfigDefaults.api.mtls),
 };
 const policyShape = { dir: nullablePathSchema().prefault(nodeConfigDefaults.policy.dir) };
@@ -429,7 +434,12 @@ export function parseNodeConfig(text: string, source: string): NodeConfig {
     endToEnd: parsed.endToEnd,
     tcp: parsed.tcp,
     revocations: parsed.revocations,
-    api: { listen: parsed.api.listen, tokenFile: resolve(stateDir, parsed.api.tokenFile), mtls: parsed.api.mtls },
+    api: {
+      listen: parsed.api.listen,
+      tokenFile: resolve(stateDir, parsed.api.tokenFile),
+      viewerTokenFile: parsed.api.viewerTokenFile === null ? null : resolve(stateDir, parsed.api.viewerTokenFile),
+      mtls: parsed.api.mtls,
+    },
     policy: { dir: parsed.policy.dir === null ? null : resolve(configDir, parsed.policy.dir) },
     log: parsed.log,
     faultInjection: parsed.faultInjection,

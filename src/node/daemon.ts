@@ -60,6 +60,15 @@ export function ensureApiToken(path: string): string {
   return token;
 }
 
+/** The API's tokens: the admin one, and the read-only viewer one when the config names a file for it (made like the admin's when missing). */
+function apiTokens(api: NodeConfig['api']): { admin: string; viewer?: string } {
+  const admin = ensureApiToken(api.tokenFile);
+  if (api.viewerTokenFile === null) return { admin };
+  const viewer = ensureApiToken(api.viewerTokenFile);
+  if (viewer === admin) throw new StateError(api.viewerTokenFile, `${api.viewerTokenFile}: the viewer token must differ from the admin token in ${api.tokenFile}`);
+  return { admin, viewer };
+}
+
 /** The policy's view of an API caller: an operator with its role, or the node or workload its SVID names. */
 function callerRefOf(caller: ApiCaller): CallerRef {
   return caller.kind === 'operator' ? { kind: 'operator', id: caller.id, role: caller.role } : callerRefFromSpiffeId(caller.spiffeId);
@@ -338,11 +347,11 @@ export class NodeDaemon {
     const { config } = this.state;
     try {
       // Inside the try: a bad token file or an unwatchable policy directory must close the database too.
-      const adminToken = ensureApiToken(config.api.tokenFile);
+      const tokens = apiTokens(config.api);
       this.unwatch = watchPolicyDir(this.policy.dir, (engine) => this.onPolicyReload(engine), (error) => this.onPolicyError(error), this.policy.hooks());
       await this.startCaSync();
       await this.runtime.start();
-      this.api = await this.startApi(adminToken);
+      this.api = await this.startApi(tokens);
     } catch (error) {
       this.unwatch();
       this.caSync.stop();
@@ -369,12 +378,13 @@ export class NodeDaemon {
   }
 
   /** Starts the API, authorized by the Cedar policy, over TLS with api.mtls. */
-  private async startApi(adminToken: string): Promise<RunningApi> {
+  private async startApi(tokens: { admin: string; viewer?: string }): Promise<RunningApi> {
     const { config, enrollment } = this.state;
     const local = nodeRefFromSpiffeId(enrollment.spiffeId);
     const api = await startApi({
       backend: this.backend,
-      adminToken,
+      adminToken: tokens.admin,
+      ...(tokens.viewer === undefined ? {} : { viewerToken: tokens.viewer }),
       host: config.api.listen.host,
       port: config.api.listen.port,
       authorize: (caller, action) => this.policy.engine.canCallApi(local, callerRefOf(caller), action),

@@ -48,7 +48,7 @@ describe('node config: defaults and paths', () => {
         endToEnd: true,
         tcp: { acceptedMax: 256, perAddressMax: 8 },
         revocations: { maxAgeMs: 60_000 },
-        api: { listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/etc/x0t/state/api-token', mtls: false },
+        api: { listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/etc/x0t/state/api-token', viewerTokenFile: null, mtls: false },
         policy: { dir: null },
         log: { level: 'info' },
         faultInjection: { dropTransitShare: 0 },
@@ -60,7 +60,7 @@ describe('node config: defaults and paths', () => {
   it('fills in defaults inside a section that sets only some keys', () => {
     const config = parse('discovery:\n  lan: true\napi:\n  tokenFile: /run/x0t/token\npeers:\n  - address: "10.0.0.2:7400"\n');
     expect(config.discovery).toEqual({ lan: true, port: 7399, intervalMs: 5000, group: '239.255.74.70', interface: null });
-    expect(config.api).toEqual({ listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/run/x0t/token', mtls: false });
+    expect(config.api).toEqual({ listen: { host: '127.0.0.1', port: 7480, family: 4 }, tokenFile: '/run/x0t/token', viewerTokenFile: null, mtls: false });
     expect(config.peers).toEqual([{ address: { host: '10.0.0.2', port: 7400, family: 4 }, transport: 'udp' }]);
   });
 
@@ -96,16 +96,17 @@ describe('node config: defaults and paths', () => {
     expect([config.profile, config.endToEnd, config.log.level]).toEqual(['rfc8966', false, 'debug']);
     expect(config.tcp).toEqual({ acceptedMax: 64, perAddressMax: 2 });
     expect(config.revocations).toEqual({ maxAgeMs: 120_000 });
-    expect(config.api).toEqual({ listen: { host: '::1', port: 0, family: 6 }, tokenFile: '/var/lib/x0t/token', mtls: true });
+    expect(config.api).toEqual({ listen: { host: '::1', port: 0, family: 6 }, tokenFile: '/var/lib/x0t/token', viewerTokenFile: null, mtls: true });
     expect(config.policy.dir).toBe('/opt/policies');
     expect(config.faultInjection).toEqual({ dropTransitShare: 0.8 });
     expect(config.selfHealing).toEqual({ transitProbes: 0 });
   });
 
   it('resolves relative paths against the config file directory, and tokenFile against stateDir', () => {
-    const config = parseNodeConfig('stateDir: ../var/state\napi: { tokenFile: secrets/token }\npolicy: { dir: policies }\n', '/srv/mesh/conf/node.yaml');
+    const config = parseNodeConfig('stateDir: ../var/state\napi: { tokenFile: secrets/token, viewerTokenFile: secrets/viewer }\npolicy: { dir: policies }\n', '/srv/mesh/conf/node.yaml');
     expect(config.stateDir).toBe('/srv/mesh/var/state');
     expect(config.api.tokenFile).toBe('/srv/mesh/var/state/secrets/token');
+    expect(config.api.viewerTokenFile).toBe('/srv/mesh/var/state/secrets/viewer');
     expect(config.policy.dir).toBe('/srv/mesh/conf/policies');
     const relativeSource = parseNodeConfig('', 'conf/node.yaml');
     expect(relativeSource.configFile).toBe(resolve('conf/node.yaml'));
@@ -177,6 +178,7 @@ describe('node config: refusals name the field and what was expected', () => {
     ['log level', 'log:\n  level: verbose\n', 'log.level', /log\.level: expected one of "debug", "info", "warn", "error", got "verbose"/],
     ['api listen without port', 'api:\n  listen: "127.0.0.1"\n', 'api.listen', /api\.listen: expected host:port/],
     ['empty token file', 'api:\n  tokenFile: ""\n', 'api.tokenFile', /api\.tokenFile: expected a non-empty file system path, got ""/],
+    ['viewer token file not a path', 'api:\n  viewerTokenFile: 7\n', 'api.viewerTokenFile', /api\.viewerTokenFile: expected null or a non-empty file system path/],
     ['stateDir as a number', 'stateDir: 5\n', 'stateDir', /stateDir: expected a non-empty file system path, got number 5/],
     ['stateDir with ~', 'stateDir: ~/x0t\n', 'stateDir', /stateDir: .*~ is not expanded/],
     ['stateDir with NUL', 'stateDir: "a\\0b"\n', 'stateDir', /NUL character/],

@@ -128,6 +128,8 @@ interface ConfigOptions {
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Serve the API over HTTPS with client SVIDs (api.mtls). */
   readonly mtls?: boolean;
+  /** api.viewerTokenFile, as written. */
+  readonly viewerTokenFile?: string;
   readonly extra?: string;
 }
 
@@ -139,6 +141,7 @@ function writeConfig(node: Enrolled, options: ConfigOptions = {}): string {
     `listen:\n  udp: ["127.0.0.1:${options.udpPort ?? 0}"]\n`,
     peers.length === 0 ? 'peers: []\n' : `peers:\n${peers.map((port) => `  - address: "${options.peerHost ?? '127.0.0.1'}:${port}"\n`).join('')}`,
     `api:\n  listen: ${JSON.stringify(options.api ?? '127.0.0.1:0')}\n${options.mtls === true ? '  mtls: true\n' : ''}`,
+    options.viewerTokenFile === undefined ? '' : `  viewerTokenFile: ${JSON.stringify(options.viewerTokenFile)}\n`,
     `profile: ${options.profile ?? 'fast'}\nlog:\n  level: ${options.logLevel ?? 'info'}\n`,
     options.policyDir === undefined ? '' : `policy:\n  dir: ${JSON.stringify(options.policyDir)}\n`,
     options.extra ?? '',
@@ -828,6 +831,35 @@ describe('node start refuses to run, and leaves nothing behind', () => {
     const result = await cli(['node', 'start', '--config', writeConfig(node, { policyDir: policies })]);
     expect(result.code).toBe(2);
     expect(result.err).toContain(join(policies, 'broken.cedar'));
+    expect(dbClosed(node)).toBe(true);
+  });
+
+  it('api.viewerTokenFile: a read-only token made 0600 when missing, which reads /metrics and /v1/node and is refused drain (403)', async () => {
+    const node = await enroll('viewer');
+    const daemon = await startDaemon(writeConfig(node, { viewerTokenFile: 'viewer-token' }));
+    const viewerFile = join(node.stateDir, 'viewer-token');
+    expect(statSync(viewerFile).mode & 0o777).toBe(0o600);
+    const viewer = readFileSync(viewerFile, 'utf8').trim();
+    expect(viewer).not.toBe(readFileSync(join(node.stateDir, 'api-token'), 'utf8').trim());
+    const call = (method: string, path: string, token: string): Promise<Response> => fetch(`${daemon.apiAddress}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
+    const metrics = await call('GET', '/metrics', viewer);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/^x0t_links_up /m);
+    expect((await call('GET', '/v1/node', viewer)).status).toBe(200);
+    const drain = await call('POST', '/v1/drain', viewer);
+    expect(drain.status).toBe(403);
+    expect(await drain.json()).toMatchObject({ error: 'forbidden', action: 'apiDrain' });
+    expect((await call('GET', '/v1/node', 'not-a-token-of-this-node')).status).toBe(401);
+  });
+
+  it('a viewer token equal to the admin token: exit 2 naming the file, the database closed', async () => {
+    const node = await enroll('same-tokens');
+    const token = 'the-same-token-for-both-roles';
+    writeFileSync(join(node.stateDir, 'api-token'), `${token}\n`, { mode: 0o600 });
+    writeFileSync(join(node.stateDir, 'viewer-token'), `${token}\n`, { mode: 0o600 });
+    const result = await cli(['node', 'start', '--config', writeConfig(node, { udpPort: await freeUdpPort(), viewerTokenFile: 'viewer-token' })]);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain(`${join(node.stateDir, 'viewer-token')}: the viewer token must differ from the admin token in ${join(node.stateDir, 'api-token')}`);
     expect(dbClosed(node)).toBe(true);
   });
 
