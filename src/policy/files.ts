@@ -58,9 +58,30 @@ export function loadPolicyFiles(dir: string, hooks: PolicyHooks = {}): PolicyEng
   return PolicyEngine.load({ ...hooks, schema, policies });
 }
 
-/** How watchPolicyDir loads: the hooks every new engine gets, and the debounce. */
+/** How often watchPolicyDir re-checks the directory besides its watcher (see there). */
+export const policyRecheckMs = 5_000;
+
+/** How watchPolicyDir loads: the hooks every new engine gets, the debounce, and the re-check interval. */
 export interface PolicyWatchOptions extends PolicyHooks {
   readonly debounceMs?: number;
+  readonly recheckMs?: number;
+}
+
+/**
+ * What the policy files of `dir` are now: each file's name, inode, size and modification time
+ * (symbolic links followed), or the error listing them gives. Any edit, replacement by rename or
+ * swap of the directory itself changes it.
+ */
+function fingerprint(dir: string): string {
+  try {
+    const names = readdirSync(dir).filter((name) => name.endsWith('.cedar') || name === policySchemaFileName).sort();
+    return names.map((name) => {
+      const stat = statSync(join(dir, name), { throwIfNoEntry: false });
+      return stat === undefined ? `${name}:gone` : `${name}:${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    }).join('|');
+  } catch (error) {
+    return `error:${(error as Error).message}`;
+  }
 }
 
 /**
@@ -68,12 +89,20 @@ export interface PolicyWatchOptions extends PolicyHooks {
  * new engine to `onReload`. A load that fails goes to `onError` instead, and the caller keeps
  * the engine it has. Pass the same `stats` and `onDeny` as the first load so counts carry over.
  * Returns a function that stops watching.
+ *
+ * fs.watch alone misses changes: it follows the directory's inode, so a directory replaced by a
+ * rename (a deploy tool, a ConfigMap's symlink swap) goes unseen, and a watcher that errs stops.
+ * So the directory is also re-checked every `recheckMs` (a fingerprint of its files, see
+ * fingerprint), and a watcher that erred (reported to `onError`) is made again at the next
+ * re-check.
  */
 export function watchPolicyDir(dir: string, onReload: (engine: PolicyEngine) => void, onError: (error: unknown) => void, options: PolicyWatchOptions = {}): () => void {
-  const { debounceMs = policyReloadDebounceMs, ...hooks } = options;
+  const { debounceMs = policyReloadDebounceMs, recheckMs = policyRecheckMs, ...hooks } = options;
   let timer: NodeJS.Timeout | undefined;
+  let seen = fingerprint(dir);
   const reload = (): void => {
     timer = undefined;
+    seen = fingerprint(dir);
     let engine: PolicyEngine;
     try {
       engine = loadPolicyFiles(dir, hooks);
@@ -83,20 +112,50 @@ export function watchPolicyDir(dir: string, onReload: (engine: PolicyEngine) => 
     }
     onReload(engine);
   };
-  let watcher: FSWatcher;
+  const changed = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = setTimeout(reload, debounceMs);
+  };
+  let watcher: FSWatcher | null;
+  // The inode the watcher follows: a directory replaced by a rename has another, and the old watcher sees nothing more.
+  let watchedIno = statSync(dir, { throwIfNoEntry: false })?.ino;
   try {
-    watcher = watch(dir, () => {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = setTimeout(reload, debounceMs);
-    });
+    watcher = watchDir(dir, changed, onError, () => (watcher = null));
   } catch (error) {
     return fail(`${dir}: cannot watch the policy directory: ${(error as Error).message}`);
   }
-  watcher.on('error', onError);
+  const rewatch = (): void => {
+    const ino = statSync(dir, { throwIfNoEntry: false })?.ino;
+    if (watcher !== null && ino === watchedIno) return;
+    watcher?.close();
+    watcher = null;
+    watchedIno = ino;
+    try {
+      watcher = watchDir(dir, changed, onError, () => (watcher = null));
+    } catch {
+      // Still gone: the fingerprint below tells the caller, through the reload's error.
+    }
+  };
+  const recheck = setInterval(() => {
+    rewatch();
+    if (fingerprint(dir) !== seen && timer === undefined) changed();
+  }, recheckMs);
   return () => {
     if (timer !== undefined) clearTimeout(timer);
-    watcher.close();
+    clearInterval(recheck);
+    watcher?.close();
   };
+}
+
+/** An fs.watch of `dir` calling `changed`; on an error it reports it, closes and calls `closed`. */
+function watchDir(dir: string, changed: () => void, onError: (error: unknown) => void, closed: () => void): FSWatcher {
+  const watcher = watch(dir, changed);
+  watcher.on('error', (error) => {
+    onError(error);
+    watcher.close();
+    closed();
+  });
+  return watcher;
 }
 
 /** The shipped `policies/` directory: next to the package.json above this file (from src/ or dist/src/). */

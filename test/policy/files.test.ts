@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   defaultPolicyDir,
   isPolicyError,
@@ -210,5 +210,63 @@ describe('watchPolicyDir', () => {
     expect(isPolicyError(error, 'ERR_POLICY_FILES')).toBe(true);
     expect((error as Error).message).toMatch(/cannot list the policy directory: ENOENT/);
     expect(reloads.pending).toBe(0);
+  });
+
+  it('sees a directory replaced by a rename, which its watcher cannot (the re-check)', async () => {
+    const { dir, scratch } = policyDir();
+    const { reloads, errors } = watchInto(dir, { recheckMs: 40 });
+    // A new directory with one more policy, moved over the old one (the old inode is gone).
+    const next = join(scratch, 'next');
+    mkdirSync(next);
+    copyFileSync(join(shippedDir, policySchemaFileName), join(next, policySchemaFileName));
+    copyFileSync(join(shippedDir, 'default.cedar'), join(next, 'default.cedar'));
+    writeFileSync(join(next, 'extra.cedar'), '@id("extra") permit (principal, action == X0t::Action::"apiPing", resource);');
+    rmSync(dir, { recursive: true });
+    renameSync(next, dir);
+    let engine = await reloads.next();
+    // The removal may have been reported on the way (the old directory's watcher erred): the last reload is what counts.
+    while (!engine.policyIds.includes('extra')) engine = await reloads.next();
+    expect(engine.policyIds).toContain('extra');
+    // The watcher is made again on the new directory: a later edit is taken too.
+    replaceFile(dir, scratch, 'extra2.cedar', '@id("extra2") permit (principal, action == X0t::Action::"apiRead", resource);');
+    while (!engine.policyIds.includes('extra2')) engine = await reloads.next();
+    expect(engine.policyIds).toEqual(expect.arrayContaining(['extra', 'extra2']));
+    expect(errors.pending).toBeLessThanOrEqual(2);
+  });
+
+  it('the re-check survives the directory missing, and watches it again once it is back', async () => {
+    vi.useFakeTimers();
+    try {
+      const { dir, scratch } = policyDir();
+      const { reloads, errors } = watchInto(dir, { recheckMs: 10, debounceMs: 5 });
+      const saved = join(scratch, 'saved');
+      renameSync(dir, saved);
+      vi.advanceTimersByTime(20);
+      expect(errors.pending).toBe(1);
+      expect(isPolicyError(await errors.next(), 'ERR_POLICY_FILES')).toBe(true);
+      renameSync(saved, dir);
+      vi.advanceTimersByTime(20);
+      expect(reloads.pending).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('the re-check reloads on a change and never without one', () => {
+    vi.useFakeTimers();
+    try {
+      const { dir } = policyDir();
+      const { reloads, errors } = watchInto(dir, { recheckMs: 10, debounceMs: 5 });
+      vi.advanceTimersByTime(1000);
+      expect(reloads.pending + errors.pending).toBe(0);
+      // An edit (the watcher's own event comes later, on the real clock, and only arms a fake timer).
+      writeFileSync(join(dir, 'extra.cedar'), '@id("extra") permit (principal, action == X0t::Action::"apiPing", resource);');
+      vi.advanceTimersByTime(15);
+      expect(reloads.pending).toBe(1);
+      vi.advanceTimersByTime(1000);
+      expect(reloads.pending + errors.pending).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
