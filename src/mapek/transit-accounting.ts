@@ -114,13 +114,24 @@ export class TransitCounters {
   }
 }
 
-/** Sums the reports per subject. */
-export function conserve(reports: Iterable<TransitReport>): Map<number, Conservation> {
+/**
+ * Sums the reports per subject. `all` (default: `reports`) are every report of the window, the
+ * subjects' own among them: where the subject reported what it received on its link from a
+ * reporter, the reporter's handedTo counts scaled by that link's delivery (the subject's
+ * received over the reporter's sent, at most 1). So neither a reporter that inflates what it
+ * handed the subject (a lying neighbour framing it) nor a lossy link into the subject counts as
+ * the subject's drop. A subject that under-reports what it received only moves the shortfall onto
+ * that link, which the reporter judges as its own outgoing link's loss (link-loss.ts) and acts on.
+ */
+export function conserve(reports: Iterable<TransitReport>, all?: Iterable<TransitReport>): Map<number, Conservation> {
+  const listed = [...reports];
+  const receivedBy = new Map<string, number>();
+  for (const report of all ?? listed) receivedBy.set(`${report.reporter}>${report.subject}`, report.received);
   const sums = new Map<number, { handedIn: number; handedOn: number; reporters: number }>();
-  for (const report of reports) {
+  for (const report of listed) {
     checkCounts('conserve', report);
     const sum = sums.get(report.subject) ?? { handedIn: 0, handedOn: 0, reporters: 0 };
-    sum.handedIn += report.handedTo;
+    sum.handedIn += report.handedTo * linkDelivery(report, receivedBy.get(`${report.subject}>${report.reporter}`));
     sum.handedOn += report.receivedFrom;
     sum.reporters++;
     sums.set(report.subject, sum);
@@ -130,6 +141,12 @@ export function conserve(reports: Iterable<TransitReport>): Map<number, Conserva
     out.set(subject, { subject, ...sum, dropShare: dropShareOf(sum.handedIn, sum.handedOn) });
   }
   return out;
+}
+
+/** The share of what `report`'s reporter sent its subject that the subject says it received (1 when it did not say, or nothing was sent). */
+function linkDelivery(report: TransitReport, receivedBySubject: number | undefined): number {
+  if (receivedBySubject === undefined || report.sent === 0) return 1;
+  return Math.min(1, receivedBySubject / report.sent);
 }
 
 /**

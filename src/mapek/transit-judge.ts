@@ -152,7 +152,7 @@ export class TransitJudge {
     this.stats.windows++;
     const own = reports.filter((report) => report.reporter === this.self);
     const { complete, incomplete } = this.split(window, own, reports);
-    const verdicts = this.conservation.push(conserve(complete));
+    const verdicts = this.conservation.push(conserve(complete, reports));
     const findings = windowFindings(own, verdicts, linkDeliveries(reports), neighbours, this.links, this.rules.conservation);
     const undecided = own.filter((report) => report.handedTo > 0 && incomplete.has(report.subject)).map((report): Subject => ({ kind: 'node', node: report.subject }));
     return { findings, undecided };

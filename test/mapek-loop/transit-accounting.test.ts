@@ -55,6 +55,32 @@ describe('conserve', () => {
     expect(conserve(reportsAbout(9, 0, 5)).get(9)?.dropShare).toBe(0);
   });
 
+  it('scales what a reporter handed the subject by what the subject says it received on that link: a lying reporter cannot frame it, a lossy link into it is not its drop', () => {
+    // Node 9 forwards all it gets: 1 and 2 each hand it 50 and get 50 back.
+    const honest = reportsAbout(9, 50, 50);
+    // Node 9's own reports: what it received from 1 and 2 (all of it).
+    const ownOf9 = (from1: number, from2: number): TransitReport[] => [
+      { reporter: 9, subject: 1, handedTo: 50, receivedFrom: 50, sent: 50, received: from1 },
+      { reporter: 9, subject: 2, handedTo: 50, receivedFrom: 50, sent: 50, received: from2 },
+    ];
+    // 1 lies: it claims it handed 9 a thousand packets more than it did.
+    const lying: TransitReport = { ...honest[0]!, handedTo: 1050, sent: 1050 };
+    expect(conserve([lying, honest[1]!]).get(9)?.dropShare).toBeGreaterThan(0.9);
+    expect(conserve([lying, honest[1]!], [lying, honest[1]!, ...ownOf9(50, 50)]).get(9)).toMatchObject({ handedIn: 100, handedOn: 100, dropShare: 0 });
+    // The link 1 -> 9 loses 20 %: 9 got 40 of 50 and handed on those 40.
+    const lossy: TransitReport[] = [{ ...honest[0]!, receivedFrom: 40, received: 40 }, honest[1]!];
+    expect(conserve(lossy, [...lossy, ...ownOf9(40, 50)]).get(9)).toMatchObject({ handedIn: 90, handedOn: 90, dropShare: 0 });
+    // A grey hole that owns up to what it got is still judged on it.
+    const greyHole = reportsAbout(9, 50, 10);
+    expect(conserve(greyHole, [...greyHole, ...ownOf9(50, 50)]).get(9)?.dropShare).toBeCloseTo(0.8);
+    // One that under-reports what it got shifts its drop onto the links into it: 1 and 2 see their links to 9 lose 80 % (link-loss.ts).
+    expect(conserve(greyHole, [...greyHole, ...ownOf9(10, 10)]).get(9)?.dropShare).toBe(0);
+    // A subject that says it received more than was sent (window edges) is taken at the reporter's word; nothing sent, nothing scaled.
+    expect(conserve(honest, [...honest, ...ownOf9(60, 50)]).get(9)?.handedIn).toBe(100);
+    const idle: TransitReport[] = [{ reporter: 1, subject: 9, handedTo: 0, receivedFrom: 0, sent: 0, received: 0 }];
+    expect(conserve(idle, [...idle, ...ownOf9(0, 0)]).get(9)?.handedIn).toBe(0);
+  });
+
   it('refuses a report with a negative or non-numeric count, naming the reporter and subject', () => {
     expect(() => conserve([{ reporter: 4, subject: 9, handedTo: -1, receivedFrom: 0, sent: 0, received: 0 }])).toThrow(/conserve: .*reporter 4 about 9.*-1/);
     expect(() => conserve([{ reporter: 4, subject: 9, handedTo: 1, receivedFrom: Number.NaN, sent: 0, received: 0 }])).toThrow(RangeError);
