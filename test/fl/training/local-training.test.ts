@@ -75,6 +75,10 @@ describe('trainLocally with a shared second moment', () => {
     expect(fresh.secondMoment!.every((value) => value >= 0 && Number.isFinite(value))).toBe(true);
     expect(fresh.secondMoment!.some((value) => value > 0)).toBe(true);
     expect(train(null, { optimizer: 'sgd' }).secondMoment).toBeNull();
+    const empty = { ...shard, windows: Int32Array.of(), rows: [], examples: 0 };
+    const idle = trainLocally(setup.modelConfig, initial, setup.corpus, empty, setup.loss, tinyLocal, seededRandom(2));
+    expect(idle.steps).toBe(0);
+    expect(idle.secondMoment!.every((value) => value === 0)).toBe(true);
   });
 
   it('starts Adam from the given moment: a large shared scale makes small steps, the same scale as its own about the same steps', () => {
