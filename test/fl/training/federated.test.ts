@@ -161,6 +161,7 @@ describe('runFederated options', () => {
     expect([...mean!]).toEqual([2.5, 1]);
     const previous = Float32Array.of(7);
     expect(averageSecondMoment([null], [1], previous)).toBe(previous);
+    expect(averageSecondMoment([Float32Array.of(2)], [0], previous)).toBe(previous);
     expect(averageSecondMoment([], [], null)).toBeNull();
   });
 
