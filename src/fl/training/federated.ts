@@ -66,6 +66,14 @@ export interface FederatedOptions {
   readonly byzantineShare: number;
   /** Server step without a server optimiser: global += serverLearningRate * aggregate (default 1, plain FedAvg). */
   readonly serverLearningRate?: number;
+  /**
+   * Share Adam's second moment (local Adam only): every honest participant reports its estimate
+   * at the end of its local run, the server averages them with the FedAvg weights (like an
+   * update, so secure aggregation can sum them) and sends the average with the next global
+   * model; clients start Adam's second moment from it instead of from zero (local-training.ts,
+   * warmAdam). Default false: every client's Adam starts from zero moments.
+   */
+  readonly sharedSecondMoment?: boolean;
   /** A server optimiser (FedAvgM, FedAdam, ...) that turns the aggregate into the step instead. */
   readonly server?: ServerOptimizerConfig;
   readonly attack?: AttackSettings;
@@ -136,6 +144,12 @@ function checkOptions(setup: TrainingSetup, options: FederatedOptions): void {
   requireNumber(where, 'serverLearningRate', options.serverLearningRate ?? 1, 0, 100);
   if (options.sampling.kind === 'fixed') requireInteger(where, 'sampling.clients', options.sampling.clients, 1, clients);
   else requireNumber(where, 'sampling.rate', options.sampling.rate, Number.MIN_VALUE, 1);
+  if (options.sharedSecondMoment === true && (options.local.optimizer ?? 'adam') !== 'adam') {
+    throw argumentError(`${where}: sharedSecondMoment needs local optimizer 'adam', got '${options.local.optimizer}'`);
+  }
+  if (options.sharedSecondMoment === true && options.dp !== undefined) {
+    throw argumentError(`${where}: sharedSecondMoment cannot be combined with DP (the second moments are not privatised)`);
+  }
   if (options.dp !== undefined && options.sampling.kind !== 'poisson') {
     throw argumentError(`${where}: DP needs Poisson sampling (the accountant's assumption), got sampling ${options.sampling.kind}`);
   }
@@ -143,12 +157,12 @@ function checkOptions(setup: TrainingSetup, options: FederatedOptions): void {
 }
 
 /** The updates one round's participants send, honest ones first, with their example counts. */
-function roundUpdates(setup: TrainingSetup, options: FederatedOptions, global: Float32Array, round: number, participants: readonly number[], sampler: GaussianSampler) {
+function roundUpdates(setup: TrainingSetup, options: FederatedOptions, global: Float32Array, moment: Float32Array | null, round: number, participants: readonly number[], sampler: GaussianSampler) {
   const train = (client: number, labelMap: Uint8Array | null) => {
     const random = seededRandom(streamSeed(options.seed, 2, round, client));
-    const local = trainLocally(setup.modelConfig, global, setup.corpus, setup.shards[client]!, setup.loss, options.local, random, labelMap);
+    const local = trainLocally(setup.modelConfig, global, setup.corpus, setup.shards[client]!, setup.loss, options.local, random, labelMap, moment);
     const delta = Float32Array.from(local.parameters, (value, j) => value - global[j]!);
-    return { delta, loss: local.meanLoss };
+    return { delta, loss: local.meanLoss, secondMoment: local.secondMoment };
   };
   const malicious = options.attack?.malicious ?? new Set<number>();
   const honestClients = participants.filter((client) => !malicious.has(client));
@@ -165,7 +179,24 @@ function roundUpdates(setup: TrainingSetup, options: FederatedOptions, global: F
   const honestLoss = honest.length === 0 ? Number.NaN : honest.reduce((sum, h) => sum + h.loss, 0) / honest.length;
   const norms = honest.map((h) => l2(h.delta)).sort((a, b) => a - b);
   const honestNormMedian = norms.length === 0 ? Number.NaN : norms[(norms.length - 1) >> 1]!;
-  return { updates, senders, examples, honestLoss, honestNormMedian, malicious: maliciousClients.length };
+  const moments = honest.map((h) => h.secondMoment);
+  return { updates, senders, examples, honestLoss, honestNormMedian, malicious: maliciousClients.length, moments };
+}
+
+/**
+ * The federation's second moment after a round (FederatedOptions.sharedSecondMoment): the mean
+ * of the honest participants' reports weighted like FedAvg (`weights[i]` for `moments[i]`), or
+ * `previous` when none reported.
+ */
+export function averageSecondMoment(moments: readonly (Float32Array | null)[], weights: readonly number[], previous: Float32Array | null): Float32Array | null {
+  const reported = moments.flatMap((moment, i) => (moment === null ? [] : [{ moment, weight: weights[i]! }]));
+  const total = reported.reduce((sum, r) => sum + r.weight, 0);
+  if (reported.length === 0 || !(total > 0)) return previous;
+  const mean = new Float32Array(reported[0]!.moment.length);
+  for (const { moment, weight } of reported) {
+    for (let j = 0; j < mean.length; j++) mean[j]! += (weight / total) * moment[j]!;
+  }
+  return mean;
 }
 
 /** A client's FedAvg weight (see FederatedOptions.fedAvgWeights). */
@@ -193,10 +224,12 @@ export function runFederated(setup: TrainingSetup, options: FederatedOptions): F
   const bucketing = (options.bucketSize ?? 1) > 1 ? { size: options.bucketSize!, random: seededRandom(streamSeed(options.seed, 4)) } : null;
   const records: RoundRecord[] = [];
   const apply = serverUpdate(options, global);
+  let moment: Float32Array | null = null;
   for (let round = 0; round < options.rounds; round++) {
     if (options.dp !== undefined && !chargeRound(options.dp, options.sampling)) return { parameters: global, rounds: records, epsilon: options.dp.ledger.spent().epsilon, stoppedByBudget: true };
     const participants = sampleClients(options.sampling, setup.shards.length, sampling);
-    const sent = participants.length === 0 ? null : roundUpdates(setup, options, global, round, participants, attackNoise);
+    const sent = participants.length === 0 ? null : roundUpdates(setup, options, global, moment, round, participants, attackNoise);
+    if (options.sharedSecondMoment === true && sent !== null) moment = averageSecondMoment(sent.moments, sent.examples, moment);
     let aggregate: Float32Array;
     if (options.dp !== undefined) {
       aggregate = privateAggregate(setup, options.dp, (options.sampling as { rate: number }).rate, sent?.senders ?? [], sent?.updates ?? [], global.length, dpNoise!);

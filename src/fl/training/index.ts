@@ -24,6 +24,7 @@ export {
 export { isTrainingError, TrainingError, TrainingErrorCode, type TrainingErrorCodeValue } from './errors.js';
 export { detectorOf, evaluateParameters, type ModelEvaluation } from './evaluate.js';
 export {
+  averageSecondMoment,
   chooseClients,
   runFederated,
   sampleClients,

@@ -50,6 +50,11 @@ export interface LocalTrainingResult {
   /** Mean training loss over its steps, weighted by the rows of each step. */
   readonly meanLoss: number;
   readonly steps: number;
+  /**
+   * Adam's second-moment estimate at the end (bias-corrected when it started from zero), what a
+   * client reports when the federation shares it (federated.ts, `sharedSecondMoment`); null for SGD.
+   */
+  readonly secondMoment: Float32Array | null;
 }
 
 /** Checks the local options; throws ERR_FL_TRAINING_ARGUMENT naming the first bad one. */
@@ -68,18 +73,62 @@ function lossOf(logits: Float32Array, rows: number, labels: Uint8Array, loss: Tr
   return loss.scale === null ? headLoss(logits, rows, labels, loss.weights, gradient) : pooledScaleLoss(logits, rows, labels, loss.weights, loss.scale, gradient);
 }
 
-/** One optimiser step over a flat vector: Adam's, or plain SGD with the same L2 weight decay. */
-function stepper(options: LocalTrainingOptions, size: number): { step: (parameters: Float32Array, gradients: Float32Array) => void; steps: () => number } {
-  if ((options.optimizer ?? 'adam') === 'adam') {
-    const adam = new Adam(size, { learningRate: options.learningRate, weightDecay: options.weightDecay });
-    return { step: (p, g) => adam.step(p, g), steps: () => adam.steps };
-  }
+/** An optimiser over a flat vector: a step, the steps taken, and Adam's second moment (null for SGD). */
+interface Stepper {
+  readonly step: (parameters: Float32Array, gradients: Float32Array) => void;
+  readonly steps: () => number;
+  readonly secondMoment: () => Float32Array | null;
+}
+
+/** One optimiser step over a flat vector: Adam's (from `secondMoment` when given), or plain SGD with the same L2 weight decay. */
+function stepper(options: LocalTrainingOptions, size: number, secondMoment: Float32Array | null): Stepper {
+  if ((options.optimizer ?? 'adam') === 'adam') return secondMoment === null ? freshAdam(options, size) : warmAdam(options, secondMoment);
+  if (secondMoment !== null) throw argumentError(`trainLocally: a shared second moment needs the 'adam' optimizer, got 'sgd'`);
   let steps = 0;
   const step = (parameters: Float32Array, gradients: Float32Array): void => {
     for (let j = 0; j < parameters.length; j++) parameters[j]! -= options.learningRate * (gradients[j]! + options.weightDecay * parameters[j]!);
     steps++;
   };
-  return { step, steps: () => steps };
+  return { step, steps: () => steps, secondMoment: () => null };
+}
+
+/** The detector's Adam with zeroed moments. */
+function freshAdam(options: LocalTrainingOptions, size: number): Stepper {
+  const adam = new Adam(size, { learningRate: options.learningRate, weightDecay: options.weightDecay });
+  const secondMoment = (): Float32Array => {
+    const correction = adam.steps === 0 ? 1 : 1 / (1 - adam.beta2 ** adam.steps);
+    return Float32Array.from(adam.v, (value) => value * correction);
+  };
+  return { step: (p, g) => adam.step(p, g), steps: () => adam.steps, secondMoment };
+}
+
+/**
+ * Adam whose second moment starts from the federation's estimate instead of zero: v needs no
+ * bias correction then (it is an average of squared gradients from the first step on), and a
+ * coordinate the client's own data barely move keeps the federation's scale, so its small
+ * gradient makes a small step. With zeroed moments Adam divides each gradient by its own few
+ * recent magnitudes, and a client without faults moves the fault-related weights as far as a
+ * client with them (client drift on label-skewed data). The first moment starts at zero with
+ * Adam's bias correction, as in a fresh Adam.
+ */
+function warmAdam(options: LocalTrainingOptions, start: Float32Array): Stepper {
+  const beta1 = 0.9;
+  const beta2 = 0.999;
+  const epsilon = 1e-8;
+  const m = new Float32Array(start.length);
+  const v = start.slice();
+  let steps = 0;
+  const step = (parameters: Float32Array, gradients: Float32Array): void => {
+    steps++;
+    const stepSize = options.learningRate / (1 - beta1 ** steps);
+    for (let at = 0; at < parameters.length; at++) {
+      const g = gradients[at]! + options.weightDecay * parameters[at]!;
+      const mAt = (m[at] = beta1 * m[at]! + (1 - beta1) * g);
+      const vAt = (v[at] = beta2 * v[at]! + (1 - beta2) * g * g);
+      parameters[at]! -= (stepSize * mAt) / (Math.sqrt(vAt) + epsilon);
+    }
+  };
+  return { step, steps: () => steps, secondMoment: () => v.slice() };
 }
 
 /** The picks of batch `start` of a shard in `order`. */
@@ -89,7 +138,8 @@ function picksOf(shard: ClientShard, order: Int32Array, start: number, batchWind
 
 /**
  * Trains a copy of `start` on `shard` (see the file comment); `labelMap` makes the client train
- * on mapped classes (the label-flip attack), null for an honest client.
+ * on mapped classes (the label-flip attack), null for an honest client; `secondMoment` (Adam
+ * only) starts Adam's second moment from the federation's estimate instead of zero (warmAdam).
  */
 export function trainLocally(
   config: GraphSageConfig,
@@ -100,12 +150,17 @@ export function trainLocally(
   options: LocalTrainingOptions,
   random: RandomSource,
   labelMap: Uint8Array | null = null,
+  secondMoment: Float32Array | null = null,
 ): LocalTrainingResult {
   checkLocalOptions('trainLocally', options);
   const model = GraphSage.fromParameters(config, start);
   const gradients = new Float32Array(model.parameters.length);
   const gradientLayers = layerViews(model.config, gradients);
-  const optimizer = stepper(options, model.parameters.length);
+  if (secondMoment !== null && secondMoment.length !== model.parameters.length) {
+    throw argumentError(`trainLocally: expected a second moment of ${model.parameters.length} values, got ${secondMoment.length}`);
+  }
+  if (secondMoment?.some((value) => !(value >= 0 && value < Number.POSITIVE_INFINITY))) throw argumentError('trainLocally: expected a second moment of finite values >= 0');
+  const optimizer = stepper(options, model.parameters.length, secondMoment);
   const ws = new Workspace();
   const dropout: Dropout = { rate: options.dropout, inputRate: 0, random };
   const depth = model.layers.length;
@@ -126,7 +181,7 @@ export function trainLocally(
       rows += targets;
     }
   }
-  return { parameters: model.parameters, meanLoss: lossSum / Math.max(1, rows), steps: optimizer.steps() };
+  return { parameters: model.parameters, meanLoss: lossSum / Math.max(1, rows), steps: optimizer.steps(), secondMoment: optimizer.secondMoment() };
 }
 
 /** The loss of `parameters` on `shard` without dropout (batch losses weighted by their rows). */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PrivacyLedger } from '../../../src/fl/dp/ledger.js';
 import { seededNoiseSource } from '../../../src/fl/dp/noise.js';
 import { rdpEpsilon } from '../../../src/fl/dp/accountant.js';
-import { chooseClients, runFederated, sampleClients, streamSeed, type FederatedOptions } from '../../../src/fl/training/federated.js';
+import { averageSecondMoment, chooseClients, runFederated, sampleClients, streamSeed, type FederatedOptions } from '../../../src/fl/training/federated.js';
 import { shardLoss } from '../../../src/fl/training/local-training.js';
 import { isTrainingError } from '../../../src/fl/training/errors.js';
 import { GraphSage } from '../../../src/ml/model.js';
@@ -137,6 +137,32 @@ describe('runFederated options', () => {
     const byLoss = runFederated(setup, { ...base, rounds: 1, fedAvgWeights: 'lossWeight' });
     expect(byLoss.parameters).not.toEqual(byExamples.parameters);
     expect(byLoss.rounds[0]!.honestNormMedian).toBeGreaterThan(0);
+  });
+
+  it('shares Adam\'s second moment among the clients on request, deterministically', () => {
+    const plain = runFederated(setup, { ...base, rounds: 3 });
+    const shared = runFederated(setup, { ...base, rounds: 3, sharedSecondMoment: true });
+    expect(shared.parameters).not.toEqual(plain.parameters);
+    expect(runFederated(setup, { ...base, rounds: 3, sharedSecondMoment: true }).parameters).toEqual(shared.parameters);
+    expect(pooledLoss(shared.parameters)).toBeLessThan(pooledLoss(initial));
+    // Round 0 has no shared moment yet, so it is plain FedAvg.
+    expect(runFederated(setup, { ...base, rounds: 1, sharedSecondMoment: true }).parameters).toEqual(runFederated(setup, { ...base, rounds: 1 }).parameters);
+  });
+
+  it('refuses a shared second moment with SGD or DP', () => {
+    const ledger = new PrivacyLedger({ epsilonBudget: 10, delta: 1e-5 });
+    const dp = { clipNorm: 1, noiseMultiplier: 1, ledger, noise: seededNoiseSource('x') };
+    expect(() => runFederated(setup, { ...base, sharedSecondMoment: true, local: { ...tinyLocal, optimizer: 'sgd' } })).toThrow(/sharedSecondMoment needs local optimizer 'adam'/);
+    expect(() => runFederated(setup, { ...base, sharedSecondMoment: true, sampling: { kind: 'poisson', rate: 0.5 }, dp })).toThrow(/cannot be combined with DP/);
+  });
+
+  it('averages the reported moments with the FedAvg weights, skipping clients that report none', () => {
+    const mean = averageSecondMoment([Float32Array.of(1, 4), null, Float32Array.of(3, 0)], [1, 5, 3], null);
+    expect([...mean!]).toEqual([2.5, 1]);
+    const previous = Float32Array.of(7);
+    expect(averageSecondMoment([null], [1], previous)).toBe(previous);
+    expect(averageSecondMoment([Float32Array.of(2)], [0], previous)).toBe(previous);
+    expect(averageSecondMoment([], [], null)).toBeNull();
   });
 
   it('buckets the updates for a robust rule', () => {

@@ -65,6 +65,41 @@ describe('trainLocally', () => {
   });
 });
 
+describe('trainLocally with a shared second moment', () => {
+  const shard = setup.shards.find((s) => s.classCounts[0]! < s.examples)!;
+  const train = (secondMoment: Float32Array | null, change = {}) => trainLocally(setup.modelConfig, initial, setup.corpus, shard, setup.loss, { ...tinyLocal, ...change }, seededRandom(2), null, secondMoment);
+
+  it('reports Adam\'s bias-corrected second moment, and none for SGD', () => {
+    const fresh = train(null);
+    expect(fresh.secondMoment).toHaveLength(initial.length);
+    expect(fresh.secondMoment!.every((value) => value >= 0 && Number.isFinite(value))).toBe(true);
+    expect(fresh.secondMoment!.some((value) => value > 0)).toBe(true);
+    expect(train(null, { optimizer: 'sgd' }).secondMoment).toBeNull();
+    const empty = { ...shard, windows: Int32Array.of(), rows: [], examples: 0 };
+    const idle = trainLocally(setup.modelConfig, initial, setup.corpus, empty, setup.loss, tinyLocal, seededRandom(2));
+    expect(idle.steps).toBe(0);
+    expect(idle.secondMoment!.every((value) => value === 0)).toBe(true);
+  });
+
+  it('starts Adam from the given moment: a large shared scale makes small steps, the same scale as its own about the same steps', () => {
+    const moved = (parameters: Float32Array): number => parameters.reduce((sum, value, j) => sum + Math.abs(value - initial[j]!), 0);
+    const fresh = train(null);
+    const large = train(new Float32Array(initial.length).fill(1e4));
+    expect(moved(large.parameters)).toBeLessThan(moved(fresh.parameters) / 100);
+    const own = train(fresh.secondMoment);
+    expect(own.parameters).not.toEqual(fresh.parameters);
+    expect(moved(own.parameters)).toBeGreaterThan(moved(fresh.parameters) / 10);
+    expect(shardLoss(setup.modelConfig, own.parameters, setup.corpus, shard, setup.loss, 8)).toBeLessThan(shardLoss(setup.modelConfig, initial, setup.corpus, shard, setup.loss, 8));
+  });
+
+  it('refuses a moment of the wrong length, a negative or NaN one, or one with SGD', () => {
+    expect(() => train(new Float32Array(3))).toThrow(/second moment of \d+ values, got 3/);
+    expect(() => train(new Float32Array(initial.length).fill(-1))).toThrow(/finite values >= 0/);
+    expect(() => train(new Float32Array(initial.length).fill(Number.NaN))).toThrow(/finite values >= 0/);
+    expect(() => train(new Float32Array(initial.length), { optimizer: 'sgd' })).toThrow(/'adam'/);
+  });
+});
+
 describe('trainCentralised', () => {
   it('trains the pooled rows from the seed\'s initial model and lowers the pooled loss', () => {
     const start = GraphSage.create(setup.modelConfig, seededRandom(5)).parameters;
