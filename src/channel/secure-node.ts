@@ -302,7 +302,7 @@ export class SecureNode {
   private onDatagram(nowMs: number, link: LinkId, bytes: Uint8Array): void {
     const state = this.links.get(link);
     if (state === undefined) return;
-    const received = this.receiver.receive(nowMs, bytes, String(link));
+    const received = this.receiver.receive(nowMs, bytes, link);
     // Cookies and handshake messages move a link's handshake on; refusals and data do not.
     if (received.kind === 'cookie' || received.kind === 'handshake') this.linkStateChanged = true;
     switch (received.kind) {

@@ -545,7 +545,7 @@ export class FrameReceiver {
    * Handles one datagram from `source` (the driver's name for the sender's address; fragments
    * from different sources never mix). Never throws on any input; a refusal means: say nothing.
    */
-  receive(nowMs: number, datagram: Uint8Array, source = ''): Received {
+  receive(nowMs: number, datagram: Uint8Array, source: string | number = ''): Received {
     // Iterating even an empty map costs an iterator per datagram, and most datagrams are data.
     if (this.reassemblies.size > 0) this.expire(nowMs);
     const data = this.keys.data.unmask(datagram);
@@ -555,7 +555,8 @@ export class FrameReceiver {
     if (frame.kind === 'refused') return frame;
     if (this.replay.seen(nowMs, frame.tag)) return refuse(ObfuscationErrorCode.ERR_OBFS_REPLAY, `${frame.kind} datagram seen within ${replayWindowMs} ms`);
     if (frame.kind === 'cookie') return { kind: 'cookie', message: frame.message };
-    return this.addFragment(nowMs, source, frame.fragment);
+    // Named as a string only here: a data frame (most datagrams) never needs the name.
+    return this.addFragment(nowMs, String(source), frame.fragment);
   }
 
   /** Drops reassemblies whose deadline has passed. */
