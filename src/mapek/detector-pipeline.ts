@@ -14,7 +14,7 @@ import { DetectorError, DetectorErrorCode } from './detector-errors.js';
 import { ConfirmedScorer } from './confirmation.js';
 import { DetectorEnsemble, type EnsembleTrainingReport } from './detector-ensemble.js';
 import { detectorDefaults, type DetectorOptions } from './detector.js';
-import { evaluateScored, scoreAll, type EvaluationReport, type Scorer } from './evaluation.js';
+import { evaluateScored, scoreAll, type EvaluationReport, type Scorer, type WindowScores } from './evaluation.js';
 
 /** The data and settings of one experiment. */
 export interface PipelineInput {
@@ -96,6 +96,33 @@ export interface PipelineResult {
   readonly model: DetectorEnsemble;
   /** What was evaluated: the model, or the model confirmed over confirmWindows windows with its own thresholds. */
   readonly scorer: Scorer;
+  /** With confirmWindows > 1: the model's own per-window scores at its own thresholds, for comparison; else null. */
+  readonly unconfirmed: { readonly reports: ScorerReports; readonly figures: UnconfirmedFigures } | null;
+}
+
+/** The headline figures of the unconfirmed model. */
+export interface UnconfirmedFigures {
+  readonly greyholeF1: number | null;
+  readonly blackholeF1: number | null;
+  readonly overallF1: number;
+  readonly falsePositiveRate: number | null;
+}
+
+/** `scorer` remembering the scores of each dataset, so the model and its confirmed form share one scoring pass. */
+function memoized(scorer: DetectorEnsemble): Scorer {
+  const cache = new Map<Dataset, readonly WindowScores[]>();
+  return {
+    name: scorer.name,
+    nodeThreshold: scorer.nodeThreshold,
+    linkThreshold: scorer.linkThreshold,
+    scoreDataset(dataset: Dataset): readonly WindowScores[] {
+      const known = cache.get(dataset);
+      if (known !== undefined) return known;
+      const scores = scorer.scoreDataset(dataset);
+      cache.set(dataset, scores);
+      return scores;
+    },
+  };
 }
 
 /** The trained ensemble and the scorer to evaluate: itself, or confirmed over `confirmWindows` windows and recalibrated. */
@@ -104,7 +131,7 @@ function trainScorer(input: PipelineInput): { model: DetectorEnsemble; training:
   const confirmWindows = input.confirmWindows ?? 1;
   if (confirmWindows === 1) return { model, training, scorer: model };
   const calibration = input.detector?.calibration ?? detectorDefaults.calibration;
-  return { model, training, scorer: new ConfirmedScorer(model, confirmWindows).calibrated(input.validation, calibration).scorer };
+  return { model, training, scorer: new ConfirmedScorer(memoized(model), confirmWindows).calibrated(input.validation, calibration).scorer };
 }
 
 /** Evaluates one scorer on the test data (all, seen and unseen topologies) and the healthy runs, scoring each dataset once. */
@@ -118,6 +145,14 @@ function reportsOf(scorer: Scorer, input: PipelineInput, seen: ReadonlySet<strin
     unseenTopologies: unseenPart.length === 0 ? null : evaluateScored(scorer, unseenPart),
     healthy: evaluateScored(scorer, scoreAll(scorer, input.healthy)),
   };
+}
+
+/** Reports and headline figures of the model's own scores (from the memoized scorer: no second scoring pass). */
+function unconfirmedOf(inner: Scorer, input: PipelineInput, seen: ReadonlySet<string>): PipelineResult['unconfirmed'] {
+  const reports = reportsOf(inner, input, seen);
+  const perType = f1PerFaultType(reports.test);
+  const figures = { greyholeF1: perType['greyHole'] ?? null, blackholeF1: perType['blackHole'] ?? null, overallF1: reports.test.overall.pooled.f1, falsePositiveRate: reports.healthy.falsePositiveShare.nodeWindows };
+  return { reports, figures };
 }
 
 /** Orders windows by nodes first: more than any link count. */
@@ -165,6 +200,7 @@ export function trainAndEvaluate(input: PipelineInput): PipelineResult {
   const zScoreBaseline = ZScoreBaseline.calibrate(input.validation, input.zScore, input.calibration);
   const seen = new Set(input.train.map((dataset) => dataset.topology));
   const detector = reportsOf(scorer, input, seen);
+  const unconfirmed = scorer === model ? null : unconfirmedOf((scorer as ConfirmedScorer).inner, input, seen);
   const rules = reportsOf(new RuleBaseline(), input, seen);
   const zScore = reportsOf(zScoreBaseline, input, seen);
   const timed = input.inferenceWindow ?? largestWindow([...input.test, ...input.healthy]);
@@ -195,5 +231,5 @@ export function trainAndEvaluate(input: PipelineInput): PipelineResult {
     inferenceLinks: timed.window.linkFrom.length,
     inferenceMs1000Nodes: timed.window.nodeCount >= 1000 ? inferenceMs : null,
   };
-  return { figures, detector, rules, zScore, training, model, scorer };
+  return { figures, detector, rules, zScore, training, model, scorer, unconfirmed };
 }

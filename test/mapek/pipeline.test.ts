@@ -95,6 +95,13 @@ describe('options and refusals', () => {
     // A confirmed item was flagged in the window before too, so no fault is caught in its onset window.
     expect(run.figures.detectionDelayMedianMs ?? 2000).toBeGreaterThanOrEqual(2000);
     expect(single.figures.detectionDelayMedianMs).toBe(1000);
+    // The model's own per-window scores are reported beside, at its own thresholds.
+    expect(single.unconfirmed).toBeNull();
+    const raw = run.unconfirmed!;
+    expect(raw.reports.test.nodeThreshold).toBe(run.model.nodeThreshold);
+    expect(raw.figures.overallF1).toBe(raw.reports.test.overall.pooled.f1);
+    expect(raw.figures.greyholeF1).toBe(f1PerFaultType(raw.reports.test)['greyHole'] ?? null);
+    expect(raw.figures.falsePositiveRate).toBe(raw.reports.healthy.falsePositiveShare.nodeWindows);
     expectDetectorError(() => trainAndEvaluate({ ...data, confirmWindows: 0 }), DetectorErrorCode.ERR_DETECTOR_ARGUMENT, 'confirmWindows to be an integer');
   });
 
