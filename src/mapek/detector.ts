@@ -308,11 +308,14 @@ function sum(values: Float64Array): number {
 
 /** The most likely fault class (FaultClass value) of each row of class scores; 0 for unscored rows. */
 export function causes(classScores: Float32Array, rows: number): Uint8Array {
+  // A local copy: the imported binding is a getter under some loaders, and this loop is hot.
+  const width = faultClassCount;
   const out = new Uint8Array(rows);
   for (let r = 0; r < rows; r++) {
+    const at = r * width;
     let best = 0;
-    for (let c = 1; c < faultClassCount; c++) if (classScores[r * faultClassCount + c]! > classScores[r * faultClassCount + best]!) best = c;
-    out[r] = Number.isNaN(classScores[r * faultClassCount]) ? 0 : best + 1;
+    for (let c = 1; c < width; c++) if (classScores[at + c]! > classScores[at + best]!) best = c;
+    out[r] = Number.isNaN(classScores[at]) ? 0 : best + 1;
   }
   return out;
 }
