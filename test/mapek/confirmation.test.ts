@@ -21,7 +21,7 @@ const raw: WindowScores[] = [
   { nodeScores: Float32Array.of(0.9, 0.2, 0.8), linkScores: Float32Array.of(0.9, 0.1) },
   { nodeScores: Float32Array.of(0.7, 0.9, Number.NaN), linkScores: Float32Array.of(0.6, 0.3) },
   { nodeScores: Float32Array.of(0.8, 0.1, 0.9), linkScores: Float32Array.of(0.4) },
-  { nodeScores: Float32Array.of(0.95, 0.6, 0.7), linkScores: Float32Array.of(0.5, 0.9) },
+  { nodeScores: Float32Array.of(0.95, 0.6, 0.7), linkScores: Float32Array.of(0.5, Number.NaN) },
 ];
 const fixed: Scorer = { name: 'fixed', nodeThreshold: 0.5, linkThreshold: 0.4, scoreDataset: () => raw };
 const round = (a: Float32Array): number[] => Array.from(a, (x) => (Number.isNaN(x) ? Number.NaN : Math.round(x * 100) / 100));
@@ -44,11 +44,13 @@ describe('ConfirmedScorer', () => {
 
   test('links are matched by their ends, not by their position in the window', () => {
     const scores = new ConfirmedScorer(fixed, 2).scoreDataset(dataset);
+    // No window before the first: nothing is confirmed there.
+    expect(round(scores[0]!.linkScores)).toStrictEqual([0, 0]);
     expect(round(scores[1]!.linkScores)).toStrictEqual([0.6, 0.1]);
     // Window 2 has only 1->0 (position 0 there, position 1 in window 1).
     expect(round(scores[2]!.linkScores)).toStrictEqual([0.3]);
-    // Window 3: 1->0 against 0.4 in window 2; 0->1 was missing in window 2, so 0.
-    expect(round(scores[3]!.linkScores)).toStrictEqual([0.4, 0]);
+    // Window 3: 1->0 against 0.4 in window 2; 0->1 is not scored there, and stays unscored.
+    expect(round(scores[3]!.linkScores)).toStrictEqual([0.4, Number.NaN]);
   });
 
   test('three windows reach two windows back', () => {
@@ -76,5 +78,13 @@ describe('ConfirmedScorer', () => {
 
   test('refuses a confirmation length outside 1..confirmWindowsMax', () => {
     for (const bad of [0, 1.5, confirmWindowsMax + 1]) expectDetectorError(() => new ConfirmedScorer(fixed, bad), DetectorErrorCode.ERR_DETECTOR_ARGUMENT, `confirmWindows to be an integer in 1..${confirmWindowsMax}, got ${bad}`);
+  });
+});
+
+describe('ConfirmedScorer on windows of different sizes', () => {
+  test('a node beyond the earlier window (it did not exist then) cannot be confirmed', () => {
+    const growing = datasetOf([windowOf({ nodes: [[0, 0]], links: [] }), windowOf({ index: 1, nodes: [[0, 0], [0, 0]], links: [] })]);
+    const inner: Scorer = { name: 'g', nodeThreshold: 0.5, linkThreshold: 0.5, scoreDataset: () => [{ nodeScores: Float32Array.of(0.9), linkScores: new Float32Array(0) }, { nodeScores: Float32Array.of(0.8, 0.9), linkScores: new Float32Array(0) }] };
+    expect(round(new ConfirmedScorer(inner, 2).scoreDataset(growing)[1]!.nodeScores)).toStrictEqual([0.8, 0]);
   });
 });

@@ -47,6 +47,13 @@ describe('training and scoring', () => {
     expect(ensemble.scoreDataset(data)[6]).toStrictEqual(got);
   });
 
+  test('calibration keeps the link threshold when the validation windows hold no link', () => {
+    const noLinks = validation.map((d) => ({ ...d, windows: d.windows.map((w) => ({ ...w, linkFrom: new Int32Array(0), linkTo: new Int32Array(0), linkFeatures: new Float32Array(0), linkLabels: new Uint8Array(0) })) }));
+    const { ensemble: again, linkCalibration } = ensemble.calibrated(noLinks, { objective: 'f1' });
+    expect(linkCalibration).toBeNull();
+    expect(again.linkThreshold).toBe(ensemble.linkThreshold);
+  });
+
   test('it beats chance on held-out data', () => {
     expect(evaluate(ensemble, [make(6), make(7, 'lattice')]).overall.node!.auroc).toBeGreaterThan(0.8);
   });
