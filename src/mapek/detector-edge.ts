@@ -66,17 +66,20 @@ export class EdgeHead {
   linkLogits(hidden: Float32Array, hiddenDim: number, graph: WindowGraph, links: Float32Array, linkDim: number): Float32Array {
     const rows = graph.nodes.length;
     const count = graph.links.length;
-    const block = hiddenDim * headWidth;
-    const fromPart = new Float32Array(rows * headWidth);
-    const toPart = new Float32Array(rows * headWidth);
-    denseMatMul(hidden, rows, hiddenDim, this.weight.subarray(0, block), headWidth, fromPart, false);
-    denseMatMul(hidden, rows, hiddenDim, this.weight.subarray(block, 2 * block), headWidth, toPart, false);
-    const out = new Float32Array(count * headWidth);
-    denseMatMul(links, count, linkDim, this.weight.subarray(2 * block), headWidth, out, false);
+    // A local copy: the imported binding is a getter under some loaders, and the loop below is hot.
+    const width = headWidth;
+    const block = hiddenDim * width;
+    const fromPart = new Float32Array(rows * width);
+    const toPart = new Float32Array(rows * width);
+    denseMatMul(hidden, rows, hiddenDim, this.weight.subarray(0, block), width, fromPart, false);
+    denseMatMul(hidden, rows, hiddenDim, this.weight.subarray(block, 2 * block), width, toPart, false);
+    const out = new Float32Array(count * width);
+    denseMatMul(links, count, linkDim, this.weight.subarray(2 * block), width, out, false);
+    const bias = this.bias;
     for (let k = 0; k < count; k++) {
-      const from = graph.linkFromRow[k]! * headWidth;
-      const to = graph.linkToRow[k]! * headWidth;
-      for (let c = 0; c < headWidth; c++) out[k * headWidth + c]! += fromPart[from + c]! + toPart[to + c]! + this.bias[c]!;
+      const from = graph.linkFromRow[k]! * width;
+      const to = graph.linkToRow[k]! * width;
+      for (let c = 0; c < width; c++) out[k * width + c]! += fromPart[from + c]! + toPart[to + c]! + bias[c]!;
     }
     return out;
   }

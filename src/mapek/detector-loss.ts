@@ -105,6 +105,9 @@ function classPart(logits: Float32Array, at: number, label: number, v: number, g
   return v * (Math.log(sum) + max - logits[at + label]!);
 }
 
+/** Exponentials of one row's class logits (scoresOfLogits). */
+const softmaxScratch = new Float64Array(headWidth);
+
 /** Scores from logits [rows x headWidth]: sigmoid of column 0 into `scores`, softmax of columns 1..C into `classScores` [rows x faultClassCount]. */
 export function scoresOfLogits(logits: Float32Array, rows: number, scores: Float32Array, classScores: Float32Array, rowIndex: ArrayLike<number>): void {
   for (let r = 0; r < rows; r++) {
@@ -113,8 +116,12 @@ export function scoresOfLogits(logits: Float32Array, rows: number, scores: Float
     scores[target] = sigmoid(logits[at]!);
     let max = -Infinity;
     for (let c = 1; c < headWidth; c++) max = Math.max(max, logits[at + c]!);
+    // Each exponential once (this runs for every node and link of a window), kept in float64 until the division.
     let sum = 0;
-    for (let c = 1; c < headWidth; c++) sum += Math.exp(logits[at + c]! - max);
-    for (let c = 1; c < headWidth; c++) classScores[target * faultClassCount + c - 1] = Math.exp(logits[at + c]! - max) / sum;
+    for (let c = 1; c < headWidth; c++) {
+      softmaxScratch[c] = Math.exp(logits[at + c]! - max);
+      sum += softmaxScratch[c]!;
+    }
+    for (let c = 1; c < headWidth; c++) classScores[target * faultClassCount + c - 1] = softmaxScratch[c]! / sum;
   }
 }

@@ -1,6 +1,8 @@
 /**
  * The detector's whole experiment in one call, so the `detector` benchmark is a thin wrapper:
- * train the GraphSAGE detector, calibrate the z-score baseline on the same validation data,
+ * train the GraphSAGE detector (an ensemble of `members` seeds), optionally score it as the
+ * MAPE-K loop acts on it (confirmed over `confirmWindows` windows, thresholds recalibrated on
+ * the validation data), calibrate the z-score baseline on the same validation data,
  * evaluate the detector and both baselines on the held-out test datasets (all of them, and
  * split into seen and unseen topologies) and on healthy runs, time inference on the largest
  * window, and return the figures the issue names beside the full reports.
@@ -9,8 +11,10 @@ import type { Calibration } from '../ml/classification.js';
 import type { Dataset, TelemetryWindow } from '../telemetry/types.js';
 import { RuleBaseline, ZScoreBaseline, type ZScoreOptions } from './baselines.js';
 import { DetectorError, DetectorErrorCode } from './detector-errors.js';
-import { AnomalyDetector, type DetectorOptions, type DetectorTrainingReport } from './detector.js';
-import { evaluateScored, scoreAll, type EvaluationReport, type Scorer } from './evaluation.js';
+import { ConfirmedScorer } from './confirmation.js';
+import { DetectorEnsemble, type EnsembleTrainingReport } from './detector-ensemble.js';
+import { detectorDefaults, type DetectorOptions } from './detector.js';
+import { evaluateScored, scoreAll, type EvaluationReport, type Scorer, type WindowScores } from './evaluation.js';
 
 /** The data and settings of one experiment. */
 export interface PipelineInput {
@@ -20,8 +24,16 @@ export interface PipelineInput {
   readonly test: readonly Dataset[];
   /** Runs without faults (with churn), for the false-positive share. */
   readonly healthy: readonly Dataset[];
+  /** Seed of the first ensemble member; member i trains with seed + i. */
   readonly seed: number;
   readonly detector?: Omit<DetectorOptions, 'seed'>;
+  /** Detectors averaged in the ensemble (default 1: a single detector). */
+  readonly members?: number;
+  /**
+   * Windows in a row an item must score at or above the threshold to be flagged, as the MAPE-K
+   * loop confirms incidents (confirmation.ts); default 1: every window's raw scores.
+   */
+  readonly confirmWindows?: number;
   readonly zScore?: ZScoreOptions;
   /** Threshold calibration of the z-score baseline (the detector's is in `detector`); default: maximum F1. */
   readonly calibration?: Calibration;
@@ -80,8 +92,46 @@ export interface PipelineResult {
   readonly detector: ScorerReports;
   readonly rules: ScorerReports;
   readonly zScore: ScorerReports;
-  readonly training: DetectorTrainingReport;
-  readonly model: AnomalyDetector;
+  readonly training: EnsembleTrainingReport;
+  readonly model: DetectorEnsemble;
+  /** What was evaluated: the model, or the model confirmed over confirmWindows windows with its own thresholds. */
+  readonly scorer: Scorer;
+  /** With confirmWindows > 1: the model's own per-window scores at its own thresholds, for comparison; else null. */
+  readonly unconfirmed: { readonly reports: ScorerReports; readonly figures: UnconfirmedFigures } | null;
+}
+
+/** The headline figures of the unconfirmed model. */
+export interface UnconfirmedFigures {
+  readonly greyholeF1: number | null;
+  readonly blackholeF1: number | null;
+  readonly overallF1: number;
+  readonly falsePositiveRate: number | null;
+}
+
+/** `scorer` remembering the scores of each dataset, so the model and its confirmed form share one scoring pass. */
+function memoized(scorer: DetectorEnsemble): Scorer {
+  const cache = new Map<Dataset, readonly WindowScores[]>();
+  return {
+    name: scorer.name,
+    nodeThreshold: scorer.nodeThreshold,
+    linkThreshold: scorer.linkThreshold,
+    scoreDataset(dataset: Dataset): readonly WindowScores[] {
+      const known = cache.get(dataset);
+      if (known !== undefined) return known;
+      const scores = scorer.scoreDataset(dataset);
+      cache.set(dataset, scores);
+      return scores;
+    },
+  };
+}
+
+/** The trained ensemble and the scorer to evaluate: itself, or confirmed over `confirmWindows` windows and recalibrated. */
+function trainScorer(input: PipelineInput): { model: DetectorEnsemble; training: EnsembleTrainingReport; scorer: Scorer } {
+  const { ensemble: model, report: training } = DetectorEnsemble.train(input.train, input.validation, { ...input.detector, seed: input.seed, members: input.members ?? 1 });
+  const confirmWindows = input.confirmWindows ?? 1;
+  if (confirmWindows === 1) return { model, training, scorer: model };
+  const calibration = input.detector?.calibration ?? detectorDefaults.calibration;
+  return { model, training, scorer: new ConfirmedScorer(memoized(model), confirmWindows).calibrated(input.validation, calibration).scorer };
 }
 
 /** Evaluates one scorer on the test data (all, seen and unseen topologies) and the healthy runs, scoring each dataset once. */
@@ -95,6 +145,14 @@ function reportsOf(scorer: Scorer, input: PipelineInput, seen: ReadonlySet<strin
     unseenTopologies: unseenPart.length === 0 ? null : evaluateScored(scorer, unseenPart),
     healthy: evaluateScored(scorer, scoreAll(scorer, input.healthy)),
   };
+}
+
+/** Reports and headline figures of the model's own scores (from the memoized scorer: no second scoring pass). */
+function unconfirmedOf(inner: Scorer, input: PipelineInput, seen: ReadonlySet<string>): PipelineResult['unconfirmed'] {
+  const reports = reportsOf(inner, input, seen);
+  const perType = f1PerFaultType(reports.test);
+  const figures = { greyholeF1: perType['greyHole'] ?? null, blackholeF1: perType['blackHole'] ?? null, overallF1: reports.test.overall.pooled.f1, falsePositiveRate: reports.healthy.falsePositiveShare.nodeWindows };
+  return { reports, figures };
 }
 
 /** Orders windows by nodes first: more than any link count. */
@@ -138,10 +196,11 @@ export function f1PerFaultType(report: EvaluationReport): Record<string, number 
 export function trainAndEvaluate(input: PipelineInput): PipelineResult {
   const repeats = input.inferenceRepeats ?? 20;
   if (!Number.isInteger(repeats) || repeats < 1) throw new DetectorError(DetectorErrorCode.ERR_DETECTOR_ARGUMENT, `trainAndEvaluate: expected inferenceRepeats to be a positive integer, got ${repeats}`);
-  const { detector: model, report: training } = AnomalyDetector.train(input.train, input.validation, { ...input.detector, seed: input.seed });
+  const { model, training, scorer } = trainScorer(input);
   const zScoreBaseline = ZScoreBaseline.calibrate(input.validation, input.zScore, input.calibration);
   const seen = new Set(input.train.map((dataset) => dataset.topology));
-  const detector = reportsOf(model, input, seen);
+  const detector = reportsOf(scorer, input, seen);
+  const unconfirmed = scorer === model ? null : unconfirmedOf((scorer as ConfirmedScorer).inner, input, seen);
   const rules = reportsOf(new RuleBaseline(), input, seen);
   const zScore = reportsOf(zScoreBaseline, input, seen);
   const timed = input.inferenceWindow ?? largestWindow([...input.test, ...input.healthy]);
@@ -172,5 +231,5 @@ export function trainAndEvaluate(input: PipelineInput): PipelineResult {
     inferenceLinks: timed.window.linkFrom.length,
     inferenceMs1000Nodes: timed.window.nodeCount >= 1000 ? inferenceMs : null,
   };
-  return { figures, detector, rules, zScore, training, model };
+  return { figures, detector, rules, zScore, training, model, scorer, unconfirmed };
 }

@@ -10,7 +10,7 @@
  * are calibrated on validation windows. See docs/detector.md.
  */
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { calibrateThreshold, type BinaryMetrics, type Calibration } from '../ml/classification.js';
+import type { BinaryMetrics, Calibration } from '../ml/classification.js';
 import { Workspace } from '../ml/engine.js';
 import { denseFeatures } from '../ml/features.js';
 import type { GraphSage } from '../ml/model.js';
@@ -22,7 +22,7 @@ import { checkDataset, checkFeatureNames, checkWindow, isScoredLink, linkRows, N
 import { decodeDetector, encodeDetector, type DetectorParts } from './detector-format.js';
 import { countClasses, faultClassCount, lossWeights, scoresOfLogits } from './detector-loss.js';
 import { historyOf, prepareWindow, runModel, trainNodeModel, windowRefs, type EpochRecord, type PreparedWindow, type WindowRef } from './detector-train.js';
-import { collectItems, type CalibrationItems, type Scorer, type WindowScores } from './evaluation.js';
+import { calibrateScored, scoreAll, type Scorer, type WindowScores } from './evaluation.js';
 
 /** Training settings; everything but the seed has a default (detectorDefaults). */
 export interface DetectorOptions {
@@ -208,11 +208,7 @@ export class AnomalyDetector implements Scorer {
 
   /** A copy with thresholds chosen on the scores of `validation` (see Calibration). */
   calibrated(validation: readonly Dataset[], calibration: Calibration): { detector: AnomalyDetector; nodeCalibration: BinaryMetrics; linkCalibration: BinaryMetrics | null } {
-    const items: CalibrationItems = { nodeScores: [], nodeLabels: [], linkScores: [], linkLabels: [] };
-    for (const dataset of validation) this.scoreDataset(dataset).forEach((scores, t) => collectItems(dataset.windows[t]!, scores, items));
-    if (items.nodeScores.length === 0) throw argument('AnomalyDetector.calibrated: the validation windows hold no node that was up');
-    const nodeCalibration = calibrateThreshold(items.nodeScores, items.nodeLabels, calibration);
-    const linkCalibration = items.linkScores.length === 0 ? null : calibrateThreshold(items.linkScores, items.linkLabels, calibration);
+    const { nodeCalibration, linkCalibration } = calibrateScored('AnomalyDetector.calibrated', scoreAll(this, validation), calibration);
     const detector = this.withThresholds(nodeCalibration.threshold, linkCalibration?.threshold ?? this.linkThreshold);
     return { detector, nodeCalibration, linkCalibration };
   }
@@ -242,8 +238,20 @@ export class AnomalyDetector implements Scorer {
   }
 
   private score(window: TelemetryWindow, history: readonly TelemetryWindow[]): DetectorWindowScores {
-    const prepared = prepareWindow(this.builder, this.nodeStandardizer, window, history);
-    const { graph } = prepared;
+    return this.scorePrepared(this.prepare(window, history));
+  }
+
+  /** The window's graph and standardised node inputs (unchecked: callers check the window). */
+  prepare(window: TelemetryWindow, history: readonly TelemetryWindow[]): PreparedWindow {
+    return prepareWindow(this.builder, this.nodeStandardizer, window, history);
+  }
+
+  /**
+   * Scores a window prepared by `prepare` of this detector or of one with the same feature
+   * names, deltaLags and node standardisation (an ensemble's members share one preparation).
+   */
+  scorePrepared(prepared: PreparedWindow): DetectorWindowScores {
+    const { graph, window } = prepared;
     const rows = graph.nodes.length;
     const links = window.linkFrom.length;
     const nodeScores = new Float32Array(window.nodeCount).fill(Number.NaN);
@@ -299,12 +307,15 @@ function sum(values: Float64Array): number {
 }
 
 /** The most likely fault class (FaultClass value) of each row of class scores; 0 for unscored rows. */
-function causes(classScores: Float32Array, rows: number): Uint8Array {
+export function causes(classScores: Float32Array, rows: number): Uint8Array {
+  // A local copy: the imported binding is a getter under some loaders, and this loop is hot.
+  const width = faultClassCount;
   const out = new Uint8Array(rows);
   for (let r = 0; r < rows; r++) {
+    const at = r * width;
     let best = 0;
-    for (let c = 1; c < faultClassCount; c++) if (classScores[r * faultClassCount + c]! > classScores[r * faultClassCount + best]!) best = c;
-    out[r] = Number.isNaN(classScores[r * faultClassCount]) ? 0 : best + 1;
+    for (let c = 1; c < width; c++) if (classScores[at + c]! > classScores[at + best]!) best = c;
+    out[r] = Number.isNaN(classScores[at]) ? 0 : best + 1;
   }
   return out;
 }

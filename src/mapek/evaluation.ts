@@ -11,7 +11,7 @@
  * unscored and not measured. An item is flagged when its score is >= the
  * scorer's threshold for its kind.
  */
-import { auroc, binaryMetrics, ratesOf, type ConfusionCounts } from '../ml/classification.js';
+import { auroc, binaryMetrics, calibrateThreshold, ratesOf, type BinaryMetrics, type Calibration, type ConfusionCounts } from '../ml/classification.js';
 import { faultClassNames, type Dataset, type DatasetFault, type TelemetryWindow } from '../telemetry/types.js';
 import { DetectorError, DetectorErrorCode } from './detector-errors.js';
 
@@ -420,4 +420,24 @@ export function collectItems(window: TelemetryWindow, scores: WindowScores, item
     items.linkScores.push(score);
     items.linkLabels.push(window.linkLabels[i] === 0 ? 0 : 1);
   }
+}
+
+/** Thresholds chosen on scored validation data, with the measures they give there. */
+export interface ScoreCalibration {
+  readonly nodeCalibration: BinaryMetrics;
+  /** Null when the validation data hold no scored link. */
+  readonly linkCalibration: BinaryMetrics | null;
+}
+
+/**
+ * Chooses node and link thresholds on scores of validation datasets (see Calibration); `caller`
+ * names the function in the error when the validation windows hold no node that was up.
+ */
+export function calibrateScored(caller: string, scored: readonly ScoredDataset[], calibration: Calibration): ScoreCalibration {
+  const items: CalibrationItems = { nodeScores: [], nodeLabels: [], linkScores: [], linkLabels: [] };
+  for (const { dataset, scores } of scored) scores.forEach((s, t) => collectItems(dataset.windows[t]!, s, items));
+  if (items.nodeScores.length === 0) throw new DetectorError(DetectorErrorCode.ERR_DETECTOR_ARGUMENT, `${caller}: the validation windows hold no node that was up`);
+  const nodeCalibration = calibrateThreshold(items.nodeScores, items.nodeLabels, calibration);
+  const linkCalibration = items.linkScores.length === 0 ? null : calibrateThreshold(items.linkScores, items.linkLabels, calibration);
+  return { nodeCalibration, linkCalibration };
 }

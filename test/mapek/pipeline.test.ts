@@ -4,6 +4,7 @@
  * present. Behaviour only: inference time is measured with an injected clock, never asserted.
  */
 import { describe, expect, test } from 'vitest';
+import { ConfirmedScorer } from '../../src/mapek/confirmation.js';
 import { f1PerFaultType, trainAndEvaluate } from '../../src/mapek/detector-pipeline.js';
 import { DetectorErrorCode } from '../../src/mapek/detector-errors.js';
 import { expectDetectorError } from './helpers.js';
@@ -55,8 +56,9 @@ describe('trainAndEvaluate on the synthetic split', () => {
     expect(result.detector.test.datasets).toBe(5);
     expect(figures.ruleFalsePositiveRate).toBe(result.rules.healthy.falsePositiveShare.nodeWindows);
     expect(figures.zScoreFalsePositiveRate).toBe(result.zScore.healthy.falsePositiveShare.nodeWindows);
-    expect(result.training.trainWindows).toBe(320);
+    expect(result.training.members.map((m) => m.trainWindows)).toStrictEqual([320]);
     expect(result.model.nodeThreshold).toBe(result.training.nodeCalibration.threshold);
+    expect(result.scorer).toBe(result.model);
     expect(JSON.parse(JSON.stringify(figures))).toStrictEqual(figures);
   });
 
@@ -79,6 +81,28 @@ describe('options and refusals', () => {
     expect(run.figures.inferenceNodes).toBe(1000);
     expect(run.figures.inferenceMs1000Nodes).toBe(5);
     expect(run.detector.unseenTopologies).toBeNull();
+  });
+
+  test('an ensemble of members, evaluated as the loop confirms: thresholds recalibrated, detection a window later', () => {
+    const data = { train: [small(1, 6)], validation: [small(2, 6)], test: [small(3, 6)], healthy: [small(4, 0)], seed: 2, detector: quick, inferenceRepeats: 1, clock: () => 0 };
+    const single = trainAndEvaluate(data);
+    const run = trainAndEvaluate({ ...data, members: 2, confirmWindows: 2 });
+    expect(run.model.members.length).toBe(2);
+    expect(run.training.members.length).toBe(2);
+    expect(run.scorer).toBeInstanceOf(ConfirmedScorer);
+    expect(run.scorer.nodeThreshold).not.toBe(run.model.nodeThreshold);
+    expect(run.detector.test.nodeThreshold).toBe(run.scorer.nodeThreshold);
+    // A confirmed item was flagged in the window before too, so no fault is caught in its onset window.
+    expect(run.figures.detectionDelayMedianMs ?? 2000).toBeGreaterThanOrEqual(2000);
+    expect(single.figures.detectionDelayMedianMs).toBe(1000);
+    // The model's own per-window scores are reported beside, at its own thresholds.
+    expect(single.unconfirmed).toBeNull();
+    const raw = run.unconfirmed!;
+    expect(raw.reports.test.nodeThreshold).toBe(run.model.nodeThreshold);
+    expect(raw.figures.overallF1).toBe(raw.reports.test.overall.pooled.f1);
+    expect(raw.figures.greyholeF1).toBe(f1PerFaultType(raw.reports.test)['greyHole'] ?? null);
+    expect(raw.figures.falsePositiveRate).toBe(raw.reports.healthy.falsePositiveShare.nodeWindows);
+    expectDetectorError(() => trainAndEvaluate({ ...data, confirmWindows: 0 }), DetectorErrorCode.ERR_DETECTOR_ARGUMENT, 'confirmWindows to be an integer');
   });
 
   test('refuses nothing to time and bad repeat counts', () => {
