@@ -19,6 +19,9 @@ import { MapeK, type AuditEntry, type LoopConfig } from '../mapek/loop.js';
 import { LinkLossMonitor, linkDeliveries, linkLossDefaults, type LinkLossRule } from '../mapek/link-loss.js';
 import { conservationDefaults, conserve, SlidingConservation, TransitCounters, type ConservationRule, type TransitReport } from '../mapek/transit-accounting.js';
 import { windowFindings } from '../mapek/transit-judge.js';
+import { detectorFindings, strongestFindings, type WindowScorer } from '../mapek/detector-findings.js';
+import type { WindowScores } from '../mapek/evaluation.js';
+import type { TelemetryTap } from './telemetry-tap.js';
 import type { Transmit } from '../mesh/types.js';
 import type { LinkDrop } from './link-model.js';
 import type { Network, SimEdge } from './network.js';
@@ -34,6 +37,13 @@ export interface SelfHealingOptions {
   readonly loop?: Partial<LoopConfig>;
   readonly conservation?: ConservationRule;
   readonly linkLoss?: LinkLossRule;
+  /**
+   * The GraphSAGE detector as a second analyser (src/mapek/detector-findings.ts): each window the
+   * tap's newest telemetry window is scored once, and every loop gets findings about its
+   * neighbours from it, merged with the rules' (the stronger per subject). The tap cuts its
+   * windows on the same clock; a window it has not cut yet is scored at the next cut.
+   */
+  readonly detector?: { readonly scorer: WindowScorer; readonly tap: TelemetryTap };
 }
 
 /** What the loops did in a run, for reports. */
@@ -65,6 +75,9 @@ export class TwinSelfHealing {
   private windows = 0;
   /** Every node judges its neighbours from the same reports, so the sums over windows are kept once for all. */
   private readonly conservation: SlidingConservation;
+  /** Telemetry windows of the tap scored so far. */
+  private scoredWindows = 0;
+  private readonly indexOfId: ReadonlyMap<number, number>;
 
   constructor(
     private readonly network: Network,
@@ -74,6 +87,7 @@ export class TwinSelfHealing {
     this.loops = network.nodes.map(() => null);
     this.knowledge = network.nodes.map(() => new MemoryKnowledge());
     this.conservation = new SlidingConservation(options.conservation ?? conservationDefaults);
+    this.indexOfId = new Map(network.nodes.map((node) => [node.id, node.index]));
   }
 
   /** Hooks into the network's observer and schedules the windows. */
@@ -88,7 +102,7 @@ export class TwinSelfHealing {
   /** Totals of the audit so far. */
   summary(): SelfHealingSummary {
     const count = (event: AuditEntry['event']): number => this.audit.filter((entry) => entry.event === event).length;
-    const indexOfId = new Map<number, number>(this.network.nodes.map((node) => [node.id, node.index]));
+    const indexOfId = this.indexOfId;
     const quarantined = new Set<number>();
     for (const entry of this.audit) {
       // Subjects name nodes by NodeId (see CoreActuator); the summary names them by twin index.
@@ -133,11 +147,27 @@ export class TwinSelfHealing {
     const reports = ownReports.flat();
     const conservation = this.conservation.push(conserve(reports));
     const deliveries = linkDeliveries(reports);
+    const scores = this.scoreNewestWindow();
     for (const node of this.network.nodes) {
       const state = this.loopOf(node.index);
       if (state === null) continue;
-      state.loop.step(nowMs, windowFindings(ownReports[node.index]!, conservation, deliveries, neighbours[node.index]!, state.links, this.options.conservation ?? conservationDefaults));
+      const rules = windowFindings(ownReports[node.index]!, conservation, deliveries, neighbours[node.index]!, state.links, this.options.conservation ?? conservationDefaults);
+      state.loop.step(nowMs, scores === null ? rules : strongestFindings(rules, this.detectorFindingsOf(scores, neighbours[node.index]!)));
     }
+  }
+
+  /** The detector's scores of the tap's newest window, once per window (null without a detector or a new window). */
+  private scoreNewestWindow(): WindowScores | null {
+    const detector = this.options.detector;
+    if (detector === undefined || detector.tap.windows.length === this.scoredWindows) return null;
+    const windows = detector.tap.windows;
+    this.scoredWindows = windows.length;
+    return detector.scorer.scoreWindow(windows.at(-1)!, windows.slice(-4, -1));
+  }
+
+  private detectorFindingsOf(scores: WindowScores, neighbourIds: readonly number[]): ReturnType<typeof detectorFindings> {
+    const rows = neighbourIds.flatMap((id) => this.indexOfId.get(id) ?? []);
+    return detectorFindings(scores, this.options.detector!.scorer.nodeThreshold, rows, (row) => this.network.nodes[row]!.id);
   }
 
   /** The loop of the node's current boot (made on first use after a boot), or null while it is down. */

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { deliveryBins, deliveryFrom } from '../../src/twin/flow-delivery.js';
 import { attachSelfHealing, assembleSeed, runScenario, type SeedRun } from '../../src/twin/runner.js';
 import { parseScenario, type Scenario } from '../../src/twin/scenario.js';
+import type { WindowScorer } from '../../src/mapek/detector-findings.js';
 import { TwinSelfHealing } from '../../src/twin/self-healing.js';
+import { TelemetryTap } from '../../src/twin/telemetry-tap.js';
+import { FaultClass, type TelemetryWindow } from '../../src/telemetry/types.js';
 
 /**
  * A 3 x 5 grid (nodes 0-14, row-major) with two flows along the middle row through node 7
@@ -84,5 +87,62 @@ describe('TwinSelfHealing: every node runs its MAPE-K loop in the twin', () => {
   it('refuses a window of no length', () => {
     const s = scenario([], false);
     expect(() => new TwinSelfHealing(assembleSeed(s, s.seed).network, { windowMs: 0, startMs: 0, endMs: 1000 })).toThrow(/windowMs > 0, got 0/);
+  });
+
+  describe('with the detector as a second analyser', () => {
+    /** A scorer that calls `suspect` a bogus-metrics node (score 0.9, threshold 0.4) from `fromMs` on, everyone else healthy-ish (0.2). */
+    function scorer(suspect: number | null, fromMs: number): WindowScorer & { calls: number } {
+      return {
+        nodeThreshold: 0.4,
+        calls: 0,
+        scoreWindow(window: TelemetryWindow): { nodeScores: Float32Array; linkScores: Float32Array; nodeCauses: Uint8Array } {
+          this.calls++;
+          const flagged = (row: number): boolean => row === suspect && window.startMs >= fromMs;
+          const rows = Array.from({ length: window.nodeCount }, (_, row) => row);
+          return {
+            nodeScores: Float32Array.from(rows, (row) => (flagged(row) ? 0.9 : 0.2)),
+            linkScores: new Float32Array(window.linkFrom.length),
+            nodeCauses: Uint8Array.from(rows, (row) => (flagged(row) ? FaultClass.bogusMetrics : FaultClass.greyHole)),
+          };
+        },
+      };
+    }
+
+    function runWithDetector(detector: WindowScorer): TwinSelfHealing {
+      const s = scenario([], true);
+      const run = assembleSeed(s, s.seed);
+      const tap = new TelemetryTap(run, { startMs: run.warmupMs, endMs: run.endMs, windowMs: 1000 });
+      tap.attach();
+      const healing = new TwinSelfHealing(run.network, { windowMs: 1000, startMs: run.warmupMs, endMs: run.endMs, detector: { scorer: detector, tap } });
+      healing.attach();
+      run.network.runUntil(run.endMs);
+      return healing;
+    }
+
+    it('has the node the detector flags quarantined by its neighbours, the rules alone seeing nothing', () => {
+      const detector = scorer(3, 15_000);
+      const healing = runWithDetector(detector);
+      const started = healing.audit.filter((entry) => entry.event === 'actionStarted');
+      expect(started.length).toBeGreaterThan(0);
+      for (const entry of started) {
+        expect(entry).toMatchObject({ subject: 'node:4', cause: 'bogusMetrics' });
+        // Node 3's neighbours in the grid: 2, 4 and 8.
+        expect([2, 4, 8]).toContain(entry.node);
+        expect(entry.atMs).toBeGreaterThanOrEqual(16_000);
+      }
+      // Each first tries the table's first action; this detector keeps flagging node 3 whatever is done, so the
+      // loop sees it fail, rolls it back and tries the next (avoidLink), as it would for a real fault that persists.
+      for (const node of new Set(started.map((entry) => entry.node))) expect(started.find((entry) => entry.node === node)!.action).toBe('quarantineNode');
+      expect(started.map((entry) => entry.action)).toContain('avoidLink');
+      expect(healing.summary().quarantinedNodes).toEqual([3]);
+      // One scoring per window, not one per node.
+      expect(detector.calls).toBeGreaterThanOrEqual(34);
+      expect(detector.calls).toBeLessThanOrEqual(35);
+    });
+
+    it('acts on nothing when the detector flags nothing (scores below its threshold, or a link fault as the cause)', () => {
+      const healing = runWithDetector(scorer(null, 0));
+      expect(healing.summary()).toMatchObject({ actionsStarted: 0, incidentsOpened: 0, quarantinedNodes: [] });
+    });
   });
 });

@@ -1,0 +1,76 @@
+import type { TelemetryWindow } from '../telemetry/types.js';
+import { FaultClass, type FaultClassValue } from '../telemetry/types.js';
+import { subjectKey } from './actions.js';
+import type { WindowScores } from './evaluation.js';
+import type { Finding } from './loop.js';
+
+/**
+ * The GraphSAGE detector as an analyser of the MAPE-K loop: a window's node scores turned into
+ * findings about the neighbours a node's loop can act on. The loop confirms, holds and clears
+ * incidents itself (its hysteresis is the detector's temporal smoothing, see
+ * src/mapek/confirmation.ts for what that does to the detector's figures).
+ *
+ * Scales. The detector flags a node at its own calibrated threshold; the loop opens an incident at
+ * its cause's threshold (0.5 to start, adapting within +-0.2). loopScore maps the one onto the
+ * other piecewise linearly, so a node scored at the detector's threshold is a finding at the
+ * loop's, and 0 and 1 stay where they are.
+ *
+ * Causes. Only faults of a node itself become node findings (grey and black holes, bogus
+ * metrics, CPU and memory exhaustion): a node whose most likely class is a link fault is left to
+ * the link-loss rule, which judges links from both ends' reports.
+ */
+
+/** What the loop needs of a detector (AnomalyDetector and DetectorEnsemble are both one). */
+export interface WindowScorer {
+  readonly nodeThreshold: number;
+  scoreWindow(window: TelemetryWindow, history: readonly TelemetryWindow[]): WindowScores;
+}
+
+const nodeFaults: ReadonlySet<number> = new Set<FaultClassValue>([FaultClass.greyHole, FaultClass.blackHole, FaultClass.bogusMetrics, FaultClass.cpuExhaustion, FaultClass.memoryExhaustion]);
+
+/** `score` (0..1, flagged at `threshold`) on the loop's scale, where `loopThreshold` is the threshold. */
+export function loopScore(score: number, threshold: number, loopThreshold: number): number {
+  if (!(threshold > 0 && threshold < 1) || !(loopThreshold > 0 && loopThreshold < 1)) {
+    throw new RangeError(`loopScore: expected thresholds strictly between 0 and 1, got ${threshold} and ${loopThreshold}`);
+  }
+  const clipped = Math.min(1, Math.max(0, score));
+  if (clipped <= threshold) return (clipped / threshold) * loopThreshold;
+  return loopThreshold + ((clipped - threshold) / (1 - threshold)) * (1 - loopThreshold);
+}
+
+/**
+ * The findings of one node's loop about `neighbours` (rows of the window, i.e. twin indices) from
+ * a window's `scores`: one per neighbour that was scored and whose suspected cause is a fault of a
+ * node, named by `idOf(row)` (its NodeId). A neighbour without a finding counts as below the
+ * threshold in the loop, as it should: the detector saw nothing there.
+ */
+export function detectorFindings(scores: WindowScores, threshold: number, neighbours: Iterable<number>, idOf: (row: number) => number, loopThreshold = 0.5): Finding[] {
+  const findings: Finding[] = [];
+  for (const row of neighbours) {
+    const score = scores.nodeScores[row];
+    const cause = scores.nodeCauses?.[row];
+    if (score === undefined || Number.isNaN(score) || cause === undefined || !nodeFaults.has(cause)) continue;
+    findings.push({
+      subject: { kind: 'node', node: idOf(row) },
+      cause: cause as FaultClassValue,
+      score: loopScore(score, threshold, loopThreshold),
+      evidence: { detectorScore: score, detectorThreshold: threshold },
+    });
+  }
+  return findings;
+}
+
+/**
+ * Findings of two analysers about the same window merged: per subject the stronger one (by score),
+ * so an incident opens when either is sure and a weak finding of one does not count as the other's
+ * subject being below its threshold.
+ */
+export function strongestFindings(...lists: readonly (readonly Finding[])[]): Finding[] {
+  const bySubject = new Map<string, Finding>();
+  for (const finding of lists.flat()) {
+    const key = subjectKey(finding.subject);
+    const held = bySubject.get(key);
+    if (held === undefined || finding.score > held.score) bySubject.set(key, finding);
+  }
+  return [...bySubject.values()];
+}

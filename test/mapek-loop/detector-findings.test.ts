@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { detectorFindings, loopScore, strongestFindings } from '../../src/mapek/detector-findings.js';
+import type { Finding } from '../../src/mapek/loop.js';
+import { FaultClass } from '../../src/telemetry/types.js';
+
+/**
+ * The detector as an analyser of the loop: its scores on the loop's scale, the causes that make
+ * node findings, and the merge with the rules' findings.
+ */
+
+describe('loopScore', () => {
+  it('maps the detector threshold onto the loop threshold, piecewise linearly, keeping 0 and 1', () => {
+    expect(loopScore(0.3, 0.3, 0.5)).toBeCloseTo(0.5);
+    expect(loopScore(0, 0.3, 0.5)).toBe(0);
+    expect(loopScore(1, 0.3, 0.5)).toBe(1);
+    expect(loopScore(0.15, 0.3, 0.5)).toBeCloseTo(0.25);
+    expect(loopScore(0.65, 0.3, 0.5)).toBeCloseTo(0.75);
+    // Out of range scores are clipped, and the order is kept.
+    expect(loopScore(1.5, 0.3, 0.5)).toBe(1);
+    expect(loopScore(-1, 0.3, 0.5)).toBe(0);
+    expect(loopScore(0.31, 0.3, 0.5)).toBeGreaterThan(loopScore(0.29, 0.3, 0.5));
+  });
+
+  it('refuses thresholds at or outside 0 and 1, naming both', () => {
+    for (const [threshold, loop] of [[0, 0.5], [1, 0.5], [0.3, 0], [Number.NaN, 0.5]] as const) {
+      expect(() => loopScore(0.5, threshold, loop)).toThrow(/loopScore: expected thresholds strictly between 0 and 1, got/);
+    }
+  });
+});
+
+describe('detectorFindings', () => {
+  const scores = {
+    nodeScores: Float32Array.of(0.9, 0.2, Number.NaN, 0.8, 0.7, 0.6),
+    linkScores: new Float32Array(0),
+    nodeCauses: Uint8Array.of(FaultClass.greyHole, FaultClass.blackHole, FaultClass.greyHole, FaultClass.congestion, FaultClass.cpuExhaustion, FaultClass.healthy),
+  };
+
+  it('gives one finding per scored neighbour whose cause is a fault of a node, named by its NodeId, on the loop scale', () => {
+    const findings = detectorFindings(scores, 0.4, [0, 1, 2, 3, 4, 5], (row) => 100 + row);
+    expect(findings.map((finding) => [finding.subject, finding.cause])).toEqual([
+      [{ kind: 'node', node: 100 }, FaultClass.greyHole],
+      [{ kind: 'node', node: 101 }, FaultClass.blackHole],
+      [{ kind: 'node', node: 104 }, FaultClass.cpuExhaustion],
+    ]);
+    expect(findings[0]!.score).toBeCloseTo(loopScore(0.9, 0.4, 0.5));
+    expect(findings[1]!.score).toBeCloseTo(0.25);
+    expect(findings[0]!.evidence).toEqual({ detectorScore: expect.closeTo(0.9, 5), detectorThreshold: 0.4 });
+  });
+
+  it('gives nothing about rows it was not asked about, or without causes', () => {
+    expect(detectorFindings(scores, 0.4, [1], (row) => row)).toHaveLength(1);
+    expect(detectorFindings({ nodeScores: scores.nodeScores, linkScores: scores.linkScores }, 0.4, [0, 1], (row) => row)).toEqual([]);
+    expect(detectorFindings(scores, 0.4, [17], (row) => row)).toEqual([]);
+  });
+});
+
+describe('strongestFindings', () => {
+  const finding = (subject: Finding['subject'], score: number, cause: Finding['cause'] = FaultClass.greyHole): Finding => ({ subject, cause, score, evidence: {} });
+
+  it('keeps per subject the finding with the highest score, whichever analyser made it', () => {
+    const rules = [finding({ kind: 'node', node: 7 }, 0.2), finding({ kind: 'link', from: 1, to: 7 }, 0.6, FaultClass.linkDegradation)];
+    const detector = [finding({ kind: 'node', node: 7 }, 0.8, FaultClass.bogusMetrics), finding({ kind: 'node', node: 9 }, 0.1)];
+    const merged = strongestFindings(rules, detector);
+    expect(merged).toHaveLength(3);
+    expect(merged.find((f) => f.subject.kind === 'node' && f.subject.node === 7)).toMatchObject({ score: 0.8, cause: FaultClass.bogusMetrics });
+    expect(merged.find((f) => f.subject.kind === 'link')).toMatchObject({ score: 0.6 });
+    expect(strongestFindings(detector, rules).find((f) => f.subject.kind === 'node' && f.subject.node === 7)).toMatchObject({ score: 0.8 });
+  });
+});
