@@ -1,6 +1,11 @@
+import { readFileSync } from 'node:fs';
 import type { TelemetryWindow } from '../telemetry/types.js';
 import { FaultClass, type FaultClassValue } from '../telemetry/types.js';
 import { subjectKey } from './actions.js';
+import { AnomalyDetector } from './detector.js';
+import { DetectorEnsemble } from './detector-ensemble.js';
+import { DetectorError, DetectorErrorCode } from './detector-errors.js';
+import type { FeatureSchema } from './detector-features.js';
 import type { WindowScores } from './evaluation.js';
 import type { Finding } from './loop.js';
 
@@ -73,4 +78,30 @@ export function strongestFindings(...lists: readonly (readonly Finding[])[]): Fi
     if (held === undefined || finding.score > held.score) bySubject.set(key, finding);
   }
   return [...bySubject.values()];
+}
+
+const ensembleMagic = 'X0TDENSB';
+const modelMagic = 'X0TDETEC';
+
+/**
+ * The scorer in detector file `path`: an ensemble (X0TDENSB) or one model (X0TDETEC), checked
+ * against `schema` (the telemetry it will score) as the file's own decoder checks it. A file
+ * that cannot be read, or is neither kind, is ERR_DETECTOR_READ or ERR_DETECTOR_FORMAT naming it.
+ */
+export function loadWindowScorer(path: string, schema: FeatureSchema): WindowScorer {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (error) {
+    throw new DetectorError(DetectorErrorCode.ERR_DETECTOR_READ, `${path}: cannot read the detector file: ${(error as Error).message}`);
+  }
+  const magic = Buffer.from(bytes.subarray(0, 8)).toString('latin1');
+  try {
+    if (magic === ensembleMagic) return DetectorEnsemble.decode(bytes, schema);
+    if (magic === modelMagic) return AnomalyDetector.decode(bytes, schema);
+  } catch (error) {
+    if (error instanceof DetectorError) throw new DetectorError(error.code, `${path}: ${error.message}`);
+    throw error;
+  }
+  throw new DetectorError(DetectorErrorCode.ERR_DETECTOR_FORMAT, `${path}: not a detector file (its first bytes are neither ${ensembleMagic} nor ${modelMagic})`);
 }

@@ -10,6 +10,9 @@ import { Network, type NetworkConfig, type NetworkObserver } from './network.js'
 import { Prng } from './prng.js';
 import { RecoveryTracker } from './recovery.js';
 import { TwinSelfHealing } from './self-healing.js';
+import { TelemetryTap } from './telemetry-tap.js';
+import { loadWindowScorer } from '../mapek/detector-findings.js';
+import { linkFeatureNames, nodeFeatureNames } from '../telemetry/features.js';
 import { TwinTransitProbes } from './transit-probes.js';
 import { buildReport, type SecuritySummary, type SeedResult, type TwinReport } from './report.js';
 import { TwinSecurity, type Scheduler } from './security.js';
@@ -205,10 +208,20 @@ export function runSeed(scenario: Scenario, seed: number, onProgress?: (virtualM
 
 /** Every node's MAPE-K loop, from the end of the warm-up on, when the scenario enables it; null otherwise. */
 export function attachSelfHealing(scenario: Scenario, run: SeedRun): TwinSelfHealing | null {
-  if (!scenario.selfHealing.enabled) return null;
-  const selfHealing = new TwinSelfHealing(run.network, { windowMs: scenario.selfHealing.windowMs, startMs: run.warmupMs, endMs: run.endMs });
+  const spec = scenario.selfHealing;
+  if (!spec.enabled) return null;
+  const window = { windowMs: spec.windowMs, startMs: run.warmupMs, endMs: run.endMs };
+  const selfHealing = new TwinSelfHealing(run.network, { ...window, ...(spec.detector === null ? {} : { detector: detectorOf(spec.detector, run, window) }) });
   selfHealing.attach();
   return selfHealing;
+}
+
+/** The detector in `file` with a telemetry tap of its own on `run`, cutting windows with the loops. */
+function detectorOf(file: string, run: SeedRun, window: { windowMs: number; startMs: number; endMs: number }): { scorer: ReturnType<typeof loadWindowScorer>; tap: TelemetryTap } {
+  const scorer = loadWindowScorer(file, { nodeFeatureNames, linkFeatureNames });
+  const tap = new TelemetryTap(run, window);
+  tap.attach();
+  return { scorer, tap };
 }
 
 function linkParamsFor(scenario: Scenario, rng: Prng): (index: number, forward: boolean) => LinkParams {

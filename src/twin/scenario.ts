@@ -326,6 +326,12 @@ export interface SelfHealingSpec {
   readonly enabled: boolean;
   /** Length of a monitoring window; the loop steps once per window. */
   readonly windowMs: number;
+  /**
+   * A trained detector file (an ensemble, X0TDENSB, or one model, X0TDETEC) whose findings the
+   * loops get besides the rules' (src/mapek/detector-findings.ts); null: rules only. Relative
+   * paths are relative to the scenario file.
+   */
+  readonly detector: string | null;
 }
 
 /** Transit probes through idle neighbours (src/twin/transit-probes.ts). */
@@ -591,6 +597,7 @@ const scenarioSchema = strict({
   selfHealing: strict({
     enabled: z.boolean(expect('true or false')).default(false),
     windowMs: intIn(100, 60_000).default(1000),
+    detector: z.string(expect('a file path or null')).min(1, expect('a file path or null')).nullable().default(null),
   }).prefault({}),
   transitProbes: strict({
     enabled: z.boolean(expect('true or false')).default(false),
@@ -858,6 +865,7 @@ function validate(raw: unknown, source: string, baseDir: string): Scenario {
   const scenario: Scenario = {
     ...p,
     topology: normalizeTopology(p.topology, baseDir),
+    selfHealing: { ...p.selfHealing, detector: p.selfHealing.detector === null ? null : resolve(baseDir, p.selfHealing.detector) },
     traffic: { flows, pairs: p.traffic.pairs, ratePps: p.traffic.ratePps, payloadBytes: p.traffic.payloadBytes, payloadSizes: p.traffic.payloadSizes },
   };
   const issues = semanticIssues(scenario, p.traffic.flows);

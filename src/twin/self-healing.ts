@@ -152,7 +152,7 @@ export class TwinSelfHealing {
       const state = this.loopOf(node.index);
       if (state === null) continue;
       const rules = windowFindings(ownReports[node.index]!, conservation, deliveries, neighbours[node.index]!, state.links, this.options.conservation ?? conservationDefaults);
-      state.loop.step(nowMs, scores === null ? rules : strongestFindings(rules, this.detectorFindingsOf(scores, neighbours[node.index]!)));
+      state.loop.step(nowMs, scores === null ? rules : strongestFindings(rules, this.detectorFindingsOf(scores, ownReports[node.index]!)));
     }
   }
 
@@ -165,8 +165,15 @@ export class TwinSelfHealing {
     return detector.scorer.scoreWindow(windows.at(-1)!, windows.slice(-4, -1));
   }
 
-  private detectorFindingsOf(scores: WindowScores, neighbourIds: readonly number[]): ReturnType<typeof detectorFindings> {
-    const rows = neighbourIds.flatMap((id) => this.indexOfId.get(id) ?? []);
+  /**
+   * The detector's findings for one loop: about the neighbours it handed transit to in the window
+   * (`own`, its reports of it), as conservation judges only those. Once the loop has quarantined
+   * a node it hands it nothing, so the incident clears and the action counts as a success; the
+   * detector's features remember a node's past loss for many windows (deliveryRecent), and
+   * judging it on them would fail every action that worked.
+   */
+  private detectorFindingsOf(scores: WindowScores, own: readonly TransitReport[]): ReturnType<typeof detectorFindings> {
+    const rows = own.flatMap((report) => (report.handedTo > 0 ? (this.indexOfId.get(report.subject) ?? []) : []));
     return detectorFindings(scores, this.options.detector!.scorer.nodeThreshold, rows, (row) => this.network.nodes[row]!.id);
   }
 

@@ -15,14 +15,23 @@ import type { TelemetryWindow } from '../telemetry/types.js';
 import { assembleWindow, type NodeRow } from '../telemetry/window.js';
 import type { Transmit } from '../mesh/types.js';
 import type { LinkDrop } from './link-model.js';
-import type { SimEdge } from './network.js';
-import type { SeedRun } from './runner.js';
-import { SimHost } from './sim-host.js';
+import type { Network, SimEdge } from './network.js';
+import type { SecureNode } from '../channel/secure-node.js';
+import type { Prng } from './prng.js';
+import { SimHost, type HostFaults } from './sim-host.js';
 
 /** Samples of every node's links per window (the cut takes the last one). */
 export const samplesPerWindow = 4;
 /** Windows ahead an arrival may be booked into: far more than any link delay in a scenario. */
 const arrivalRingWindows = 16;
+
+/** What the tap reads of a seed's run (a SeedRun is one; named here so that the runner may import the tap). */
+export interface TapRun {
+  readonly rng: Prng;
+  readonly network: Network;
+  readonly faults: { readonly hosts: HostFaults };
+  readonly secureNodes: ReadonlyMap<number, SecureNode>;
+}
 
 /** When windows start and how long they are. */
 export interface TapOptions {
@@ -54,7 +63,7 @@ export class TelemetryTap {
   private windowIndex = 0;
 
   constructor(
-    private readonly run: SeedRun,
+    private readonly run: TapRun,
     private readonly options: TapOptions,
   ) {
     const { network } = run;

@@ -1,5 +1,13 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { detectorFindings, loopScore, strongestFindings } from '../../src/mapek/detector-findings.js';
+import { detectorFindings, loadWindowScorer, loopScore, strongestFindings } from '../../src/mapek/detector-findings.js';
+import { DetectorEnsemble } from '../../src/mapek/detector-ensemble.js';
+import { DetectorErrorCode } from '../../src/mapek/detector-errors.js';
+import { AnomalyDetector, type DetectorOptions } from '../../src/mapek/detector.js';
+import { expectDetectorError } from '../mapek/helpers.js';
+import { syntheticDataset, syntheticLinkFeatures, syntheticNodeFeatures } from '../mapek/synthetic.js';
 import type { Finding } from '../../src/mapek/loop.js';
 import { FaultClass } from '../../src/telemetry/types.js';
 
@@ -65,5 +73,39 @@ describe('strongestFindings', () => {
     expect(merged.find((f) => f.subject.kind === 'node' && f.subject.node === 7)).toMatchObject({ score: 0.8, cause: FaultClass.bogusMetrics });
     expect(merged.find((f) => f.subject.kind === 'link')).toMatchObject({ score: 0.6 });
     expect(strongestFindings(detector, rules).find((f) => f.subject.kind === 'node' && f.subject.node === 7)).toMatchObject({ score: 0.8 });
+  });
+});
+
+describe('loadWindowScorer', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'x0t-scorer-'));
+  const data = syntheticDataset({ seed: 1, topology: 'geometric', nodes: 12, windows: 8, faults: 3, churn: 0 });
+  const quick: DetectorOptions = { seed: 5, hiddenDims: [4], epochsMax: 2, patience: 1, edgeEpochsMax: 1, edgePatience: 1 };
+  const schema = { nodeFeatureNames: [...syntheticNodeFeatures], linkFeatureNames: [...syntheticLinkFeatures] };
+  const write = (name: string, bytes: Uint8Array): string => {
+    const path = join(dir, name);
+    writeFileSync(path, bytes);
+    return path;
+  };
+
+  it('loads an ensemble file and a one-model file alike, and they score as the originals', () => {
+    const model = AnomalyDetector.train([data], [data], quick).detector;
+    const ensemble = DetectorEnsemble.train([data], [data], { ...quick, members: 2 }).ensemble;
+    const window = data.windows.at(-1)!;
+    for (const [name, original] of [['one.x0d', model], ['two.x0e', ensemble]] as const) {
+      const loaded = loadWindowScorer(write(name, original.encode()), schema);
+      expect(loaded.nodeThreshold).toBe(original.nodeThreshold);
+      expect(loaded.scoreWindow(window, data.windows.slice(-3, -1)).nodeScores).toEqual(original.scoreWindow(window, data.windows.slice(-3, -1)).nodeScores);
+    }
+  });
+
+  it('refuses a missing file, a file that is no detector, and a model of other features, naming the file', () => {
+    const missing = join(dir, 'missing.x0d');
+    expectDetectorError(() => loadWindowScorer(missing, schema), DetectorErrorCode.ERR_DETECTOR_READ, missing, 'cannot read the detector file');
+    const junk = write('junk.bin', new TextEncoder().encode('definitely not a model'));
+    expectDetectorError(() => loadWindowScorer(junk, schema), DetectorErrorCode.ERR_DETECTOR_FORMAT, junk, 'neither X0TDENSB nor X0TDETEC');
+    const model = write('other.x0d', AnomalyDetector.train([data], [data], quick).detector.encode());
+    expectDetectorError(() => loadWindowScorer(model, { ...schema, nodeFeatureNames: ['cpu'] }), DetectorErrorCode.ERR_DETECTOR_FEATURE_NAMES, model);
+    const truncated = write('cut.x0d', AnomalyDetector.train([data], [data], quick).detector.encode().subarray(0, 40));
+    expectDetectorError(() => loadWindowScorer(truncated, schema), DetectorErrorCode.ERR_DETECTOR_TRUNCATED, truncated);
   });
 });

@@ -43,7 +43,7 @@ const defaults = {
   faults: [],
   invariants: { loops: true, oracle: true },
   security: { enabled: false, endToEnd: false, revoked: [], foreignTrustDomain: [], invalidCertificate: [], svidTtlS: 3600 },
-  selfHealing: { enabled: false, windowMs: 1000 },
+  selfHealing: { enabled: false, windowMs: 1000, detector: null },
   transitProbes: { enabled: false, intervalMs: 1000, probesPerInterval: 2 },
 } as const;
 
@@ -114,7 +114,7 @@ describe('parseScenario and loadScenario: valid files', () => {
       ],
       invariants: { loops: true, oracle: false },
       security: { enabled: false, endToEnd: false, revoked: [], foreignTrustDomain: [], invalidCertificate: [], svidTtlS: 3600 },
-      selfHealing: { enabled: true, windowMs: 500 },
+      selfHealing: { enabled: true, windowMs: 500, detector: null },
       transitProbes: { enabled: true, intervalMs: 2000, probesPerInterval: 3 },
     };
     const scenario = loadScenario(fixture('full.yaml'));
@@ -150,6 +150,16 @@ describe('parseScenario and loadScenario: valid files', () => {
     expect(parseScenario(yaml, 'e.yaml').topology).toEqual({ kind: 'edges', file: resolve('net/a.edges') });
     expect(staticNodeCount(fromFile.topology)).toBeNull();
     expect(staticNodeCount({ kind: 'grid', rows: 2, cols: 3, nodes: 6 })).toBe(6);
+  });
+
+  it('resolves selfHealing.detector against the scenario folder, and refuses one that is not a path', () => {
+    const yaml = 'name: d\ntopology: { kind: ring, nodes: 6 }\nselfHealing: { enabled: true, detector: models/d.x0e }\n';
+    expect(parseScenario(yaml, 'd.yaml', '/srv/scenarios').selfHealing).toEqual({ enabled: true, windowMs: 1000, detector: resolve('/srv/scenarios/models/d.x0e') });
+    expect(parseScenario('name: d\ntopology: { kind: ring, nodes: 6 }\n', 'd.yaml').selfHealing.detector).toBeNull();
+    for (const bad of ['7', '""']) {
+      const error = scenarioError(() => parseScenario(`name: d\ntopology: { kind: ring, nodes: 6 }\nselfHealing: { detector: ${bad} }\n`, 'd.yaml'));
+      expect(error.message).toMatch(/d\.yaml: selfHealing\.detector: expected a file path or null/);
+    }
   });
 
   it('sets flows to the number of pairs, and accepts an explicit flows that matches', () => {
