@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { cachedDataset } from './fl-federated.js';
 import { trainAndEvaluate } from '../src/mapek/detector-pipeline.js';
 import { loopDefaults } from '../src/mapek/loop.js';
@@ -36,6 +39,8 @@ const baTrainSeeds = [111, 112];
 const baValidationSeed = 113;
 /** Seed of the first ensemble member's initialisation and training; member i uses modelSeed + i. */
 const modelSeed = 1;
+/** Where the trained ensemble is written (a scenario's selfHealing.detector can name it). */
+const modelFile = 'models/detector-ensemble.x0e';
 /** Detectors of consecutive seeds averaged (docs/detector.md, "Ensemble"). */
 const members = 3;
 /**
@@ -87,6 +92,9 @@ export async function run(): Promise<{ figures: Record<string, number | null>; d
   const started = performance.now();
   const result = trainAndEvaluate(input);
   const trainAndEvaluateMs = Math.round(performance.now() - started);
+  // The trained ensemble, for scenarios that run the loops with it (selfHealing.detector).
+  mkdirSync(dirname(modelFile), { recursive: true });
+  await result.model.save(modelFile);
   const f = result.figures;
   return {
     figures: {
@@ -108,6 +116,8 @@ export async function run(): Promise<{ figures: Record<string, number | null>; d
       falsePositiveRateUnconfirmed: round(result.unconfirmed?.figures.falsePositiveRate ?? null, 6),
     },
     details: {
+      modelFile,
+      modelSha256: createHash('sha256').update(readFileSync(modelFile)).digest('hex'),
       seeds: { train: [...trainSeeds, ...baTrainSeeds], validation: [validationSeed, baValidationSeed], heldOut: heldOutSeed, test: [test.seed, testGrid.seed], healthy: healthy.seed, model: modelSeed },
       ensembleMembers: members,
       confirmWindows,
