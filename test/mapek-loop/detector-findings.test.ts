@@ -43,11 +43,12 @@ describe('detectorFindings', () => {
     nodeCauses: Uint8Array.of(FaultClass.greyHole, FaultClass.blackHole, FaultClass.greyHole, FaultClass.congestion, FaultClass.cpuExhaustion, FaultClass.healthy),
   };
 
-  it('gives one finding per scored neighbour whose cause is a fault of a node, named by its NodeId, on the loop scale', () => {
-    const findings = detectorFindings(scores, 0.4, [0, 1, 2, 3, 4, 5], (row) => 100 + row);
+  it('gives one finding per scored neighbour whose cause is one the rules cannot see, named by its NodeId, on the loop scale', () => {
+    const mine = { ...scores, nodeCauses: Uint8Array.of(FaultClass.bogusMetrics, FaultClass.memoryExhaustion, FaultClass.bogusMetrics, FaultClass.congestion, FaultClass.cpuExhaustion, FaultClass.healthy) };
+    const findings = detectorFindings(mine, 0.4, [0, 1, 2, 3, 4, 5], (row) => 100 + row);
     expect(findings.map((finding) => [finding.subject, finding.cause])).toEqual([
-      [{ kind: 'node', node: 100 }, FaultClass.greyHole],
-      [{ kind: 'node', node: 101 }, FaultClass.blackHole],
+      [{ kind: 'node', node: 100 }, FaultClass.bogusMetrics],
+      [{ kind: 'node', node: 101 }, FaultClass.memoryExhaustion],
       [{ kind: 'node', node: 104 }, FaultClass.cpuExhaustion],
     ]);
     expect(findings[0]!.score).toBeCloseTo(loopScore(0.9, 0.4, 0.5));
@@ -55,8 +56,12 @@ describe('detectorFindings', () => {
     expect(findings[0]!.evidence).toEqual({ detectorScore: expect.closeTo(0.9, 5), detectorThreshold: 0.4 });
   });
 
+  it('leaves grey and black holes to conservation: no finding for those causes', () => {
+    expect(detectorFindings(scores, 0.4, [0, 1, 2], (row) => row)).toEqual([]);
+  });
+
   it('gives nothing about rows it was not asked about, or without causes', () => {
-    expect(detectorFindings(scores, 0.4, [1], (row) => row)).toHaveLength(1);
+    expect(detectorFindings(scores, 0.4, [4], (row) => row)).toHaveLength(1);
     expect(detectorFindings({ nodeScores: scores.nodeScores, linkScores: scores.linkScores }, 0.4, [0, 1], (row) => row)).toEqual([]);
     expect(detectorFindings(scores, 0.4, [17], (row) => row)).toEqual([]);
   });
