@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bulyan, centeredClipping, fedAvg, krum, median, multiKrum, trimmedMean } from '../../../src/fl/aggregation/index.js';
-import { aggregateBucketed, bucketMeans, tolerated, type RuleSpec, type RuleState } from '../../../src/fl/training/rules.js';
+import { bulyan, centeredClipping, fedAvg, krum, median, multiKrum, normBoundedMean, trimmedMean } from '../../../src/fl/aggregation/index.js';
+import { aggregateBucketed, boundedToMedianNorm, bucketMeans, medianNorm, tolerated, type RuleSpec, type RuleState } from '../../../src/fl/training/rules.js';
 import { seededRandom } from '../../../src/ml/random.js';
 
 /** 11 honest-looking updates near (1, 1, 1) and 0 or more outliers. */
@@ -27,8 +27,30 @@ describe('aggregateBucketed', () => {
       [{ kind: 'multiKrum', m: 3 }, multiKrum(list, 2, 3)],
       [{ kind: 'bulyan' }, bulyan(list, 2)],
       [{ kind: 'centeredClipping', tau: 0.5, iterations: 2 }, centeredClipping(list, { tau: 0.5, iterations: 2 })],
+      [{ kind: 'normBounded', bound: 2 }, normBoundedMean(list, undefined, 2)],
+      [{ kind: 'normBounded' }, normBoundedMean(list, undefined, medianNorm(list))],
     ];
     for (const [spec, expected] of cases) expect(aggregateBucketed(spec, list, examples, 0.2, fresh()), spec.kind).toEqual(expected);
+  });
+
+  it('takes the median norm of the round (the mean of the middle two for an even count)', () => {
+    expect(medianNorm([Float32Array.of(3, 4), Float32Array.of(0, 1), Float32Array.of(0, 100)])).toBe(5);
+    expect(medianNorm([Float32Array.of(3, 4), Float32Array.of(0, 1)])).toBe(3);
+    expect(() => medianNorm([Float32Array.of(Number.NaN)])).toThrow(/NaN|finite/);
+  });
+
+  it('norm bounding with the median norm keeps two scaled outliers to an honest size (hand-checked)', () => {
+    // Norms 1, 2 and 20: the median is 2, so only the third is clipped, from (0, 20) to (0, 2).
+    const clipped = boundedToMedianNorm([Float32Array.of(1, 0), Float32Array.of(0, 2), Float32Array.of(0, 20)]);
+    expect(clipped.map((u) => [...u])).toEqual([[1, 0], [0, 2], [0, 2]]);
+    expect([...aggregateBucketed({ kind: 'normBounded' }, [Float32Array.of(1, 0), Float32Array.of(0, 2), Float32Array.of(0, 20)], [1, 1, 1], 0.2, fresh())]).toEqual([1 / 3, 4 / 3].map(Math.fround));
+  });
+
+  it('runs a robust rule on the median-norm-clipped updates with normBoundFirst, FedAvg on the raw ones', () => {
+    const first = aggregateBucketed({ kind: 'trimmedMean', beta: 0.1 }, list, examples, 0.2, fresh(), null, true);
+    expect(first).toEqual(trimmedMean(boundedToMedianNorm(list), 0.1));
+    expect(first).not.toEqual(trimmedMean(list, 0.1));
+    expect(aggregateBucketed({ kind: 'fedAvg' }, list, examples, 0.2, fresh(), null, true)).toEqual(fedAvg(list, examples));
   });
 
   it('keeps the aggregate as the next centre of centered clipping', () => {
