@@ -79,6 +79,8 @@ export interface FederatedOptions {
   readonly sharedSecondMoment?: boolean;
   /** Norm bounding first: a robust rule (not FedAvg) sees every update clipped to the round's median norm (rules.ts, boundedToMedianNorm). Default false. */
   readonly normBoundFirst?: boolean;
+  /** Sign-statistics filter first (rules.ts, signFiltered): a robust rule drops the updates whose share of positive coordinates stands out. Default false. */
+  readonly signFilter?: boolean;
   /** A server optimiser (FedAvgM, FedAdam, ...) that turns the aggregate into the step instead. */
   readonly server?: ServerOptimizerConfig;
   readonly attack?: AttackSettings;
@@ -255,7 +257,7 @@ export function runFederated(setup: TrainingSetup, options: FederatedOptions): F
     if (options.dp !== undefined) {
       aggregate = privateAggregate(setup, options.dp, (options.sampling as { rate: number }).rate, sent?.senders ?? [], sent?.updates ?? [], global.length, dpNoise!);
     } else {
-      aggregate = sent === null ? new Float32Array(global.length) : aggregateBucketed(options.rule, sent.updates, sent.examples, options.byzantineShare, state, bucketing, options.normBoundFirst === true);
+      aggregate = sent === null ? new Float32Array(global.length) : aggregateBucketed(options.rule, sent.updates, sent.examples, options.byzantineShare, state, bucketing, options.normBoundFirst === true, options.signFilter === true);
     }
     apply(aggregate);
     const record: RoundRecord = {

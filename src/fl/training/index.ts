@@ -41,5 +41,5 @@ export { batchWindowsMax, localEpochsMax, roundsMax, trainingClientsMax } from '
 export { checkLocalOptions, shardLoss, trainLocally, type LocalTrainingOptions, type LocalTrainingResult, type TrainingLoss } from './local-training.js';
 export { lossScaleOf, pooledScaleLoss, type LossScale } from './loss.js';
 export { regionPartition, topologyOf, type Adjacency } from './partition.js';
-export { aggregateBucketed, boundedToMedianNorm, bucketMeans, medianNorm, tolerated, type Bucketing, type RuleKind, type RuleSpec, type RuleState } from './rules.js';
+export { aggregateBucketed, boundedToMedianNorm, bucketMeans, medianNorm, signFiltered, signFilterDeviations, tolerated, type Bucketing, type RuleKind, type RuleSpec, type RuleState } from './rules.js';
 export { createTrainingSetup, type SetupOptions, type TrainingSetup } from './setup.js';

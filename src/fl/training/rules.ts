@@ -112,9 +112,46 @@ export function bucketMeans(updates: readonly Float32Array[], bucketing: Bucketi
   return means;
 }
 
+/** The largest f the rule's precondition allows with n updates (n for the rules without one). */
+function mostTolerated(kind: RuleKind, n: number): number {
+  if (kind === 'bulyan') return Math.max(0, Math.floor((n - 3) / 4));
+  if (kind === 'krum' || kind === 'multiKrum') return Math.max(0, Math.floor((n - 3) / 2));
+  return n;
+}
+
+/** The share of strictly positive coordinates of `update`. */
+function positiveShare(update: Float32Array): number {
+  let positive = 0;
+  for (const value of update) if (value > 0) positive++;
+  return positive / Math.max(1, update.length);
+}
+
+/** How many scaled median absolute deviations from the median share of positive coordinates an update may lie before signFiltered drops it. */
+export const signFilterDeviations = 3;
+
+/**
+ * The sign-statistics filter of SignGuard (Xu et al. 2022, "SignGuard: Byzantine-robust federated
+ * learning through collaborative malicious gradient filtering"), by a robust z-score instead of
+ * its clustering: the indices of the updates whose share of positive coordinates lies within
+ * `signFilterDeviations` scaled MADs (1.4826 MAD) of the round's median share. Honest updates of
+ * a model split their signs about evenly; an ALIE update mu - z sigma is shifted the same way on
+ * every coordinate (sigma >= 0), so its share of positive coordinates stands out. At most
+ * floor((n - 1) / 2) updates are dropped, the farthest first.
+ */
+export function signFiltered(updates: readonly Float32Array[]): number[] {
+  const shares = updates.map(positiveShare);
+  const centre = medianOf(shares);
+  const deviations = shares.map((share) => Math.abs(share - centre));
+  const limit = signFilterDeviations * 1.4826 * medianOf(deviations);
+  const order = deviations.map((deviation, i) => ({ deviation, i })).sort((a, b) => b.deviation - a.deviation || a.i - b.i);
+  const dropped = new Set(order.slice(0, (updates.length - 1) >> 1).filter((o) => o.deviation > limit).map((o) => o.i));
+  return updates.flatMap((_, i) => (dropped.has(i) ? [] : [i]));
+}
+
 /**
  * The aggregate of one round's `updates` under `spec`; `examples` weighs FedAvg, `state` carries
- * the centre. With `normBoundFirst`, a robust rule sees every update clipped to the round's
+ * the centre. With `signFilter`, a robust rule first drops the updates signFiltered rejects and
+ * tolerates f of the rest (capped by its precondition). With `normBoundFirst`, a robust rule sees every update clipped to the round's
  * median norm (boundedToMedianNorm); with `bucketing`, it runs over bucket means (of the clipped
  * updates) and tolerates the same f. FedAvg, the undefended baseline, ignores both (a weighted
  * mean of bucket means is the weighted mean).
@@ -127,8 +164,15 @@ export function aggregateBucketed(
   state: RuleState,
   bucketing: Bucketing | null = null,
   normBoundFirst = false,
+  signFilter = false,
 ): Float32Array {
-  const f = tolerated(updates.length, byzantineShare);
+  let f = tolerated(updates.length, byzantineShare);
+  if (signFilter && spec.kind !== 'fedAvg') {
+    const kept = signFiltered(updates).map((i) => updates[i]!);
+    // The rule runs on the kept updates with f of their count, or the most its precondition allows with that count (Krum n > 2f + 2, Bulyan n >= 4f + 3).
+    if (kept.length < updates.length) f = Math.min(tolerated(kept.length, byzantineShare), mostTolerated(spec.kind, kept.length));
+    updates = kept;
+  }
   if (normBoundFirst && spec.kind !== 'fedAvg') updates = boundedToMedianNorm(updates);
   // Each malicious update spoils at most one bucket: f stays a count, so its share of the buckets grows.
   if (bucketing !== null && spec.kind !== 'fedAvg') updates = bucketMeans(updates, bucketing);

@@ -199,6 +199,16 @@ describe('runFederated options', () => {
     expect(runFederated(setup, { ...base, rounds: 1, attack, normBoundFirst: true }).parameters).toEqual(fedAvg.parameters);
   });
 
+  it('drops sign-shifted updates before a robust rule with signFilter, and leaves FedAvg alone', () => {
+    const attack = { spec: { kind: 'alie' as const, alieZ: 50 }, malicious: chooseClients(10, 2, 1) };
+    const rule = { kind: 'normBounded' as const };
+    const plain = runFederated(setup, { ...base, rounds: 1, rule, attack });
+    const filtered = runFederated(setup, { ...base, rounds: 1, rule, attack, signFilter: true });
+    expect(filtered.parameters).not.toEqual(plain.parameters);
+    const fedAvg = runFederated(setup, { ...base, rounds: 1, attack });
+    expect(runFederated(setup, { ...base, rounds: 1, attack, signFilter: true }).parameters).toEqual(fedAvg.parameters);
+  });
+
   it('buckets the updates for a robust rule', () => {
     const bucketed = runFederated(setup, { ...base, rounds: 1, rule: { kind: 'median' }, bucketSize: 2 });
     const plain = runFederated(setup, { ...base, rounds: 1, rule: { kind: 'median' } });

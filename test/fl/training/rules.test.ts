@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bulyan, centeredClipping, fedAvg, krum, median, multiKrum, normBoundedMean, trimmedMean } from '../../../src/fl/aggregation/index.js';
-import { aggregateBucketed, boundedToMedianNorm, bucketMeans, medianNorm, tolerated, type RuleSpec, type RuleState } from '../../../src/fl/training/rules.js';
+import { aggregateBucketed, boundedToMedianNorm, bucketMeans, medianNorm, signFiltered, tolerated, type RuleSpec, type RuleState } from '../../../src/fl/training/rules.js';
 import { seededRandom } from '../../../src/ml/random.js';
 
 /** 11 honest-looking updates near (1, 1, 1) and 0 or more outliers. */
@@ -51,6 +51,30 @@ describe('aggregateBucketed', () => {
     expect(first).toEqual(trimmedMean(boundedToMedianNorm(list), 0.1));
     expect(first).not.toEqual(trimmedMean(list, 0.1));
     expect(aggregateBucketed({ kind: 'fedAvg' }, list, examples, 0.2, fresh(), null, true)).toEqual(fedAvg(list, examples));
+  });
+
+  it('sign filter: drops an update shifted the same way on every coordinate (ALIE-like), keeps mixed-sign ones (hand-checked)', () => {
+    // Shares of positive coordinates: 0.5, 0.5, 0.75, 0.25 and 0 for the shifted one; median 0.5,
+    // deviations 0, 0, 0.25, 0.25, 0.5, MAD 0.25, limit 3 * 1.4826 * 0.25 = 1.11: nothing stands out.
+    const mixed = [Float32Array.of(1, -1, 1, -1), Float32Array.of(-1, 1, -1, 1), Float32Array.of(1, 1, 1, -1), Float32Array.of(-1, -1, -1, 1)];
+    expect(signFiltered([...mixed, Float32Array.of(-1, -1, -1, -1)])).toEqual([0, 1, 2, 3, 4]);
+    // Eight updates with half their coordinates positive (MAD 0) and one all negative: it alone is dropped.
+    const even = Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? mixed[0]! : mixed[1]!));
+    expect(signFiltered([...even, Float32Array.of(-1, -2, -3, -4)])).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // With the shifted updates in the majority, the mixed ones stand out instead: the filter trusts the majority.
+    const shifted = Float32Array.of(-1, -1, -1, -1);
+    expect(signFiltered([mixed[0]!, mixed[1]!, shifted, shifted, shifted])).toEqual([2, 3, 4]);
+    expect(signFiltered([shifted])).toEqual([0]);
+  });
+
+  it('runs a robust rule on the updates the sign filter keeps, with f of their count; FedAvg ignores the filter', () => {
+    const honest = Array.from({ length: 10 }, (_, i) => Float32Array.of(1 + i, -1 - i, i % 2 === 0 ? 1 : -1, i % 2 === 0 ? -1 : 1));
+    const list11 = [...honest, Float32Array.of(-5, -5, -5, -5)];
+    // 10 kept: f = floor(0.2 * 10) = 2, capped at 1 for Bulyan (n >= 4f + 3).
+    expect(aggregateBucketed({ kind: 'bulyan' }, list11, [], 0.2, fresh(), null, false, true)).toEqual(bulyan(honest, 1));
+    expect(aggregateBucketed({ kind: 'multiKrum' }, list11, [], 0.2, fresh(), null, false, true)).toEqual(multiKrum(honest, 2, 8));
+    const weights = list11.map(() => 1);
+    expect(aggregateBucketed({ kind: 'fedAvg' }, list11, weights, 0.2, fresh(), null, false, true)).toEqual(fedAvg(list11, weights));
   });
 
   it('keeps the aggregate as the next centre of centered clipping', () => {
