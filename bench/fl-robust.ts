@@ -11,8 +11,9 @@ import { centralisedRun, comparisonChange, dataSummary, federatedOptions, federa
  *
  * Every run uses fl-federated's settings (comparisonChange: the shared second moment, batches of
  * 4 windows); malicious participants also report an inflated second moment, which FedAvg averages
- * and the robust rules combine by coordinate-wise median. The robust rules clip every update to
- * the round's median norm first (normBoundFirst), with or without attack.
+ * and the robust rules combine by coordinate-wise median. The robust rules first drop the updates
+ * whose share of positive coordinates stands out (signFilter, SignGuard's sign statistics) and
+ * clip the rest to the round's median norm (normBoundFirst), with or without attack.
  *
  * Figures: attackFreeF1 (FedAvg, no attack; = federatedF1), centralisedF1, fedAvgWorstF1 and
  * worstF1DropFedAvg (attackFreeF1 minus it), bestRobustWorstF1 (the robust rule with the best
@@ -51,7 +52,7 @@ const rules: readonly { readonly spec: RuleSpec; readonly bucketSize: number }[]
 ];
 
 /** What every run of this benchmark changes on top of federatedOptions (see the file comment). */
-const robustChange = { ...comparisonChange, normBoundFirst: true } as const;
+const robustChange = { ...comparisonChange, signFilter: true, normBoundFirst: true } as const;
 
 interface Cell {
   readonly rule: RuleKind;
