@@ -5,7 +5,7 @@
  * centralised baseline, and evaluation with the detector's own measures. Sans-IO and
  * deterministic given a seed.
  */
-export { alieZ, attackDefaults, attackKinds, attackTraining, coordinateMoments, craftMalicious, craftSecondMoment, labelFlipMap, normalQuantile, secondMomentInflation, type AttackKind, type AttackRound, type AttackSpec } from './attacks.js';
+export { alieZ, attackDefaults, attackKinds, attackTraining, coordinateMoments, craftMalicious, craftSecondMoment, labelFlipMap, normalQuantile, secondMomentInflation, secondMomentReportMax, type AttackKind, type AttackRound, type AttackSpec } from './attacks.js';
 export { buildBatch, type BatchPick, type LocalBatch } from './batch.js';
 export { trainCentralised } from './centralised.js';
 export {
