@@ -21,7 +21,7 @@ import { centralisedRun, comparisonChange, dataSummary, federatedOptions, federa
  * drop against that rule's own attack-free run.
  */
 
-/** Rounds of every run here (fewer than fl-federated's 30, to fit 36 runs in the time budget). */
+/** Rounds of every run here (fewer than fl-federated's 30, to fit 42 runs in the time budget). */
 const rounds = 20;
 const modelSeed = 1;
 /** Which clients are malicious: 20 % of them, fixed by this seed. */
