@@ -131,3 +131,27 @@ export function craftMalicious(spec: AttackSpec, round: AttackRound, sampler: Ga
     }
   }
 }
+
+/** How far a malicious participant inflates the second moment it reports (craftSecondMoment). */
+export const secondMomentInflation = 1e6;
+/**
+ * The largest value it reports: under FedAvg the honest reports grow with the inflated mean they
+ * started from, and inflating them again every round would overflow float32 to infinity, which
+ * clients refuse (trainLocally).
+ */
+export const secondMomentReportMax = 1e30;
+
+/**
+ * The second moment a malicious participant reports when the federation shares Adam's second
+ * moment (federated.ts, sharedSecondMoment), whatever its attack on the update: per coordinate
+ * `secondMomentInflation` times the largest honest report (or times 1e-8 with none; at most
+ * `secondMomentReportMax`), which would
+ * shrink every client's Adam steps to nothing if the server took the mean.
+ */
+export function craftSecondMoment(honest: readonly Float32Array[], d: number): Float32Array {
+  const top = new Float32Array(d).fill(1e-8);
+  for (const moment of honest) {
+    for (let j = 0; j < d; j++) top[j] = Math.max(top[j]!, moment[j]!);
+  }
+  return Float32Array.from(top, (value) => Math.min(value * secondMomentInflation, secondMomentReportMax));
+}

@@ -11,11 +11,12 @@
 import { GraphSage } from '../../ml/model.js';
 import { seededRandom, uniform01, uniformBelow, type RandomSource } from '../../ml/random.js';
 import { createServerState, serverStep, type ServerOptimizerConfig, type ServerOptimizerState } from '../aggregation/server-optimizers.js';
+import { median as coordinateMedian } from '../aggregation/coordinate-wise.js';
 import { dpFedAvg } from '../dp/dp-fedavg.js';
 import { isDpError, DpErrorCode } from '../dp/errors.js';
 import type { PrivacyLedger } from '../dp/ledger.js';
 import { GaussianSampler, seededNoiseSource, type NoiseSource } from '../dp/noise.js';
-import { attackTraining, craftMalicious, labelFlipMap, type AttackSpec } from './attacks.js';
+import { attackTraining, craftMalicious, craftSecondMoment, labelFlipMap, type AttackSpec } from './attacks.js';
 import { argumentError, requireInteger, requireNumber } from './errors.js';
 import { checkLocalOptions, trainLocally, type LocalTrainingOptions } from './local-training.js';
 import { roundsMax } from './limits.js';
@@ -67,13 +68,19 @@ export interface FederatedOptions {
   /** Server step without a server optimiser: global += serverLearningRate * aggregate (default 1, plain FedAvg). */
   readonly serverLearningRate?: number;
   /**
-   * Share Adam's second moment (local Adam only): every honest participant reports its estimate
-   * at the end of its local run, the server averages them with the FedAvg weights (like an
-   * update, so secure aggregation can sum them) and sends the average with the next global
-   * model; clients start Adam's second moment from it instead of from zero (local-training.ts,
-   * warmAdam). Default false: every client's Adam starts from zero moments.
+   * Share Adam's second moment (local Adam only): every participant reports its estimate at the
+   * end of its local run, the server combines the reports (combineSecondMoments: under FedAvg
+   * their mean with the FedAvg weights, like an update, so secure aggregation can sum them; under
+   * a robust rule their coordinate-wise median, since an attacker may report any value) and sends
+   * the result with the next global model; clients start Adam's second moment from it instead of
+   * from zero (local-training.ts, warmAdam). Malicious participants report an inflated moment
+   * (attacks.ts, craftSecondMoment). Default false: every client's Adam starts from zero moments.
    */
   readonly sharedSecondMoment?: boolean;
+  /** Norm bounding first: a robust rule (not FedAvg) sees every update clipped to the round's median norm (rules.ts, boundedToMedianNorm). Default false. */
+  readonly normBoundFirst?: boolean;
+  /** Sign-statistics filter first (rules.ts, signFiltered): a robust rule drops the updates whose share of positive coordinates stands out. Default false. */
+  readonly signFilter?: boolean;
   /** A server optimiser (FedAvgM, FedAdam, ...) that turns the aggregate into the step instead. */
   readonly server?: ServerOptimizerConfig;
   readonly attack?: AttackSettings;
@@ -179,7 +186,11 @@ function roundUpdates(setup: TrainingSetup, options: FederatedOptions, global: F
   const honestLoss = honest.length === 0 ? Number.NaN : honest.reduce((sum, h) => sum + h.loss, 0) / honest.length;
   const norms = honest.map((h) => l2(h.delta)).sort((a, b) => a - b);
   const honestNormMedian = norms.length === 0 ? Number.NaN : norms[(norms.length - 1) >> 1]!;
-  const moments = honest.map((h) => h.secondMoment);
+  const moments: (Float32Array | null)[] = honest.map((h) => h.secondMoment);
+  if (options.sharedSecondMoment === true && maliciousClients.length > 0) {
+    const reported = craftSecondMoment(moments.filter((m): m is Float32Array => m !== null), global.length);
+    moments.push(...maliciousClients.map(() => reported.slice()));
+  }
   return { updates, senders, examples, honestLoss, honestNormMedian, malicious: maliciousClients.length, moments };
 }
 
@@ -197,6 +208,18 @@ export function averageSecondMoment(moments: readonly (Float32Array | null)[], w
     for (let j = 0; j < mean.length; j++) mean[j]! += (weight / total) * moment[j]!;
   }
   return mean;
+}
+
+/**
+ * The federation's second moment after a round under `rule`: FedAvg takes the weighted mean of
+ * the reports (averageSecondMoment), a robust rule their coordinate-wise median, unweighted (each
+ * coordinate stays within the range of the honest reports while fewer than half the reports are
+ * malicious); `previous` when nobody reported.
+ */
+export function combineSecondMoments(rule: RuleSpec, moments: readonly (Float32Array | null)[], weights: readonly number[], previous: Float32Array | null): Float32Array | null {
+  if (rule.kind === 'fedAvg') return averageSecondMoment(moments, weights, previous);
+  const reported = moments.filter((moment): moment is Float32Array => moment !== null);
+  return reported.length === 0 ? previous : coordinateMedian(reported);
 }
 
 /** A client's FedAvg weight (see FederatedOptions.fedAvgWeights). */
@@ -228,13 +251,13 @@ export function runFederated(setup: TrainingSetup, options: FederatedOptions): F
   for (let round = 0; round < options.rounds; round++) {
     if (options.dp !== undefined && !chargeRound(options.dp, options.sampling)) return { parameters: global, rounds: records, epsilon: options.dp.ledger.spent().epsilon, stoppedByBudget: true };
     const participants = sampleClients(options.sampling, setup.shards.length, sampling);
-    const sent = participants.length === 0 ? null : roundUpdates(setup, options, global, moment, round, participants, attackNoise);
-    if (options.sharedSecondMoment === true && sent !== null) moment = averageSecondMoment(sent.moments, sent.examples, moment);
+    const sent: ReturnType<typeof roundUpdates> | null = participants.length === 0 ? null : roundUpdates(setup, options, global, moment, round, participants, attackNoise);
+    if (options.sharedSecondMoment === true && sent !== null) moment = combineSecondMoments(options.rule, sent.moments, sent.examples, moment);
     let aggregate: Float32Array;
     if (options.dp !== undefined) {
       aggregate = privateAggregate(setup, options.dp, (options.sampling as { rate: number }).rate, sent?.senders ?? [], sent?.updates ?? [], global.length, dpNoise!);
     } else {
-      aggregate = sent === null ? new Float32Array(global.length) : aggregateBucketed(options.rule, sent.updates, sent.examples, options.byzantineShare, state, bucketing);
+      aggregate = sent === null ? new Float32Array(global.length) : aggregateBucketed(options.rule, sent.updates, sent.examples, options.byzantineShare, state, bucketing, options.normBoundFirst === true, options.signFilter === true);
     }
     apply(aggregate);
     const record: RoundRecord = {

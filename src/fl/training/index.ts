@@ -5,7 +5,7 @@
  * centralised baseline, and evaluation with the detector's own measures. Sans-IO and
  * deterministic given a seed.
  */
-export { alieZ, attackDefaults, attackKinds, attackTraining, coordinateMoments, craftMalicious, labelFlipMap, normalQuantile, type AttackKind, type AttackRound, type AttackSpec } from './attacks.js';
+export { alieZ, attackDefaults, attackKinds, attackTraining, coordinateMoments, craftMalicious, craftSecondMoment, labelFlipMap, normalQuantile, secondMomentInflation, secondMomentReportMax, type AttackKind, type AttackRound, type AttackSpec } from './attacks.js';
 export { buildBatch, type BatchPick, type LocalBatch } from './batch.js';
 export { trainCentralised } from './centralised.js';
 export {
@@ -25,6 +25,7 @@ export { isTrainingError, TrainingError, TrainingErrorCode, type TrainingErrorCo
 export { detectorOf, evaluateParameters, type ModelEvaluation } from './evaluate.js';
 export {
   averageSecondMoment,
+  combineSecondMoments,
   chooseClients,
   runFederated,
   sampleClients,
@@ -40,5 +41,5 @@ export { batchWindowsMax, localEpochsMax, roundsMax, trainingClientsMax } from '
 export { checkLocalOptions, shardLoss, trainLocally, type LocalTrainingOptions, type LocalTrainingResult, type TrainingLoss } from './local-training.js';
 export { lossScaleOf, pooledScaleLoss, type LossScale } from './loss.js';
 export { regionPartition, topologyOf, type Adjacency } from './partition.js';
-export { aggregateBucketed, bucketMeans, tolerated, type Bucketing, type RuleKind, type RuleSpec, type RuleState } from './rules.js';
+export { aggregateBucketed, boundedToMedianNorm, bucketMeans, medianNorm, signFiltered, signFilterDeviations, tolerated, type Bucketing, type RuleKind, type RuleSpec, type RuleState } from './rules.js';
 export { createTrainingSetup, type SetupOptions, type TrainingSetup } from './setup.js';

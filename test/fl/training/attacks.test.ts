@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alieZ, attackKinds, attackTraining, coordinateMoments, craftMalicious, labelFlipMap, normalQuantile, type AttackRound } from '../../../src/fl/training/attacks.js';
+import { alieZ, attackKinds, attackTraining, coordinateMoments, craftMalicious, craftSecondMoment, labelFlipMap, normalQuantile, secondMomentInflation, secondMomentReportMax, type AttackRound } from '../../../src/fl/training/attacks.js';
 import { GaussianSampler, seededNoiseSource } from '../../../src/fl/dp/noise.js';
 import { faultClassCount } from '../../../src/mapek/detector-loss.js';
 
@@ -78,6 +78,17 @@ describe('craftMalicious', () => {
       const sent = craftMalicious({ kind }, { honest: [], own: [null], d: 2 }, sampler());
       expect([...sent[0]!].map(Math.abs)).toEqual([0, 0]);
     }
+  });
+});
+
+describe('craftSecondMoment', () => {
+  it('reports 1e6 times the largest honest second moment per coordinate', () => {
+    expect(secondMomentInflation).toBe(1e6);
+    const reported = craftSecondMoment([Float32Array.of(1, 0.5, 0), Float32Array.of(2, 0.25, 0)], 3);
+    expect([...reported]).toEqual([2e6, 0.5e6, Math.fround(1e-8) * 1e6].map(Math.fround));
+    expect(craftSecondMoment([], 2).every((value) => value > 0)).toBe(true);
+    // Reports that already grew (FedAvg averages the inflated ones in) stay finite.
+    expect([...craftSecondMoment([Float32Array.of(1e30)], 1)]).toEqual([Math.fround(secondMomentReportMax)]);
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PrivacyLedger } from '../../../src/fl/dp/ledger.js';
 import { seededNoiseSource } from '../../../src/fl/dp/noise.js';
 import { rdpEpsilon } from '../../../src/fl/dp/accountant.js';
-import { averageSecondMoment, chooseClients, runFederated, sampleClients, streamSeed, type FederatedOptions } from '../../../src/fl/training/federated.js';
+import { averageSecondMoment, chooseClients, combineSecondMoments, runFederated, sampleClients, streamSeed, type FederatedOptions } from '../../../src/fl/training/federated.js';
 import { shardLoss } from '../../../src/fl/training/local-training.js';
 import { isTrainingError } from '../../../src/fl/training/errors.js';
 import { GraphSage } from '../../../src/ml/model.js';
@@ -163,6 +163,50 @@ describe('runFederated options', () => {
     expect(averageSecondMoment([null], [1], previous)).toBe(previous);
     expect(averageSecondMoment([Float32Array.of(2)], [0], previous)).toBe(previous);
     expect(averageSecondMoment([], [], null)).toBeNull();
+  });
+
+  it('combines the moments by their weighted mean under FedAvg and by their coordinate-wise median under a robust rule', () => {
+    const moments = [Float32Array.of(1, 4), Float32Array.of(2, 5), null, Float32Array.of(1e9, 1e9)];
+    const weights = [1, 1, 1, 2];
+    expect([...combineSecondMoments({ kind: 'fedAvg' }, moments, weights, null)!]).toEqual([...averageSecondMoment(moments, weights, null)!]);
+    // The inflated report cannot move the median beyond the honest ones.
+    expect([...combineSecondMoments({ kind: 'multiKrum' }, moments, weights, null)!]).toEqual([2, 5]);
+    const previous = Float32Array.of(3);
+    expect(combineSecondMoments({ kind: 'median' }, [null], [1], previous)).toBe(previous);
+  });
+
+  it('lets malicious participants report an inflated second moment, which freezes FedAvg but not a robust rule', () => {
+    const attack = { spec: { kind: 'ipm' as const, ipmEpsilon: 0 }, malicious: chooseClients(10, 3, 1) };
+    const shared = { ...base, rounds: 3, sharedSecondMoment: true, attack, initial };
+    const moved = (parameters: Float32Array): number => Math.sqrt(parameters.reduce((sum, value, j) => sum + (value - initial[j]!) ** 2, 0));
+    const firstRound = moved(runFederated(setup, { ...shared, rounds: 1 }).parameters);
+    // After round 0 the mean of the moments is about 3e5 times an honest one: Adam's later steps nearly vanish.
+    expect(moved(runFederated(setup, shared).parameters) - firstRound).toBeLessThan(0.01 * firstRound);
+    const robust = { ...shared, rule: { kind: 'normBounded' as const } };
+    const robustFirst = moved(runFederated(setup, { ...robust, rounds: 1 }).parameters);
+    expect(moved(runFederated(setup, robust).parameters) - robustFirst).toBeGreaterThan(0.2 * robustFirst);
+  });
+
+  it('clips every update to the median norm before a robust rule with normBoundFirst, and leaves FedAvg alone', () => {
+    const attack = { spec: { kind: 'signFlip' as const, signFlipScale: 1000 }, malicious: chooseClients(10, 2, 1) };
+    const rule = { kind: 'trimmedMean' as const, beta: 0.1 };
+    const plain = runFederated(setup, { ...base, rounds: 1, rule, attack });
+    const bounded = runFederated(setup, { ...base, rounds: 1, rule, attack, normBoundFirst: true });
+    expect(bounded.parameters).not.toEqual(plain.parameters);
+    expect(bounded.rounds[0]!.aggregateNorm).toBeLessThan(plain.rounds[0]!.aggregateNorm);
+    expect(bounded.rounds[0]!.aggregateNorm).toBeLessThanOrEqual(bounded.rounds[0]!.honestNormMedian * 1.0001);
+    const fedAvg = runFederated(setup, { ...base, rounds: 1, attack });
+    expect(runFederated(setup, { ...base, rounds: 1, attack, normBoundFirst: true }).parameters).toEqual(fedAvg.parameters);
+  });
+
+  it('drops sign-shifted updates before a robust rule with signFilter, and leaves FedAvg alone', () => {
+    const attack = { spec: { kind: 'alie' as const, alieZ: 50 }, malicious: chooseClients(10, 2, 1) };
+    const rule = { kind: 'normBounded' as const };
+    const plain = runFederated(setup, { ...base, rounds: 1, rule, attack });
+    const filtered = runFederated(setup, { ...base, rounds: 1, rule, attack, signFilter: true });
+    expect(filtered.parameters).not.toEqual(plain.parameters);
+    const fedAvg = runFederated(setup, { ...base, rounds: 1, attack });
+    expect(runFederated(setup, { ...base, rounds: 1, attack, signFilter: true }).parameters).toEqual(fedAvg.parameters);
   });
 
   it('buckets the updates for a robust rule', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bulyan, centeredClipping, fedAvg, krum, median, multiKrum, trimmedMean } from '../../../src/fl/aggregation/index.js';
-import { aggregateBucketed, bucketMeans, tolerated, type RuleSpec, type RuleState } from '../../../src/fl/training/rules.js';
+import { bulyan, centeredClipping, fedAvg, krum, median, multiKrum, normBoundedMean, trimmedMean } from '../../../src/fl/aggregation/index.js';
+import { aggregateBucketed, boundedToMedianNorm, bucketMeans, medianNorm, signFiltered, tolerated, type RuleSpec, type RuleState } from '../../../src/fl/training/rules.js';
 import { seededRandom } from '../../../src/ml/random.js';
 
 /** 11 honest-looking updates near (1, 1, 1) and 0 or more outliers. */
@@ -27,8 +27,54 @@ describe('aggregateBucketed', () => {
       [{ kind: 'multiKrum', m: 3 }, multiKrum(list, 2, 3)],
       [{ kind: 'bulyan' }, bulyan(list, 2)],
       [{ kind: 'centeredClipping', tau: 0.5, iterations: 2 }, centeredClipping(list, { tau: 0.5, iterations: 2 })],
+      [{ kind: 'normBounded', bound: 2 }, normBoundedMean(list, undefined, 2)],
+      [{ kind: 'normBounded' }, normBoundedMean(list, undefined, medianNorm(list))],
     ];
     for (const [spec, expected] of cases) expect(aggregateBucketed(spec, list, examples, 0.2, fresh()), spec.kind).toEqual(expected);
+  });
+
+  it('takes the median norm of the round (the mean of the middle two for an even count)', () => {
+    expect(medianNorm([Float32Array.of(3, 4), Float32Array.of(0, 1), Float32Array.of(0, 100)])).toBe(5);
+    expect(medianNorm([Float32Array.of(3, 4), Float32Array.of(0, 1)])).toBe(3);
+    expect(() => medianNorm([Float32Array.of(Number.NaN)])).toThrow(/NaN|finite/);
+  });
+
+  it('norm bounding with the median norm keeps two scaled outliers to an honest size (hand-checked)', () => {
+    // Norms 1, 2 and 20: the median is 2, so only the third is clipped, from (0, 20) to (0, 2).
+    const clipped = boundedToMedianNorm([Float32Array.of(1, 0), Float32Array.of(0, 2), Float32Array.of(0, 20)]);
+    expect(clipped.map((u) => [...u])).toEqual([[1, 0], [0, 2], [0, 2]]);
+    expect([...aggregateBucketed({ kind: 'normBounded' }, [Float32Array.of(1, 0), Float32Array.of(0, 2), Float32Array.of(0, 20)], [1, 1, 1], 0.2, fresh())]).toEqual([1 / 3, 4 / 3].map(Math.fround));
+  });
+
+  it('runs a robust rule on the median-norm-clipped updates with normBoundFirst, FedAvg on the raw ones', () => {
+    const first = aggregateBucketed({ kind: 'trimmedMean', beta: 0.1 }, list, examples, 0.2, fresh(), null, true);
+    expect(first).toEqual(trimmedMean(boundedToMedianNorm(list), 0.1));
+    expect(first).not.toEqual(trimmedMean(list, 0.1));
+    expect(aggregateBucketed({ kind: 'fedAvg' }, list, examples, 0.2, fresh(), null, true)).toEqual(fedAvg(list, examples));
+  });
+
+  it('sign filter: drops an update shifted the same way on every coordinate (ALIE-like), keeps mixed-sign ones (hand-checked)', () => {
+    // Shares of positive coordinates: 0.5, 0.5, 0.75, 0.25 and 0 for the shifted one; median 0.5,
+    // deviations 0, 0, 0.25, 0.25, 0.5, MAD 0.25, limit 3 * 1.4826 * 0.25 = 1.11: nothing stands out.
+    const mixed = [Float32Array.of(1, -1, 1, -1), Float32Array.of(-1, 1, -1, 1), Float32Array.of(1, 1, 1, -1), Float32Array.of(-1, -1, -1, 1)];
+    expect(signFiltered([...mixed, Float32Array.of(-1, -1, -1, -1)])).toEqual([0, 1, 2, 3, 4]);
+    // Eight updates with half their coordinates positive (MAD 0) and one all negative: it alone is dropped.
+    const even = Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? mixed[0]! : mixed[1]!));
+    expect(signFiltered([...even, Float32Array.of(-1, -2, -3, -4)])).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // With the shifted updates in the majority, the mixed ones stand out instead: the filter trusts the majority.
+    const shifted = Float32Array.of(-1, -1, -1, -1);
+    expect(signFiltered([mixed[0]!, mixed[1]!, shifted, shifted, shifted])).toEqual([2, 3, 4]);
+    expect(signFiltered([shifted])).toEqual([0]);
+  });
+
+  it('runs a robust rule on the updates the sign filter keeps, with f of their count; FedAvg ignores the filter', () => {
+    const honest = Array.from({ length: 10 }, (_, i) => Float32Array.of(1 + i, -1 - i, i % 2 === 0 ? 1 : -1, i % 2 === 0 ? -1 : 1));
+    const list11 = [...honest, Float32Array.of(-5, -5, -5, -5)];
+    // 10 kept: f = floor(0.2 * 10) = 2, capped at 1 for Bulyan (n >= 4f + 3).
+    expect(aggregateBucketed({ kind: 'bulyan' }, list11, [], 0.2, fresh(), null, false, true)).toEqual(bulyan(honest, 1));
+    expect(aggregateBucketed({ kind: 'multiKrum' }, list11, [], 0.2, fresh(), null, false, true)).toEqual(multiKrum(honest, 2, 8));
+    const weights = list11.map(() => 1);
+    expect(aggregateBucketed({ kind: 'fedAvg' }, list11, weights, 0.2, fresh(), null, false, true)).toEqual(fedAvg(list11, weights));
   });
 
   it('keeps the aggregate as the next centre of centered clipping', () => {
