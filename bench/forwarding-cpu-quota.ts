@@ -4,10 +4,10 @@ import { join } from 'node:path';
 /**
  * A CPU quota for the process in the middle of the forwarding benchmark: a cgroup of its own
  * with the CFS bandwidth limit `quotaUs` per `periodUs`, so that the source and the sink can
- * offer it more datagrams than it can forward. A middle process that is never short of work
- * reads several datagrams per wake-up; one that keeps up with its offered load wakes for nearly
- * every datagram and pays the wake-up (epoll, libuv, a second recvmsg that finds nothing) each
- * time. Only the saturated reading is the forwarding capacity of a core, and with the limit both
+ * offer it more datagrams than it can forward. A middle that keeps up with its offered load wakes
+ * for nearly every datagram and pays the wake-up each time; one that always has datagrams waiting
+ * reads several per wake-up, but under a quota it is also stopped every period and resumes with
+ * cold caches. The benchmark reports the rate per CPU-second both ways; with the limit, both
  * middles (ours and the plain relay) are saturated the same way.
  *
  * cgroup v1 (`/sys/fs/cgroup/cpu`, cpu.cfs_quota_us) and v2 (a `cpu` controller enabled at

@@ -33,10 +33,11 @@ import { createCpuQuota, type CpuQuota } from './forwarding-cpu-quota.js';
  * than the transit spends, so on a machine with few cores they limit it. Saturated: the middle
  * runs under a CPU quota (bench/forwarding-cpu-quota.ts: a cgroup with 0.4 of a core) below what
  * the endpoints offer, so it always has datagrams waiting; packets per second of its own CPU time
- * (user + system, process.cpuUsage in the child) are then its forwarding capacity per core, the
- * bar's figure. Per CPU-second of a middle that is NOT saturated (the offered phase) reads low for
- * the one that keeps up: it wakes for nearly every datagram and pays each wake-up, where a busy
- * one reads several per wake. Ratios are taken within each reading.
+ * (user + system, process.cpuUsage in the child) are the forwarding rate of a busy core. Neither
+ * per-CPU reading is clean: unsaturated (the offered phase), a middle that keeps up wakes for
+ * nearly every datagram and pays each wake-up; under the quota it is stopped every 2.5 ms and
+ * resumes with cold caches, which costs the larger working set more. Both are reported. Ratios
+ * are taken within each reading.
  *
  * Memory: a real `x0tta6bl4 node start` process (LocalCluster: enrolled with a CA service, its
  * Cedar policy, SQLite state and HTTP API), run from src/ compiled by tsc as an installed node
