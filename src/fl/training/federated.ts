@@ -257,7 +257,7 @@ export function runFederated(setup: TrainingSetup, options: FederatedOptions): F
     if (options.dp !== undefined) {
       aggregate = privateAggregate(setup, options.dp, (options.sampling as { rate: number }).rate, sent?.senders ?? [], sent?.updates ?? [], global.length, dpNoise!);
     } else {
-      aggregate = sent === null ? new Float32Array(global.length) : aggregateBucketed(options.rule, sent.updates, sent.examples, options.byzantineShare, state, bucketing, options.normBoundFirst === true, options.signFilter === true);
+      aggregate = sent === null ? new Float32Array(global.length) : aggregateBucketed(options.rule, sent.updates, sent.examples, options.byzantineShare, state, { bucketing, normBoundFirst: options.normBoundFirst === true, signFilter: options.signFilter === true });
     }
     apply(aggregate);
     const record: RoundRecord = {

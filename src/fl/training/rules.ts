@@ -148,13 +148,20 @@ export function signFiltered(updates: readonly Float32Array[]): number[] {
   return updates.flatMap((_, i) => (dropped.has(i) ? [] : [i]));
 }
 
+/** The stages a robust rule may run first: the sign filter, clipping to the median norm, then bucket means. */
+export interface AggregationStages {
+  readonly bucketing?: Bucketing | null;
+  readonly normBoundFirst?: boolean;
+  readonly signFilter?: boolean;
+}
+
 /**
  * The aggregate of one round's `updates` under `spec`; `examples` weighs FedAvg, `state` carries
- * the centre. With `signFilter`, a robust rule first drops the updates signFiltered rejects and
- * tolerates f of the rest (capped by its precondition). With `normBoundFirst`, a robust rule sees every update clipped to the round's
- * median norm (boundedToMedianNorm); with `bucketing`, it runs over bucket means (of the clipped
- * updates) and tolerates the same f. FedAvg, the undefended baseline, ignores both (a weighted
- * mean of bucket means is the weighted mean).
+ * the centre. With `stages.signFilter`, a robust rule first drops the updates signFiltered
+ * rejects and tolerates f of the rest (capped by its precondition). With `normBoundFirst`, it
+ * sees every update clipped to the round's median norm (boundedToMedianNorm); with `bucketing`,
+ * it runs over bucket means (of the clipped updates) and tolerates the same f. FedAvg, the
+ * undefended baseline, ignores all three (a weighted mean of bucket means is the weighted mean).
  */
 export function aggregateBucketed(
   spec: RuleSpec,
@@ -162,10 +169,9 @@ export function aggregateBucketed(
   examples: readonly number[],
   byzantineShare: number,
   state: RuleState,
-  bucketing: Bucketing | null = null,
-  normBoundFirst = false,
-  signFilter = false,
+  stages: AggregationStages = {},
 ): Float32Array {
+  const { bucketing = null, normBoundFirst = false, signFilter = false } = stages;
   let f = tolerated(updates.length, byzantineShare);
   if (signFilter && spec.kind !== 'fedAvg') {
     const kept = signFiltered(updates).map((i) => updates[i]!);

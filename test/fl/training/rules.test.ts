@@ -47,10 +47,10 @@ describe('aggregateBucketed', () => {
   });
 
   it('runs a robust rule on the median-norm-clipped updates with normBoundFirst, FedAvg on the raw ones', () => {
-    const first = aggregateBucketed({ kind: 'trimmedMean', beta: 0.1 }, list, examples, 0.2, fresh(), null, true);
+    const first = aggregateBucketed({ kind: 'trimmedMean', beta: 0.1 }, list, examples, 0.2, fresh(), { normBoundFirst: true });
     expect(first).toEqual(trimmedMean(boundedToMedianNorm(list), 0.1));
     expect(first).not.toEqual(trimmedMean(list, 0.1));
-    expect(aggregateBucketed({ kind: 'fedAvg' }, list, examples, 0.2, fresh(), null, true)).toEqual(fedAvg(list, examples));
+    expect(aggregateBucketed({ kind: 'fedAvg' }, list, examples, 0.2, fresh(), { normBoundFirst: true })).toEqual(fedAvg(list, examples));
   });
 
   it('sign filter: drops an update shifted the same way on every coordinate (ALIE-like), keeps mixed-sign ones (hand-checked)', () => {
@@ -71,10 +71,10 @@ describe('aggregateBucketed', () => {
     const honest = Array.from({ length: 10 }, (_, i) => Float32Array.of(1 + i, -1 - i, i % 2 === 0 ? 1 : -1, i % 2 === 0 ? -1 : 1));
     const list11 = [...honest, Float32Array.of(-5, -5, -5, -5)];
     // 10 kept: f = floor(0.2 * 10) = 2, capped at 1 for Bulyan (n >= 4f + 3).
-    expect(aggregateBucketed({ kind: 'bulyan' }, list11, [], 0.2, fresh(), null, false, true)).toEqual(bulyan(honest, 1));
-    expect(aggregateBucketed({ kind: 'multiKrum' }, list11, [], 0.2, fresh(), null, false, true)).toEqual(multiKrum(honest, 2, 8));
+    expect(aggregateBucketed({ kind: 'bulyan' }, list11, [], 0.2, fresh(), { signFilter: true })).toEqual(bulyan(honest, 1));
+    expect(aggregateBucketed({ kind: 'multiKrum' }, list11, [], 0.2, fresh(), { signFilter: true })).toEqual(multiKrum(honest, 2, 8));
     const weights = list11.map(() => 1);
-    expect(aggregateBucketed({ kind: 'fedAvg' }, list11, weights, 0.2, fresh(), null, false, true)).toEqual(fedAvg(list11, weights));
+    expect(aggregateBucketed({ kind: 'fedAvg' }, list11, weights, 0.2, fresh(), { signFilter: true })).toEqual(fedAvg(list11, weights));
   });
 
   it('keeps the aggregate as the next centre of centered clipping', () => {
@@ -112,16 +112,16 @@ describe('bucketing', () => {
     expect(means.reduce((sum, m) => sum + m[0]!, 0)).toBeGreaterThan(0);
     expect(means.map((m) => m[0]!).sort((a, b) => a - b).some((v) => [1, 3, 5, 7, 9].includes(v))).toBe(true);
     expect(() => bucketMeans(list, { size: 0, random: seededRandom(1) })).toThrow(/size/);
-    const viaRule = aggregateBucketed({ kind: 'median' }, list, [1, 1, 1, 1, 1], 0.2, fresh(), { size: 2, random: seededRandom(1) });
+    const viaRule = aggregateBucketed({ kind: 'median' }, list, [1, 1, 1, 1, 1], 0.2, fresh(), { bucketing: { size: 2, random: seededRandom(1) } });
     expect(viaRule).toEqual(median(bucketMeans(list, { size: 2, random: seededRandom(1) })));
   });
 
   it('leaves FedAvg alone and widens the trimmed mean to f over the buckets', () => {
     const list = updates(2);
     const bucketing = () => ({ size: 2, random: seededRandom(3) });
-    expect(aggregateBucketed({ kind: 'fedAvg' }, list, list.map(() => 1), 0.2, fresh(), bucketing())).toEqual(fedAvg(list, list.map(() => 1)));
+    expect(aggregateBucketed({ kind: 'fedAvg' }, list, list.map(() => 1), 0.2, fresh(), { bucketing: bucketing() })).toEqual(fedAvg(list, list.map(() => 1)));
     // 11 updates, f = 2; 6 buckets: beta = 2 / 6 cuts two buckets from each end.
-    const trimmed = aggregateBucketed({ kind: 'trimmedMean' }, list, [], 0.2, fresh(), bucketing());
+    const trimmed = aggregateBucketed({ kind: 'trimmedMean' }, list, [], 0.2, fresh(), { bucketing: bucketing() });
     expect(trimmed).toEqual(trimmedMean(bucketMeans(list, bucketing()), 2 / 6));
     expect(Math.abs(trimmed[0]! - 1)).toBeLessThan(0.1);
   });
