@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { notBeforeSkewMs, type NodeKeys } from '../identity/ca.js';
-import { verifyRevocationList, type RevocationList, type RevocationSet } from '../identity/revocation.js';
+import type { RevocationList, RevocationSet } from '../identity/revocation.js';
 import { retryAtMs, rotationAtMs } from '../identity/rotation.js';
 import type { SvidIdentity, TrustAnchor } from '../identity/svid.js';
 import type { LinkId } from '../mesh/neighbour.js';
@@ -137,8 +137,8 @@ export class CaSync {
     const connection = this.connection();
     if (connection === null || this.stopped) return;
     try {
-      const { bytes, list } = await fetchRevocations(connection);
-      if (!this.stopped) this.install(bytes, list, connection.caUrl, null);
+      const { bytes } = await fetchRevocations(connection);
+      if (!this.stopped) this.install(bytes, connection.caUrl, null);
     } catch (error) {
       this.options.log('warn', 'revocation list fetch failed', { error: (error as Error).message });
     }
@@ -154,9 +154,11 @@ export class CaSync {
    * copy of it (the CA's periodic re-signing: saved, so a restart starts fresh, but not audited).
    * An older list or copy, as a replay would be, changes nothing.
    */
-  private install(bytes: Uint8Array, list: RevocationList, source: string, fromLink: LinkId | null): boolean {
+  private install(bytes: Uint8Array, source: string, fromLink: LinkId | null): boolean {
     const before = this.options.revocations.list?.sequence ?? null;
+    // update verifies the list (signatures, trust domain) and throws when it does not.
     if (!this.options.revocations.update(bytes, this.options.anchors)) return false;
+    const list = this.options.revocations.list!;
     this.options.db.saveRevocationList(bytes, list.sequence);
     const newSequence = list.sequence !== before;
     if (newSequence) {
@@ -178,7 +180,7 @@ export class CaSync {
     if (this.stopped) return 'refused';
     let installed: boolean;
     try {
-      installed = this.install(bytes, verifyRevocationList(bytes, this.options.anchors, this.options.enrollment.trustDomain), source, fromLink);
+      installed = this.install(bytes, source, fromLink);
     } catch (error) {
       this.options.log('warn', 'revocation list from a neighbour refused', { from: source, error: (error as Error).message });
       return 'refused';
