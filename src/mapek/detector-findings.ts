@@ -4,6 +4,8 @@ import { FaultClass, type FaultClassValue } from '../telemetry/types.js';
 import { subjectKey } from './actions.js';
 import { AnomalyDetector } from './detector.js';
 import { DetectorEnsemble } from './detector-ensemble.js';
+import { ensembleMagic } from './detector-ensemble-format.js';
+import { detectorMagic } from './detector-format.js';
 import { DetectorError, DetectorErrorCode } from './detector-errors.js';
 import type { FeatureSchema } from './detector-features.js';
 import type { WindowScores } from './evaluation.js';
@@ -82,8 +84,10 @@ export function strongestFindings(...lists: readonly (readonly Finding[])[]): Fi
   return [...bySubject.values()];
 }
 
-const ensembleMagic = 'X0TDENSB';
-const modelMagic = 'X0TDETEC';
+/** Whether `bytes` begin with `magic`. */
+function startsWith(bytes: Uint8Array, magic: Uint8Array): boolean {
+  return bytes.length >= magic.length && magic.every((byte, i) => bytes[i] === byte);
+}
 
 /**
  * The scorer in detector file `path`: an ensemble (X0TDENSB) or one model (X0TDETEC), checked
@@ -97,13 +101,13 @@ export function loadWindowScorer(path: string, schema: FeatureSchema): WindowSco
   } catch (error) {
     throw new DetectorError(DetectorErrorCode.ERR_DETECTOR_READ, `${path}: cannot read the detector file: ${(error as Error).message}`);
   }
-  const magic = Buffer.from(bytes.subarray(0, 8)).toString('latin1');
   try {
-    if (magic === ensembleMagic) return DetectorEnsemble.decode(bytes, schema);
-    if (magic === modelMagic) return AnomalyDetector.decode(bytes, schema);
+    if (startsWith(bytes, ensembleMagic)) return DetectorEnsemble.decode(bytes, schema);
+    if (startsWith(bytes, detectorMagic)) return AnomalyDetector.decode(bytes, schema);
   } catch (error) {
     if (error instanceof DetectorError) throw new DetectorError(error.code, `${path}: ${error.message}`);
     throw error;
   }
-  throw new DetectorError(DetectorErrorCode.ERR_DETECTOR_FORMAT, `${path}: not a detector file (its first bytes are neither ${ensembleMagic} nor ${modelMagic})`);
+  const names = [ensembleMagic, detectorMagic].map((magic) => new TextDecoder().decode(magic));
+  throw new DetectorError(DetectorErrorCode.ERR_DETECTOR_FORMAT, `${path}: not a detector file (its first bytes are neither ${names.join(' nor ')})`);
 }
