@@ -16,6 +16,8 @@ export const CryptoErrorCode = {
   ERR_CRYPTO_OUTPUT_LENGTH: 'ERR_CRYPTO_OUTPUT_LENGTH',
   /** A name (AEAD algorithm, ...) that this module does not offer. */
   ERR_CRYPTO_ALGORITHM: 'ERR_CRYPTO_ALGORITHM',
+  /** A network key ring is malformed: no epochs, too many, a bad key or time, epochs out of order. */
+  ERR_CRYPTO_KEY_RING: 'ERR_CRYPTO_KEY_RING',
   /** A session is past Reject-After-Time or Reject-After-Messages: it neither seals nor opens; a new handshake is due. */
   ERR_SESSION_EXPIRED: 'ERR_SESSION_EXPIRED',
   /** A received counter was already accepted or is too far behind the highest one (the replay window). */

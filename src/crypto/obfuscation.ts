@@ -503,6 +503,39 @@ function assemble(reassembly: Reassembly): Uint8Array {
   return message;
 }
 
+/** Where a FrameReceiver gets the key sets it accepts at a time (NetworkKeyRing is one), the one sent under first. */
+export interface FrameKeySource {
+  acceptedAt(nowMs: number): readonly { readonly obfuscation: ObfuscationKeys }[];
+}
+
+/**
+ * The data frame header of `datagram` under the first of `accepted` that takes it for a data
+ * frame naming a session (`isReceiverIndex`; without it, any), and the first header that named
+ * none. Under a key it was not sealed with, a datagram looks like a data frame 1 time in 256,
+ * so the session check keeps such a look-alike from hiding the key that fits.
+ */
+function unmaskUnder(accepted: readonly { readonly obfuscation: ObfuscationKeys }[], datagram: Uint8Array, isReceiverIndex?: (index: number) => boolean): { known: DataFrame | null; lookAlike: DataFrame | null } {
+  let lookAlike: DataFrame | null = null;
+  for (const { obfuscation } of accepted) {
+    const data = obfuscation.data.unmask(datagram);
+    if (data === null) continue;
+    if (isReceiverIndex === undefined || isReceiverIndex(data.receiverIndex)) return { known: data, lookAlike };
+    lookAlike ??= data;
+  }
+  return { known: null, lookAlike };
+}
+
+/** openFrame under each of `accepted` in turn: the first that authenticates, else the first key's refusal. */
+function openUnder(accepted: readonly { readonly obfuscation: ObfuscationKeys }[], datagram: Uint8Array): OpenedFrame | ObfuscationRefusal {
+  const frame = openFrame(accepted[0]!.obfuscation, datagram);
+  if (frame.kind !== 'refused' || accepted.length === 1) return frame;
+  for (let i = 1; i < accepted.length; i++) {
+    const other = openFrame(accepted[i]!.obfuscation, datagram);
+    if (other.kind !== 'refused') return other;
+  }
+  return frame;
+}
+
 /**
  * The receiving side: authenticates datagrams, refuses replayed handshake and cookie datagrams,
  * and reassembles fragmented handshake messages within the named limits. Time is passed in;
@@ -510,14 +543,21 @@ function assemble(reassembly: Reassembly): Uint8Array {
  */
 export class FrameReceiver {
   private readonly replay = new ReplayCache();
+  private readonly keySource: FrameKeySource;
   /** `${source}/${messageId}` -> partial message, in arrival order. */
   private readonly reassemblies = new Map<string, Reassembly>();
   private reservedBytes = 0;
   /** Reassemblies in progress per source. */
   private readonly perSource = new Map<string, number>();
 
-  /** Builds a receiver for the network whose keys are `keys`. */
-  constructor(private readonly keys: ObfuscationKeys) {}
+  /** Builds a receiver for the network whose keys are `keys`: one set, or a key ring's sets over time (network-key-ring.ts). */
+  constructor(keys: ObfuscationKeys | FrameKeySource) {
+    if ('acceptedAt' in keys) this.keySource = keys;
+    else {
+      const only = [{ obfuscation: keys }];
+      this.keySource = { acceptedAt: () => only };
+    }
+  }
 
   /** Messages being reassembled now. */
   get reassemblyCount(): number {
@@ -545,13 +585,31 @@ export class FrameReceiver {
    * Handles one datagram from `source` (the driver's name for the sender's address; fragments
    * from different sources never mix). Never throws on any input; a refusal means: say nothing.
    */
-  receive(nowMs: number, datagram: Uint8Array, source: string | number = ''): Received {
+  receive(nowMs: number, datagram: Uint8Array, source: string | number = '', isReceiverIndex?: (index: number) => boolean): Received {
     // Iterating even an empty map costs an iterator per datagram, and most datagrams are data.
     if (this.reassemblies.size > 0) this.expire(nowMs);
-    const data = this.keys.data.unmask(datagram);
+    const accepted = this.keySource.acceptedAt(nowMs);
+    if (accepted.length > 1) return this.receiveUnderSeveral(nowMs, accepted, datagram, source, isReceiverIndex);
+    const data = accepted[0]!.obfuscation.data.unmask(datagram);
     // Field by field, not a spread: this runs for every data frame, and a spread copies through a slow path.
     if (data !== null) return { kind: 'data', receiverIndex: data.receiverIndex, counter: data.counter, sealed: data.sealed };
-    const frame = openFrame(this.keys, datagram);
+    return this.receiveFrame(nowMs, openFrame(accepted[0]!.obfuscation, datagram), source);
+  }
+
+  /**
+   * receive while a rotation overlaps two or more keys: a data frame naming a session under any
+   * of them; else a handshake or cookie frame that authenticates under one; else what looked
+   * like a data frame under some key (the session layer counts it), else the refusal.
+   */
+  private receiveUnderSeveral(nowMs: number, accepted: readonly { readonly obfuscation: ObfuscationKeys }[], datagram: Uint8Array, source: string | number, isReceiverIndex?: (index: number) => boolean): Received {
+    const { known, lookAlike } = unmaskUnder(accepted, datagram, isReceiverIndex);
+    if (known !== null) return { kind: 'data', receiverIndex: known.receiverIndex, counter: known.counter, sealed: known.sealed };
+    const frame = openUnder(accepted, datagram);
+    if (frame.kind === 'refused' && lookAlike !== null) return { kind: 'data', receiverIndex: lookAlike.receiverIndex, counter: lookAlike.counter, sealed: lookAlike.sealed };
+    return this.receiveFrame(nowMs, frame, source);
+  }
+
+  private receiveFrame(nowMs: number, frame: OpenedFrame | ObfuscationRefusal, source: string | number): Received {
     if (frame.kind === 'refused') return frame;
     if (this.replay.seen(nowMs, frame.tag)) return refuse(ObfuscationErrorCode.ERR_OBFS_REPLAY, `${frame.kind} datagram seen within ${replayWindowMs} ms`);
     if (frame.kind === 'cookie') return { kind: 'cookie', message: frame.message };
