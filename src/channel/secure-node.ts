@@ -3,7 +3,8 @@ import { HandshakeError } from '../crypto/handshake-errors.js';
 import { MessageType } from '../crypto/handshake-messages.js';
 import { dataPayloadBytesMax } from '../crypto/data-frame.js';
 import { datagramBytesMax } from '../crypto/frame-limits.js';
-import { deriveObfuscationKeys, FrameReceiver, openFrame, sealCookieFrame, sealHandshakeMessage, type ObfuscationKeys } from '../crypto/obfuscation.js';
+import { NetworkKeyRing, singleEpoch, type NetworkKeyEpoch } from '../crypto/network-key-ring.js';
+import { FrameReceiver, openFrame, sealCookieFrame, sealHandshakeMessage, type ObfuscationKeys } from '../crypto/obfuscation.js';
 import { rejectAfterMs, rekeyAgeMs, Session } from '../crypto/session.js';
 import { EndToEnd, type E2eOutput } from './end-to-end.js';
 import { bindPeer, keyHash, newLinkState, type LinkState, type PeerBinding, type SessionEntry } from './link-state.js';
@@ -79,6 +80,8 @@ export interface SecureNodeConfig {
   readonly links: readonly LinkId[];
   readonly handshake: HandshakeConfig;
   readonly networkKey: Uint8Array;
+  /** The network key's epochs when a rotation is under way (network-key-ring.ts); without them, `networkKey` alone. */
+  readonly networkKeys?: readonly NetworkKeyEpoch[];
   /**
    * Send application datagrams through end-to-end sessions (transit nodes cannot read them).
    * Without it the link layer authenticates neighbours only: a delivered datagram's source is
@@ -101,7 +104,9 @@ export class SecureNode {
   private readonly config: HandshakeConfig;
   /** Our identity as the handshakes see it; renewCertificate replaces its certificate in place. */
   private readonly local: { spiffeId: string; certificate: Uint8Array; staticKey: HandshakeConfig['local']['staticKey'] };
-  private readonly keys: ObfuscationKeys;
+  private ring: NetworkKeyRing;
+  /** The time of the call in progress (or the last one): what the network key ring is read at where no time is passed. */
+  private nowMs = 0;
   private readonly receiver: FrameReceiver;
   private readonly responder: Responder;
   private readonly links = new Map<LinkId, LinkState>();
@@ -136,8 +141,8 @@ export class SecureNode {
     this.mesh = config.mesh;
     this.local = { ...config.handshake.local };
     this.config = { ...config.handshake, local: this.local };
-    this.keys = deriveObfuscationKeys(config.networkKey);
-    this.receiver = new FrameReceiver(this.keys);
+    this.ring = new NetworkKeyRing(config.networkKeys ?? singleEpoch(config.networkKey));
+    this.receiver = new FrameReceiver({ acceptedAt: (nowMs) => this.ring.acceptedAt(nowMs) });
     this.responder = new Responder(this.config);
     this.ownKeyHash = keyHash(config.handshake.local.staticKey.publicKey);
     for (const link of config.links) this.links.set(link, newLinkState(link, announceIntervalMs));
@@ -148,6 +153,7 @@ export class SecureNode {
   handle(nowMs: number, input: MeshInput): MeshOutput {
     this.sends = [];
     this.events = [];
+    this.nowMs = nowMs;
     if (this.openedBytes > 0) this.wipeOpened();
     if (!this.started) this.start(nowMs);
     // Datagrams, sends and timers mark what they change themselves; any other input may change a link.
@@ -193,7 +199,7 @@ export class SecureNode {
     }
     const session = this.links.get(link)?.current?.session;
     if (session === undefined || session.isExpired(nowMs)) return null;
-    return this.keys.data.seal(nowMs, session, message);
+    return this.ring.sendingAt(nowMs).obfuscation.data.seal(nowMs, session, message);
   }
 
   /** The certificate of the peer whose session carries `link`, or null. */
@@ -216,7 +222,34 @@ export class SecureNode {
    * from an unknown address a driver should act on (by adding a passive link for it).
    */
   isAuthenticHandshakeFrame(datagram: Uint8Array): boolean {
-    return openFrame(this.keys, datagram).kind === 'handshake';
+    return this.ring.acceptedAt(this.nowMs).some((keys) => openFrame(keys.obfuscation, datagram).kind === 'handshake');
+  }
+
+  /**
+   * Replaces the network key's epochs (a rotation fetched from the CA): frames are sent under
+   * the newest active epoch and accepted under every epoch not yet retired, from the next call
+   * on. Sessions are untouched. Throws ERR_CRYPTO_KEY_RING naming what is wrong with `epochs`;
+   * returns false when they are the ones in use.
+   */
+  setNetworkKeys(epochs: readonly NetworkKeyEpoch[]): boolean {
+    if (this.ring.sameAs(epochs)) return false;
+    this.ring = new NetworkKeyRing(epochs);
+    return true;
+  }
+
+  /** The epochs in use (copies of their entries, keys included: the caller persists them). */
+  get networkKeyEpochs(): readonly NetworkKeyEpoch[] {
+    return this.ring.epochs;
+  }
+
+  /** The epoch frames are sent under at `nowMs`. */
+  sendingEpochAt(nowMs: number): number {
+    return this.ring.sendingAt(nowMs).epoch;
+  }
+
+  /** The obfuscation keys frames are sent under now (at the time of the latest call). */
+  private get keys(): ObfuscationKeys {
+    return this.ring.sendingAt(this.nowMs).obfuscation;
   }
 
   private updateLinks(input: MeshInput): void {
@@ -302,7 +335,7 @@ export class SecureNode {
   private onDatagram(nowMs: number, link: LinkId, bytes: Uint8Array): void {
     const state = this.links.get(link);
     if (state === undefined) return;
-    const received = this.receiver.receive(nowMs, bytes, link);
+    const received = this.receiver.receive(nowMs, bytes, link, this.isReceiverIndex);
     // Cookies and handshake messages move a link's handshake on; refusals and data do not.
     if (received.kind === 'cookie' || received.kind === 'handshake') this.linkStateChanged = true;
     switch (received.kind) {
@@ -442,6 +475,9 @@ export class SecureNode {
     this.opened.fill(0, 0, this.openedBytes);
     this.openedBytes = 0;
   }
+
+  /** Whether a data frame's receiver index names one of our sessions (the key ring's test between look-alikes). */
+  private readonly isReceiverIndex = (index: number): boolean => this.sessions.has(index);
 
   private onData(nowMs: number, state: LinkState, receiverIndex: number, counter: number, sealed: Uint8Array): void {
     const entry = this.sessions.get(receiverIndex);
