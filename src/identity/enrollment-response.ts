@@ -5,6 +5,7 @@ import { hashBytes, hkdfSha256, sha256 } from '../crypto/hash.js';
 import { mlDsaSignatureBytes, mlDsaSign, mlDsaVerify } from '../crypto/mldsa.js';
 import { networkKeyBytes } from '../crypto/obfuscation.js';
 import { checkXWingPublicKey, xwingCiphertextBytes, xwingDecapsulate, xwingEncapsulate, xwingEncapsulationSeedBytes, xwingPublicKeyBytes, type XWingKey } from '../crypto/xwing.js';
+import { concat, Reader, u16, u32, u64 } from './binary.js';
 import { bundleBytesMax } from './bundle.js';
 import type { MeshCa } from './ca.js';
 import { parseCertificate, uriSansOf } from './certificate.js';
@@ -109,78 +110,6 @@ function fail(code: IdentityErrorCodeValue, message: string): never {
   throw new IdentityError(code, message);
 }
 
-function concat(...parts: readonly Uint8Array[]): Uint8Array {
-  return new Uint8Array(Buffer.concat(parts));
-}
-
-function u16(value: number): Uint8Array {
-  return Uint8Array.of(value >>> 8, value & 0xff);
-}
-
-function u32(value: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, value);
-  return out;
-}
-
-function u64(value: number): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt(value));
-  return out;
-}
-
-/** Bounds-checked reads; every failure is `code` with a message naming the field. */
-class Reader {
-  #offset = 0;
-
-  constructor(
-    private readonly bytes: Uint8Array,
-    private readonly code: IdentityErrorCodeValue,
-    private readonly what: string,
-  ) {}
-
-  take(count: number, field: string): Uint8Array {
-    if (this.#offset + count > this.bytes.length) fail(this.code, `${this.what}: truncated: ${field} at byte ${this.#offset} needs ${count} bytes, ${this.bytes.length - this.#offset} left`);
-    const out = this.bytes.subarray(this.#offset, this.#offset + count);
-    this.#offset += count;
-    return out;
-  }
-
-  magic(expected: Uint8Array): void {
-    if (!Buffer.from(this.take(expected.length, 'magic')).equals(expected)) fail(this.code, `${this.what}: not an ${Buffer.from(expected).toString('ascii')} message`);
-  }
-
-  u16(field: string): number {
-    const b = this.take(2, field);
-    return (b[0]! << 8) | b[1]!;
-  }
-
-  u32(field: string): number {
-    return new DataView(this.take(4, field).slice().buffer).getUint32(0);
-  }
-
-  u64(field: string): number {
-    const value = new DataView(this.take(8, field).slice().buffer).getBigUint64(0);
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) fail(this.code, `${this.what}: ${field} must be at most ${Number.MAX_SAFE_INTEGER}, got ${value}`);
-    return Number(value);
-  }
-
-  /** A length-prefixed field whose length was read by `length` and must be 1..max. */
-  sized(length: number, max: number, field: string): Uint8Array {
-    if (length === 0 || length > max) fail(this.code, `${this.what}: ${field} must be 1..${max} bytes, got ${length}`);
-    return this.take(length, field);
-  }
-
-  end(): void {
-    const left = this.bytes.length - this.#offset;
-    if (left !== 0) fail(this.code, `${this.what}: ${left} bytes after the last field`);
-  }
-
-  rest(): Uint8Array {
-    return this.take(this.bytes.length - this.#offset, 'rest');
-  }
-}
-
 /** The id of an enrollment key: the first 16 bytes of SHA-256 of its X-Wing public key. */
 export function enrollmentKeyId(xwingPublicKey: Uint8Array): Uint8Array {
   return sha256(xwingPublicKey).slice(0, enrollmentKeyIdBytes);
@@ -249,7 +178,8 @@ export function verifyEnrollmentKey(bytes: Uint8Array, isPinned: (caCertificate:
   return { caCertificate, anchor, xwingPublicKey, keyId: enrollmentKeyId(xwingPublicKey), issuedAtMs, notAfterMs };
 }
 
-function aeadKeyAndNonce(ikm: Uint8Array, salt: Uint8Array, label: Uint8Array, ciphertext: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
+/** The AEAD key and nonce of a message sealed to an X-Wing key (enrollment; network key grants). */
+export function aeadKeyAndNonce(ikm: Uint8Array, salt: Uint8Array, label: Uint8Array, ciphertext: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
   // HKDF's info is bounded (1024 bytes in node:crypto), so the 1120-byte ciphertext enters as its hash.
   const okm = hkdfSha256(ikm, salt, concat(label, sha256(ciphertext)), aeadKeyBytes + aeadNonceBytes);
   return { key: okm.subarray(0, aeadKeyBytes), nonce: okm.subarray(aeadKeyBytes) };
@@ -266,7 +196,7 @@ export function sealEnrollmentRequest(key: EnrollmentKey, request: Uint8Array, r
 }
 
 /** The X-Wing shared secret of `ciphertext`, or `code` when the ciphertext is unusable (a low-order X25519 part). */
-function decapsulate(ciphertext: Uint8Array, key: XWingKey, code: IdentityErrorCodeValue, what: string): Uint8Array {
+export function decapsulate(ciphertext: Uint8Array, key: XWingKey, code: IdentityErrorCodeValue, what: string): Uint8Array {
   try {
     return xwingDecapsulate(ciphertext, key);
   } catch (error) {

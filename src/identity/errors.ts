@@ -3,7 +3,7 @@
  * hybrid-signature rule), join tokens (ERR_TOKEN_*), certificate requests (ERR_REQUEST_*), the
  * CA's files (ERR_CA_*), bundles and revocation lists (ERR_BUNDLE_*, ERR_REVOCATION_*), the sealed
  * enrollment exchange (ERR_ENROLL_KEY_*, ERR_ENROLL_REQUEST_*, ERR_ENROLL_RESPONSE_*) and SVID renewal
- * requests (ERR_RENEWAL_*).
+ * requests (ERR_RENEWAL_*), and network key grants (ERR_NETWORK_KEYS_*).
  */
 export const IdentityErrorCode = {
   ERR_SVID_PARSE: 'ERR_SVID_PARSE',
@@ -59,6 +59,14 @@ export const IdentityErrorCode = {
   ERR_RENEWAL_KEYS: 'ERR_RENEWAL_KEYS',
   ERR_RENEWAL_CLOCK: 'ERR_RENEWAL_CLOCK',
   ERR_RENEWAL_REPLAY: 'ERR_RENEWAL_REPLAY',
+  /** A network key grant is malformed, truncated or too large. */
+  ERR_NETWORK_KEYS_FORMAT: 'ERR_NETWORK_KEYS_FORMAT',
+  /** A sealed grant does not open under this node's X-Wing key (altered, or sealed to another node). */
+  ERR_NETWORK_KEYS_AUTH: 'ERR_NETWORK_KEYS_AUTH',
+  /** A grant's signatures do not verify under a trust anchor of the node's trust domain. */
+  ERR_NETWORK_KEYS_SIGNATURE: 'ERR_NETWORK_KEYS_SIGNATURE',
+  /** A grant names another recipient than the node that opened it. */
+  ERR_NETWORK_KEYS_RECIPIENT: 'ERR_NETWORK_KEYS_RECIPIENT',
 } as const;
 
 /** One of the codes in IdentityErrorCode. */
