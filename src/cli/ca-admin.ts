@@ -1,13 +1,18 @@
+import { randomBytes } from 'node:crypto';
 import { sha256 } from '../crypto/hash.js';
+import type { NetworkKeyEpoch } from '../crypto/network-key-ring.js';
 import { parseCertificate } from '../identity/certificate.js';
 import { verifyRevocationList, type RevocationList } from '../identity/revocation.js';
 import { parseSpiffeId } from '../identity/spiffe-id.js';
 import { trustAnchorFrom } from '../identity/svid.js';
+import { rotateNetworkKey, rotationActivateInMsDefault, rotationRetireAfterMsDefault, rotationStepMsMax, rotationStepMsMin } from '../node/ca-network-keys.js';
 import { openCaDirectory, readCaCertificate, readIssuedRecords, readNodeRecords, readRevocations, readTokens, revocationReasonCharsMax, revocationReasonKey, revokeInCaDirectory } from '../node/ca-store.js';
-import { caPassphrase, parseCaFlags, pinText, requiredFlag } from './ca-args.js';
+import { caPassphrase, parseCaFlags, parseDurationMs, pinText, requiredFlag } from './ca-args.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 import { renderTable } from './table.js';
+
+const random = (bytes: number): Uint8Array => new Uint8Array(randomBytes(bytes));
 
 /** Most hex digits of a serial given to `ca revoke --serial` (RFC 5280: 20 octets). */
 const serialHexCharsMax = 40;
@@ -104,3 +109,35 @@ export function caList(argv: readonly string[], io: CliIo): number {
   if (revocations.length > 0) io.stdout(renderTable(['SPIFFE ID', 'serial', 'revoked', 'reason'], revocations.map((entry) => [entry.spiffeId, entry.serialHex ?? 'all', entry.revokedAt, entry.reason])));
   return 0;
 }
+
+/** `ca rotate-network-key --dir DIR [--activate-in 10m] [--retire-after 10m] [--json]`: adds a network key epoch (ca-network-keys.ts). */
+export function caRotateNetworkKey(argv: readonly string[], io: CliIo, env: NodeJS.ProcessEnv): number {
+  const options = { dir: { type: 'string' }, 'activate-in': { type: 'string' }, 'retire-after': { type: 'string' }, json: { type: 'boolean' } } as const;
+  const { values } = parseCaFlags(argv, options);
+  const dir = requiredFlag(values, 'dir');
+  const durationOf = (flag: 'activate-in' | 'retire-after', fallbackMs: number): number => (typeof values[flag] === 'string' ? parseDurationMs(`--${flag}`, values[flag]) : fallbackMs);
+  const timing = { activateInMs: durationOf('activate-in', rotationActivateInMsDefault), retireAfterMs: durationOf('retire-after', rotationRetireAfterMsDefault) };
+  for (const [flag, ms] of [['--activate-in', timing.activateInMs], ['--retire-after', timing.retireAfterMs]] as const) {
+    if (ms < rotationStepMsMin || ms > rotationStepMsMax) throw new UsageError(`${flag}: expected ${rotationStepMsMin / 1000} s to ${rotationStepMsMax / 86_400_000} days, got ${ms / 1000} s`);
+  }
+  const nowMs = Date.now();
+  const opened = openCaDirectory(dir, caPassphrase(io, env), nowMs);
+  let epochs: NetworkKeyEpoch[];
+  try {
+    epochs = rotateNetworkKey(dir, opened, nowMs, timing, random);
+  } catch (error) {
+    if (error instanceof RangeError) throw new UsageError(error.message);
+    throw error;
+  }
+  const rows = epochs.map((entry) => ({ epoch: entry.epoch, activeFrom: iso(entry.activeFromMs), acceptedUntil: entry.acceptUntilMs === null ? null : iso(entry.acceptUntilMs) }));
+  if (values.json === true) {
+    io.stdout(`${JSON.stringify({ epochs: rows })}\n`);
+    return 0;
+  }
+  const newest = rows.at(-1)!;
+  io.stdout(`network key epoch ${newest.epoch} added: nodes send under it from ${newest.activeFrom}\n`);
+  io.stdout(renderTable(['epoch', 'active from', 'accepted until'], rows.map((row) => [String(row.epoch), row.activeFrom, row.acceptedUntil ?? '-'])));
+  io.stdout('a running CA service hands it out at once; revoked nodes are refused it\n');
+  return 0;
+}
+

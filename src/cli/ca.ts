@@ -3,7 +3,7 @@ import { sha256 } from '../crypto/hash.js';
 import { joinTokenTtlMsDefault } from '../identity/join-token.js';
 import { formatSpiffeId } from '../identity/spiffe-id.js';
 import { initCaDirectory, openCaDirectory, readTokens, saveTokens, withCaLock } from '../node/ca-store.js';
-import { caList, caRevoke } from './ca-admin.js';
+import { caList, caRevoke, caRotateNetworkKey } from './ca-admin.js';
 import { caPassphrase as passphrase, parseCaFlags, parseDurationMs, pinText, requiredFlag as required, type CaFlags } from './ca-args.js';
 import { caIssue } from './ca-issue.js';
 import { UsageError } from './errors.js';
@@ -13,7 +13,7 @@ export { caPassphraseEnv, parseDurationMs } from './ca-args.js';
 
 const random = (bytes: number): Uint8Array => new Uint8Array(randomBytes(bytes));
 
-/** `x0tta6bl4 ca <verb>`: init, join-token, revoke, list, issue (`ca serve` runs until stopped: see ca-serve.ts). */
+/** `x0tta6bl4 ca <verb>`: init, join-token, revoke, list, issue, rotate-network-key (`ca serve` runs until stopped: see ca-serve.ts). */
 export function caCommand(verb: string | undefined, argv: readonly string[], io: CliIo, env: NodeJS.ProcessEnv = process.env): number {
   switch (verb) {
     case 'init':
@@ -26,8 +26,10 @@ export function caCommand(verb: string | undefined, argv: readonly string[], io:
       return caList(argv, io);
     case 'issue':
       return caIssue(argv, io, env);
+    case 'rotate-network-key':
+      return caRotateNetworkKey(argv, io, env);
     default:
-      throw new UsageError(`ca: expected init or join-token, got ${verb === undefined ? 'nothing' : JSON.stringify(verb)} (verbs: init, join-token, serve, revoke, list, issue)`);
+      throw new UsageError(`ca: expected init or join-token, got ${verb === undefined ? 'nothing' : JSON.stringify(verb)} (verbs: init, join-token, serve, revoke, list, issue, rotate-network-key)`);
   }
 }
 

@@ -44,6 +44,10 @@ Commands:
                               issue an SVID (spiffe://<trust domain>PATH, e.g. /operator/alice)
                               with fresh keys into OUT, for calling node APIs over mTLS
                               (--identity OUT); revoke it with ca revoke like a node
+  ca rotate-network-key --dir DIR [--activate-in 10m] [--retire-after 10m] [--json]
+                              add a network key epoch: nodes fetch it from the CA service,
+                              send under it from --activate-in, and refuse the old key
+                              --retire-after that; revoked nodes are refused the new key
 ${clientCommandsUsage}  help                        show this text
 
 Options of twin run / twin compare / twin demo:

@@ -12,6 +12,8 @@ import { IdentityError, IdentityErrorCode, isIdentityError } from '../identity/e
 import { RevocationSet, signRevocationList } from '../identity/revocation.js';
 import { checkRenewal, decodeRenewalRequest, renewalClockSkewMs, renewalRequestBytesMax } from '../identity/renewal.js';
 import { oid } from '../identity/x509.js';
+import { sealNetworkKeyGrant } from '../identity/network-key-grant.js';
+import { epochsInForce, networkKeyScheduleDigest, networkKeysDigestHeader, readNetworkKeys, sendingKeyAt } from './ca-network-keys.js';
 import { openCaDirectory, readRevocations, readTokens, recordEnrolledNode, saveTokens, withCaLock, type OpenedCa } from './ca-store.js';
 
 /**
@@ -22,7 +24,10 @@ import { openCaDirectory, readRevocations, readTokens, recordEnrolledNode, saveT
  *   POST /v1/enroll       a sealed certificate request -> a sealed enrollment response
  *   POST /v1/renew        a renewal request -> the new SVID (DER; it is not secret)
  *   GET  /v1/bundle       the trust bundle (SPIFFE JSON)
- *   GET  /v1/revocations  the signed revocation list; its sequence in x-x0tta6bl4-revocation-sequence
+ *   GET  /v1/revocations  the signed revocation list; its sequence in x-x0tta6bl4-revocation-sequence,
+ *                         and the digest of the network key schedule in x-x0tta6bl4-network-keys
+ *   POST /v1/network-keys a renewal-style request -> the network key epochs, signed by the CA and
+ *                         sealed to the node's X-Wing key (network-key-grant.ts); refused when revoked
  *
  * The service is plain HTTP on purpose: everything secret travels sealed (enrollment-response.ts)
  * and everything else is signed by the CA, so TLS would add no property the node relies on.
@@ -237,6 +242,7 @@ class CaAuthority {
   readonly #keys: EnrollmentKeyRing;
   readonly #revocations: RevocationSource;
   readonly #replay = new RenewalReplayCache();
+  readonly #networkKeysReplay = new RenewalReplayCache();
   readonly #bundleJson: string;
 
   constructor(
@@ -260,12 +266,44 @@ class CaAuthority {
 
   revocations(nowMs: number): Reply {
     const { bytes, sequence } = this.#revocations.current(nowMs);
-    return octets(bytes, { [revocationSequenceHeader]: String(sequence) });
+    const headers: Record<string, string> = { [revocationSequenceHeader]: String(sequence) };
+    try {
+      headers[networkKeysDigestHeader] = networkKeyScheduleDigest(this.networkKeysInForce(nowMs));
+    } catch (error) {
+      // The list must be served even when network-keys.json is not usable: nodes then keep their keys.
+      this.options.log(`network-keys.json refused, no network key digest served: ${(error as Error).message}`);
+    }
+    return octets(bytes, headers);
+  }
+
+  private networkKeysInForce(nowMs: number): ReturnType<typeof epochsInForce> {
+    return epochsInForce(readNetworkKeys(this.dir, this.opened), nowMs);
+  }
+
+  /**
+   * The network key epochs in force for the node that signed `body` (a renewal request: SVID,
+   * keys, timestamp, both signatures), sealed to its X-Wing key. Refused as a renewal would be:
+   * revoked, expired, wrong keys, clock, replay.
+   */
+  networkKeys(body: Uint8Array, nowMs: number): Reply {
+    const { ca } = this.opened;
+    const hashHex = Buffer.from(sha256(body)).toString('hex');
+    if (this.#networkKeysReplay.has(hashHex, nowMs)) throw new IdentityError(IdentityErrorCode.ERR_RENEWAL_REPLAY, 'network key request: already served; sign a fresh one');
+    const request = decodeRenewalRequest(body);
+    this.#revocations.current(nowMs);
+    const identity = checkRenewal(request, { anchors: [ca.anchor], trustDomain: ca.trustDomain, nowMs, isRevoked: this.#revocations.set.isRevoked });
+    this.#networkKeysReplay.add(hashHex, request.timestampMs + renewalClockSkewMs, nowMs);
+    const epochs = this.networkKeysInForce(nowMs);
+    const sealed = sealNetworkKeyGrant(ca, { recipient: identity.spiffeId, issuedAtMs: nowMs, epochs }, request.publicKeys.xwingPublicKey, this.options.random);
+    this.options.log(`network keys (epochs ${epochs.map((entry) => entry.epoch).join(', ')}) to ${identity.spiffeId}`);
+    return octets(sealed, { [networkKeysDigestHeader]: networkKeyScheduleDigest(epochs) });
   }
 
   /** Opens the sealed request, enrolls under the lock (token checked, then used up and saved), seals the answer. */
   enroll(body: Uint8Array, nowMs: number): Reply {
-    const { ca, networkKey } = this.opened;
+    const { ca } = this.opened;
+    // A node enrolled during a rotation gets the key everyone sends under now; it fetches the other epochs once it runs.
+    const networkKey = sendingKeyAt(this.networkKeysInForce(nowMs), nowMs);
     const { request, exchange } = openEnrollmentRequest(body, (keyId) => this.#keys.find(keyId, nowMs));
     const enrollment = withCaLock(this.dir, () => {
       const tokens = readTokens(this.dir);
@@ -352,6 +390,7 @@ function routesOf(authority: CaAuthority): ReadonlyMap<string, Route> {
     ['/v1/renew', { method: 'POST', bodyBytesMax: renewBodyBytesMax, handle: (body, nowMs) => authority.renew(body, nowMs) }],
     ['/v1/bundle', { method: 'GET', bodyBytesMax: 0, handle: () => authority.bundle() }],
     ['/v1/revocations', { method: 'GET', bodyBytesMax: 0, handle: (_, nowMs) => authority.revocations(nowMs) }],
+    ['/v1/network-keys', { method: 'POST', bodyBytesMax: renewBodyBytesMax, handle: (body, nowMs) => authority.networkKeys(body, nowMs) }],
   ]);
 }
 

@@ -37,11 +37,13 @@ export interface OpenedCa {
   readonly networkKey: Uint8Array;
 }
 
-function filesError(message: string): IdentityError {
+/** An ERR_CA_FILES error (a CA file missing, malformed or not writable). */
+export function filesError(message: string): IdentityError {
   return new IdentityError(IdentityErrorCode.ERR_CA_FILES, message);
 }
 
-function writePrivate(path: string, text: string): void {
+/** Writes `text` to `path` with mode 0600, through a temporary file and a rename. */
+export function writePrivate(path: string, text: string): void {
   const temporary = `${path}.tmp-${process.pid}`;
   writeFileSync(temporary, text, { mode: 0o600 });
   renameSync(temporary, path);
@@ -90,7 +92,8 @@ export function initCaDirectory(dir: string, trustDomain: string, passphrase: st
   return { ca, tokens, networkKey };
 }
 
-function readJson(path: string): unknown {
+/** The JSON in `path`; ERR_CA_FILES when missing or not JSON. */
+export function readJson(path: string): unknown {
   if (!existsSync(path)) throw filesError(`${path}: not found (run x0tta6bl4 ca init first)`);
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
@@ -99,7 +102,8 @@ function readJson(path: string): unknown {
   }
 }
 
-function parseWith<T>(schema: z.ZodType<T>, value: unknown, path: string): T {
+/** `value` checked by `schema`; ERR_CA_FILES naming `path` and the first field that is wrong. */
+export function parseWith<T>(schema: z.ZodType<T>, value: unknown, path: string): T {
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0]!;

@@ -19,11 +19,13 @@ import {
   type EnrollmentKey,
   type EnrollmentPayload,
 } from '../identity/enrollment-response.js';
+import { openNetworkKeyGrant, sealedGrantBytesMax, type NetworkKeyGrant } from '../identity/network-key-grant.js';
 import { encodeRenewalRequest } from '../identity/renewal.js';
 import { revocationBytesMax, verifyRevocationList, type RevocationList } from '../identity/revocation.js';
 import { nodeIdOfSpiffeId, parseSpiffeId } from '../identity/spiffe-id.js';
 import { validateSvid, type SvidIdentity, type TrustAnchor } from '../identity/svid.js';
 import type { NodeId } from '../wire/ids.js';
+import { networkKeysDigestHeader } from './ca-network-keys.js';
 import { initStateDir, statePaths, writeEnrollment, writeNodeKeys, type NodeSeeds } from './state-dir.js';
 
 /**
@@ -111,6 +113,11 @@ function refusal(status: number, body: Uint8Array, what: string): CaClientError 
 
 /** One request to the CA: the answer's bytes (at most `bytesMax`), or a CaClientError. */
 async function call(caUrl: string, path: string, body: Uint8Array | null, bytesMax: number): Promise<Uint8Array> {
+  return (await callWithHeaders(caUrl, path, body, bytesMax)).bytes;
+}
+
+/** call, with the answer's headers. */
+async function callWithHeaders(caUrl: string, path: string, body: Uint8Array | null, bytesMax: number): Promise<{ bytes: Uint8Array; headers: Headers }> {
   const what = `${body === null ? 'GET' : 'POST'} ${path}`;
   const url = endpoint(caUrl, path);
   let response: Response;
@@ -121,7 +128,7 @@ async function call(caUrl: string, path: string, body: Uint8Array | null, bytesM
     throw new CaClientError(CaClientErrorCode.ERR_CA_CLIENT_HTTP, `${what}: cannot reach the CA at ${caUrl}: ${(error as Error).message}`);
   }
   if (!response.ok) throw refusal(response.status, await readLimited(response, caErrorBodyBytesMax, what), what);
-  return readLimited(response, bytesMax, what);
+  return { bytes: await readLimited(response, bytesMax, what), headers: response.headers };
 }
 
 /** Parses a pin: 64 hex digits, colons and case ignored (`openssl x509 -fingerprint -sha256` prints it that way). */
@@ -263,13 +270,35 @@ export async function renewSvid(connection: CaConnection & { readonly keys: Node
   return { svid, identity };
 }
 
-/** Fetches the CA's revocation list and verifies it under `anchors`; the daemon feeds `bytes` to its RevocationSet. */
-export async function fetchRevocations(connection: CaConnection): Promise<{ bytes: Uint8Array; list: RevocationList }> {
-  const bytes = await call(connection.caUrl, '/v1/revocations', null, revocationBytesMax);
+/**
+ * Fetches the CA's revocation list and verifies it under `anchors`; the daemon feeds `bytes` to
+ * its RevocationSet. `networkKeysDigest` is the CA's digest of its network key schedule (null
+ * from a CA that serves none): unauthenticated, it only tells the node when to fetch the keys.
+ */
+export async function fetchRevocations(connection: CaConnection): Promise<{ bytes: Uint8Array; list: RevocationList; networkKeysDigest: string | null }> {
+  const { bytes, headers } = await callWithHeaders(connection.caUrl, '/v1/revocations', null, revocationBytesMax);
+  const digest = headers.get(networkKeysDigestHeader);
+  const networkKeysDigest = digest !== null && /^[0-9a-f]{32}$/.test(digest) ? digest : null;
   try {
-    return { bytes, list: verifyRevocationList(bytes, connection.anchors, connection.trustDomain) };
+    return { bytes, list: verifyRevocationList(bytes, connection.anchors, connection.trustDomain), networkKeysDigest };
   } catch (error) {
     throw new CaClientError(CaClientErrorCode.ERR_CA_CLIENT_RESPONSE, `revocations: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Fetches the network key epochs in force from the CA (a grant: signed by the CA, sealed to this
+ * node's X-Wing key, network-key-grant.ts), proving the node holds its SVID's keys as a renewal
+ * does. A revoked node is refused (ERR_CA_CLIENT_REFUSED).
+ */
+export async function fetchNetworkKeys(connection: CaConnection & { readonly keys: NodeKeys; readonly svid: Uint8Array }): Promise<NetworkKeyGrant> {
+  const now = connection.now ?? Date.now;
+  const [spiffeId] = uriSansOf(parseCertificate(connection.svid));
+  const sealed = await call(connection.caUrl, '/v1/network-keys', encodeRenewalRequest(connection.keys, connection.svid, now()), sealedGrantBytesMax);
+  try {
+    return openNetworkKeyGrant(sealed, { xwing: connection.keys.xwing, anchors: connection.anchors, trustDomain: connection.trustDomain, recipient: String(spiffeId) });
+  } catch (error) {
+    throw new CaClientError(CaClientErrorCode.ERR_CA_CLIENT_RESPONSE, `network keys: ${(error as Error).message}`);
   }
 }
 

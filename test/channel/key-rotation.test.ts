@@ -22,7 +22,7 @@ describe('rotating the network key under running sessions', () => {
     ]);
     for (const id of [1, 2, 3]) h.boot({ id });
     h.run(3000);
-    const [member, hub, revoked] = [1, 2, 3].map((id) => h.nodes.get(id)!);
+    const [member, hub, revoked] = [h.nodes.get(1)!, h.nodes.get(2)!, h.nodes.get(3)!];
     expect(hub.isSecured(1 as never)).toBe(true);
     const start = h.nowMs;
     const epochs = rotation(start + 10_000, start + 20_000);

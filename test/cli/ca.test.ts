@@ -166,6 +166,35 @@ describe('x0tta6bl4 ca', () => {
     vi.unstubAllEnvs();
   });
 
+  it('rotate-network-key adds an epoch, prints its schedule, and exits 2 naming a bad timing or a full ring', () => {
+    const caDir = dir();
+    expect(caCommand('init', ['--trust-domain', 'mesh.test', '--dir', caDir], capture().io, env)).toBe(0);
+    const json = capture();
+    const before = Date.now();
+    expect(caCommand('rotate-network-key', ['--dir', caDir, '--activate-in', '2m', '--retire-after', '1h', '--json'], json.io, env)).toBe(0);
+    const { epochs } = JSON.parse(json.out()) as { epochs: { epoch: number; activeFrom: string; acceptedUntil: string | null }[] };
+    expect(epochs.map((entry) => entry.epoch)).toEqual([0, 1]);
+    const activeFromMs = Date.parse(epochs[1]!.activeFrom);
+    expect(activeFromMs - before).toBeGreaterThanOrEqual(120_000);
+    expect(Date.parse(epochs[0]!.acceptedUntil!) - activeFromMs).toBe(3600_000);
+    expect(epochs[1]!.acceptedUntil).toBeNull();
+    const human = capture();
+    expect(caCommand('rotate-network-key', ['--dir', caDir], human.io, env)).toBe(0);
+    expect(human.out()).toMatch(/^network key epoch 2 added: nodes send under it from \S+\n/);
+    expect(human.out()).toContain('revoked nodes are refused it');
+    expect(caCommand('rotate-network-key', ['--dir', caDir], capture().io, env)).toBe(0);
+    const cases: [string[], RegExp][] = [
+      [['ca', 'rotate-network-key', '--dir', caDir, '--activate-in', '5s'], /--activate-in: expected 30 s to 7 days, got 5 s/],
+      [['ca', 'rotate-network-key', '--dir', caDir, '--retire-after', 'soon'], /--retire-after: expected a duration/],
+    ];
+    for (const [argv, message] of cases) {
+      const errors = capture();
+      expect(runCli(argv, errors.io)).toBe(2);
+      expect(errors.err()).toMatch(message);
+    }
+    expect(() => caCommand('rotate-network-key', ['--dir', caDir], capture().io, env)).toThrow(/4 epochs are still accepted \(at most 4\)/);
+  });
+
   it('parses durations in s, m, h and d', () => {
     expect([parseDurationMs('--ttl', '30s'), parseDurationMs('--ttl', '10m'), parseDurationMs('--ttl', '1h'), parseDurationMs('--ttl', '2d')]).toEqual([30_000, 600_000, 3_600_000, 172_800_000]);
   });
