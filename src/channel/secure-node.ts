@@ -6,6 +6,7 @@ import { datagramBytesMax } from '../crypto/frame-limits.js';
 import { NetworkKeyRing, singleEpoch, type NetworkKeyEpoch } from '../crypto/network-key-ring.js';
 import { FrameReceiver, openFrame, sealCookieFrame, sealHandshakeMessage, type ObfuscationKeys } from '../crypto/obfuscation.js';
 import { rejectAfterMs, rekeyAgeMs, Session } from '../crypto/session.js';
+import type { StreamKeyCandidate } from '../crypto/stream-framing.js';
 import { EndToEnd, type E2eOutput } from './end-to-end.js';
 import { bindPeer, keyHash, newLinkState, type LinkState, type PeerBinding, type SessionEntry } from './link-state.js';
 import type { LinkId } from '../mesh/neighbour.js';
@@ -240,6 +241,19 @@ export class SecureNode {
   /** The epochs in use (copies of their entries, keys included: the caller persists them). */
   get networkKeyEpochs(): readonly NetworkKeyEpoch[] {
     return this.ring.epochs;
+  }
+
+  /**
+   * The TCP length keys of the ring at `nowMs`: the one new connections write under, and the
+   * candidates a received stream's first record picks from, each accepting the frames that
+   * authenticate (or look like data frames) under its epoch.
+   */
+  streamKeysAt(nowMs: number): { sending: Uint8Array; candidates: StreamKeyCandidate[] } {
+    const candidates = this.ring.acceptedAt(nowMs).map(({ obfuscation, streamLength }) => ({
+      lengthKey: streamLength,
+      accepts: (frame: Uint8Array) => obfuscation.data.isDataShaped(frame) || openFrame(obfuscation, frame).kind !== 'refused',
+    }));
+    return { sending: this.ring.sendingAt(nowMs).streamLength, candidates };
   }
 
   /** The epoch frames are sent under at `nowMs`. */

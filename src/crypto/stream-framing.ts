@@ -49,14 +49,37 @@ export function encodeStreamRecord(lengthKey: Uint8Array, frame: Uint8Array): Ui
   return record;
 }
 
-/** Splits a byte stream back into frames. */
+/** A length key a stream may be under, with a check of the first frame it decodes (network-key-ring.ts: one per epoch). */
+export interface StreamKeyCandidate {
+  readonly lengthKey: Uint8Array;
+  /** Whether `frame` authenticates (or looks like a data frame) under the network key of this length key. */
+  accepts(frame: Uint8Array): boolean;
+}
+
+/**
+ * Splits a byte stream back into frames. With one length key it decodes under that key. With
+ * candidates (a network key rotation under way), the first record picks the key: the first
+ * candidate under which its length is a frame's and the frame is accepted; the rest of the
+ * stream stays under that key, as its sender keeps the key it started the connection with.
+ */
 export class StreamDecoder {
   private buffer = new Uint8Array(0);
   private discarding = false;
   /** Bytes swallowed since the stream stopped decoding. */
   discardedBytes = 0;
+  /** The key the stream is under: given, or picked by its first record. */
+  private lengthKey: Uint8Array | null;
+  private readonly candidates: (() => readonly StreamKeyCandidate[]) | null;
 
-  constructor(private readonly lengthKey: Uint8Array) {}
+  constructor(keys: Uint8Array | (() => readonly StreamKeyCandidate[])) {
+    this.lengthKey = keys instanceof Uint8Array ? keys : null;
+    this.candidates = keys instanceof Uint8Array ? null : keys;
+  }
+
+  /** The length key the stream turned out to be under (null before its first record). */
+  get pickedLengthKey(): Uint8Array | null {
+    return this.lengthKey;
+  }
 
   /** True once the stream failed to decode; it then yields nothing more. */
   get isDiscarding(): boolean {
@@ -97,16 +120,36 @@ export class StreamDecoder {
 
   /** The record at `offset`: null when incomplete, 'bad' when its length cannot be a frame's. */
   private next(bytes: Uint8Array, offset: number): { frame: Uint8Array; end: number } | null | 'bad' {
-    const headerEnd = offset + obfsNonceBytes + streamLengthBytes;
-    if (bytes.length < headerEnd) return null;
-    const nonce = bytes.subarray(offset, offset + obfsNonceBytes);
-    const length = ((bytes[headerEnd - 2]! << 8) | bytes[headerEnd - 1]!) ^ lengthMask(this.lengthKey, nonce);
-    if (length < datagramBytesMin || length > datagramBytesMax) return 'bad';
-    const end = offset + length + streamLengthBytes;
-    if (bytes.length < end) return null;
-    const frame = new Uint8Array(length);
-    frame.set(nonce, 0);
-    frame.set(bytes.subarray(headerEnd, end), obfsNonceBytes);
-    return { frame, end };
+    if (this.lengthKey === null) return this.pickKey(bytes, offset);
+    return recordAt(bytes, offset, this.lengthKey);
   }
+
+  /** The first record under the first candidate that decodes it to an accepted frame; null while one that might is incomplete. */
+  private pickKey(bytes: Uint8Array, offset: number): { frame: Uint8Array; end: number } | null | 'bad' {
+    let incomplete = false;
+    for (const candidate of this.candidates!()) {
+      const record = recordAt(bytes, offset, candidate.lengthKey);
+      if (record === null) incomplete = true;
+      else if (record !== 'bad' && candidate.accepts(record.frame)) {
+        this.lengthKey = candidate.lengthKey;
+        return record;
+      }
+    }
+    return incomplete ? null : 'bad';
+  }
+}
+
+/** The record at `offset` under `lengthKey`: null when incomplete, 'bad' when its length cannot be a frame's. */
+function recordAt(bytes: Uint8Array, offset: number, lengthKey: Uint8Array): { frame: Uint8Array; end: number } | null | 'bad' {
+  const headerEnd = offset + obfsNonceBytes + streamLengthBytes;
+  if (bytes.length < headerEnd) return null;
+  const nonce = bytes.subarray(offset, offset + obfsNonceBytes);
+  const length = ((bytes[headerEnd - 2]! << 8) | bytes[headerEnd - 1]!) ^ lengthMask(lengthKey, nonce);
+  if (length < datagramBytesMin || length > datagramBytesMax) return 'bad';
+  const end = offset + length + streamLengthBytes;
+  if (bytes.length < end) return null;
+  const frame = new Uint8Array(length);
+  frame.set(nonce, 0);
+  frame.set(bytes.subarray(headerEnd, end), obfsNonceBytes);
+  return { frame, end };
 }

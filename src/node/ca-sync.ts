@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import type { NetworkKeyEpoch } from '../crypto/network-key-ring.js';
 import { notBeforeSkewMs, type NodeKeys } from '../identity/ca.js';
 import type { RevocationList, RevocationSet } from '../identity/revocation.js';
 import { retryAtMs, rotationAtMs } from '../identity/rotation.js';
 import type { SvidIdentity, TrustAnchor } from '../identity/svid.js';
 import type { LinkId } from '../mesh/neighbour.js';
-import { fetchRevocations, renewSvid, type CaConnection } from './enroll-client.js';
+import { networkKeyScheduleDigest } from './ca-network-keys.js';
+import { fetchNetworkKeys, fetchRevocations, renewSvid, type CaConnection } from './enroll-client.js';
 import type { NodeStateDb } from './state-db.js';
-import { replaceSvid, type Enrollment } from './state-dir.js';
+import { replaceSvid, writeNetworkKeyEpochs, type Enrollment } from './state-dir.js';
 
 /**
  * What a running node keeps in step with its CA: the signed revocation list (fetched every
@@ -52,6 +54,13 @@ export interface CaSyncOptions {
   readonly onInstalled?: (bytes: Uint8Array, list: RevocationList, newSequence: boolean, fromLink: LinkId | null) => void;
   /** The wall clock the list's age is measured on; default Date.now (tests step their own). */
   readonly now?: () => number;
+  /**
+   * The network key epochs in use and where new ones go (the runtime's). With it, every
+   * revocation poll compares the CA's schedule digest with the epochs in use and fetches the
+   * epochs when they differ (docs/ca.md, "Rotating the network key"); they are saved to the
+   * state directory before they are installed.
+   */
+  readonly networkKeys?: { current(): readonly NetworkKeyEpoch[]; install(epochs: readonly NetworkKeyEpoch[]): void };
 }
 
 const random = (bytes: number): Uint8Array => new Uint8Array(randomBytes(bytes));
@@ -78,6 +87,8 @@ export class CaSync {
   private failures = 0;
   /** Whether the list was last reported stale. */
   private reportedStale = false;
+  /** Network key fetches that failed in a row (only the first of a run is audited). */
+  private networkKeyFailures = 0;
   private readonly pollMs: number;
   private readonly maxAgeMs: number;
   private readonly now: () => number;
@@ -137,8 +148,9 @@ export class CaSync {
     const connection = this.connection();
     if (connection === null || this.stopped) return;
     try {
-      const { bytes } = await fetchRevocations(connection);
+      const { bytes, networkKeysDigest } = await fetchRevocations(connection);
       if (!this.stopped) this.install(bytes, connection.caUrl, null);
+      if (networkKeysDigest !== null) await this.syncNetworkKeys(connection, networkKeysDigest);
     } catch (error) {
       this.options.log('warn', 'revocation list fetch failed', { error: (error as Error).message });
     }
@@ -228,6 +240,26 @@ export class CaSync {
     if (!this.options.revocations.isRevoked(this.identity)) return;
     this.options.log('error', 'this node is revoked: peers refuse its SVID', { spiffeId: this.identity.spiffeId, serial: this.identity.serialHex });
     this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'node.revoked', subject: this.identity.spiffeId, outcome: 'denied', detail: `serial ${this.identity.serialHex}` });
+  }
+
+  /** Fetches and installs the CA's network key epochs when `digest` (the CA's schedule) differs from the epochs in use. */
+  private async syncNetworkKeys(connection: CaConnection, digest: string): Promise<void> {
+    const networkKeys = this.options.networkKeys;
+    if (networkKeys === undefined || this.stopped || digest === networkKeyScheduleDigest(networkKeys.current())) return;
+    try {
+      const grant = await fetchNetworkKeys({ ...connection, keys: this.options.keys, svid: this.svid });
+      if (this.stopped) return;
+      writeNetworkKeyEpochs(this.options.stateDir, grant.epochs);
+      networkKeys.install(grant.epochs);
+      this.networkKeyFailures = 0;
+      const schedule = grant.epochs.map((entry) => `${entry.epoch} from ${new Date(entry.activeFromMs).toISOString()}${entry.acceptUntilMs === null ? '' : ` until ${new Date(entry.acceptUntilMs).toISOString()}`}`).join('; ');
+      this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'network-keys.install', subject: this.identity.spiffeId, outcome: 'ok', detail: `epochs ${schedule}` });
+      this.options.log('info', 'network key epochs installed', { epochs: grant.epochs.map((entry) => entry.epoch) });
+    } catch (error) {
+      if (this.stopped) return;
+      this.options.log('warn', 'network key fetch failed', { error: (error as Error).message });
+      if (this.networkKeyFailures++ === 0) this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'network-keys.install', subject: this.identity.spiffeId, outcome: 'failed', detail: (error as Error).message });
+    }
   }
 
   private scheduleRenewal(atMs: number): void {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { NetworkKeyEpoch } from '../crypto/network-key-ring.js';
 import type { ApiCaller } from '../api/auth.js';
 import { startApi, type RunningApi } from '../api/server.js';
 import type { ApiTlsOptions } from '../api/tls.js';
@@ -26,7 +27,7 @@ import { DaemonBackend, mapekActor } from './node-backend.js';
 import { NodeRuntime, type PeerPolicy } from './runtime.js';
 import { DaemonSelfHealing } from './self-healing.js';
 import { NodeStateDb, type AuditEntry } from './state-db.js';
-import { readEnrollment, readNodeKeys, StateError, type Enrollment } from './state-dir.js';
+import { readEnrollment, readNetworkKeyEpochs, readNodeKeys, StateError, type Enrollment } from './state-dir.js';
 
 /**
  * The daemon: reads the state directory and config, opens the state database, loads and
@@ -117,11 +118,14 @@ interface DaemonState {
   readonly svid: SvidIdentity;
   readonly db: NodeStateDb;
   readonly revocations: RevocationSet;
+  /** The network key epochs last fetched from the CA, or null: the enrollment's key alone. */
+  readonly networkKeys: readonly NetworkKeyEpoch[] | null;
 }
 
 function readState(config: NodeConfig): DaemonState {
   const enrollment = readEnrollment(config.stateDir);
   const keys = readNodeKeys(config.stateDir);
+  const networkKeys = readNetworkKeyEpochs(config.stateDir);
   const nowMs = Date.now();
   const anchors = anchorsOf(enrollment, nowMs);
   const svid = validateSvid(enrollment.svid, anchors, enrollment.trustDomain, nowMs);
@@ -131,7 +135,7 @@ function readState(config: NodeConfig): DaemonState {
     const saved = db.revocationList();
     if (saved !== null) revocations.update(saved.bytes, anchors);
     checkRouterId(db, enrollment.spiffeId, config.stateDir);
-    return { config, enrollment, keys, anchors, svid, db, revocations };
+    return { config, enrollment, keys, anchors, svid, db, revocations, networkKeys };
   } catch (error) {
     db.close();
     throw error;
@@ -193,7 +197,7 @@ export class NodeDaemon {
     const local = nodeRefFromSpiffeId(enrollment.spiffeId);
     this.policy = new PolicyHolder(config.policy.dir ?? defaultPolicyDir(), local, (record) => this.onDeny(record));
     this.runtime = new NodeRuntime({
-      identity: { spiffeId: enrollment.spiffeId, trustDomain: enrollment.trustDomain, nodeId: nodeIdOfSpiffeId(parseSpiffeId(enrollment.spiffeId)), certificate: enrollment.svid, keys: state.keys, networkKey: enrollment.networkKey },
+      identity: { spiffeId: enrollment.spiffeId, trustDomain: enrollment.trustDomain, nodeId: nodeIdOfSpiffeId(parseSpiffeId(enrollment.spiffeId)), certificate: enrollment.svid, keys: state.keys, networkKey: enrollment.networkKey, ...(state.networkKeys === null ? {} : { networkKeys: state.networkKeys }) },
       anchors: () => state.anchors,
       revocations: state.revocations,
       profile: config.profile === 'fast' ? fastProfile : rfc8966Profile,
@@ -251,6 +255,7 @@ export class NodeDaemon {
       revocationMaxAgeMs: config.revocations.maxAgeMs,
       onStaleChange: (stale) => this.onRevocationsStale(stale),
       onInstalled: (bytes, list, newSequence, fromLink) => this.revocationGossip.installed(bytes, list, newSequence, fromLink),
+      networkKeys: { current: () => this.runtime.networkKeyEpochs, install: (epochs) => this.runtime.setNetworkKeys(epochs) },
     });
     this.revocationGossip = this.createRevocationGossip();
   }

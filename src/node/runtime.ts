@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SecureNode, meshPacketBytesMax } from '../channel/secure-node.js';
+import type { NetworkKeyEpoch } from '../crypto/network-key-ring.js';
 import type { NodeKeys } from '../identity/ca.js';
 import type { PeerCredential } from '../crypto/handshake.js';
 import type { TrustAnchor } from '../identity/svid.js';
@@ -36,6 +37,8 @@ export interface NodeIdentity {
   readonly keys: NodeKeys;
   /** The mesh's obfuscation key (from enrollment). */
   readonly networkKey: Uint8Array;
+  /** The network key's epochs when the node holds a ring fetched from its CA (they replace networkKey). */
+  readonly networkKeys?: readonly NetworkKeyEpoch[];
 }
 
 /** Who may peer with this node and whom it may route through (the Cedar policy, in the daemon). */
@@ -222,6 +225,7 @@ export class NodeRuntime {
         prologue: new TextEncoder().encode(identity.trustDomain),
       },
       networkKey: identity.networkKey,
+      ...(identity.networkKeys === undefined ? {} : { networkKeys: identity.networkKeys }),
       endToEnd: options.endToEnd,
     });
   }
@@ -231,7 +235,8 @@ export class NodeRuntime {
     this.udp = await UdpTransport.open(this.options.udp, (from, bytes) => this.onDatagram(from, bytes));
     this.udp.onUnreachable = (to) => this.onUnreachable(to);
     try {
-      this.tcp = await TcpTransport.open(this.options.tcp ?? [], this.options.identity.networkKey, (from, bytes) => this.onDatagram(from, bytes), this.options.tcpLimits);
+      const streamKeys = { sendingLengthKey: () => this.secure.streamKeysAt(this.clock()).sending, candidates: () => this.secure.streamKeysAt(this.clock()).candidates };
+      this.tcp = await TcpTransport.open(this.options.tcp ?? [], streamKeys, (from, bytes) => this.onDatagram(from, bytes), this.options.tcpLimits);
     } catch (error) {
       await this.udp.close();
       throw error;
@@ -327,6 +332,20 @@ export class NodeRuntime {
       this.transitDirty = false;
       this.applyTransitPolicy();
     }
+  }
+
+  /**
+   * Takes the network key epochs of a rotation (fetched from the CA): frames and new TCP
+   * connections use the newest active epoch, every epoch not yet retired is accepted. Returns
+   * false when they are the epochs in use; throws ERR_CRYPTO_KEY_RING for a malformed ring.
+   */
+  setNetworkKeys(epochs: readonly NetworkKeyEpoch[]): boolean {
+    return this.secure.setNetworkKeys(epochs);
+  }
+
+  /** The network key epochs in use. */
+  get networkKeyEpochs(): readonly NetworkKeyEpoch[] {
+    return this.secure.networkKeyEpochs;
   }
 
   /** Presents a renewed SVID (same keys) from now on; every link rekeys with it. */

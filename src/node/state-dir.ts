@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { curveKeyBytes } from '../crypto/curve25519.js';
 import { mlDsaSeedBytes } from '../crypto/mldsa.js';
+import { checkNetworkKeyEpochs, type NetworkKeyEpoch } from '../crypto/network-key-ring.js';
 import { networkKeyBytes } from '../crypto/obfuscation.js';
 import { xwingSecretKeyBytes } from '../crypto/xwing.js';
 import { nodeKeysFromSeeds, type NodeKeys } from '../identity/ca.js';
@@ -23,6 +24,7 @@ export const stateFiles = Object.freeze({
   caCertificate: 'ca.der',
   bundle: 'bundle.json',
   networkKey: 'network.key',
+  networkKeys: 'network-keys.json',
   node: 'node.json',
   db: 'node.db',
 });
@@ -344,6 +346,38 @@ export function replaceSvid(dir: string, svid: Uint8Array): void {
   const paths = statePaths(dir);
   readNodeFile(paths.node);
   writeAtomic(paths.svid, svid, publicFileMode);
+}
+
+const networkKeysSchema = z.strictObject({
+  version: z.literal(1),
+  epochs: z.array(z.strictObject({ epoch: z.number(), key: z.base64(), activeFromMs: z.number(), acceptUntilMs: z.number().nullable() })),
+});
+/** Largest network-keys.json read (four epochs take about 600 bytes). */
+export const networkKeysFileBytesMax = 16 * 1024;
+
+/**
+ * The network key epochs last fetched from the CA (network-keys.json, 0600), or null before the
+ * first fetch: the node then holds the enrollment's network.key alone.
+ */
+export function readNetworkKeyEpochs(dir: string): NetworkKeyEpoch[] | null {
+  const path = statePaths(dir).networkKeys;
+  if (!existsSync(path)) return null;
+  const file = parseJson(path, readBounded(path, networkKeysFileBytesMax), networkKeysSchema);
+  checkPrivateMode(path);
+  const epochs = file.epochs.map((entry) => ({ ...entry, key: new Uint8Array(Buffer.from(entry.key, 'base64')) }));
+  try {
+    checkNetworkKeyEpochs(epochs);
+  } catch (error) {
+    throw stateError(path, (error as Error).message);
+  }
+  return epochs;
+}
+
+/** Saves the network key epochs fetched from the CA (atomically, 0600); throws ERR_CRYPTO_KEY_RING for a malformed ring. */
+export function writeNetworkKeyEpochs(dir: string, epochs: readonly NetworkKeyEpoch[]): void {
+  checkNetworkKeyEpochs(epochs);
+  const file = { version: 1, epochs: epochs.map((entry) => ({ ...entry, key: Buffer.from(entry.key).toString('base64') })) };
+  writeAtomic(statePaths(dir).networkKeys, `${JSON.stringify(file)}\n`, privateFileMode);
 }
 
 /**

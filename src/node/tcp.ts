@@ -1,5 +1,5 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { deriveStreamLengthKey, encodeStreamRecord, StreamDecoder } from '../crypto/stream-framing.js';
+import { deriveStreamLengthKey, encodeStreamRecord, StreamDecoder, type StreamKeyCandidate } from '../crypto/stream-framing.js';
 import { AcceptBudget } from './connection-budget.js';
 import { endpointOf, formatAddress, type Endpoint } from './links.js';
 import type { ListenAddress } from './udp.js';
@@ -60,29 +60,50 @@ function keyOf(endpoint: Endpoint): string {
   return formatAddress(endpoint.host, endpoint.port);
 }
 
+/**
+ * Where TCP gets its length keys (from the network key ring, in the runtime): a connection
+ * writes under the key in use when it opened, and a received stream is under the key its first
+ * record picks among the candidates (see StreamDecoder).
+ */
+export interface StreamKeySource {
+  sendingLengthKey(): Uint8Array;
+  candidates(): readonly StreamKeyCandidate[];
+}
+
+/** The source for one network key, no rotation. */
+function singleKeySource(networkKey: Uint8Array): StreamKeySource {
+  const lengthKey = deriveStreamLengthKey(networkKey);
+  const candidates = [{ lengthKey, accepts: () => true }];
+  return { sendingLengthKey: () => lengthKey, candidates: () => candidates };
+}
+
 /** Listening sockets, dialled peers and open connections. */
 export class TcpTransport {
   readonly stats: TcpStats = { framesIn: 0, framesOut: 0, sendErrors: 0, accepted: 0, refusedPerAddress: 0, refusedTotal: 0, dialsRefused: 0, undecodable: 0 };
-  private readonly connections = new Map<string, Socket>();
+  /** Open connections by address, each with the length key its records are written under. */
+  private readonly connections = new Map<string, { socket: Socket; lengthKey: Uint8Array }>();
   private readonly dialled = new Map<string, { endpoint: Endpoint; delayMs: number; timer: NodeJS.Timeout | null }>();
-  private readonly lengthKey: Uint8Array;
+  private readonly keys: StreamKeySource;
   private readonly acceptBudget: AcceptBudget;
   private closed = false;
 
   private constructor(
     private readonly servers: readonly Server[],
-    networkKey: Uint8Array,
+    keys: Uint8Array | StreamKeySource,
     private readonly onFrame: (from: Endpoint, frame: Uint8Array) => void,
     limits: TcpAcceptLimits,
   ) {
-    this.lengthKey = deriveStreamLengthKey(networkKey);
+    this.keys = keys instanceof Uint8Array ? singleKeySource(keys) : keys;
     this.acceptBudget = new AcceptBudget(limits.acceptedMax, limits.perAddressMax);
   }
 
-  /** Listens on every address (port 0: ephemeral); rejects naming the address that failed. Throws a RangeError naming a bad limit. */
-  static async open(addresses: readonly ListenAddress[], networkKey: Uint8Array, onFrame: (from: Endpoint, frame: Uint8Array) => void, limits: TcpAcceptLimits = tcpAcceptLimitsDefault): Promise<TcpTransport> {
+  /**
+   * Listens on every address (port 0: ephemeral); rejects naming the address that failed. Throws
+   * a RangeError naming a bad limit. `keys`: the network key, or a source that follows its ring.
+   */
+  static async open(addresses: readonly ListenAddress[], keys: Uint8Array | StreamKeySource, onFrame: (from: Endpoint, frame: Uint8Array) => void, limits: TcpAcceptLimits = tcpAcceptLimitsDefault): Promise<TcpTransport> {
     const servers: Server[] = [];
-    const transport = new TcpTransport(servers, networkKey, onFrame, limits);
+    const transport = new TcpTransport(servers, keys, onFrame, limits);
     for (const address of addresses) {
       const server = createServer((socket) => transport.accept(socket));
       try {
@@ -127,13 +148,13 @@ export class TcpTransport {
 
   /** Sends one frame on the connection of `to`; counted as an error when there is none. */
   send(to: Endpoint, frame: Uint8Array): void {
-    const socket = this.connections.get(keyOf(to));
-    if (socket === undefined || socket.destroyed || socket.writableLength > writeBufferBytesMax) {
+    const connection = this.connections.get(keyOf(to));
+    if (connection === undefined || connection.socket.destroyed || connection.socket.writableLength > writeBufferBytesMax) {
       this.stats.sendErrors++;
       return;
     }
     this.stats.framesOut++;
-    socket.write(encodeStreamRecord(this.lengthKey, frame));
+    connection.socket.write(encodeStreamRecord(connection.lengthKey, frame));
   }
 
   /** Closes every connection and listening socket and stops redialling; a second call does nothing. */
@@ -141,7 +162,7 @@ export class TcpTransport {
     if (this.closed) return;
     this.closed = true;
     for (const dial of this.dialled.values()) if (dial.timer !== null) clearTimeout(dial.timer);
-    for (const socket of this.connections.values()) socket.destroy();
+    for (const { socket } of this.connections.values()) socket.destroy();
     this.connections.clear();
     await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }
@@ -187,11 +208,11 @@ export class TcpTransport {
   /** Wires a connection to the frame handler; `onGone` runs once it is closed for any reason. */
   private attach(socket: Socket, endpoint: Endpoint, onGone?: () => void): void {
     const key = keyOf(endpoint);
-    this.connections.get(key)?.destroy();
-    this.connections.set(key, socket);
+    this.connections.get(key)?.socket.destroy();
+    this.connections.set(key, { socket, lengthKey: this.keys.sendingLengthKey() });
     socket.setNoDelay(true);
     socket.setTimeout(idleTimeoutMs, () => socket.destroy());
-    const decoder = new StreamDecoder(this.lengthKey);
+    const decoder = new StreamDecoder(() => this.keys.candidates());
     socket.on('data', (chunk: Buffer) => {
       const wasDiscarding = decoder.isDiscarding;
       for (const frame of decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))) {
@@ -202,7 +223,7 @@ export class TcpTransport {
     });
     socket.on('error', () => socket.destroy());
     socket.once('close', () => {
-      if (this.connections.get(key) === socket) this.connections.delete(key);
+      if (this.connections.get(key)?.socket === socket) this.connections.delete(key);
       onGone?.();
     });
   }

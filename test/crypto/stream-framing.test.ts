@@ -81,3 +81,40 @@ describe('stream framing: obfuscated frames over TCP', () => {
     expect(decoder.push(record.subarray(20))).toHaveLength(1);
   });
 });
+
+describe('stream framing during a network key rotation', () => {
+  const nextKey = deriveStreamLengthKey(new Uint8Array(32).fill(8));
+  const marked = (frame: Uint8Array): boolean => frame[obfsNonceBytes] === 0xaa;
+  const candidates = [
+    { lengthKey, accepts: marked },
+    { lengthKey: nextKey, accepts: marked },
+  ];
+  function markedFrame(length: number, seed: number): Uint8Array {
+    const frame = frameOf(length, seed);
+    frame[obfsNonceBytes] = 0xaa;
+    return frame;
+  }
+
+  it('picks the key the first record is under, waits while it is incomplete, and stays on that key', () => {
+    const frames = [markedFrame(300, 1), markedFrame(500, 2)];
+    const stream = Buffer.concat(frames.map((frame) => encodeStreamRecord(nextKey, frame)));
+    const decoder = new StreamDecoder(() => candidates);
+    expect(decoder.push(new Uint8Array(stream.subarray(0, 100)))).toEqual([]);
+    expect(decoder.pickedLengthKey).toBeNull();
+    expect(decoder.isDiscarding).toBe(false);
+    const out = decoder.push(new Uint8Array(stream.subarray(100)));
+    expect(out.map((frame) => Buffer.from(frame).toString('hex'))).toEqual(frames.map((frame) => Buffer.from(frame).toString('hex')));
+    expect(decoder.pickedLengthKey).toBe(nextKey);
+    // The first key no longer applies to this stream.
+    expect(decoder.push(encodeStreamRecord(lengthKey, markedFrame(400, 3)))).toEqual([]);
+  });
+
+  it('does not take a key whose frame is not accepted, and swallows a stream under no candidate', () => {
+    const unaccepted = new StreamDecoder(() => candidates);
+    expect(unaccepted.push(encodeStreamRecord(lengthKey, frameOf(300, 4)))).toEqual([]);
+    expect(unaccepted.isDiscarding).toBe(true);
+    const stranger = new StreamDecoder(() => candidates);
+    expect(stranger.push(encodeStreamRecord(deriveStreamLengthKey(new Uint8Array(32).fill(9)), markedFrame(300, 5)))).toEqual([]);
+    expect(stranger.isDiscarding).toBe(true);
+  });
+});

@@ -15,7 +15,8 @@ import { createCa, type MeshCa } from '../../src/identity/ca.js';
 import { nextRevocationList, signRevocationList } from '../../src/identity/revocation.js';
 import { trustAnchorOf } from '../../src/identity/svid.js';
 import { startCaService, type CaService } from '../../src/node/ca-service.js';
-import { readTokens, revokeInCaDirectory, saveTokens, withCaLock } from '../../src/node/ca-store.js';
+import { rotateNetworkKey } from '../../src/node/ca-network-keys.js';
+import { openCaDirectory, readTokens, revokeInCaDirectory, saveTokens, withCaLock } from '../../src/node/ca-store.js';
 import { loadNodeConfig } from '../../src/node/config.js';
 import { NodeDaemon, type DaemonLog } from '../../src/node/daemon.js';
 import { NodeStateDb } from '../../src/node/state-db.js';
@@ -492,6 +493,45 @@ describe('revocation in a running mesh', () => {
     const actions = restarted.db.auditLog({ limit: 1000 }).map((entry) => entry.action);
     expect(actions.filter((action) => action === 'node.start')).toHaveLength(2);
     expect(actions).toContain('node.stop');
+  });
+});
+
+describe('rotating the network key in a running mesh', () => {
+  it('members fetch the new epoch and keep their session; a revoked node is refused the key and meets silence once the old key retires; a restart keeps the epoch', async () => {
+    const a = await enroll('netkey-a');
+    const b = await enroll('netkey-b');
+    const c = await enroll('netkey-c');
+    const daemonA = await startDaemon(writeConfig(a));
+    const portA = udpPortOf(daemonA);
+    const daemonB = await startDaemon(writeConfig(b, { peers: [portA] }));
+    const daemonC = await startDaemon(writeConfig(c, { peers: [portA] }));
+    await eventually('sessions a-b and a-c', () => securedWith(daemonA.backend.neighbours(), b) && securedWith(daemonA.backend.neighbours(), c));
+
+    revokeInCaDirectory(caDir, ca, { spiffeId: c.spiffeId, serialHex: null, revokedAtMs: Date.now() }, 'left the mesh', Date.now());
+    // Rotated as of 55 s ago (the shortest steps are 30 s): epoch 1 is active already, epoch 0 retires in 5 s.
+    const opened = openCaDirectory(caDir, passphrase, Date.now());
+    const epochs = rotateNetworkKey(caDir, opened, Date.now() - 55_000, { activateInMs: 30_000, retireAfterMs: 30_000 }, (bytes) => new Uint8Array(randomBytes(bytes)));
+    await Promise.all([daemonA.syncWithCa(), daemonB.syncWithCa(), daemonC.syncWithCa()]);
+    for (const member of [daemonA, daemonB]) {
+      expect(member.runtime.networkKeyEpochs.map((entry) => entry.epoch)).toEqual([0, 1]);
+      expect(member.db.auditLog().find((entry) => entry.action === 'network-keys.install')).toMatchObject({ outcome: 'ok' });
+    }
+    expect(statSync(join(a.stateDir, 'network-keys.json')).mode & 0o777).toBe(0o600);
+    expect(daemonC.runtime.networkKeyEpochs.map((entry) => entry.epoch)).toEqual([0]);
+    expect(daemonC.db.auditLog().find((entry) => entry.action === 'network-keys.install')).toMatchObject({ outcome: 'failed', detail: expect.stringContaining('ERR_SVID_REVOKED') });
+
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, epochs[0]!.acceptUntilMs! - Date.now() + 200)));
+    const stats = daemonA.runtime.secure.stats;
+    const [framesRefused, credentialsRefused] = [stats.framesRefused, stats.credentialsRefused];
+    await eventually('a to refuse c\'s frames under the retired key', () => stats.framesRefused > framesRefused + 2);
+    expect(stats.credentialsRefused).toBe(credentialsRefused);
+    expect(securedWith(daemonA.backend.neighbours(), b)).toBe(true);
+    expect(securedWith(daemonA.backend.neighbours(), c)).toBe(false);
+
+    await daemonA.stop('restart');
+    const restarted = await startDaemon(writeConfig(a, { udpPort: portA }));
+    expect(restarted.runtime.networkKeyEpochs.map((entry) => entry.epoch)).toEqual([0, 1]);
+    await eventually('b to get a session with the restarted a', () => securedWith(restarted.backend.neighbours(), b));
   });
 });
 
