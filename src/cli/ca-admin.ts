@@ -136,7 +136,9 @@ export function caRotateNetworkKey(argv: readonly string[], io: CliIo, env: Node
   }
   const newest = rows.at(-1)!;
   io.stdout(`network key epoch ${newest.epoch} added: nodes send under it from ${newest.activeFrom}\n`);
-  io.stdout(renderTable(['epoch', 'active from', 'accepted until'], rows.map((row) => [String(row.epoch), row.activeFrom, row.acceptedUntil ?? '-'])));
+  // Epoch 0 (the key of ca.json) has been active from the start.
+  const activeFromText = (entry: NetworkKeyEpoch, text: string): string => (entry.activeFromMs === 0 ? 'from the start' : text);
+  io.stdout(renderTable(['epoch', 'active from', 'accepted until'], rows.map((row, i) => [String(row.epoch), activeFromText(epochs[i]!, row.activeFrom), row.acceptedUntil ?? '-'])));
   io.stdout('a running CA service hands it out at once; revoked nodes are refused it\n');
   return 0;
 }
