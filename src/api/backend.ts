@@ -165,6 +165,8 @@ export interface NodeCounters {
   readonly revocationListAgeS: number;
   /** True while that list is older than revocations.maxAgeMs: new peer sessions are refused. */
   readonly revocationListStale: boolean;
+  /** The network key epoch this node sends under now (0 before the first rotation; docs/ca.md). */
+  readonly networkKeyEpoch: number;
   /** Peers without a session refused because the revocation list was stale. */
   readonly newPeersRefused: number;
 }

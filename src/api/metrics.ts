@@ -145,6 +145,14 @@ function registerRevocationGauges(registry: Registry, backend: NodeBackend): voi
     },
   });
   new Gauge({
+    name: `${metricsPrefix}network_key_epoch`,
+    help: 'The network key epoch this node sends under (0 before the first rotation)',
+    registers: [registry],
+    collect() {
+      this.set(backend.counters().networkKeyEpoch);
+    },
+  });
+  new Gauge({
     name: `${metricsPrefix}revocation_list_stale`,
     help: '1 while the revocation list is older than revocations.maxAgeMs (new peer sessions refused, not ready), else 0',
     registers: [registry],

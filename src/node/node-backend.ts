@@ -176,9 +176,9 @@ export class DaemonBackend implements NodeBackend {
     };
   }
 
-  private revocationCounters(): Pick<NodeCounters, 'revocationListAgeS' | 'revocationListStale' | 'newPeersRefused'> {
+  private revocationCounters(): Pick<NodeCounters, 'revocationListAgeS' | 'revocationListStale' | 'newPeersRefused' | 'networkKeyEpoch'> {
     const { ageMs, stale } = this.facts.revocations();
-    return { revocationListAgeS: ageMs / 1000, revocationListStale: stale, newPeersRefused: this.runtime.newPeersRefused };
+    return { revocationListAgeS: ageMs / 1000, revocationListStale: stale, newPeersRefused: this.runtime.newPeersRefused, networkKeyEpoch: this.runtime.networkKeyEpochNow() };
   }
 
   /** The TCP transport's refusals and open connections (zero when it has not started). */

@@ -343,6 +343,11 @@ export class NodeRuntime {
     return this.secure.setNetworkKeys(epochs);
   }
 
+  /** The network key epoch frames are sent under now. */
+  networkKeyEpochNow(): number {
+    return this.secure.sendingEpochAt(this.clock());
+  }
+
   /** The network key epochs in use. */
   get networkKeyEpochs(): readonly NetworkKeyEpoch[] {
     return this.secure.networkKeyEpochs;

@@ -66,6 +66,7 @@ export class FakeBackend implements NodeBackend {
     tcpConnections: { accepted: 2, dialled: 1 },
     revocationListAgeS: 12.5,
     revocationListStale: false,
+    networkKeyEpoch: 0,
     newPeersRefused: 6,
   };
   /** Newest first, as the node's audit log answers. */

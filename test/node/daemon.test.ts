@@ -514,10 +514,12 @@ describe('rotating the network key in a running mesh', () => {
     await Promise.all([daemonA.syncWithCa(), daemonB.syncWithCa(), daemonC.syncWithCa()]);
     for (const member of [daemonA, daemonB]) {
       expect(member.runtime.networkKeyEpochs.map((entry) => entry.epoch)).toEqual([0, 1]);
+      expect(member.backend.counters().networkKeyEpoch).toBe(1);
       expect(member.db.auditLog().find((entry) => entry.action === 'network-keys.install')).toMatchObject({ outcome: 'ok' });
     }
     expect(statSync(join(a.stateDir, 'network-keys.json')).mode & 0o777).toBe(0o600);
     expect(daemonC.runtime.networkKeyEpochs.map((entry) => entry.epoch)).toEqual([0]);
+    expect(daemonC.backend.counters().networkKeyEpoch).toBe(0);
     expect(daemonC.db.auditLog().find((entry) => entry.action === 'network-keys.install')).toMatchObject({ outcome: 'failed', detail: expect.stringContaining('ERR_SVID_REVOKED') });
 
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, epochs[0]!.acceptUntilMs! - Date.now() + 200)));
