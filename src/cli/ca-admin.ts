@@ -5,9 +5,9 @@ import { parseCertificate } from '../identity/certificate.js';
 import { verifyRevocationList, type RevocationList } from '../identity/revocation.js';
 import { parseSpiffeId } from '../identity/spiffe-id.js';
 import { trustAnchorFrom } from '../identity/svid.js';
-import { rotateNetworkKey, rotationActivateInMsDefault, rotationRetireAfterMsDefault, rotationStepMsMax, rotationStepMsMin } from '../node/ca-network-keys.js';
+import { readNetworkKeySchedule, rotateNetworkKey, rotationActivateInMsDefault, rotationRetireAfterMsDefault, rotationStepMsMax, rotationStepMsMin, type RotationTiming } from '../node/ca-network-keys.js';
 import { openCaDirectory, readCaCertificate, readIssuedRecords, readNodeRecords, readRevocations, readTokens, revocationReasonCharsMax, revocationReasonKey, revokeInCaDirectory } from '../node/ca-store.js';
-import { caPassphrase, parseCaFlags, parseDurationMs, pinText, requiredFlag } from './ca-args.js';
+import { caPassphrase, parseCaFlags, parseDurationMs, pinText, requiredFlag, type CaFlags } from './ca-args.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 import { renderTable } from './table.js';
@@ -95,8 +95,9 @@ export function caList(argv: readonly string[], io: CliIo): number {
     .filter((token) => token.usedAtMs === null && token.expiresAtMs > nowMs)
     .map((token) => ({ id: token.idHex, createdAt: iso(token.createdAtMs), expiresAt: iso(token.expiresAtMs) }));
   const revocations = list.entries.map((entry) => ({ ...entry, revokedAt: iso(entry.revokedAtMs), reason: reasons[revocationReasonKey(entry.spiffeId, entry.serialHex)] ?? '' }));
+  const networkKeys = networkKeyRows(dir, nowMs);
   if (values.json === true) {
-    io.stdout(`${JSON.stringify({ trustDomain: list.trustDomain, caSha256, nodes, issued, tokens, revocations: { sequence: list.sequence, entries: revocations.map(({ revokedAtMs, ...rest }) => rest) } })}\n`);
+    io.stdout(`${JSON.stringify({ trustDomain: list.trustDomain, caSha256, nodes, issued, tokens, revocations: { sequence: list.sequence, entries: revocations.map(({ revokedAtMs, ...rest }) => rest) }, networkKeys })}\n`);
     return 0;
   }
   io.stdout(`mesh CA of ${list.trustDomain}, CA certificate sha256 ${caSha256}\n\nenrolled nodes: ${nodes.length}\n`);
@@ -107,7 +108,36 @@ export function caList(argv: readonly string[], io: CliIo): number {
   if (tokens.length > 0) io.stdout(renderTable(['token id', 'created', 'expires'], tokens.map((token) => [token.id, token.createdAt, token.expiresAt])));
   io.stdout(`\nrevocations (list sequence ${list.sequence}): ${revocations.length}\n`);
   if (revocations.length > 0) io.stdout(renderTable(['SPIFFE ID', 'serial', 'revoked', 'reason'], revocations.map((entry) => [entry.spiffeId, entry.serialHex ?? 'all', entry.revokedAt, entry.reason])));
+  io.stdout(`\nnetwork key epochs: ${networkKeys.length}\n`);
+  io.stdout(renderNetworkKeyRows(networkKeys));
   return 0;
+}
+
+function renderNetworkKeyRows(rows: ReturnType<typeof networkKeyRows>): string {
+  return renderTable(['epoch', 'active from', 'accepted until', 'status'], rows.map((row) => [String(row.epoch), row.activeFrom ?? 'from the start', row.acceptedUntil ?? '-', row.status]));
+}
+
+/** The network key epochs of the CA in `dir` with their status at `nowMs`: pending, in use (sent under), accepted, retired. */
+function networkKeyRows(dir: string, nowMs: number): { epoch: number; activeFrom: string | null; acceptedUntil: string | null; status: string }[] {
+  const schedule = readNetworkKeySchedule(dir);
+  const live = (entry: (typeof schedule)[number]): boolean => entry.acceptUntilMs === null || entry.acceptUntilMs > nowMs;
+  const sending = schedule.filter((entry) => entry.activeFromMs <= nowMs && live(entry)).at(-1)?.epoch;
+  return schedule.map((entry) => ({
+    epoch: entry.epoch,
+    activeFrom: entry.activeFromMs === 0 ? null : iso(entry.activeFromMs),
+    acceptedUntil: entry.acceptUntilMs === null ? null : iso(entry.acceptUntilMs),
+    status: !live(entry) ? 'retired' : entry.epoch === sending ? 'in use' : entry.activeFromMs > nowMs ? 'pending' : 'accepted',
+  }));
+}
+
+/** --activate-in and --retire-after (defaults when absent), each checked against the bounds. */
+function rotationTiming(values: CaFlags): RotationTiming {
+  const durationOf = (flag: 'activate-in' | 'retire-after', fallbackMs: number): number => {
+    const ms = typeof values[flag] === 'string' ? parseDurationMs(`--${flag}`, values[flag]) : fallbackMs;
+    if (ms < rotationStepMsMin || ms > rotationStepMsMax) throw new UsageError(`--${flag}: expected ${rotationStepMsMin / 1000} s to ${rotationStepMsMax / 86_400_000} days, got ${ms / 1000} s`);
+    return ms;
+  };
+  return { activateInMs: durationOf('activate-in', rotationActivateInMsDefault), retireAfterMs: durationOf('retire-after', rotationRetireAfterMsDefault) };
 }
 
 /** `ca rotate-network-key --dir DIR [--activate-in 10m] [--retire-after 10m] [--json]`: adds a network key epoch (ca-network-keys.ts). */
@@ -115,11 +145,7 @@ export function caRotateNetworkKey(argv: readonly string[], io: CliIo, env: Node
   const options = { dir: { type: 'string' }, 'activate-in': { type: 'string' }, 'retire-after': { type: 'string' }, json: { type: 'boolean' } } as const;
   const { values } = parseCaFlags(argv, options);
   const dir = requiredFlag(values, 'dir');
-  const durationOf = (flag: 'activate-in' | 'retire-after', fallbackMs: number): number => (typeof values[flag] === 'string' ? parseDurationMs(`--${flag}`, values[flag]) : fallbackMs);
-  const timing = { activateInMs: durationOf('activate-in', rotationActivateInMsDefault), retireAfterMs: durationOf('retire-after', rotationRetireAfterMsDefault) };
-  for (const [flag, ms] of [['--activate-in', timing.activateInMs], ['--retire-after', timing.retireAfterMs]] as const) {
-    if (ms < rotationStepMsMin || ms > rotationStepMsMax) throw new UsageError(`${flag}: expected ${rotationStepMsMin / 1000} s to ${rotationStepMsMax / 86_400_000} days, got ${ms / 1000} s`);
-  }
+  const timing = rotationTiming(values);
   const nowMs = Date.now();
   const opened = openCaDirectory(dir, caPassphrase(io, env), nowMs);
   let epochs: NetworkKeyEpoch[];
@@ -129,16 +155,13 @@ export function caRotateNetworkKey(argv: readonly string[], io: CliIo, env: Node
     if (error instanceof RangeError) throw new UsageError(error.message);
     throw error;
   }
-  const rows = epochs.map((entry) => ({ epoch: entry.epoch, activeFrom: iso(entry.activeFromMs), acceptedUntil: entry.acceptUntilMs === null ? null : iso(entry.acceptUntilMs) }));
+  const rows = networkKeyRows(dir, nowMs);
   if (values.json === true) {
     io.stdout(`${JSON.stringify({ epochs: rows })}\n`);
     return 0;
   }
-  const newest = rows.at(-1)!;
-  io.stdout(`network key epoch ${newest.epoch} added: nodes send under it from ${newest.activeFrom}\n`);
-  // Epoch 0 (the key of ca.json) has been active from the start.
-  const activeFromText = (entry: NetworkKeyEpoch, text: string): string => (entry.activeFromMs === 0 ? 'from the start' : text);
-  io.stdout(renderTable(['epoch', 'active from', 'accepted until'], rows.map((row, i) => [String(row.epoch), activeFromText(epochs[i]!, row.activeFrom), row.acceptedUntil ?? '-'])));
+  io.stdout(`network key epoch ${epochs.at(-1)!.epoch} added: nodes send under it from ${iso(epochs.at(-1)!.activeFromMs)}\n`);
+  io.stdout(renderNetworkKeyRows(rows));
   io.stdout('a running CA service hands it out at once; revoked nodes are refused it\n');
   return 0;
 }

@@ -72,6 +72,13 @@ export function readNetworkKeys(dir: string, opened: OpenedCa): NetworkKeyEpoch[
   return file.epochs.map((stored) => openEpoch(stored, key, path));
 }
 
+/** The schedule of the stored epochs (numbers and times, no keys): what `ca list` shows without the passphrase. */
+export function readNetworkKeySchedule(dir: string): Omit<NetworkKeyEpoch, 'key'>[] {
+  const path = join(dir, networkKeysFile);
+  if (!existsSync(path)) return [{ epoch: 0, activeFromMs: 0, acceptUntilMs: null }];
+  return parseWith(fileSchema, readJson(path), path).epochs.map(({ epoch, activeFromMs, acceptUntilMs }) => ({ epoch, activeFromMs, acceptUntilMs }));
+}
+
 /** The epochs still accepted at `nowMs` (at least the newest): what the CA hands out. */
 export function epochsInForce(epochs: readonly NetworkKeyEpoch[], nowMs: number): NetworkKeyEpoch[] {
   const live = epochs.filter((entry) => entry.acceptUntilMs === null || entry.acceptUntilMs > nowMs);

@@ -7,7 +7,9 @@ import type { CliIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/run.js';
 import { parseCertificate } from '../../src/identity/certificate.js';
 import { validateSvid } from '../../src/identity/svid.js';
+import { rotateNetworkKey } from '../../src/node/ca-network-keys.js';
 import { openCaDirectory, recordIssuedSvid } from '../../src/node/ca-store.js';
+import { seeded } from '../seeded.js';
 import { readClientIdentity } from '../../src/node/state-dir.js';
 
 const env = { X0TTA6BL4_CA_PASSPHRASE: 'correct horse battery staple' };
@@ -178,6 +180,17 @@ describe('x0tta6bl4 ca', () => {
     expect(activeFromMs - before).toBeGreaterThanOrEqual(120_000);
     expect(Date.parse(epochs[0]!.acceptedUntil!) - activeFromMs).toBe(3600_000);
     expect(epochs[1]!.acceptedUntil).toBeNull();
+    const listed = capture();
+    expect(caCommand('list', ['--dir', caDir, '--json'], listed.io, {})).toBe(0);
+    const { networkKeys } = JSON.parse(listed.out()) as { networkKeys: { epoch: number; activeFrom: string | null; status: string }[] };
+    expect(networkKeys.map((row) => [row.epoch, row.status])).toEqual([
+      [0, 'in use'],
+      [1, 'pending'],
+    ]);
+    expect(networkKeys[0]!.activeFrom).toBeNull();
+    const listedHuman = capture();
+    expect(caCommand('list', ['--dir', caDir], listedHuman.io, {})).toBe(0);
+    expect(listedHuman.out()).toMatch(/network key epochs: 2\n[\s\S]*from the start[\s\S]* in use\n[\s\S]*pending\n/);
     const human = capture();
     expect(caCommand('rotate-network-key', ['--dir', caDir], human.io, env)).toBe(0);
     expect(human.out()).toMatch(/^network key epoch 2 added: nodes send under it from \S+\n/);
@@ -193,6 +206,26 @@ describe('x0tta6bl4 ca', () => {
       expect(errors.err()).toMatch(message);
     }
     expect(() => caCommand('rotate-network-key', ['--dir', caDir], capture().io, env)).toThrow(/4 epochs are still accepted \(at most 4\)/);
+  });
+
+  it('list tells an epoch in use from one still accepted, and from one retired', () => {
+    const statuses = (agoMs: number): string[][] => {
+      const caDir = dir();
+      expect(caCommand('init', ['--trust-domain', 'mesh.test', '--dir', caDir], capture().io, env)).toBe(0);
+      // Rotated as of `agoMs` ago, with the shortest steps (30 s each).
+      rotateNetworkKey(caDir, openCaDirectory(caDir, env.X0TTA6BL4_CA_PASSPHRASE, Date.now()), Date.now() - agoMs, { activateInMs: 30_000, retireAfterMs: 30_000 }, seeded(`rotation ${agoMs}`));
+      const listed = capture();
+      expect(caCommand('list', ['--dir', caDir, '--json'], listed.io, {})).toBe(0);
+      return (JSON.parse(listed.out()) as { networkKeys: { epoch: number; status: string }[] }).networkKeys.map((row) => [String(row.epoch), row.status]);
+    };
+    expect(statuses(45_000)).toEqual([
+      ['0', 'accepted'],
+      ['1', 'in use'],
+    ]);
+    expect(statuses(120_000)).toEqual([
+      ['0', 'retired'],
+      ['1', 'in use'],
+    ]);
   });
 
   it('parses durations in s, m, h and d', () => {
