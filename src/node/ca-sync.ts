@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { NetworkKeyEpoch } from '../crypto/network-key-ring.js';
 import { notBeforeSkewMs, type NodeKeys } from '../identity/ca.js';
 import type { RevocationList, RevocationSet } from '../identity/revocation.js';
+import { renewalClockSkewMs } from '../identity/renewal.js';
 import { retryAtMs, rotationAtMs } from '../identity/rotation.js';
 import type { SvidIdentity, TrustAnchor } from '../identity/svid.js';
 import type { LinkId } from '../mesh/neighbour.js';
 import { networkKeyScheduleDigest } from './ca-network-keys.js';
 import { fetchNetworkKeys, fetchRevocations, renewSvid, type CaConnection } from './enroll-client.js';
 import type { NodeStateDb } from './state-db.js';
-import { replaceSvid, writeNetworkKeyEpochs, type Enrollment } from './state-dir.js';
+import { readNetworkKeys, replaceSvid, writeNetworkKeys, type Enrollment } from './state-dir.js';
 
 /**
  * What a running node keeps in step with its CA: the signed revocation list (fetched every
@@ -89,6 +90,8 @@ export class CaSync {
   private reportedStale = false;
   /** Network key fetches that failed in a row (only the first of a run is audited). */
   private networkKeyFailures = 0;
+  /** When the CA issued the network key epochs in use (0: the enrollment's key); an older grant is a replay. */
+  private networkKeysIssuedAtMs: number;
   private readonly pollMs: number;
   private readonly maxAgeMs: number;
   private readonly now: () => number;
@@ -104,6 +107,7 @@ export class CaSync {
     this.pollMs = options.revocationPollMs ?? revocationPollMs;
     this.maxAgeMs = options.revocationMaxAgeMs ?? revocationMaxAgeMsDefault;
     this.now = options.now ?? Date.now;
+    this.networkKeysIssuedAtMs = readNetworkKeys(options.stateDir)?.issuedAtMs ?? 0;
     if (!Number.isSafeInteger(this.maxAgeMs) || this.maxAgeMs <= revocationPollMs) {
       throw new RangeError(`CaSync: revocationMaxAgeMs: expected an integer above the poll interval (${revocationPollMs} ms), got ${this.maxAgeMs}`);
     }
@@ -247,10 +251,13 @@ export class CaSync {
     const networkKeys = this.options.networkKeys;
     if (networkKeys === undefined || this.stopped || digest === networkKeyScheduleDigest(networkKeys.current())) return;
     try {
+      const requestedAtMs = this.now();
       const grant = await fetchNetworkKeys({ ...connection, keys: this.options.keys, svid: this.svid });
       if (this.stopped) return;
-      writeNetworkKeyEpochs(this.options.stateDir, grant.epochs);
+      this.checkGrantTime(grant.issuedAtMs, requestedAtMs);
+      writeNetworkKeys(this.options.stateDir, grant);
       networkKeys.install(grant.epochs);
+      this.networkKeysIssuedAtMs = grant.issuedAtMs;
       this.networkKeyFailures = 0;
       const schedule = grant.epochs.map((entry) => `${entry.epoch} from ${new Date(entry.activeFromMs).toISOString()}${entry.acceptUntilMs === null ? '' : ` until ${new Date(entry.acceptUntilMs).toISOString()}`}`).join('; ');
       this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'network-keys.install', subject: this.identity.spiffeId, outcome: 'ok', detail: `epochs ${schedule}` });
@@ -259,6 +266,18 @@ export class CaSync {
       if (this.stopped) return;
       this.options.log('warn', 'network key fetch failed', { error: (error as Error).message });
       if (this.networkKeyFailures++ === 0) this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'network-keys.install', subject: this.identity.spiffeId, outcome: 'failed', detail: (error as Error).message });
+    }
+  }
+
+  /**
+   * Refuses a grant issued before the one in use, or long before it was asked for: both are what
+   * an attacker on the path replaying an old answer would send (it would take a newer epoch
+   * away from the node).
+   */
+  private checkGrantTime(issuedAtMs: number, requestedAtMs: number): void {
+    if (issuedAtMs <= this.networkKeysIssuedAtMs || issuedAtMs < requestedAtMs - renewalClockSkewMs) {
+      const inUse = this.networkKeysIssuedAtMs === 0 ? 'none' : new Date(this.networkKeysIssuedAtMs).toISOString();
+      throw new Error(`network keys: the CA's answer was issued at ${new Date(issuedAtMs).toISOString()}, not after the epochs in use (issued ${inUse}) or more than ${renewalClockSkewMs / 60_000} min before it was asked for: a replayed answer?`);
     }
   }
 

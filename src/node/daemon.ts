@@ -27,7 +27,7 @@ import { DaemonBackend, mapekActor } from './node-backend.js';
 import { NodeRuntime, type PeerPolicy } from './runtime.js';
 import { DaemonSelfHealing } from './self-healing.js';
 import { NodeStateDb, type AuditEntry } from './state-db.js';
-import { readEnrollment, readNetworkKeyEpochs, readNodeKeys, StateError, type Enrollment } from './state-dir.js';
+import { readEnrollment, readNetworkKeys, readNodeKeys, StateError, type Enrollment } from './state-dir.js';
 
 /**
  * The daemon: reads the state directory and config, opens the state database, loads and
@@ -125,7 +125,7 @@ interface DaemonState {
 function readState(config: NodeConfig): DaemonState {
   const enrollment = readEnrollment(config.stateDir);
   const keys = readNodeKeys(config.stateDir);
-  const networkKeys = readNetworkKeyEpochs(config.stateDir);
+  const networkKeys = readNetworkKeys(config.stateDir)?.epochs ?? null;
   const nowMs = Date.now();
   const anchors = anchorsOf(enrollment, nowMs);
   const svid = validateSvid(enrollment.svid, anchors, enrollment.trustDomain, nowMs);

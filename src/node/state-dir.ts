@@ -350,16 +350,23 @@ export function replaceSvid(dir: string, svid: Uint8Array): void {
 
 const networkKeysSchema = z.strictObject({
   version: z.literal(1),
+  issuedAtMs: z.number().int().min(0),
   epochs: z.array(z.strictObject({ epoch: z.number(), key: z.base64(), activeFromMs: z.number(), acceptUntilMs: z.number().nullable() })),
 });
 /** Largest network-keys.json read (four epochs take about 600 bytes). */
 export const networkKeysFileBytesMax = 16 * 1024;
 
+/** Network key epochs as fetched from the CA, with the time the CA issued them (a later fetch must be newer). */
+export interface StoredNetworkKeys {
+  readonly issuedAtMs: number;
+  readonly epochs: readonly NetworkKeyEpoch[];
+}
+
 /**
  * The network key epochs last fetched from the CA (network-keys.json, 0600), or null before the
  * first fetch: the node then holds the enrollment's network.key alone.
  */
-export function readNetworkKeyEpochs(dir: string): NetworkKeyEpoch[] | null {
+export function readNetworkKeys(dir: string): StoredNetworkKeys | null {
   const path = statePaths(dir).networkKeys;
   if (!existsSync(path)) return null;
   const file = parseJson(path, readBounded(path, networkKeysFileBytesMax), networkKeysSchema);
@@ -370,13 +377,13 @@ export function readNetworkKeyEpochs(dir: string): NetworkKeyEpoch[] | null {
   } catch (error) {
     throw stateError(path, (error as Error).message);
   }
-  return epochs;
+  return { issuedAtMs: file.issuedAtMs, epochs };
 }
 
 /** Saves the network key epochs fetched from the CA (atomically, 0600); throws ERR_CRYPTO_KEY_RING for a malformed ring. */
-export function writeNetworkKeyEpochs(dir: string, epochs: readonly NetworkKeyEpoch[]): void {
-  checkNetworkKeyEpochs(epochs);
-  const file = { version: 1, epochs: epochs.map((entry) => ({ ...entry, key: Buffer.from(entry.key).toString('base64') })) };
+export function writeNetworkKeys(dir: string, stored: StoredNetworkKeys): void {
+  checkNetworkKeyEpochs(stored.epochs);
+  const file = { version: 1, issuedAtMs: stored.issuedAtMs, epochs: stored.epochs.map((entry) => ({ ...entry, key: Buffer.from(entry.key).toString('base64') })) };
   writeAtomic(statePaths(dir).networkKeys, `${JSON.stringify(file)}\n`, privateFileMode);
 }
 

@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { singleEpoch, type NetworkKeyEpoch } from '../../src/crypto/network-key-ring.js';
 import { parseBundle } from '../../src/identity/bundle.js';
 import type { MeshCa } from '../../src/identity/ca.js';
 import { parseCertificate } from '../../src/identity/certificate.js';
@@ -11,11 +12,12 @@ import { RevocationSet, signRevocationList } from '../../src/identity/revocation
 import { validateSvid } from '../../src/identity/svid.js';
 import { CaSync, type CaSyncOptions } from '../../src/node/ca-sync.js';
 import { startCaService, type CaService } from '../../src/node/ca-service.js';
-import { readTokens, revokeInCaDirectory, saveTokens, withCaLock } from '../../src/node/ca-store.js';
+import { rotateNetworkKey } from '../../src/node/ca-network-keys.js';
+import { openCaDirectory, readTokens, revokeInCaDirectory, saveTokens, withCaLock } from '../../src/node/ca-store.js';
 import { enrollNode } from '../../src/node/enroll-client.js';
 import { NodeStateDb } from '../../src/node/state-db.js';
 import type { LinkId } from '../../src/mesh/neighbour.js';
-import { readEnrollment, readNodeKeys, statePaths } from '../../src/node/state-dir.js';
+import { readEnrollment, readNetworkKeys, readNodeKeys, statePaths } from '../../src/node/state-dir.js';
 import { until } from './runtime-harness.js';
 import { deadUrl, startTestCa, type TestCa } from './ca-fixture.js';
 
@@ -90,7 +92,7 @@ afterEach(() => {
 });
 
 /** A node enrolled through `caUrl` (default: the shared service), with a CaSync built as the daemon builds it. */
-async function fixture(overrides: { caUrl?: string | null; revocationPollMs?: number; enrollVia?: string } & Pick<CaSyncOptions, 'revocationMaxAgeMs' | 'now' | 'onStaleChange' | 'onInstalled'> = {}): Promise<Fixture> {
+async function fixture(overrides: { caUrl?: string | null; revocationPollMs?: number; enrollVia?: string } & Pick<CaSyncOptions, 'revocationMaxAgeMs' | 'now' | 'onStaleChange' | 'onInstalled' | 'networkKeys'> = {}): Promise<Fixture> {
   const stateDir = join(root, `node-${nodeCount++}`);
   await enrollNode({ caUrl: overrides.enrollVia ?? service.address, token: newToken(), stateDir, caSha256: pin });
   const stored = readEnrollment(stateDir);
@@ -115,6 +117,7 @@ async function fixture(overrides: { caUrl?: string | null; revocationPollMs?: nu
     ...(overrides.now === undefined ? {} : { now: overrides.now }),
     ...(overrides.onStaleChange === undefined ? {} : { onStaleChange: overrides.onStaleChange }),
     ...(overrides.onInstalled === undefined ? {} : { onInstalled: overrides.onInstalled }),
+    ...(overrides.networkKeys === undefined ? {} : { networkKeys: overrides.networkKeys }),
   };
   const made = { stateDir, db, revocations, logs, renewed, options, sync: new CaSync(options) };
   open.push(made);
@@ -489,3 +492,61 @@ describe('CaSync: start and stop', () => {
     expect(readFileSync(statePaths(node.stateDir).svid).equals(original)).toBe(true);
   });
 });
+
+/** A proxy in front of the CA that can answer POST /v1/network-keys with an earlier answer, as an attacker on the path would. */
+async function replayingProxy(target: string): Promise<{ url: string; replay: (on: boolean) => void; close: () => Promise<void> }> {
+  let replaying = false;
+  let recorded: Buffer | null = null;
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      void (async () => {
+        const isKeys = request.url === '/v1/network-keys';
+        if (isKeys && replaying && recorded !== null) {
+          response.writeHead(200, { 'content-type': 'application/octet-stream' }).end(recorded);
+          return;
+        }
+        const forwarded = await fetch(`${target}${request.url}`, request.method === 'POST' ? { method: 'POST', body: Buffer.concat(chunks) } : {});
+        const body = Buffer.from(await forwarded.arrayBuffer());
+        if (isKeys && forwarded.ok && recorded === null) recorded = body;
+        response.writeHead(forwarded.status, Object.fromEntries(forwarded.headers)).end(body);
+      })();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, replay: (on) => (replaying = on), close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+describe('CaSync: network keys', () => {
+  it('fetches the epochs when the CA\'s schedule changes (saved, installed, audited), and refuses a replayed earlier answer', async () => {
+    const proxy = await replayingProxy(service.address);
+    try {
+      let inUse: readonly NetworkKeyEpoch[] = [];
+      const f = await fixture({ caUrl: proxy.url, networkKeys: { current: () => inUse, install: (epochs) => (inUse = epochs) } });
+      inUse = singleEpoch(readEnrollment(f.stateDir).networkKey);
+      await f.sync.pollRevocations();
+      expect(inUse.map((entry) => entry.epoch)).toEqual([0]);
+      const opened = openCaDirectory(caDir, passphrase, Date.now());
+      rotateNetworkKey(caDir, opened, Date.now(), { activateInMs: 600_000, retireAfterMs: 600_000 }, random);
+      await f.sync.pollRevocations();
+      expect(inUse.map((entry) => entry.epoch)).toEqual([0, 1]);
+      expect(readNetworkKeys(f.stateDir)?.epochs).toEqual(inUse);
+      expect(f.db.auditLog().find((entry) => entry.action === 'network-keys.install')).toMatchObject({ outcome: 'ok', detail: expect.stringMatching(/^epochs 0 from .* until .*; 1 from /) });
+
+      rotateNetworkKey(caDir, opened, Date.now(), { activateInMs: 600_000, retireAfterMs: 600_000 }, random);
+      proxy.replay(true);
+      await f.sync.pollRevocations();
+      await f.sync.pollRevocations();
+      expect(inUse.map((entry) => entry.epoch)).toEqual([0, 1]);
+      expect(f.logs.filter((line) => line.message === 'network key fetch failed').map((line) => line.fields.error)).toEqual([expect.stringContaining('a replayed answer?'), expect.stringContaining('a replayed answer?')]);
+      expect(f.db.auditLog().filter((entry) => entry.action === 'network-keys.install' && entry.outcome === 'failed')).toHaveLength(1);
+      proxy.replay(false);
+      await f.sync.pollRevocations();
+      expect(inUse.map((entry) => entry.epoch)).toEqual([0, 1, 2]);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+

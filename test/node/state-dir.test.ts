@@ -10,12 +10,12 @@ import {
   initStateDir,
   isStateError,
   readEnrollment,
-  readNetworkKeyEpochs,
+  readNetworkKeys,
   readNodeKeys,
   replaceSvid,
   stateFiles,
   writeEnrollment,
-  writeNetworkKeyEpochs,
+  writeNetworkKeys,
   writeNodeKeys,
   type EnrollmentInput,
   type NodeSeeds,
@@ -262,29 +262,29 @@ describe('enrollment', () => {
 
   it('keeps the network key epochs fetched from the CA: 0600, read back exactly, none before the first fetch', () => {
     const dir = freshDir();
-    expect(readNetworkKeyEpochs(dir)).toBeNull();
+    expect(readNetworkKeys(dir)).toBeNull();
     const epochs = [
       { epoch: 3, key: seeded('epoch 3')(32), activeFromMs: t0, acceptUntilMs: t0 + 600_000 },
       { epoch: 4, key: seeded('epoch 4')(32), activeFromMs: t0 + 300_000, acceptUntilMs: null },
     ];
-    writeNetworkKeyEpochs(dir, epochs);
+    writeNetworkKeys(dir, { issuedAtMs: t0, epochs });
     expect(modeOf(join(dir, stateFiles.networkKeys))).toBe(0o600);
-    expect(readNetworkKeyEpochs(dir)).toEqual(epochs);
-    expect(() => writeNetworkKeyEpochs(dir, [])).toThrow(/expected 1\.\.4 epochs, got 0/);
+    expect(readNetworkKeys(dir)).toEqual({ issuedAtMs: t0, epochs });
+    expect(() => writeNetworkKeys(dir, { issuedAtMs: t0, epochs: [] })).toThrow(/expected 1\.\.4 epochs, got 0/);
   });
 
   it('refuses a network-keys.json that others may read, that is malformed, or whose epochs are out of order', () => {
     const dir = freshDir();
     const path = join(dir, stateFiles.networkKeys);
-    writeNetworkKeyEpochs(dir, [{ epoch: 0, key: seeded('k')(32), activeFromMs: 0, acceptUntilMs: null }]);
+    writeNetworkKeys(dir, { issuedAtMs: t0, epochs: [{ epoch: 0, key: seeded('k')(32), activeFromMs: 0, acceptUntilMs: null }] });
     chmodSync(path, 0o644);
-    expect(stateRefusal(() => readNetworkKeyEpochs(dir)).message).toMatch(/network-keys\.json: permissions 0644 are too open/);
+    expect(stateRefusal(() => readNetworkKeys(dir)).message).toMatch(/network-keys\.json: permissions 0644 are too open/);
     chmodSync(path, 0o600);
-    writeFileSync(path, '{"version":1,"epochs":[{"epoch":0}]}');
-    expect(stateRefusal(() => readNetworkKeyEpochs(dir)).message).toMatch(/network-keys\.json: field epochs\.0\.key/);
+    writeFileSync(path, '{"version":1,"issuedAtMs":1,"epochs":[{"epoch":0}]}');
+    expect(stateRefusal(() => readNetworkKeys(dir)).message).toMatch(/network-keys\.json: field epochs\.0\.key/);
     const key = Buffer.alloc(32, 1).toString('base64');
-    writeFileSync(path, JSON.stringify({ version: 1, epochs: [1, 0].map((epoch) => ({ epoch, key, activeFromMs: 0, acceptUntilMs: null })) }));
-    expect(stateRefusal(() => readNetworkKeyEpochs(dir)).message).toMatch(/epochs\[1\]\.epoch: expected epochs in rising order/);
+    writeFileSync(path, JSON.stringify({ version: 1, issuedAtMs: 1, epochs: [1, 0].map((epoch) => ({ epoch, key, activeFromMs: 0, acceptUntilMs: null })) }));
+    expect(stateRefusal(() => readNetworkKeys(dir)).message).toMatch(/epochs\[1\]\.epoch: expected epochs in rising order/);
   });
 
   it('refuses bad enrollment arguments before writing anything', () => {
