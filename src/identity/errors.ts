@@ -67,6 +67,8 @@ export const IdentityErrorCode = {
   ERR_NETWORK_KEYS_SIGNATURE: 'ERR_NETWORK_KEYS_SIGNATURE',
   /** A grant names another recipient than the node that opened it. */
   ERR_NETWORK_KEYS_RECIPIENT: 'ERR_NETWORK_KEYS_RECIPIENT',
+  /** A grant answers another request than the one the node sent (a replay of an earlier grant). */
+  ERR_NETWORK_KEYS_REQUEST: 'ERR_NETWORK_KEYS_REQUEST',
 } as const;
 
 /** One of the codes in IdentityErrorCode. */

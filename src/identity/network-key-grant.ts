@@ -17,12 +17,15 @@ import type { TrustAnchor } from './svid.js';
  * node it is for, and is sealed to that node's X-Wing key from its SVID, so only the node can read
  * it and only the CA can have written it:
  *
- *   body   = 'x0tNK1' | recipient SPIFFE ID length u16 | ID | issuedAtMs u64 | epochs u8
+ *   body   = 'x0tNK1' | recipient SPIFFE ID length u16 | ID | issuedAtMs u64
+ *          | SHA-256 of the request it answers (32) | epochs u8
  *          | per epoch: epoch u32 | activeFromMs u64 | acceptUntilMs u64 (0: none) | key (32)
  *   signed = body | Ed25519(context | body) (64) | ML-DSA-65(body, context) (3309)
  *   sealed = 'x0tNKS' | X-Wing ciphertext (1120) | ChaCha20-Poly1305(signed), AAD = magic | ciphertext
  *
  * A revoked node is refused the request, so it never learns an epoch added after its revocation.
+ * The grant names the request it answers, so an attacker on the path cannot answer a node's
+ * request with an earlier grant (which could take a newer epoch away from it).
  */
 
 /** A grant as the CA issues it. */
@@ -30,6 +33,8 @@ export interface NetworkKeyGrant {
   /** The SPIFFE ID of the node it is for. */
   readonly recipient: string;
   readonly issuedAtMs: number;
+  /** SHA-256 of the request (POST /v1/network-keys body) this grant answers. */
+  readonly requestHash: Uint8Array;
   readonly epochs: readonly NetworkKeyEpoch[];
 }
 
@@ -39,10 +44,11 @@ const bodyMagic = new TextEncoder().encode('x0tNK1');
 const sealedMagic = new TextEncoder().encode('x0tNKS');
 const sealLabel = new TextEncoder().encode('x0tta6bl4 network key grant seal v1');
 const recipientBytesMax = 2048;
+const requestHashBytes = 32;
 const epochBytes = 4 + 8 + 8 + networkKeyBytes;
 const signaturesBytes = ed25519SignatureBytes + mlDsaSignatureBytes;
 /** Most bytes of a sealed grant. */
-export const sealedGrantBytesMax = sealedMagic.length + xwingCiphertextBytes + bodyMagic.length + 2 + recipientBytesMax + 8 + 1 + networkKeyEpochsMax * epochBytes + signaturesBytes + 16;
+export const sealedGrantBytesMax = sealedMagic.length + xwingCiphertextBytes + bodyMagic.length + 2 + recipientBytesMax + 8 + requestHashBytes + 1 + networkKeyEpochsMax * epochBytes + signaturesBytes + 16;
 
 function fail(code: keyof typeof IdentityErrorCode, message: string): never {
   throw new IdentityError(IdentityErrorCode[code], `network key grant: ${message}`);
@@ -52,9 +58,10 @@ function encodeBody(grant: NetworkKeyGrant): Uint8Array {
   const recipient = new TextEncoder().encode(grant.recipient);
   if (recipient.length === 0 || recipient.length > recipientBytesMax) fail('ERR_NETWORK_KEYS_FORMAT', `recipient must be 1..${recipientBytesMax} bytes, got ${recipient.length}`);
   if (!Number.isSafeInteger(grant.issuedAtMs) || grant.issuedAtMs < 0) fail('ERR_NETWORK_KEYS_FORMAT', `issuedAtMs must be a time in ms, got ${grant.issuedAtMs}`);
+  if (grant.requestHash.length !== requestHashBytes) fail('ERR_NETWORK_KEYS_FORMAT', `requestHash must be ${requestHashBytes} bytes, got ${grant.requestHash.length}`);
   checkEpochs(grant.epochs);
   const epochs = grant.epochs.map((entry) => concat(u32(entry.epoch), u64(entry.activeFromMs), u64(entry.acceptUntilMs ?? 0), entry.key));
-  return concat(bodyMagic, u16(recipient.length), recipient, u64(grant.issuedAtMs), Uint8Array.of(grant.epochs.length), ...epochs);
+  return concat(bodyMagic, u16(recipient.length), recipient, u64(grant.issuedAtMs), grant.requestHash, Uint8Array.of(grant.epochs.length), ...epochs);
 }
 
 function checkEpochs(epochs: readonly NetworkKeyEpoch[]): void {
@@ -71,6 +78,7 @@ function decodeBody(body: Uint8Array): NetworkKeyGrant {
   input.magic(bodyMagic);
   const recipient = new TextDecoder().decode(input.sized(input.u16('recipient length'), recipientBytesMax, 'recipient'));
   const issuedAtMs = input.u64('issuedAtMs');
+  const requestHash = input.take(requestHashBytes, 'requestHash').slice();
   const count = input.take(1, 'epoch count')[0]!;
   const epochs: NetworkKeyEpoch[] = [];
   for (let i = 0; i < count; i++) {
@@ -81,7 +89,7 @@ function decodeBody(body: Uint8Array): NetworkKeyGrant {
   }
   input.end();
   checkEpochs(epochs);
-  return { recipient, issuedAtMs, epochs };
+  return { recipient, issuedAtMs, requestHash, epochs };
 }
 
 function ed25519Message(body: Uint8Array): Uint8Array {
@@ -104,12 +112,14 @@ export interface GrantExpectation {
   readonly trustDomain: string;
   /** The node's own SPIFFE ID. */
   readonly recipient: string;
+  /** SHA-256 of the request the node sent: the grant must answer it. */
+  readonly requestHash: Uint8Array;
 }
 
 /**
  * Opens and verifies a sealed grant: ERR_NETWORK_KEYS_FORMAT (malformed or too large),
  * _AUTH (does not open under this node's key), _SIGNATURE (not signed by a CA of the trust
- * domain), _RECIPIENT (made for another node).
+ * domain), _RECIPIENT (made for another node), _REQUEST (answers another request: a replay).
  */
 export function openNetworkKeyGrant(sealed: Uint8Array, expected: GrantExpectation): NetworkKeyGrant {
   if (sealed.length > sealedGrantBytesMax) fail('ERR_NETWORK_KEYS_FORMAT', `${sealed.length} bytes, more than ${sealedGrantBytesMax}`);
@@ -130,6 +140,7 @@ export function openNetworkKeyGrant(sealed: Uint8Array, expected: GrantExpectati
   const grant = decodeBody(body);
   checkSignatures(body, signed.subarray(body.length), expected);
   if (grant.recipient !== expected.recipient) fail('ERR_NETWORK_KEYS_RECIPIENT', `made for ${grant.recipient}, not for ${expected.recipient}`);
+  if (!Buffer.from(grant.requestHash).equals(expected.requestHash)) fail('ERR_NETWORK_KEYS_REQUEST', 'answers another request than the one this node sent (a replayed grant?)');
   return grant;
 }
 

@@ -30,6 +30,18 @@ export const renewalClockSkewMs = 5 * 60_000;
 export const renewalExpiryGraceMs = 2 * 60_000;
 /** Context string of both signatures of a renewal request. */
 export const renewalSignatureContext = new TextEncoder().encode('x0tta6bl4 renewal request v1');
+/**
+ * Context of the same request asking for the network key epochs (POST /v1/network-keys): a
+ * request signed for one purpose does not verify for the other, so neither can be replayed as
+ * the other.
+ */
+export const networkKeysRequestSignatureContext = new TextEncoder().encode('x0tta6bl4 network key request v1');
+/** What a renewal-style request is signed for. */
+export type RequestPurpose = 'renewal' | 'networkKeys';
+
+function contextOf(purpose: RequestPurpose): Uint8Array {
+  return purpose === 'renewal' ? renewalSignatureContext : networkKeysRequestSignatureContext;
+}
 
 const magic = new TextEncoder().encode('x0tRN1');
 const keysBytes = curveKeyBytes + mlDsaPublicKeyBytes + xwingPublicKeyBytes;
@@ -65,19 +77,21 @@ function body(svid: Uint8Array, keys: NodePublicKeys, timestampMs: number): Uint
   return new Uint8Array(Buffer.concat([magic, length, svid, keys.ed25519PublicKey, keys.mlDsaPublicKey, keys.xwingPublicKey, time]));
 }
 
-function signedMessage(signed: Uint8Array): Uint8Array {
-  return new Uint8Array(Buffer.concat([renewalSignatureContext, signed]));
+function signedMessage(signed: Uint8Array, context: Uint8Array): Uint8Array {
+  return new Uint8Array(Buffer.concat([context, signed]));
 }
 
-/** The renewal request of a node holding `keys` and `svid`, stamped `timestampMs` and signed with both keys. */
-export function encodeRenewalRequest(keys: NodeKeys, svid: Uint8Array, timestampMs: number): Uint8Array {
+/** The renewal request (or, with `purpose`, the network key request) of a node holding `keys` and `svid`, stamped `timestampMs` and signed with both keys. */
+export function encodeRenewalRequest(keys: NodeKeys, svid: Uint8Array, timestampMs: number, purpose: RequestPurpose = 'renewal'): Uint8Array {
   const signed = body(svid, keys.publicKeys, timestampMs);
-  const classic = ed25519Sign(keys.ed25519PrivateKey, signedMessage(signed));
-  return new Uint8Array(Buffer.concat([signed, classic, mlDsaSign(keys.mlDsaSecretKey, signed, renewalSignatureContext)]));
+  const context = contextOf(purpose);
+  const classic = ed25519Sign(keys.ed25519PrivateKey, signedMessage(signed, context));
+  return new Uint8Array(Buffer.concat([signed, classic, mlDsaSign(keys.mlDsaSecretKey, signed, context)]));
 }
 
-/** Decodes a renewal request strictly and checks both signatures with the keys it carries: ERR_RENEWAL_FORMAT / _SIGNATURE. */
-export function decodeRenewalRequest(bytes: Uint8Array): RenewalRequest {
+/** Decodes a request signed for `purpose` strictly and checks both signatures with the keys it carries: ERR_RENEWAL_FORMAT / _SIGNATURE. */
+export function decodeRenewalRequest(bytes: Uint8Array, purpose: RequestPurpose = 'renewal'): RenewalRequest {
+  const context = contextOf(purpose);
   const header = magic.length + 2;
   if (bytes.length > renewalRequestBytesMax) fail(IdentityErrorCode.ERR_RENEWAL_FORMAT, `${bytes.length} bytes, more than renewalRequestBytesMax ${renewalRequestBytesMax}`);
   if (bytes.length < header || !Buffer.from(bytes.subarray(0, magic.length)).equals(magic)) fail(IdentityErrorCode.ERR_RENEWAL_FORMAT, 'not an x0tRN1 request');
@@ -96,8 +110,8 @@ export function decodeRenewalRequest(bytes: Uint8Array): RenewalRequest {
   if (timestamp > BigInt(Number.MAX_SAFE_INTEGER)) fail(IdentityErrorCode.ERR_RENEWAL_FORMAT, `timestampMs must be at most ${Number.MAX_SAFE_INTEGER}, got ${timestamp}`);
   const classic = bytes.subarray(signedBytes, signedBytes + ed25519SignatureBytes);
   const pq = bytes.subarray(signedBytes + ed25519SignatureBytes);
-  if (!ed25519Verify(publicKeys.ed25519PublicKey, signedMessage(signed), classic) || !mlDsaVerify(publicKeys.mlDsaPublicKey, signed, pq, renewalSignatureContext)) {
-    fail(IdentityErrorCode.ERR_RENEWAL_SIGNATURE, 'a signature does not verify with the keys it carries');
+  if (!ed25519Verify(publicKeys.ed25519PublicKey, signedMessage(signed, context), classic) || !mlDsaVerify(publicKeys.mlDsaPublicKey, signed, pq, context)) {
+    fail(IdentityErrorCode.ERR_RENEWAL_SIGNATURE, `a signature does not verify with the keys it carries (for a ${purpose === 'renewal' ? 'renewal' : 'network key'} request)`);
   }
   return { svid: bytes.slice(header, keysAt), publicKeys, timestampMs: Number(timestamp) };
 }

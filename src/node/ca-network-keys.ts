@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { hkdfSha256, sha256 } from '../crypto/hash.js';
-import { networkKeyEpochsMax, singleEpoch, type NetworkKeyEpoch } from '../crypto/network-key-ring.js';
+import { checkNetworkKeyEpochs, networkKeyEpochsMax, singleEpoch, type NetworkKeyEpoch } from '../crypto/network-key-ring.js';
 import { networkKeyBytes } from '../crypto/obfuscation.js';
 import { concat, u32, u64 } from '../identity/binary.js';
 import type { OpenedCa } from './ca-store.js';
@@ -40,10 +40,15 @@ function fileKey(opened: OpenedCa): Uint8Array {
   return hkdfSha256(opened.ca.ed25519PrivateKey, new Uint8Array(0), fileKeyLabel, 32);
 }
 
+/** What each sealed key is bound to: its epoch and both times, so an edited schedule does not open. */
+function recordAad(entry: Pick<NetworkKeyEpoch, 'epoch' | 'activeFromMs' | 'acceptUntilMs'>): Uint8Array {
+  return concat(u32(entry.epoch), u64(entry.activeFromMs), u64(entry.acceptUntilMs ?? 0));
+}
+
 function sealEpoch(entry: NetworkKeyEpoch, key: Uint8Array, random: (bytes: number) => Uint8Array): z.infer<typeof epochSchema> {
   const iv = random(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(u32(entry.epoch));
+  cipher.setAAD(recordAad(entry));
   const sealedKey = Buffer.concat([cipher.update(entry.key), cipher.final()]);
   const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
   return { epoch: entry.epoch, activeFromMs: entry.activeFromMs, acceptUntilMs: entry.acceptUntilMs, iv: b64(iv), sealedKey: b64(sealedKey), tag: b64(cipher.getAuthTag()) };
@@ -51,13 +56,13 @@ function sealEpoch(entry: NetworkKeyEpoch, key: Uint8Array, random: (bytes: numb
 
 function openEpoch(stored: z.infer<typeof epochSchema>, key: Uint8Array, path: string): NetworkKeyEpoch {
   const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(stored.iv, 'base64'));
-  decipher.setAAD(u32(stored.epoch));
+  decipher.setAAD(recordAad(stored));
   decipher.setAuthTag(Buffer.from(stored.tag, 'base64'));
   let plain: Buffer;
   try {
     plain = Buffer.concat([decipher.update(Buffer.from(stored.sealedKey, 'base64')), decipher.final()]);
   } catch {
-    throw filesError(`${path}: epoch ${stored.epoch} does not open under this CA's key (altered, or from another CA)`);
+    throw filesError(`${path}: epoch ${stored.epoch} does not open under this CA's key (its key or times altered, or from another CA)`);
   }
   if (plain.length !== networkKeyBytes) throw filesError(`${path}: epoch ${stored.epoch}: expected a ${networkKeyBytes}-byte key, got ${plain.length}`);
   return { epoch: stored.epoch, key: new Uint8Array(plain), activeFromMs: stored.activeFromMs, acceptUntilMs: stored.acceptUntilMs };
@@ -69,7 +74,13 @@ export function readNetworkKeys(dir: string, opened: OpenedCa): NetworkKeyEpoch[
   if (!existsSync(path)) return singleEpoch(opened.networkKey);
   const file = parseWith(fileSchema, readJson(path), path);
   const key = fileKey(opened);
-  return file.epochs.map((stored) => openEpoch(stored, key, path));
+  const epochs = file.epochs.map((stored) => openEpoch(stored, key, path));
+  try {
+    checkNetworkKeyEpochs(epochs);
+  } catch (error) {
+    throw filesError(`${path}: ${(error as Error).message}`);
+  }
+  return epochs;
 }
 
 /** The schedule of the stored epochs (numbers and times, no keys): what `ca list` shows without the passphrase. */

@@ -281,20 +281,22 @@ class CaAuthority {
   }
 
   /**
-   * The network key epochs in force for the node that signed `body` (a renewal request: SVID,
-   * keys, timestamp, both signatures), sealed to its X-Wing key. Refused as a renewal would be:
-   * revoked, expired, wrong keys, clock, replay.
+   * The network key epochs in force for the node that signed `body` (a renewal-style request
+   * signed for this purpose: SVID, keys, timestamp, both signatures), sealed to its X-Wing key
+   * and naming the request it answers. Refused as a renewal would be: revoked, expired, wrong
+   * keys, clock, replay.
    */
   networkKeys(body: Uint8Array, nowMs: number): Reply {
     const { ca } = this.opened;
     const hashHex = Buffer.from(sha256(body)).toString('hex');
     if (this.#networkKeysReplay.has(hashHex, nowMs)) throw new IdentityError(IdentityErrorCode.ERR_RENEWAL_REPLAY, 'network key request: already served; sign a fresh one');
-    const request = decodeRenewalRequest(body);
+    const request = decodeRenewalRequest(body, 'networkKeys');
     this.#revocations.current(nowMs);
     const identity = checkRenewal(request, { anchors: [ca.anchor], trustDomain: ca.trustDomain, nowMs, isRevoked: this.#revocations.set.isRevoked });
     this.#networkKeysReplay.add(hashHex, request.timestampMs + renewalClockSkewMs, nowMs);
     const epochs = this.networkKeysInForce(nowMs);
-    const sealed = sealNetworkKeyGrant(ca, { recipient: identity.spiffeId, issuedAtMs: nowMs, epochs }, request.publicKeys.xwingPublicKey, this.options.random);
+    const grant = { recipient: identity.spiffeId, issuedAtMs: nowMs, requestHash: sha256(body), epochs };
+    const sealed = sealNetworkKeyGrant(ca, grant, request.publicKeys.xwingPublicKey, this.options.random);
     this.options.log(`network keys (epochs ${epochs.map((entry) => entry.epoch).join(', ')}) to ${identity.spiffeId}`);
     return octets(sealed, { [networkKeysDigestHeader]: networkKeyScheduleDigest(epochs) });
   }

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, scryptSync } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { networkKeyBytes } from '../crypto/obfuscation.js';
@@ -42,10 +42,17 @@ export function filesError(message: string): IdentityError {
   return new IdentityError(IdentityErrorCode.ERR_CA_FILES, message);
 }
 
-/** Writes `text` to `path` with mode 0600, through a temporary file and a rename. */
+/** Writes `text` to `path` with mode 0600, through a temporary file (synced) and a rename. */
 export function writePrivate(path: string, text: string): void {
   const temporary = `${path}.tmp-${process.pid}`;
-  writeFileSync(temporary, text, { mode: 0o600 });
+  const fd = openSync(temporary, 'w', 0o600);
+  try {
+    writeFileSync(fd, text);
+    // On disk before the rename: a crash must not leave an empty file where the old one was.
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(temporary, path);
 }
 

@@ -2,14 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { NetworkKeyEpoch } from '../crypto/network-key-ring.js';
 import { notBeforeSkewMs, type NodeKeys } from '../identity/ca.js';
 import type { RevocationList, RevocationSet } from '../identity/revocation.js';
-import { renewalClockSkewMs } from '../identity/renewal.js';
 import { retryAtMs, rotationAtMs } from '../identity/rotation.js';
 import type { SvidIdentity, TrustAnchor } from '../identity/svid.js';
 import type { LinkId } from '../mesh/neighbour.js';
-import { networkKeyScheduleDigest } from './ca-network-keys.js';
+import { epochsInForce, networkKeyScheduleDigest } from './ca-network-keys.js';
 import { fetchNetworkKeys, fetchRevocations, renewSvid, type CaConnection } from './enroll-client.js';
 import type { NodeStateDb } from './state-db.js';
-import { readNetworkKeys, replaceSvid, writeNetworkKeys, type Enrollment } from './state-dir.js';
+import { replaceSvid, writeNetworkKeys, type Enrollment } from './state-dir.js';
 
 /**
  * What a running node keeps in step with its CA: the signed revocation list (fetched every
@@ -29,6 +28,11 @@ import { readNetworkKeys, replaceSvid, writeNetworkKeys, type Enrollment } from 
 export const revocationPollMs = 10_000;
 /** Default of revocations.maxAgeMs: a list issued longer ago than this is stale. */
 export const revocationMaxAgeMsDefault = 60_000;
+
+/** Network keys are fetched at least once per this many revocation polls (5 min), whatever the digest header says. */
+export const networkKeysRefetchPolls = 30;
+/** Default longest random pause before a network key fetch. */
+export const networkKeysJitterMsDefault = 5_000;
 
 /** What CaSync needs. */
 export interface CaSyncOptions {
@@ -62,6 +66,8 @@ export interface CaSyncOptions {
    * state directory before they are installed.
    */
   readonly networkKeys?: { current(): readonly NetworkKeyEpoch[]; install(epochs: readonly NetworkKeyEpoch[]): void };
+  /** Longest random pause before a network key fetch; default networkKeysJitterMsDefault (tests: 0). */
+  readonly networkKeysJitterMs?: number;
 }
 
 const random = (bytes: number): Uint8Array => new Uint8Array(randomBytes(bytes));
@@ -74,6 +80,27 @@ const random = (bytes: number): Uint8Array => new Uint8Array(randomBytes(bytes))
 function renewalAtMs(identity: SvidIdentity): number {
   const issuedAtMs = Math.min(identity.notBeforeMs + notBeforeSkewMs, identity.notAfterMs - 1);
   return rotationAtMs(issuedAtMs, identity.notAfterMs, random);
+}
+
+function pause(ms: number): Promise<void> {
+  return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** `epoch from ISO[ until ISO]; ...`, for the audit log. */
+function describeEpochs(epochs: readonly NetworkKeyEpoch[]): string {
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  return epochs.map((entry) => `${entry.epoch} from ${iso(entry.activeFromMs)}${entry.acceptUntilMs === null ? '' : ` until ${iso(entry.acceptUntilMs)}`}`).join('; ');
+}
+
+/**
+ * Refuses epochs whose newest is older than the newest in use: the grant answers this node's
+ * own request, so that takes a CA whose network-keys.json went back (restored from a backup,
+ * deleted), which would take a newer epoch away from the node.
+ */
+function checkGrantOrder(epochs: readonly NetworkKeyEpoch[], current: readonly NetworkKeyEpoch[]): void {
+  const newest = epochs.at(-1)!.epoch;
+  const newestInUse = current.at(-1)?.epoch ?? 0;
+  if (newest < newestInUse) throw new Error(`network keys: the CA's newest epoch is ${newest}, older than epoch ${newestInUse} in use (was the CA's network-keys.json restored or removed?)`);
 }
 
 /** Revocation polling and SVID renewal against the node's CA. */
@@ -90,8 +117,11 @@ export class CaSync {
   private reportedStale = false;
   /** Network key fetches that failed in a row (only the first of a run is audited). */
   private networkKeyFailures = 0;
-  /** When the CA issued the network key epochs in use (0: the enrollment's key); an older grant is a replay. */
-  private networkKeysIssuedAtMs: number;
+  /** Revocation polls since the network keys were last fetched (or last failed). */
+  private networkKeyPolls = 0;
+  /** Whether a network key fetch is out now. */
+  private networkKeysFetching = false;
+  private readonly networkKeysJitterMs: number;
   private readonly pollMs: number;
   private readonly maxAgeMs: number;
   private readonly now: () => number;
@@ -107,7 +137,7 @@ export class CaSync {
     this.pollMs = options.revocationPollMs ?? revocationPollMs;
     this.maxAgeMs = options.revocationMaxAgeMs ?? revocationMaxAgeMsDefault;
     this.now = options.now ?? Date.now;
-    this.networkKeysIssuedAtMs = readNetworkKeys(options.stateDir)?.issuedAtMs ?? 0;
+    this.networkKeysJitterMs = options.networkKeysJitterMs ?? networkKeysJitterMsDefault;
     if (!Number.isSafeInteger(this.maxAgeMs) || this.maxAgeMs <= revocationPollMs) {
       throw new RangeError(`CaSync: revocationMaxAgeMs: expected an integer above the poll interval (${revocationPollMs} ms), got ${this.maxAgeMs}`);
     }
@@ -154,7 +184,7 @@ export class CaSync {
     try {
       const { bytes, networkKeysDigest } = await fetchRevocations(connection);
       if (!this.stopped) this.install(bytes, connection.caUrl, null);
-      if (networkKeysDigest !== null) await this.syncNetworkKeys(connection, networkKeysDigest);
+      await this.syncNetworkKeys(connection, networkKeysDigest);
     } catch (error) {
       this.options.log('warn', 'revocation list fetch failed', { error: (error as Error).message });
     }
@@ -246,39 +276,52 @@ export class CaSync {
     this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'node.revoked', subject: this.identity.spiffeId, outcome: 'denied', detail: `serial ${this.identity.serialHex}` });
   }
 
-  /** Fetches and installs the CA's network key epochs when `digest` (the CA's schedule) differs from the epochs in use. */
-  private async syncNetworkKeys(connection: CaConnection, digest: string): Promise<void> {
+  /**
+   * Fetches and installs the CA's network key epochs when `digest` (the CA's schedule, null when
+   * its answer carried none) differs from the live epochs in use, and in any case every
+   * networkKeysRefetchPolls polls (the digest header is not authenticated: an attacker on the
+   * path could strip it). One fetch at a time, after a random pause of up to
+   * networkKeysJitterMs (a rotation does not make every node ask in the same instant), and
+   * after a failure only once per 2^failures polls (up to 32).
+   */
+  private async syncNetworkKeys(connection: CaConnection, digest: string | null): Promise<void> {
     const networkKeys = this.options.networkKeys;
-    if (networkKeys === undefined || this.stopped || digest === networkKeyScheduleDigest(networkKeys.current())) return;
+    if (networkKeys === undefined || this.stopped || this.networkKeysFetching) return;
+    this.networkKeyPolls++;
+    if (!this.networkKeysDue(digest, networkKeys.current())) return;
+    this.networkKeysFetching = true;
     try {
-      const requestedAtMs = this.now();
+      await pause(Math.floor(Math.random() * this.networkKeysJitterMs));
+      if (this.stopped) return;
       const grant = await fetchNetworkKeys({ ...connection, keys: this.options.keys, svid: this.svid });
       if (this.stopped) return;
-      this.checkGrantTime(grant.issuedAtMs, requestedAtMs);
+      checkGrantOrder(grant.epochs, networkKeys.current());
+      if (networkKeyScheduleDigest(grant.epochs) === networkKeyScheduleDigest(networkKeys.current())) return;
       writeNetworkKeys(this.options.stateDir, grant);
       networkKeys.install(grant.epochs);
-      this.networkKeysIssuedAtMs = grant.issuedAtMs;
       this.networkKeyFailures = 0;
-      const schedule = grant.epochs.map((entry) => `${entry.epoch} from ${new Date(entry.activeFromMs).toISOString()}${entry.acceptUntilMs === null ? '' : ` until ${new Date(entry.acceptUntilMs).toISOString()}`}`).join('; ');
-      this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'network-keys.install', subject: this.identity.spiffeId, outcome: 'ok', detail: `epochs ${schedule}` });
+      this.auditNetworkKeys('ok', `epochs ${describeEpochs(grant.epochs)}`);
       this.options.log('info', 'network key epochs installed', { epochs: grant.epochs.map((entry) => entry.epoch) });
     } catch (error) {
       if (this.stopped) return;
       this.options.log('warn', 'network key fetch failed', { error: (error as Error).message });
-      if (this.networkKeyFailures++ === 0) this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'network-keys.install', subject: this.identity.spiffeId, outcome: 'failed', detail: (error as Error).message });
+      if (this.networkKeyFailures++ === 0) this.auditNetworkKeys('failed', (error as Error).message);
+    } finally {
+      this.networkKeysFetching = false;
+      this.networkKeyPolls = 0;
     }
   }
 
-  /**
-   * Refuses a grant issued before the one in use, or long before it was asked for: both are what
-   * an attacker on the path replaying an old answer would send (it would take a newer epoch
-   * away from the node).
-   */
-  private checkGrantTime(issuedAtMs: number, requestedAtMs: number): void {
-    if (issuedAtMs <= this.networkKeysIssuedAtMs || issuedAtMs < requestedAtMs - renewalClockSkewMs) {
-      const inUse = this.networkKeysIssuedAtMs === 0 ? 'none' : new Date(this.networkKeysIssuedAtMs).toISOString();
-      throw new Error(`network keys: the CA's answer was issued at ${new Date(issuedAtMs).toISOString()}, not after the epochs in use (issued ${inUse}) or more than ${renewalClockSkewMs / 60_000} min before it was asked for: a replayed answer?`);
-    }
+  /** Whether this poll should fetch: the schedule differs, or the periodic check is due; not while backing off. */
+  private networkKeysDue(digest: string | null, current: readonly NetworkKeyEpoch[]): boolean {
+    const backoffPolls = this.networkKeyFailures === 0 ? 0 : Math.min(32, 2 ** (this.networkKeyFailures - 1));
+    if (this.networkKeyPolls <= backoffPolls) return false;
+    const changed = digest !== null && digest !== networkKeyScheduleDigest(epochsInForce(current, this.now()));
+    return changed || this.networkKeyPolls >= networkKeysRefetchPolls;
+  }
+
+  private auditNetworkKeys(outcome: 'ok' | 'failed', detail: string): void {
+    this.options.db.audit({ atMs: Date.now(), actor: 'ca', action: 'network-keys.install', subject: this.identity.spiffeId, outcome, detail });
   }
 
   private scheduleRenewal(atMs: number): void {

@@ -288,15 +288,16 @@ export async function fetchRevocations(connection: CaConnection): Promise<{ byte
 
 /**
  * Fetches the network key epochs in force from the CA (a grant: signed by the CA, sealed to this
- * node's X-Wing key, network-key-grant.ts), proving the node holds its SVID's keys as a renewal
- * does. A revoked node is refused (ERR_CA_CLIENT_REFUSED).
+ * node's X-Wing key and naming this request, network-key-grant.ts), proving the node holds its
+ * SVID's keys as a renewal does. A revoked node is refused (ERR_CA_CLIENT_REFUSED).
  */
 export async function fetchNetworkKeys(connection: CaConnection & { readonly keys: NodeKeys; readonly svid: Uint8Array }): Promise<NetworkKeyGrant> {
   const now = connection.now ?? Date.now;
   const [spiffeId] = uriSansOf(parseCertificate(connection.svid));
-  const sealed = await call(connection.caUrl, '/v1/network-keys', encodeRenewalRequest(connection.keys, connection.svid, now()), sealedGrantBytesMax);
+  const request = encodeRenewalRequest(connection.keys, connection.svid, now(), 'networkKeys');
+  const sealed = await call(connection.caUrl, '/v1/network-keys', request, sealedGrantBytesMax);
   try {
-    return openNetworkKeyGrant(sealed, { xwing: connection.keys.xwing, anchors: connection.anchors, trustDomain: connection.trustDomain, recipient: String(spiffeId) });
+    return openNetworkKeyGrant(sealed, { xwing: connection.keys.xwing, anchors: connection.anchors, trustDomain: connection.trustDomain, recipient: String(spiffeId), requestHash: sha256(request) });
   } catch (error) {
     throw new CaClientError(CaClientErrorCode.ERR_CA_CLIENT_RESPONSE, `network keys: ${(error as Error).message}`);
   }

@@ -18,12 +18,13 @@ const recipient = 'spiffe://mesh.test/node/0000002a';
 const grant: NetworkKeyGrant = {
   recipient,
   issuedAtMs: t0,
+  requestHash: new Uint8Array(32).fill(5),
   epochs: [
     { epoch: 0, key: new Uint8Array(32).fill(1), activeFromMs: 0, acceptUntilMs: t0 + 1_200_000 },
     { epoch: 1, key: new Uint8Array(32).fill(2), activeFromMs: t0 + 600_000, acceptUntilMs: null },
   ],
 };
-const expectation: GrantExpectation = { xwing: node.xwing, anchors: [ca.anchor], trustDomain: 'mesh.test', recipient };
+const expectation: GrantExpectation = { xwing: node.xwing, anchors: [ca.anchor], trustDomain: 'mesh.test', recipient, requestHash: new Uint8Array(32).fill(5) };
 
 function flip(bytes: Uint8Array, index: number): Uint8Array {
   const out = bytes.slice();
@@ -53,12 +54,16 @@ describe('network key grants', () => {
     expect(() => openNetworkKeyGrant(forged, { ...expectation, trustDomain: 'other.test' })).toThrow('no trust anchor of other.test');
     const forSomeoneElse = sealNetworkKeyGrant(ca, { ...grant, recipient: 'spiffe://mesh.test/node/00000007' }, node.publicKeys.xwingPublicKey, seeded('other'));
     expect(() => openNetworkKeyGrant(forSomeoneElse, expectation)).toThrow(codeOf('ERR_NETWORK_KEYS_RECIPIENT'));
+    // A grant the CA really made for this node, but for an earlier request: a replay.
+    const sealed = sealNetworkKeyGrant(ca, grant, node.publicKeys.xwingPublicKey, seeded('earlier'));
+    expect(() => openNetworkKeyGrant(sealed, { ...expectation, requestHash: new Uint8Array(32).fill(6) })).toThrow(codeOf('ERR_NETWORK_KEYS_REQUEST'));
   });
 
   it('refuses to seal a grant no node would accept, naming the field', () => {
     const seal = (bad: NetworkKeyGrant): Uint8Array => sealNetworkKeyGrant(ca, bad, node.publicKeys.xwingPublicKey, seeded('bad'));
     expect(() => seal({ ...grant, recipient: '' })).toThrow('recipient must be 1..2048 bytes, got 0');
     expect(() => seal({ ...grant, issuedAtMs: -1 })).toThrow('issuedAtMs must be a time in ms');
+    expect(() => seal({ ...grant, requestHash: new Uint8Array(31) })).toThrow('requestHash must be 32 bytes, got 31');
     expect(() => seal({ ...grant, epochs: [] })).toThrow(codeOf('ERR_NETWORK_KEYS_FORMAT'));
     expect(() => seal({ ...grant, epochs: [grant.epochs[1]!, grant.epochs[0]!] })).toThrow('epochs[1].epoch');
   });

@@ -14,6 +14,7 @@ import {
 } from '../../src/node/ca-network-keys.js';
 import { openCaDirectory, readTokens, revokeInCaDirectory, saveTokens, withCaLock } from '../../src/node/ca-store.js';
 import { enrollNode, fetchNetworkKeys, fetchRevocations, isCaClientError } from '../../src/node/enroll-client.js';
+import { encodeRenewalRequest } from '../../src/identity/renewal.js';
 import { readEnrollment, readNodeKeys } from '../../src/node/state-dir.js';
 import { seeded } from '../seeded.js';
 import { startTestCa, type TestCa } from './ca-fixture.js';
@@ -118,6 +119,18 @@ describe('network keys through the CA service', () => {
     expect(isCaClientError(refused) && refused.serverCode).toBe('ERR_SVID_REVOKED');
   });
 
+  it('a network key request is no renewal request, and the other way round (each is signed for its purpose)', async () => {
+    const member = await enrolled();
+    const keys = readNodeKeys(member.stateDir);
+    const { svid } = readEnrollment(member.stateDir);
+    const post = async (path: string, body: Uint8Array): Promise<{ status: number; error: unknown }> => {
+      const response = await fetch(`${testCa.service.address}${path}`, { method: 'POST', body });
+      return { status: response.status, error: ((await response.json()) as { error?: unknown }).error };
+    };
+    expect(await post('/v1/renew', encodeRenewalRequest(keys, svid, Date.now(), 'networkKeys'))).toEqual({ status: 400, error: 'ERR_RENEWAL_SIGNATURE' });
+    expect(await post('/v1/network-keys', encodeRenewalRequest(keys, svid, Date.now()))).toEqual({ status: 400, error: 'ERR_RENEWAL_SIGNATURE' });
+  });
+
   it('refuses a network-keys.json that was altered, and still serves the revocation list without a digest', async () => {
     const path = join(testCa.caDir, 'network-keys.json');
     const saved = readFileSync(path, 'utf8');
@@ -126,6 +139,12 @@ describe('network keys through the CA service', () => {
     writeFileSync(path, JSON.stringify(file));
     try {
       expect(() => readNetworkKeys(testCa.caDir, openCaDirectory(testCa.caDir, pass, Date.now()))).toThrow(/epoch 0 does not open under this CA's key/);
+      // Someone who can write the directory but has no passphrase un-retires the old key: refused too.
+      const unretired = JSON.parse(saved) as { epochs: { acceptUntilMs: number | null }[] };
+      unretired.epochs[0]!.acceptUntilMs = null;
+      writeFileSync(path, JSON.stringify(unretired));
+      expect(() => readNetworkKeys(testCa.caDir, openCaDirectory(testCa.caDir, pass, Date.now()))).toThrow(/epoch 0 does not open under this CA's key \(its key or times altered/);
+      writeFileSync(path, JSON.stringify(file));
       const revocations = await fetch(`${testCa.service.address}/v1/revocations`);
       expect(revocations.status).toBe(200);
       expect(revocations.headers.get(networkKeysDigestHeader)).toBeNull();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -10,9 +10,9 @@ import type { MeshCa } from '../../src/identity/ca.js';
 import { parseCertificate } from '../../src/identity/certificate.js';
 import { RevocationSet, signRevocationList } from '../../src/identity/revocation.js';
 import { validateSvid } from '../../src/identity/svid.js';
-import { CaSync, type CaSyncOptions } from '../../src/node/ca-sync.js';
+import { CaSync, networkKeysRefetchPolls, type CaSyncOptions } from '../../src/node/ca-sync.js';
 import { startCaService, type CaService } from '../../src/node/ca-service.js';
-import { rotateNetworkKey } from '../../src/node/ca-network-keys.js';
+import { networkKeysDigestHeader, rotateNetworkKey } from '../../src/node/ca-network-keys.js';
 import { openCaDirectory, readTokens, revokeInCaDirectory, saveTokens, withCaLock } from '../../src/node/ca-store.js';
 import { enrollNode } from '../../src/node/enroll-client.js';
 import { NodeStateDb } from '../../src/node/state-db.js';
@@ -92,7 +92,7 @@ afterEach(() => {
 });
 
 /** A node enrolled through `caUrl` (default: the shared service), with a CaSync built as the daemon builds it. */
-async function fixture(overrides: { caUrl?: string | null; revocationPollMs?: number; enrollVia?: string } & Pick<CaSyncOptions, 'revocationMaxAgeMs' | 'now' | 'onStaleChange' | 'onInstalled' | 'networkKeys'> = {}): Promise<Fixture> {
+async function fixture(overrides: { caUrl?: string | null; revocationPollMs?: number; enrollVia?: string } & Pick<CaSyncOptions, 'revocationMaxAgeMs' | 'now' | 'onStaleChange' | 'onInstalled' | 'networkKeys' | 'networkKeysJitterMs'> = {}): Promise<Fixture> {
   const stateDir = join(root, `node-${nodeCount++}`);
   await enrollNode({ caUrl: overrides.enrollVia ?? service.address, token: newToken(), stateDir, caSha256: pin });
   const stored = readEnrollment(stateDir);
@@ -118,6 +118,7 @@ async function fixture(overrides: { caUrl?: string | null; revocationPollMs?: nu
     ...(overrides.onStaleChange === undefined ? {} : { onStaleChange: overrides.onStaleChange }),
     ...(overrides.onInstalled === undefined ? {} : { onInstalled: overrides.onInstalled }),
     ...(overrides.networkKeys === undefined ? {} : { networkKeys: overrides.networkKeys }),
+    ...(overrides.networkKeysJitterMs === undefined ? {} : { networkKeysJitterMs: overrides.networkKeysJitterMs }),
   };
   const made = { stateDir, db, revocations, logs, renewed, options, sync: new CaSync(options) };
   open.push(made);
@@ -493,9 +494,10 @@ describe('CaSync: start and stop', () => {
   });
 });
 
-/** A proxy in front of the CA that can answer POST /v1/network-keys with an earlier answer, as an attacker on the path would. */
-async function replayingProxy(target: string): Promise<{ url: string; replay: (on: boolean) => void; close: () => Promise<void> }> {
+/** A proxy in front of the CA that can answer POST /v1/network-keys with an earlier answer, or strip the schedule digest, as an attacker on the path would. */
+async function meddlingProxy(target: string): Promise<{ url: string; replay: (on: boolean) => void; stripDigest: (on: boolean) => void; close: () => Promise<void> }> {
   let replaying = false;
+  let stripping = false;
   let recorded: Buffer | null = null;
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -510,40 +512,85 @@ async function replayingProxy(target: string): Promise<{ url: string; replay: (o
         const forwarded = await fetch(`${target}${request.url}`, request.method === 'POST' ? { method: 'POST', body: Buffer.concat(chunks) } : {});
         const body = Buffer.from(await forwarded.arrayBuffer());
         if (isKeys && forwarded.ok && recorded === null) recorded = body;
-        response.writeHead(forwarded.status, Object.fromEntries(forwarded.headers)).end(body);
+        const headers = Object.fromEntries([...forwarded.headers].filter(([name]) => !(stripping && name === networkKeysDigestHeader)));
+        response.writeHead(forwarded.status, headers).end(body);
       })();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, replay: (on) => (replaying = on), close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    replay: (on) => (replaying = on),
+    stripDigest: (on) => (stripping = on),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 describe('CaSync: network keys', () => {
-  it('fetches the epochs when the CA\'s schedule changes (saved, installed, audited), and refuses a replayed earlier answer', async () => {
-    const proxy = await replayingProxy(service.address);
+  const timing = { activateInMs: 600_000, retireAfterMs: 600_000 };
+
+  async function networkKeysFixture(caUrl: string): Promise<{ f: Fixture; inUse: () => number[] }> {
+    let inUse: readonly NetworkKeyEpoch[] = [];
+    const f = await fixture({ caUrl, networkKeys: { current: () => inUse, install: (epochs) => (inUse = epochs) }, networkKeysJitterMs: 0 });
+    inUse = singleEpoch(readEnrollment(f.stateDir).networkKey);
+    return { f, inUse: () => inUse.map((entry) => entry.epoch) };
+  }
+
+  it('fetches the epochs when the CA\'s schedule changes (saved, installed, audited); a replayed earlier grant is refused, then retried after a back-off', async () => {
+    const proxy = await meddlingProxy(service.address);
     try {
-      let inUse: readonly NetworkKeyEpoch[] = [];
-      const f = await fixture({ caUrl: proxy.url, networkKeys: { current: () => inUse, install: (epochs) => (inUse = epochs) } });
-      inUse = singleEpoch(readEnrollment(f.stateDir).networkKey);
+      const { f, inUse } = await networkKeysFixture(proxy.url);
       await f.sync.pollRevocations();
-      expect(inUse.map((entry) => entry.epoch)).toEqual([0]);
+      expect(inUse()).toEqual([0]);
       const opened = openCaDirectory(caDir, passphrase, Date.now());
-      rotateNetworkKey(caDir, opened, Date.now(), { activateInMs: 600_000, retireAfterMs: 600_000 }, random);
+      rotateNetworkKey(caDir, opened, Date.now(), timing, random);
       await f.sync.pollRevocations();
-      expect(inUse.map((entry) => entry.epoch)).toEqual([0, 1]);
-      expect(readNetworkKeys(f.stateDir)?.epochs).toEqual(inUse);
+      expect(inUse()).toEqual([0, 1]);
+      expect(readNetworkKeys(f.stateDir)?.epochs.map((entry) => entry.epoch)).toEqual([0, 1]);
       expect(f.db.auditLog().find((entry) => entry.action === 'network-keys.install')).toMatchObject({ outcome: 'ok', detail: expect.stringMatching(/^epochs 0 from .* until .*; 1 from /) });
 
-      rotateNetworkKey(caDir, opened, Date.now(), { activateInMs: 600_000, retireAfterMs: 600_000 }, random);
+      rotateNetworkKey(caDir, opened, Date.now(), timing, random);
       proxy.replay(true);
       await f.sync.pollRevocations();
-      await f.sync.pollRevocations();
-      expect(inUse.map((entry) => entry.epoch)).toEqual([0, 1]);
-      expect(f.logs.filter((line) => line.message === 'network key fetch failed').map((line) => line.fields.error)).toEqual([expect.stringContaining('a replayed answer?'), expect.stringContaining('a replayed answer?')]);
+      expect(inUse()).toEqual([0, 1]);
+      expect(f.logs.filter((line) => line.message === 'network key fetch failed').map((line) => line.fields.error)).toEqual([expect.stringContaining('a replayed grant?')]);
       expect(f.db.auditLog().filter((entry) => entry.action === 'network-keys.install' && entry.outcome === 'failed')).toHaveLength(1);
       proxy.replay(false);
       await f.sync.pollRevocations();
-      expect(inUse.map((entry) => entry.epoch)).toEqual([0, 1, 2]);
+      expect(inUse()).toEqual([0, 1]);
+      await f.sync.pollRevocations();
+      expect(inUse()).toEqual([0, 1, 2]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('fetches every 30 polls even when the digest is stripped, and refuses a CA whose newest epoch went back', async () => {
+    const proxy = await meddlingProxy(service.address);
+    try {
+      const { f, inUse } = await networkKeysFixture(proxy.url);
+      const opened = openCaDirectory(caDir, passphrase, Date.now());
+      await f.sync.pollRevocations();
+      const before = inUse();
+      proxy.stripDigest(true);
+      rotateNetworkKey(caDir, opened, Date.now(), timing, random);
+      for (let poll = 1; poll < networkKeysRefetchPolls; poll++) await f.sync.pollRevocations();
+      expect(inUse()).toEqual(before);
+      await f.sync.pollRevocations();
+      expect(inUse().at(-1)).toBe(before.at(-1)! + 1);
+
+      // The CA loses network-keys.json (restored from an old backup): its ring is epoch 0 alone again.
+      proxy.stripDigest(false);
+      const path = join(caDir, 'network-keys.json');
+      const saved = readFileSync(path, 'utf8');
+      rmSync(path);
+      try {
+        await f.sync.pollRevocations();
+        expect(inUse().at(-1)).toBe(before.at(-1)! + 1);
+        expect(f.logs.at(-1)).toMatchObject({ message: 'network key fetch failed', fields: { error: expect.stringMatching(/the CA's newest epoch is 0, older than epoch \d+ in use/) } });
+      } finally {
+        writeFileSync(path, saved, { mode: 0o600 });
+      }
     } finally {
       await proxy.close();
     }
