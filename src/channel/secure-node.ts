@@ -219,11 +219,12 @@ export class SecureNode {
   }
 
   /**
-   * Whether `datagram` is a handshake frame sealed under this mesh's network key: the only thing
-   * from an unknown address a driver should act on (by adding a passive link for it).
+   * Whether `datagram` is a handshake frame sealed under this mesh's network key (an epoch
+   * accepted at `nowMs`, by default the time of the latest call): the only thing from an unknown
+   * address a driver should act on (by adding a passive link for it).
    */
-  isAuthenticHandshakeFrame(datagram: Uint8Array): boolean {
-    return this.ring.acceptedAt(this.nowMs).some((keys) => openFrame(keys.obfuscation, datagram).kind === 'handshake');
+  isAuthenticHandshakeFrame(datagram: Uint8Array, nowMs: number = this.nowMs): boolean {
+    return this.ring.acceptedAt(nowMs).some((keys) => openFrame(keys.obfuscation, datagram).kind === 'handshake');
   }
 
   /**
@@ -243,17 +244,9 @@ export class SecureNode {
     return this.ring.epochs;
   }
 
-  /**
-   * The TCP length keys of the ring at `nowMs`: the one new connections write under, and the
-   * candidates a received stream's first record picks from, each accepting the frames that
-   * authenticate (or look like data frames) under its epoch.
-   */
+  /** The TCP length keys of the ring at `nowMs` (NetworkKeyRing.streamKeysAt). */
   streamKeysAt(nowMs: number): { sending: Uint8Array; candidates: StreamKeyCandidate[] } {
-    const candidates = this.ring.acceptedAt(nowMs).map(({ obfuscation, streamLength }) => ({
-      lengthKey: streamLength,
-      accepts: (frame: Uint8Array) => obfuscation.data.isDataShaped(frame) || openFrame(obfuscation, frame).kind !== 'refused',
-    }));
-    return { sending: this.ring.sendingAt(nowMs).streamLength, candidates };
+    return this.ring.streamKeysAt(nowMs);
   }
 
   /** The epoch frames are sent under at `nowMs`. */

@@ -1,6 +1,6 @@
 import { CryptoError, CryptoErrorCode } from './errors.js';
-import { deriveObfuscationKeys, networkKeyBytes, type ObfuscationKeys } from './obfuscation.js';
-import { deriveStreamLengthKey } from './stream-framing.js';
+import { deriveObfuscationKeys, networkKeyBytes, openFrame, type ObfuscationKeys } from './obfuscation.js';
+import { deriveStreamLengthKey, type StreamKeyCandidate } from './stream-framing.js';
 
 /**
  * The network keys a node holds, by epoch (sans-IO: time is passed in). The network key keeps
@@ -101,6 +101,21 @@ export class NetworkKeyRing {
   acceptedAt(nowMs: number): readonly EpochKeys[] {
     this.refresh(nowMs);
     return this.accepted;
+  }
+
+  /**
+   * The TCP length keys at `nowMs`: the one a connection writes under, and the candidates a
+   * received stream's first record picks from (StreamDecoder). A candidate's first frame is
+   * judged under every accepted epoch, not only its own: a connection whose length key was chosen
+   * just before a switch may carry a frame sealed just after it.
+   */
+  streamKeysAt(nowMs: number): { sending: Uint8Array; candidates: StreamKeyCandidate[] } {
+    const accepted = this.acceptedAt(nowMs);
+    const accepts = (frame: Uint8Array): 'frame' | 'data' | null => {
+      if (accepted.some(({ obfuscation }) => openFrame(obfuscation, frame).kind !== 'refused')) return 'frame';
+      return accepted.some(({ obfuscation }) => obfuscation.data.isDataShaped(frame)) ? 'data' : null;
+    };
+    return { sending: this.sendingAt(nowMs).streamLength, candidates: accepted.map(({ streamLength }) => ({ lengthKey: streamLength, accepts })) };
   }
 
   /** Whether `epochs` are exactly this ring's (so a fetched ring that only repeats it changes nothing). */

@@ -52,15 +52,20 @@ export function encodeStreamRecord(lengthKey: Uint8Array, frame: Uint8Array): Ui
 /** A length key a stream may be under, with a check of the first frame it decodes (network-key-ring.ts: one per epoch). */
 export interface StreamKeyCandidate {
   readonly lengthKey: Uint8Array;
-  /** Whether `frame` authenticates (or looks like a data frame) under the network key of this length key. */
-  accepts(frame: Uint8Array): boolean;
+  /**
+   * What `frame` is under the network keys the receiver accepts: 'frame' when a handshake or
+   * cookie frame authenticates, 'data' when it only looks like a data frame (which cannot be
+   * checked without the session), null otherwise.
+   */
+  accepts(frame: Uint8Array): 'frame' | 'data' | null;
 }
 
 /**
  * Splits a byte stream back into frames. With one length key it decodes under that key. With
- * candidates (a network key rotation under way), the first record picks the key: the first
- * candidate under which its length is a frame's and the frame is accepted; the rest of the
- * stream stays under that key, as its sender keeps the key it started the connection with.
+ * candidates (a network key rotation under way), the first record picks the key: a candidate
+ * under which its length is a frame's and the frame authenticates, else one under which it
+ * looks like a data frame; the rest of the stream stays under that key, as its sender keeps
+ * the key it wrote the first record under.
  */
 export class StreamDecoder {
   private buffer = new Uint8Array(0);
@@ -124,18 +129,29 @@ export class StreamDecoder {
     return recordAt(bytes, offset, this.lengthKey);
   }
 
-  /** The first record under the first candidate that decodes it to an accepted frame; null while one that might is incomplete. */
+  /**
+   * The first record under the candidate that decodes it to an authentic frame, else to a data
+   * look-alike (a frame under a wrong length key is both only about 1 time in 14 000); null while
+   * a candidate that might is incomplete, 'bad' when none can.
+   */
   private pickKey(bytes: Uint8Array, offset: number): { frame: Uint8Array; end: number } | null | 'bad' {
     let incomplete = false;
+    let dataShaped: { record: { frame: Uint8Array; end: number }; lengthKey: Uint8Array } | null = null;
     for (const candidate of this.candidates!()) {
       const record = recordAt(bytes, offset, candidate.lengthKey);
       if (record === null) incomplete = true;
-      else if (record !== 'bad' && candidate.accepts(record.frame)) {
-        this.lengthKey = candidate.lengthKey;
-        return record;
-      }
+      if (record === null || record === 'bad') continue;
+      const verdict = candidate.accepts(record.frame);
+      if (verdict === 'frame') return this.lockOn(candidate.lengthKey, record);
+      if (verdict === 'data') dataShaped ??= { record, lengthKey: candidate.lengthKey };
     }
-    return incomplete ? null : 'bad';
+    if (incomplete) return null;
+    return dataShaped === null ? 'bad' : this.lockOn(dataShaped.lengthKey, dataShaped.record);
+  }
+
+  private lockOn(lengthKey: Uint8Array, record: { frame: Uint8Array; end: number }): { frame: Uint8Array; end: number } {
+    this.lengthKey = lengthKey;
+    return record;
   }
 }
 

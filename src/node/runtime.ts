@@ -466,7 +466,7 @@ export class NodeRuntime {
     let nowMs = this.clock();
     let record = this.links.find(from);
     if (record === undefined) {
-      if (!this.secure.isAuthenticHandshakeFrame(bytes)) {
+      if (!this.secure.isAuthenticHandshakeFrame(bytes, this.clock())) {
         this.strangerDatagrams++;
         return;
       }

@@ -54,6 +54,8 @@ export interface TcpStats {
   dialsRefused: number;
   /** Connections whose bytes stopped decoding (then discarded). */
   undecodable: number;
+  /** Connections closed because a network key rotation left them on a retired or unknown length key (checkKeys). */
+  closedForKeys: number;
 }
 
 function keyOf(endpoint: Endpoint): string {
@@ -62,8 +64,8 @@ function keyOf(endpoint: Endpoint): string {
 
 /**
  * Where TCP gets its length keys (from the network key ring, in the runtime): a connection
- * writes under the key in use when it opened, and a received stream is under the key its first
- * record picks among the candidates (see StreamDecoder).
+ * writes under the key in use at its first send, and a received stream is under the key its
+ * first record picks among the candidates (see StreamDecoder).
  */
 export interface StreamKeySource {
   sendingLengthKey(): Uint8Array;
@@ -73,17 +75,35 @@ export interface StreamKeySource {
 /** The source for one network key, no rotation. */
 function singleKeySource(networkKey: Uint8Array): StreamKeySource {
   const lengthKey = deriveStreamLengthKey(networkKey);
-  const candidates = [{ lengthKey, accepts: () => true }];
+  const candidates = [{ lengthKey, accepts: () => 'frame' as const }];
   return { sendingLengthKey: () => lengthKey, candidates: () => candidates };
+}
+
+/** How often connections are checked against the length keys in force (see TcpTransport.checkKeys). */
+export const keyCheckIntervalMs = 1000;
+
+/** One open connection. */
+interface Connection {
+  readonly socket: Socket;
+  readonly decoder: StreamDecoder;
+  /** The length key its records are written under: chosen at its first send, kept for its life. */
+  lengthKey: Uint8Array | null;
+  /** The candidate keys (as a string) when its stream stopped decoding, or null while it decodes. */
+  keysWhenUndecodable: string | null;
+}
+
+function keysSignature(candidates: readonly StreamKeyCandidate[]): string {
+  return candidates.map((candidate) => Buffer.from(candidate.lengthKey).toString('hex')).join(',');
 }
 
 /** Listening sockets, dialled peers and open connections. */
 export class TcpTransport {
-  readonly stats: TcpStats = { framesIn: 0, framesOut: 0, sendErrors: 0, accepted: 0, refusedPerAddress: 0, refusedTotal: 0, dialsRefused: 0, undecodable: 0 };
-  /** Open connections by address, each with the length key its records are written under. */
-  private readonly connections = new Map<string, { socket: Socket; lengthKey: Uint8Array }>();
+  readonly stats: TcpStats = { framesIn: 0, framesOut: 0, sendErrors: 0, accepted: 0, refusedPerAddress: 0, refusedTotal: 0, dialsRefused: 0, undecodable: 0, closedForKeys: 0 };
+  /** Open connections by address. */
+  private readonly connections = new Map<string, Connection>();
   private readonly dialled = new Map<string, { endpoint: Endpoint; delayMs: number; timer: NodeJS.Timeout | null }>();
   private readonly keys: StreamKeySource;
+  private readonly keyCheck: NodeJS.Timeout;
   private readonly acceptBudget: AcceptBudget;
   private closed = false;
 
@@ -94,6 +114,8 @@ export class TcpTransport {
     limits: TcpAcceptLimits,
   ) {
     this.keys = keys instanceof Uint8Array ? singleKeySource(keys) : keys;
+    this.keyCheck = setInterval(() => this.checkKeys(), keyCheckIntervalMs);
+    this.keyCheck.unref();
     this.acceptBudget = new AcceptBudget(limits.acceptedMax, limits.perAddressMax);
   }
 
@@ -154,6 +176,7 @@ export class TcpTransport {
       return;
     }
     this.stats.framesOut++;
+    connection.lengthKey ??= this.keys.sendingLengthKey();
     connection.socket.write(encodeStreamRecord(connection.lengthKey, frame));
   }
 
@@ -161,6 +184,7 @@ export class TcpTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.keyCheck);
     for (const dial of this.dialled.values()) if (dial.timer !== null) clearTimeout(dial.timer);
     for (const { socket } of this.connections.values()) socket.destroy();
     this.connections.clear();
@@ -205,22 +229,49 @@ export class TcpTransport {
     dial.delayMs = Math.min(redialDelayMsMax, dial.delayMs * 2);
   }
 
+  private onData(endpoint: Endpoint, connection: Connection, chunk: Buffer): void {
+    const { decoder } = connection;
+    const wasDiscarding = decoder.isDiscarding;
+    for (const frame of decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))) {
+      this.stats.framesIn++;
+      this.onFrame(endpoint, frame);
+    }
+    if (decoder.isDiscarding && !wasDiscarding) {
+      this.stats.undecodable++;
+      connection.keysWhenUndecodable = keysSignature(this.keys.candidates());
+    }
+  }
+
+  /**
+   * Closes the connections a network key rotation has left behind (the side that dialled dials
+   * again): one written or read under a length key no longer accepted (its epoch retired), and
+   * one whose stream stopped decoding before the keys changed (its first record came under an
+   * epoch this node had not fetched yet). A stream that fails to decode is otherwise kept open
+   * and swallowed, as before: closing at once would tell a prober something.
+   */
+  checkKeys(): void {
+    const candidates = this.keys.candidates();
+    const inForce = new Set(candidates.map((candidate) => Buffer.from(candidate.lengthKey).toString('hex')));
+    const signature = keysSignature(candidates);
+    const retired = (lengthKey: Uint8Array | null): boolean => lengthKey !== null && !inForce.has(Buffer.from(lengthKey).toString('hex'));
+    for (const { socket, decoder, lengthKey, keysWhenUndecodable } of this.connections.values()) {
+      const stale = retired(lengthKey) || retired(decoder.pickedLengthKey) || (keysWhenUndecodable !== null && keysWhenUndecodable !== signature);
+      if (stale) {
+        this.stats.closedForKeys++;
+        socket.destroy();
+      }
+    }
+  }
+
   /** Wires a connection to the frame handler; `onGone` runs once it is closed for any reason. */
   private attach(socket: Socket, endpoint: Endpoint, onGone?: () => void): void {
     const key = keyOf(endpoint);
     this.connections.get(key)?.socket.destroy();
-    this.connections.set(key, { socket, lengthKey: this.keys.sendingLengthKey() });
+    const connection: Connection = { socket, decoder: new StreamDecoder(() => this.keys.candidates()), lengthKey: null, keysWhenUndecodable: null };
+    this.connections.set(key, connection);
     socket.setNoDelay(true);
     socket.setTimeout(idleTimeoutMs, () => socket.destroy());
-    const decoder = new StreamDecoder(() => this.keys.candidates());
-    socket.on('data', (chunk: Buffer) => {
-      const wasDiscarding = decoder.isDiscarding;
-      for (const frame of decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))) {
-        this.stats.framesIn++;
-        this.onFrame(endpoint, frame);
-      }
-      if (decoder.isDiscarding && !wasDiscarding) this.stats.undecodable++;
-    });
+    socket.on('data', (chunk: Buffer) => this.onData(endpoint, connection, chunk));
     socket.on('error', () => socket.destroy());
     socket.once('close', () => {
       if (this.connections.get(key)?.socket === socket) this.connections.delete(key);

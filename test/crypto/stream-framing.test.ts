@@ -84,7 +84,7 @@ describe('stream framing: obfuscated frames over TCP', () => {
 
 describe('stream framing during a network key rotation', () => {
   const nextKey = deriveStreamLengthKey(new Uint8Array(32).fill(8));
-  const marked = (frame: Uint8Array): boolean => frame[obfsNonceBytes] === 0xaa;
+  const marked = (frame: Uint8Array): 'frame' | null => (frame[obfsNonceBytes] === 0xaa ? 'frame' : null);
   const candidates = [
     { lengthKey, accepts: marked },
     { lengthKey: nextKey, accepts: marked },
@@ -118,3 +118,19 @@ describe('stream framing during a network key rotation', () => {
     expect(stranger.isDiscarding).toBe(true);
   });
 });
+
+describe('stream framing: which candidate a first record picks', () => {
+  it('prefers a candidate under which the frame authenticates to one under which it only looks like data', () => {
+    const sameBytes = lengthKey.slice();
+    const decoder = new StreamDecoder(() => [
+      { lengthKey, accepts: () => 'data' as const },
+      { lengthKey: sameBytes, accepts: () => 'frame' as const },
+    ]);
+    expect(decoder.push(encodeStreamRecord(lengthKey, frameOf(300, 7)))).toHaveLength(1);
+    expect(decoder.pickedLengthKey).toBe(sameBytes);
+    const lookAlikeOnly = new StreamDecoder(() => [{ lengthKey, accepts: () => 'data' as const }]);
+    expect(lookAlikeOnly.push(encodeStreamRecord(lengthKey, frameOf(300, 8)))).toHaveLength(1);
+    expect(lookAlikeOnly.pickedLengthKey).toBe(lengthKey);
+  });
+});
+

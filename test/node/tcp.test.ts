@@ -1,9 +1,12 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { NetworkKeyRing, type NetworkKeyEpoch } from '../../src/crypto/network-key-ring.js';
+import { sealHandshakeFragment } from '../../src/crypto/obfuscation.js';
 import { endpointOf } from '../../src/node/links.js';
 import type { NodeRuntime } from '../../src/node/runtime.js';
 import { dialledConnectionsMax, TcpTransport } from '../../src/node/tcp.js';
 import { nodeId } from '../../src/wire/ids.js';
+import { seeded } from '../seeded.js';
 import { TestMesh, until } from './runtime-harness.js';
 
 const running: NodeRuntime[] = [];
@@ -163,3 +166,74 @@ async function started(runtime: NodeRuntime): Promise<NodeRuntime> {
   running.push(runtime);
   return runtime;
 }
+
+describe('TCP transport across a network key rotation', () => {
+  const switchAtMs = 1_000_000;
+  const epoch0: NetworkKeyEpoch = { epoch: 0, key: new Uint8Array(32).fill(1), activeFromMs: 0, acceptUntilMs: switchAtMs + 60_000 };
+  const epoch1: NetworkKeyEpoch = { epoch: 1, key: new Uint8Array(32).fill(2), activeFromMs: switchAtMs, acceptUntilMs: null };
+  const open: TcpTransport[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((transport) => transport.close()));
+  });
+
+  /** A transport whose keys come from `ring()` at `clock.nowMs`, as the runtime's do; frames it receives are collected. */
+  async function transport(ring: () => NetworkKeyRing, clock: { nowMs: number }, listen: boolean): Promise<{ tcp: TcpTransport; frames: Uint8Array[] }> {
+    const frames: Uint8Array[] = [];
+    const keys = { sendingLengthKey: () => ring().streamKeysAt(clock.nowMs).sending, candidates: () => ring().streamKeysAt(clock.nowMs).candidates };
+    const tcp = await TcpTransport.open(listen ? [loopback] : [], keys, (_from, frame) => frames.push(frame));
+    open.push(tcp);
+    return { tcp, frames };
+  }
+
+  /** A handshake frame sealed under the epoch `ring` sends under at `nowMs`. */
+  function frameUnder(ring: NetworkKeyRing, nowMs: number, text: string): Uint8Array {
+    const body = new TextEncoder().encode(text);
+    return sealHandshakeFragment(ring.sendingAt(nowMs).obfuscation, seeded(text), { messageId: 1, index: 0, count: 1, messageBytes: body.length, offset: 0, body }, { opensFlow: false });
+  }
+
+  function listenerEndpoint(tcp: TcpTransport): ReturnType<typeof endpointOf> {
+    return endpointOf('tcp', '127.0.0.1', Number(tcp.addresses()[0]!.split(':').at(-1)));
+  }
+
+  it('a connection opened just before the switch and first written just after it is read', async () => {
+    const ring = new NetworkKeyRing([epoch0, epoch1]);
+    const clock = { nowMs: switchAtMs - 10 };
+    const server = await transport(() => ring, clock, true);
+    const client = await transport(() => ring, clock, false);
+    const to = listenerEndpoint(server.tcp);
+    client.tcp.dial(to);
+    await until('the connection', () => client.tcp.connectionCounts().dialled === 1 && server.tcp.connectionCounts().accepted === 1);
+    clock.nowMs = switchAtMs + 10;
+    client.tcp.send(to, frameUnder(ring, clock.nowMs, 'after the switch'));
+    await until('the frame', () => server.frames.length === 1);
+    expect(server.tcp.stats.undecodable).toBe(0);
+  });
+
+  it('a stream under an epoch the receiver did not have yet is closed once it has it, and the redial is read; a retired key closes the connection', async () => {
+    const clock = { nowMs: switchAtMs + 10 };
+    let serverRing = new NetworkKeyRing([{ ...epoch0, acceptUntilMs: null }]);
+    const clientRing = new NetworkKeyRing([epoch0, epoch1]);
+    const server = await transport(() => serverRing, clock, true);
+    const client = await transport(() => clientRing, clock, false);
+    const to = listenerEndpoint(server.tcp);
+    client.tcp.dial(to);
+    await until('the connection', () => server.tcp.connectionCounts().accepted === 1);
+    client.tcp.send(to, frameUnder(clientRing, clock.nowMs, 'too early'));
+    await until('the stream to stop decoding', () => server.tcp.stats.undecodable === 1);
+    server.tcp.checkKeys();
+    expect(server.tcp.stats.closedForKeys).toBe(0);
+
+    serverRing = new NetworkKeyRing([epoch0, epoch1]);
+    server.tcp.checkKeys();
+    expect(server.tcp.stats.closedForKeys).toBe(1);
+    await until('the redial', () => server.tcp.stats.accepted === 2, 10_000);
+    client.tcp.send(to, frameUnder(clientRing, clock.nowMs, 'after the fetch'));
+    await until('the frame', () => server.frames.length === 1);
+
+    // Epoch 1 retires (a later rotation): the connection written and read under it is closed.
+    serverRing = new NetworkKeyRing([{ ...epoch1, acceptUntilMs: switchAtMs + 100 }, { epoch: 2, key: new Uint8Array(32).fill(3), activeFromMs: switchAtMs + 50, acceptUntilMs: null }]);
+    clock.nowMs = switchAtMs + 200;
+    server.tcp.checkKeys();
+    expect(server.tcp.stats.closedForKeys).toBe(2);
+  });
+});
