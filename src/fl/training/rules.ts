@@ -8,12 +8,13 @@ import { bulyan } from '../aggregation/bulyan.js';
 import { centeredClipping, clipToNorm, normBoundedMean } from '../aggregation/clipping.js';
 import { median, trimmedMean } from '../aggregation/coordinate-wise.js';
 import { fedAvg } from '../aggregation/fedavg.js';
+import { flTrust } from '../aggregation/fltrust.js';
 import { krum, multiKrum } from '../aggregation/krum.js';
 import { fedAvg as mean } from '../aggregation/fedavg.js';
 import { norms } from '../aggregation/weighted-sum.js';
 import { shuffled } from '../../mapek/detector-train.js';
 import type { RandomSource } from '../../ml/random.js';
-import { requireInteger, requireNumber } from './errors.js';
+import { argumentError, requireInteger, requireNumber } from './errors.js';
 
 /** A rule and its settings. */
 export type RuleSpec =
@@ -37,7 +38,13 @@ export type RuleSpec =
    * updates (while at least half are honest an attacker cannot inflate it). Unweighted because a
    * client's claimed weight is not checked: an attacker would claim a large one.
    */
-  | { readonly kind: 'normBounded'; readonly bound?: number | 'median' };
+  | { readonly kind: 'normBounded'; readonly bound?: number | 'median' }
+  /**
+   * FLTrust (Cao et al. 2021, src/fl/aggregation/fltrust.ts): every update weighed by the ReLU of
+   * its cosine with the server's own update on its root data and rescaled to that update's norm.
+   * Needs the server update of the round (AggregationStages.serverUpdate).
+   */
+  | { readonly kind: 'flTrust' };
 
 /** The rule names the robustness benchmark compares. */
 export type RuleKind = RuleSpec['kind'];
@@ -153,6 +160,8 @@ export interface AggregationStages {
   readonly bucketing?: Bucketing | null;
   readonly normBoundFirst?: boolean;
   readonly signFilter?: boolean;
+  /** The server's own update of the round on its root data: FLTrust's root of trust (required by it, ignored by the others). */
+  readonly serverUpdate?: Float32Array | null;
 }
 
 /**
@@ -171,7 +180,8 @@ export function aggregateBucketed(
   state: RuleState,
   stages: AggregationStages = {},
 ): Float32Array {
-  const { bucketing = null, normBoundFirst = false, signFilter = false } = stages;
+  const { bucketing = null, normBoundFirst = false, signFilter = false, serverUpdate = null } = stages;
+  if (spec.kind === 'flTrust' && serverUpdate === null) throw argumentError('aggregateBucketed: flTrust needs the server update of the round (stages.serverUpdate), got none');
   let f = tolerated(updates.length, byzantineShare);
   if (signFilter && spec.kind !== 'fedAvg') {
     const kept = signFiltered(updates).map((i) => updates[i]!);
@@ -208,6 +218,9 @@ export function aggregateBucketed(
       break;
     case 'normBounded':
       aggregate = normBoundedMean(updates, undefined, spec.bound === undefined || spec.bound === 'median' ? medianNorm(updates) : spec.bound);
+      break;
+    case 'flTrust':
+      aggregate = flTrust(updates, serverUpdate!);
       break;
   }
   state.previous = aggregate;

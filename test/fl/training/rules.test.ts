@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bulyan, centeredClipping, fedAvg, krum, median, multiKrum, normBoundedMean, trimmedMean } from '../../../src/fl/aggregation/index.js';
+import { bulyan, centeredClipping, fedAvg, flTrust, krum, median, multiKrum, normBoundedMean, trimmedMean } from '../../../src/fl/aggregation/index.js';
+import { isTrainingError } from '../../../src/fl/training/errors.js';
 import { aggregateBucketed, boundedToMedianNorm, bucketMeans, medianNorm, signFiltered, tolerated, type RuleSpec, type RuleState } from '../../../src/fl/training/rules.js';
 import { seededRandom } from '../../../src/ml/random.js';
 
@@ -96,6 +97,20 @@ describe('aggregateBucketed', () => {
     const state: RuleState = { previous: Float32Array.of(2, 2) };
     const same = [Float32Array.of(2, 2), Float32Array.of(2, 2), Float32Array.of(2, 2)];
     expect([...aggregateBucketed({ kind: 'centeredClipping', tau: 'median' }, same, [1, 1, 1], 0.2, state)]).toEqual([2, 2]);
+  });
+
+  it('runs FLTrust against the server update of the round, and refuses it without one', () => {
+    const serverUpdate = Float32Array.of(1, 1, 1);
+    expect(aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh(), { serverUpdate })).toEqual(flTrust(list, serverUpdate));
+    const clipped = aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh(), { serverUpdate, normBoundFirst: true });
+    expect(clipped).toEqual(flTrust(boundedToMedianNorm(list), serverUpdate));
+    expect(() => aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh())).toThrow(expect.objectContaining({ code: 'ERR_FL_TRAINING_ARGUMENT', message: expect.stringMatching(/server update/) }));
+    try {
+      aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh(), { serverUpdate: null });
+      expect.unreachable();
+    } catch (error) {
+      expect(isTrainingError(error, 'ERR_FL_TRAINING_ARGUMENT')).toBe(true);
+    }
   });
 
   it('passes on the preconditions of the rules and refuses a share of half or more', () => {
