@@ -27,21 +27,33 @@ export function flTrustScores(updates: readonly Float32Array[], serverUpdate: Fl
   });
 }
 
+/** Options of FLTrust. */
+export interface FlTrustOptions {
+  /**
+   * The trust score of the server's own update, which then joins the weighted mean like a client's
+   * (cos(g0, g0) = 1 would be its score). 0 (default) is the paper's rule, where g0 only scores the
+   * others; with s > 0 a round in which the clients' scores are all small moves mostly along g0
+   * instead of along whichever few updates scored above zero.
+   */
+  readonly serverTrust?: number;
+}
+
 /**
  * The FLTrust aggregate of `updates` given the server's own update on its root data (see the
- * file comment). Zero when no update has a positive cosine with the server's: the round then
- * moves nothing, as in the paper (the sum of trust scores is zero).
+ * file comment). Zero when no update has a positive cosine with the server's and the server's own
+ * trust is 0: the round then moves nothing, as in the paper (the sum of trust scores is zero).
  */
-export function flTrust(updates: readonly Float32Array[], serverUpdate: Float32Array): Float32Array {
+export function flTrust(updates: readonly Float32Array[], serverUpdate: Float32Array, options: FlTrustOptions = {}): Float32Array {
   const scores = flTrustScores(updates, serverUpdate);
-  const d = serverUpdate.length;
-  const out = new Float32Array(d);
-  const total = scores.reduce((sum, score) => sum + score, 0);
+  const serverTrust = options.serverTrust ?? 0;
+  if (!(serverTrust >= 0 && serverTrust <= 1)) throw new AggregationError('ERR_FL_ARGUMENT', `flTrust: expected serverTrust in [0, 1], got ${serverTrust}`);
+  const out = new Float32Array(serverUpdate.length);
+  const total = scores.reduce((sum, score) => sum + score, 0) + serverTrust;
   if (!(total > 0)) return out;
   const serverNorm = norms('flTrust', [serverUpdate])[0]!;
   const updateNorms = norms('flTrust', updates);
   // Rescaling to ||g0|| is a per-client factor, so it folds into the weights: one weighted sum.
   const weights = Float64Array.from(scores, (score, i) => (score === 0 ? 0 : (score / total) * (serverNorm / updateNorms[i]!)));
-  weightedSumInto('flTrust', updates, weights, out);
+  weightedSumInto('flTrust', [...updates, serverUpdate], Float64Array.of(...weights, serverTrust / total), out);
   return out;
 }

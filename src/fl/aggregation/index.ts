@@ -9,7 +9,7 @@ export { centeredClipping, clipToNorm, normBoundedMean, type CenteredClippingOpt
 export { median, trimmedMean } from './coordinate-wise.js';
 export { AggregationError, AggregationErrorCode, isAggregationError, type AggregationErrorCodeValue } from './errors.js';
 export { fedAvg } from './fedavg.js';
-export { flTrust, flTrustScores } from './fltrust.js';
+export { flTrust, flTrustScores, type FlTrustOptions } from './fltrust.js';
 export { proximalGradient, proximalLoss } from './fedprox.js';
 export { krum, krumRanking, multiKrum, type KrumRanking } from './krum.js';
 export { clientsMax, clippingIterationsMax, parameterCountMax } from './limits.js';

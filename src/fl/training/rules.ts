@@ -42,9 +42,10 @@ export type RuleSpec =
   /**
    * FLTrust (Cao et al. 2021, src/fl/aggregation/fltrust.ts): every update weighed by the ReLU of
    * its cosine with the server's own update on its root data and rescaled to that update's norm.
-   * Needs the server update of the round (AggregationStages.serverUpdate).
+   * Needs the server update of the round (AggregationStages.serverUpdate). serverTrust: the
+   * server's own update joins the mean with this score (default 0, the paper's rule).
    */
-  | { readonly kind: 'flTrust' };
+  | { readonly kind: 'flTrust'; readonly serverTrust?: number };
 
 /** The rule names the robustness benchmark compares. */
 export type RuleKind = RuleSpec['kind'];
@@ -220,7 +221,7 @@ export function aggregateBucketed(
       aggregate = normBoundedMean(updates, undefined, spec.bound === undefined || spec.bound === 'median' ? medianNorm(updates) : spec.bound);
       break;
     case 'flTrust':
-      aggregate = flTrust(updates, serverUpdate!);
+      aggregate = flTrust(updates, serverUpdate!, { serverTrust: spec.serverTrust ?? 0 });
       break;
   }
   state.previous = aggregate;

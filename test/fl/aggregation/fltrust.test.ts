@@ -34,6 +34,17 @@ describe('flTrust', () => {
     expect(Array.from(flTrust(f32([-1, 0], [0, 3]), Float32Array.of(1, 0)))).toEqual([0, 0]);
   });
 
+  it('lets the server update join the mean with serverTrust (hand-checked)', () => {
+    // The server's own (2, 0) with score 1 stands where the client (1, 0) stood above: same (1.7, 0.6).
+    const result = flTrust(f32([3, 4], [-5, 0]), Float32Array.of(2, 0), { serverTrust: 1 });
+    expect(result[0]).toBeCloseTo(1.7, 6);
+    expect(result[1]).toBeCloseTo(0.6, 6);
+    // No client scores above zero: the server's update is the aggregate.
+    expect(Array.from(flTrust(f32([-1, 0], [0, 3]), Float32Array.of(1, 0), { serverTrust: 0.5 }))).toEqual([1, 0]);
+    expectCodedError(() => flTrust(f32([1]), Float32Array.of(1), { serverTrust: 1.5 }), AggregationError, 'ERR_FL_ARGUMENT', 'serverTrust');
+    expectCodedError(() => flTrust(f32([1]), Float32Array.of(1), { serverTrust: Number.NaN }), AggregationError, 'ERR_FL_ARGUMENT', 'serverTrust');
+  });
+
   it('checks the updates and the server update', () => {
     expectCodedError(() => flTrust([], Float32Array.of(1)), AggregationError, 'ERR_FL_SHAPE', 'at least one update');
     expectCodedError(() => flTrust(f32([1, 2]), Float32Array.of(1)), AggregationError, 'ERR_FL_SHAPE', 'server update has 1 parameters');

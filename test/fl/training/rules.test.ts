@@ -104,6 +104,7 @@ describe('aggregateBucketed', () => {
     expect(aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh(), { serverUpdate })).toEqual(flTrust(list, serverUpdate));
     const clipped = aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh(), { serverUpdate, normBoundFirst: true });
     expect(clipped).toEqual(flTrust(boundedToMedianNorm(list), serverUpdate));
+    expect(aggregateBucketed({ kind: 'flTrust', serverTrust: 1 }, list, examples, 0.2, fresh(), { serverUpdate })).toEqual(flTrust(list, serverUpdate, { serverTrust: 1 }));
     expect(() => aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh())).toThrow(expect.objectContaining({ code: 'ERR_FL_TRAINING_ARGUMENT', message: expect.stringMatching(/server update/) }));
     try {
       aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh(), { serverUpdate: null });
