@@ -74,6 +74,10 @@ describe('aggregateBucketed', () => {
     // 10 kept: f = floor(0.2 * 10) = 2, capped at 1 for Bulyan (n >= 4f + 3).
     expect(aggregateBucketed({ kind: 'bulyan' }, list11, [], 0.2, fresh(), { signFilter: true })).toEqual(bulyan(honest, 1));
     expect(aggregateBucketed({ kind: 'multiKrum' }, list11, [], 0.2, fresh(), { signFilter: true })).toEqual(multiKrum(honest, 2, 8));
+    // FLTrust with Multi-Krum first takes its cap: 6 kept, f = floor(0.4 * 6) = 2 capped at 1 (n > 2f + 2).
+    const seven = honest.slice(0, 6).concat(Float32Array.of(-5, -5, -5, -5));
+    const serverUpdate = Float32Array.of(1, -1, 0, 0);
+    expect(aggregateBucketed({ kind: 'flTrust', krumFirst: true }, seven, [], 0.4, fresh(), { signFilter: true, serverUpdate })).toEqual(aggregateBucketed({ kind: 'flTrust', krumFirst: true }, honest.slice(0, 6), [], 0.2, fresh(), { serverUpdate }));
     const weights = list11.map(() => 1);
     expect(aggregateBucketed({ kind: 'fedAvg' }, list11, weights, 0.2, fresh(), { signFilter: true })).toEqual(fedAvg(list11, weights));
   });
@@ -105,6 +109,10 @@ describe('aggregateBucketed', () => {
     const clipped = aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh(), { serverUpdate, normBoundFirst: true });
     expect(clipped).toEqual(flTrust(boundedToMedianNorm(list), serverUpdate));
     expect(aggregateBucketed({ kind: 'flTrust', serverTrust: 1 }, list, examples, 0.2, fresh(), { serverUpdate })).toEqual(flTrust(list, serverUpdate, { serverTrust: 1 }));
+    // The two outliers (100, -100, 50) have cosine 0.19 with (1, 1, 1), so plain FLTrust trusts them a little; Multi-Krum first drops them.
+    expect(aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh(), { serverUpdate })[1]).toBeLessThan(0.95);
+    const krumFirst = aggregateBucketed({ kind: 'flTrust', krumFirst: true }, list, examples, 0.2, fresh(), { serverUpdate });
+    flTrust(list.slice(0, 9), serverUpdate).forEach((value, j) => expect(krumFirst[j]).toBeCloseTo(value, 6));
     expect(() => aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh())).toThrow(expect.objectContaining({ code: 'ERR_FL_TRAINING_ARGUMENT', message: expect.stringMatching(/server update/) }));
     try {
       aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh(), { serverUpdate: null });
