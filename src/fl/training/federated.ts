@@ -170,6 +170,7 @@ function checkOptions(setup: TrainingSetup, options: FederatedOptions): void {
   if ((options.rule.kind === 'flTrust') !== (options.root !== undefined)) {
     throw argumentError(`${where}: root data go with rule flTrust and only with it, got rule ${options.rule.kind} ${options.root === undefined ? 'without' : 'with'} root data`);
   }
+  if (options.root?.local !== undefined) checkLocalOptions(`${where} root`, options.root.local);
   if (options.rule.kind === 'flTrust' && options.dp !== undefined) throw argumentError(`${where}: flTrust replaces the rule, which DP-FedAvg also replaces; choose one`);
 }
 
@@ -177,7 +178,7 @@ function checkOptions(setup: TrainingSetup, options: FederatedOptions): void {
 function serverRootUpdate(setup: TrainingSetup, options: FederatedOptions, global: Float32Array, moment: Float32Array | null, round: number): Float32Array | null {
   if (options.root === undefined) return null;
   const random = seededRandom(streamSeed(options.seed, 5, round));
-  const local = trainLocally(setup.modelConfig, global, options.root.corpus, options.root.shard, setup.loss, options.local, random, null, moment);
+  const local = trainLocally(setup.modelConfig, global, options.root.corpus, options.root.shard, setup.loss, options.root.local ?? options.local, random, null, moment);
   return Float32Array.from(local.parameters, (value, j) => value - global[j]!);
 }
 

@@ -13,7 +13,7 @@ import type { Dataset } from '../../telemetry/types.js';
 import { buildCorpus, clientShards, inputMoments, pooledShard, standardiseCorpus, standardizerFromMoments, summedClassCounts, type ClientShard, type TrainingCorpus } from './corpus.js';
 import { dataError, requireInteger } from './errors.js';
 import { trainingClientsMax } from './limits.js';
-import type { TrainingLoss } from './local-training.js';
+import type { LocalTrainingOptions, TrainingLoss } from './local-training.js';
 import { lossScaleOf } from './loss.js';
 import { regionPartition, topologyOf } from './partition.js';
 
@@ -87,6 +87,8 @@ export function createTrainingSetup(train: readonly Dataset[], options: SetupOpt
 export interface RootData {
   readonly corpus: TrainingCorpus;
   readonly shard: ClientShard;
+  /** The server's local settings on its root data, when not the clients' (FLTrust's server takes as many steps as a client does). */
+  readonly local?: LocalTrainingOptions;
 }
 
 /**

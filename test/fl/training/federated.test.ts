@@ -144,12 +144,16 @@ describe('runFederated with FLTrust', () => {
     const attacked = runFederated(setup, { ...options, attack });
     expect(pooledLoss(attacked.parameters)).toBeLessThan(pooledLoss(initial));
     expect(pooledLoss(runFederated(setup, { ...base, attack }).parameters)).toBeGreaterThan(pooledLoss(attacked.parameters));
+    // The server's own local settings, when given, change its update and so the trust scores.
+    const ownLocal = runFederated(setup, { ...options, root: { ...root, local: { ...tinyLocal, batchWindows: 1 } } });
+    expect(ownLocal.parameters).not.toEqual(clean.parameters);
   });
 
   it('refuses FLTrust without root data, root data with another rule or FLTrust with DP, and root data without faults', () => {
     const ledger = new PrivacyLedger({ epsilonBudget: 10, delta: 1e-5 });
     const dp = { clipNorm: 1, noiseMultiplier: 1, ledger, noise: seededNoiseSource('x') };
-    const bad: Partial<FederatedOptions>[] = [{ rule: { kind: 'flTrust' } }, { root }, { rule: { kind: 'flTrust' }, root, sampling: { kind: 'poisson', rate: 0.5 }, dp }];
+    const badLocal = { ...root, local: { ...tinyLocal, epochs: 0 } };
+    const bad: Partial<FederatedOptions>[] = [{ rule: { kind: 'flTrust' } }, { root }, { rule: { kind: 'flTrust' }, root, sampling: { kind: 'poisson', rate: 0.5 }, dp }, { rule: { kind: 'flTrust' }, root: badLocal }];
     for (const change of bad) expect(() => runFederated(setup, { ...base, ...change }), JSON.stringify(Object.keys(change))).toThrow(expect.objectContaining({ code: 'ERR_FL_TRAINING_ARGUMENT' }));
     expect(() => createRootData(setup, [tinyDataset(13, 0)], 1)).toThrow(expect.objectContaining({ code: 'ERR_FL_TRAINING_DATA' }));
     expect(() => createRootData(setup, [tinyDataset(13)], 0)).toThrow(expect.objectContaining({ code: 'ERR_FL_TRAINING_ARGUMENT' }));
