@@ -13,9 +13,19 @@
  * floor(beta G) >= f, Krum and Multi-Krum G >= 2f + 3, Bulyan G >= 4f + 3. The price is that
  * honest clients' updates are averaged over a group before the rule sees them, and that
  * groups must be large enough for the secure aggregation threshold.
+ *
+ * FLTrust (src/fl/aggregation/fltrust.ts) needs nothing but the group means and the server's own
+ * update on its root data: each group mean is weighed by the ReLU of its cosine with the server
+ * update and rescaled to its norm. It has no count condition like the others: a spoiled group
+ * moves the aggregate by at most its share of the trust times the server update's norm, and one
+ * pointing away from the server update gets no weight. What it needs is at least one group
+ * without an attacker (G >= f + 1) and honest group means whose cosine with the server update is
+ * positive, which averaging within a group helps (a mean of honest non-IID updates points closer
+ * to the common direction than any one of them).
  */
 import { bulyan } from '../aggregation/bulyan.js';
 import { fedAvg } from '../aggregation/fedavg.js';
+import { flTrust } from '../aggregation/fltrust.js';
 import { median, trimmedMean } from '../aggregation/coordinate-wise.js';
 import { krum, multiKrum } from '../aggregation/krum.js';
 import { secAggClientId, type SecAggClientId } from './config.js';
@@ -29,7 +39,9 @@ export type GroupRule =
   | { readonly rule: 'trimmedMean'; readonly beta: number }
   | { readonly rule: 'krum'; readonly f: number }
   | { readonly rule: 'multiKrum'; readonly f: number; readonly m: number }
-  | { readonly rule: 'bulyan'; readonly f: number };
+  | { readonly rule: 'bulyan'; readonly f: number }
+  /** FLTrust over the group means against the server's own update on its root data. */
+  | { readonly rule: 'flTrust'; readonly serverUpdate: Float32Array };
 
 /** One group's unmasked outcome. */
 export interface GroupSum {
@@ -63,6 +75,9 @@ export function groupsRequired(rule: GroupRule, malicious: number): number {
       return 2 * malicious + 3;
     case 'bulyan':
       return 4 * malicious + 3;
+    case 'flTrust':
+      // No count condition (see the file comment); one group without an attacker must be left.
+      return malicious + 1;
   }
 }
 
@@ -98,5 +113,7 @@ export function aggregateGroups(groups: readonly GroupSum[], rule: GroupRule, ma
       return multiKrum(means, rule.f, rule.m);
     case 'bulyan':
       return bulyan(means, rule.f);
+    case 'flTrust':
+      return flTrust(means, rule.serverUpdate);
   }
 }

@@ -21,7 +21,7 @@ import { argumentError, requireInteger, requireNumber } from './errors.js';
 import { checkLocalOptions, trainLocally, type LocalTrainingOptions } from './local-training.js';
 import { roundsMax } from './limits.js';
 import { aggregateBucketed, type RuleSpec, type RuleState } from './rules.js';
-import type { TrainingSetup } from './setup.js';
+import type { RootData, TrainingSetup } from './setup.js';
 
 /** How the server picks a round's clients. */
 export type Sampling = { readonly kind: 'fixed'; readonly clients: number } | { readonly kind: 'poisson'; readonly rate: number };
@@ -84,6 +84,12 @@ export interface FederatedOptions {
   /** A server optimiser (FedAvgM, FedAdam, ...) that turns the aggregate into the step instead. */
   readonly server?: ServerOptimizerConfig;
   readonly attack?: AttackSettings;
+  /**
+   * The server's root data (setup.ts, createRootData): with rule flTrust the server trains on them
+   * each round from the global model, with the clients' local settings and shared second moment,
+   * and its update is FLTrust's root of trust. Required by flTrust, refused by any other rule.
+   */
+  readonly root?: RootData;
   readonly dp?: DpSettings;
   /** Seeds the initial model (unless `initial`), sampling, local training and attack noise. */
   readonly seed: number;
@@ -161,6 +167,19 @@ function checkOptions(setup: TrainingSetup, options: FederatedOptions): void {
     throw argumentError(`${where}: DP needs Poisson sampling (the accountant's assumption), got sampling ${options.sampling.kind}`);
   }
   for (const client of options.attack?.malicious ?? []) requireInteger(where, 'a malicious client', client, 0, clients - 1);
+  if ((options.rule.kind === 'flTrust') !== (options.root !== undefined)) {
+    throw argumentError(`${where}: root data go with rule flTrust and only with it, got rule ${options.rule.kind} ${options.root === undefined ? 'without' : 'with'} root data`);
+  }
+  if (options.root?.local !== undefined) checkLocalOptions(`${where} root`, options.root.local);
+  if (options.rule.kind === 'flTrust' && options.dp !== undefined) throw argumentError(`${where}: flTrust replaces the rule, which DP-FedAvg also replaces; choose one`);
+}
+
+/** The server's own update of a round on its root data (FLTrust), trained like a client's from the global model; null without root data. */
+function serverRootUpdate(setup: TrainingSetup, options: FederatedOptions, global: Float32Array, moment: Float32Array | null, round: number): Float32Array | null {
+  if (options.root === undefined) return null;
+  const random = seededRandom(streamSeed(options.seed, 5, round));
+  const local = trainLocally(setup.modelConfig, global, options.root.corpus, options.root.shard, setup.loss, options.root.local ?? options.local, random, null, moment);
+  return Float32Array.from(local.parameters, (value, j) => value - global[j]!);
 }
 
 /** The updates one round's participants send, honest ones first, with their example counts. */
@@ -252,12 +271,13 @@ export function runFederated(setup: TrainingSetup, options: FederatedOptions): F
     if (options.dp !== undefined && !chargeRound(options.dp, options.sampling)) return { parameters: global, rounds: records, epsilon: options.dp.ledger.spent().epsilon, stoppedByBudget: true };
     const participants = sampleClients(options.sampling, setup.shards.length, sampling);
     const sent: ReturnType<typeof roundUpdates> | null = participants.length === 0 ? null : roundUpdates(setup, options, global, moment, round, participants, attackNoise);
+    const serverUpdate = sent === null ? null : serverRootUpdate(setup, options, global, moment, round);
     if (options.sharedSecondMoment === true && sent !== null) moment = combineSecondMoments(options.rule, sent.moments, sent.examples, moment);
     let aggregate: Float32Array;
     if (options.dp !== undefined) {
       aggregate = privateAggregate(setup, options.dp, (options.sampling as { rate: number }).rate, sent?.senders ?? [], sent?.updates ?? [], global.length, dpNoise!);
     } else {
-      aggregate = sent === null ? new Float32Array(global.length) : aggregateBucketed(options.rule, sent.updates, sent.examples, options.byzantineShare, state, { bucketing, normBoundFirst: options.normBoundFirst === true, signFilter: options.signFilter === true });
+      aggregate = sent === null ? new Float32Array(global.length) : aggregateBucketed(options.rule, sent.updates, sent.examples, options.byzantineShare, state, { bucketing, normBoundFirst: options.normBoundFirst === true, signFilter: options.signFilter === true, serverUpdate });
     }
     apply(aggregate);
     const record: RoundRecord = {

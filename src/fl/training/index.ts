@@ -42,4 +42,4 @@ export { checkLocalOptions, shardLoss, trainLocally, type LocalTrainingOptions, 
 export { lossScaleOf, pooledScaleLoss, type LossScale } from './loss.js';
 export { regionPartition, topologyOf, type Adjacency } from './partition.js';
 export { aggregateBucketed, boundedToMedianNorm, bucketMeans, medianNorm, signFiltered, signFilterDeviations, tolerated, type Bucketing, type RuleKind, type RuleSpec, type RuleState } from './rules.js';
-export { createTrainingSetup, type SetupOptions, type TrainingSetup } from './setup.js';
+export { createRootData, createTrainingSetup, type RootData, type SetupOptions, type TrainingSetup } from './setup.js';

@@ -8,12 +8,13 @@ import { bulyan } from '../aggregation/bulyan.js';
 import { centeredClipping, clipToNorm, normBoundedMean } from '../aggregation/clipping.js';
 import { median, trimmedMean } from '../aggregation/coordinate-wise.js';
 import { fedAvg } from '../aggregation/fedavg.js';
-import { krum, multiKrum } from '../aggregation/krum.js';
+import { flTrust } from '../aggregation/fltrust.js';
+import { krum, krumRanking, multiKrum } from '../aggregation/krum.js';
 import { fedAvg as mean } from '../aggregation/fedavg.js';
 import { norms } from '../aggregation/weighted-sum.js';
 import { shuffled } from '../../mapek/detector-train.js';
 import type { RandomSource } from '../../ml/random.js';
-import { requireInteger, requireNumber } from './errors.js';
+import { argumentError, requireInteger, requireNumber } from './errors.js';
 
 /** A rule and its settings. */
 export type RuleSpec =
@@ -37,7 +38,16 @@ export type RuleSpec =
    * updates (while at least half are honest an attacker cannot inflate it). Unweighted because a
    * client's claimed weight is not checked: an attacker would claim a large one.
    */
-  | { readonly kind: 'normBounded'; readonly bound?: number | 'median' };
+  | { readonly kind: 'normBounded'; readonly bound?: number | 'median' }
+  /**
+   * FLTrust (Cao et al. 2021, src/fl/aggregation/fltrust.ts): every update weighed by the ReLU of
+   * its cosine with the server's own update on its root data and rescaled to that update's norm.
+   * Needs the server update of the round (AggregationStages.serverUpdate). serverTrust: the
+   * server's own update joins the mean with this score (default 0, the paper's rule). krumFirst:
+   * score only the n - f updates Multi-Krum keeps (the closest to their neighbours), so that
+   * updates far from the rest (scaled ones) are gone before trust is given.
+   */
+  | { readonly kind: 'flTrust'; readonly serverTrust?: number; readonly krumFirst?: boolean };
 
 /** The rule names the robustness benchmark compares. */
 export type RuleKind = RuleSpec['kind'];
@@ -119,6 +129,12 @@ function mostTolerated(kind: RuleKind, n: number): number {
   return n;
 }
 
+/** FLTrust over `updates`, or over the n - f of them Multi-Krum keeps with spec.krumFirst. */
+function trusted(updates: readonly Float32Array[], spec: Extract<RuleSpec, { kind: 'flTrust' }>, f: number, serverUpdate: Float32Array): Float32Array {
+  const kept = spec.krumFirst === true ? krumRanking(updates, f).order.slice(0, updates.length - f).map((i) => updates[i]!) : updates;
+  return flTrust(kept, serverUpdate, { serverTrust: spec.serverTrust ?? 0 });
+}
+
 /** The share of strictly positive coordinates of `update`. */
 function positiveShare(update: Float32Array): number {
   let positive = 0;
@@ -153,6 +169,8 @@ export interface AggregationStages {
   readonly bucketing?: Bucketing | null;
   readonly normBoundFirst?: boolean;
   readonly signFilter?: boolean;
+  /** The server's own update of the round on its root data: FLTrust's root of trust (required by it, ignored by the others). */
+  readonly serverUpdate?: Float32Array | null;
 }
 
 /**
@@ -171,12 +189,13 @@ export function aggregateBucketed(
   state: RuleState,
   stages: AggregationStages = {},
 ): Float32Array {
-  const { bucketing = null, normBoundFirst = false, signFilter = false } = stages;
+  const { bucketing = null, normBoundFirst = false, signFilter = false, serverUpdate = null } = stages;
+  if (spec.kind === 'flTrust' && serverUpdate === null) throw argumentError('aggregateBucketed: flTrust needs the server update of the round (stages.serverUpdate), got none');
   let f = tolerated(updates.length, byzantineShare);
   if (signFilter && spec.kind !== 'fedAvg') {
     const kept = signFiltered(updates).map((i) => updates[i]!);
     // The rule runs on the kept updates with f of their count, or the most its precondition allows with that count (Krum n > 2f + 2, Bulyan n >= 4f + 3).
-    if (kept.length < updates.length) f = Math.min(tolerated(kept.length, byzantineShare), mostTolerated(spec.kind, kept.length));
+    if (kept.length < updates.length) f = Math.min(tolerated(kept.length, byzantineShare), mostTolerated(spec.kind === 'flTrust' && spec.krumFirst === true ? 'multiKrum' : spec.kind, kept.length));
     updates = kept;
   }
   if (normBoundFirst && spec.kind !== 'fedAvg') updates = boundedToMedianNorm(updates);
@@ -208,6 +227,9 @@ export function aggregateBucketed(
       break;
     case 'normBounded':
       aggregate = normBoundedMean(updates, undefined, spec.bound === undefined || spec.bound === 'median' ? medianNorm(updates) : spec.bound);
+      break;
+    case 'flTrust':
+      aggregate = trusted(updates, spec, f, serverUpdate!);
       break;
   }
   state.previous = aggregate;

@@ -13,7 +13,7 @@ import type { Dataset } from '../../telemetry/types.js';
 import { buildCorpus, clientShards, inputMoments, pooledShard, standardiseCorpus, standardizerFromMoments, summedClassCounts, type ClientShard, type TrainingCorpus } from './corpus.js';
 import { dataError, requireInteger } from './errors.js';
 import { trainingClientsMax } from './limits.js';
-import type { TrainingLoss } from './local-training.js';
+import type { LocalTrainingOptions, TrainingLoss } from './local-training.js';
 import { lossScaleOf } from './loss.js';
 import { regionPartition, topologyOf } from './partition.js';
 
@@ -77,4 +77,30 @@ export function createTrainingSetup(train: readonly Dataset[], options: SetupOpt
   const modelConfig: GraphSageConfig = { inputDim: corpus.inputDim, hiddenDims: options.hiddenDims ?? detectorDefaults.hiddenDims, outputDim: headWidth, head: 'sigmoid', l2Normalize: detectorDefaults.l2Normalize };
   const loss: TrainingLoss = { weights, scale: options.lossNormalisation === 'pooled' ? lossScaleOf(weights, counts) : null };
   return { schema, deltaLags, corpus, owners, shards, pooled: pooledShard(corpus), standardizer, weights, loss, modelConfig };
+}
+
+/**
+ * The server's root data for FLTrust (rules.ts): labelled windows the server holds itself,
+ * prepared like the training corpus and standardised with the federation's statistics, all their
+ * rows one shard. The server trains on them each round to get its own update.
+ */
+export interface RootData {
+  readonly corpus: TrainingCorpus;
+  readonly shard: ClientShard;
+  /** The server's local settings on its root data, when not the clients' (FLTrust's server takes as many steps as a client does). */
+  readonly local?: LocalTrainingOptions;
+}
+
+/**
+ * Root data from every `windowStride`-th window of `datasets` (labelled data the server holds,
+ * never a client's): same schema as the setup, standardised with the setup's standardiser.
+ */
+export function createRootData(setup: TrainingSetup, datasets: readonly Dataset[], windowStride: number): RootData {
+  requireInteger('createRootData', 'windowStride', windowStride, 1, 1_000_000);
+  checkFeatureNames('createRootData', setup.schema, commonSchema(datasets));
+  const corpus = buildCorpus(datasets, new NodeInputBuilder(setup.schema, setup.deltaLags), windowStride);
+  standardiseCorpus(corpus, setup.standardizer);
+  const shard = pooledShard(corpus);
+  if (shard.classCounts[0] === shard.examples) throw dataError('createRootData: the root windows hold no faulty node row; the server update would not know faults');
+  return { corpus, shard };
 }

@@ -39,6 +39,7 @@ describe('secure and robust together', () => {
     expect(groupsRequired({ rule: 'krum', f: 1 }, 1)).toBe(5);
     expect(groupsRequired({ rule: 'multiKrum', f: 1, m: 2 }, 1)).toBe(5);
     expect(groupsRequired({ rule: 'bulyan', f: 1 }, 1)).toBe(7);
+    expect(groupsRequired({ rule: 'flTrust', serverUpdate: Float32Array.of(1) }, 2)).toBe(3);
     expect(groupsRequired({ rule: 'mean' }, 0)).toBe(1);
     expect(groupsRequired({ rule: 'mean' }, 1)).toBe(Number.POSITIVE_INFINITY);
     expectCodedError(() => groupsRequired({ rule: 'median' }, -1), SecAggError, SecAggErrorCode.ERR_SECAGG_PARAMETER, 'malicious an integer >= 0, got -1');
@@ -61,7 +62,7 @@ describe('secure and robust together', () => {
     expect(robust.groups[spoiled[0]!.index]).toContain(attacker);
     const naive = simulateGroupedSecAgg({ ...common, rule: { rule: 'mean' }, random: seededNoiseSource('grouping') });
     expect(Math.abs(naive.aggregate[0]! - 0.102)).toBeGreaterThan(0.2);
-    for (const rule of [{ rule: 'trimmedMean', beta: 0.2 }, { rule: 'krum', f: 1 }, { rule: 'multiKrum', f: 1, m: 2 }] as GroupRule[]) {
+    for (const rule of [{ rule: 'trimmedMean', beta: 0.2 }, { rule: 'krum', f: 1 }, { rule: 'multiKrum', f: 1, m: 2 }, { rule: 'flTrust', serverUpdate: new Float32Array(d).fill(0.102) }] as GroupRule[]) {
       const result = aggregateGroups(robust.sums, rule);
       expect(Math.abs(result[0]! - 0.102)).toBeLessThan(0.003);
     }

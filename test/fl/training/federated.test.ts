@@ -7,7 +7,8 @@ import { shardLoss } from '../../../src/fl/training/local-training.js';
 import { isTrainingError } from '../../../src/fl/training/errors.js';
 import { GraphSage } from '../../../src/ml/model.js';
 import { seededRandom } from '../../../src/ml/random.js';
-import { tinyLocal, tinySetup } from './helpers.js';
+import { createRootData } from '../../../src/fl/training/setup.js';
+import { tinyDataset, tinyLocal, tinySetup } from './helpers.js';
 
 const setup = tinySetup(10);
 const base: FederatedOptions = { rounds: 2, sampling: { kind: 'fixed', clients: 10 }, local: tinyLocal, rule: { kind: 'fedAvg' }, byzantineShare: 0.2, seed: 7 };
@@ -121,6 +122,41 @@ describe('runFederated', () => {
     const ledger = new PrivacyLedger({ epsilonBudget: 10, delta: 1e-5 });
     const dp = { clipNorm: 1, noiseMultiplier: -1, ledger, noise: seededNoiseSource('x') };
     expect(() => runFederated(setup, { ...base, sampling: { kind: 'poisson', rate: 0.5 }, dp })).toThrow(/noiseMultiplier/);
+  });
+});
+
+describe('runFederated with FLTrust', () => {
+  const root = createRootData(setup, [tinyDataset(13)], 2);
+
+  it('builds root data from labelled windows the server holds, standardised like the clients', () => {
+    expect(root.corpus.windows).toHaveLength(10);
+    expect(root.shard.examples).toBe(root.corpus.windows.reduce((sum, w) => sum + w.labels.length, 0));
+    expect(root.shard.classCounts[0]).toBeLessThan(root.shard.examples);
+  });
+
+  it('trains the server on its root data each round and weighs the clients by trust, so a sign flip is ignored', () => {
+    const malicious = chooseClients(10, 2, 1);
+    const attack = { spec: { kind: 'signFlip' as const, signFlipScale: 100 }, malicious };
+    const options: FederatedOptions = { ...base, rule: { kind: 'flTrust' }, root, sharedSecondMoment: true };
+    const clean = runFederated(setup, options);
+    expect(runFederated(setup, options).parameters).toEqual(clean.parameters);
+    expect(pooledLoss(clean.parameters)).toBeLessThan(pooledLoss(initial));
+    const attacked = runFederated(setup, { ...options, attack });
+    expect(pooledLoss(attacked.parameters)).toBeLessThan(pooledLoss(initial));
+    expect(pooledLoss(runFederated(setup, { ...base, attack }).parameters)).toBeGreaterThan(pooledLoss(attacked.parameters));
+    // The server's own local settings, when given, change its update and so the trust scores.
+    const ownLocal = runFederated(setup, { ...options, root: { ...root, local: { ...tinyLocal, batchWindows: 1 } } });
+    expect(ownLocal.parameters).not.toEqual(clean.parameters);
+  });
+
+  it('refuses FLTrust without root data, root data with another rule or FLTrust with DP, and root data without faults', () => {
+    const ledger = new PrivacyLedger({ epsilonBudget: 10, delta: 1e-5 });
+    const dp = { clipNorm: 1, noiseMultiplier: 1, ledger, noise: seededNoiseSource('x') };
+    const badLocal = { ...root, local: { ...tinyLocal, epochs: 0 } };
+    const bad: Partial<FederatedOptions>[] = [{ rule: { kind: 'flTrust' } }, { root }, { rule: { kind: 'flTrust' }, root, sampling: { kind: 'poisson', rate: 0.5 }, dp }, { rule: { kind: 'flTrust' }, root: badLocal }];
+    for (const change of bad) expect(() => runFederated(setup, { ...base, ...change }), JSON.stringify(Object.keys(change))).toThrow(expect.objectContaining({ code: 'ERR_FL_TRAINING_ARGUMENT' }));
+    expect(() => createRootData(setup, [tinyDataset(13, 0)], 1)).toThrow(expect.objectContaining({ code: 'ERR_FL_TRAINING_DATA' }));
+    expect(() => createRootData(setup, [tinyDataset(13)], 0)).toThrow(expect.objectContaining({ code: 'ERR_FL_TRAINING_ARGUMENT' }));
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bulyan, centeredClipping, fedAvg, krum, median, multiKrum, normBoundedMean, trimmedMean } from '../../../src/fl/aggregation/index.js';
+import { bulyan, centeredClipping, fedAvg, flTrust, krum, median, multiKrum, normBoundedMean, trimmedMean } from '../../../src/fl/aggregation/index.js';
+import { isTrainingError } from '../../../src/fl/training/errors.js';
 import { aggregateBucketed, boundedToMedianNorm, bucketMeans, medianNorm, signFiltered, tolerated, type RuleSpec, type RuleState } from '../../../src/fl/training/rules.js';
 import { seededRandom } from '../../../src/ml/random.js';
 
@@ -73,6 +74,10 @@ describe('aggregateBucketed', () => {
     // 10 kept: f = floor(0.2 * 10) = 2, capped at 1 for Bulyan (n >= 4f + 3).
     expect(aggregateBucketed({ kind: 'bulyan' }, list11, [], 0.2, fresh(), { signFilter: true })).toEqual(bulyan(honest, 1));
     expect(aggregateBucketed({ kind: 'multiKrum' }, list11, [], 0.2, fresh(), { signFilter: true })).toEqual(multiKrum(honest, 2, 8));
+    // FLTrust with Multi-Krum first takes its cap: 6 kept, f = floor(0.4 * 6) = 2 capped at 1 (n > 2f + 2).
+    const seven = honest.slice(0, 6).concat(Float32Array.of(-5, -5, -5, -5));
+    const serverUpdate = Float32Array.of(1, -1, 0, 0);
+    expect(aggregateBucketed({ kind: 'flTrust', krumFirst: true }, seven, [], 0.4, fresh(), { signFilter: true, serverUpdate })).toEqual(aggregateBucketed({ kind: 'flTrust', krumFirst: true }, honest.slice(0, 6), [], 0.2, fresh(), { serverUpdate }));
     const weights = list11.map(() => 1);
     expect(aggregateBucketed({ kind: 'fedAvg' }, list11, weights, 0.2, fresh(), { signFilter: true })).toEqual(fedAvg(list11, weights));
   });
@@ -96,6 +101,25 @@ describe('aggregateBucketed', () => {
     const state: RuleState = { previous: Float32Array.of(2, 2) };
     const same = [Float32Array.of(2, 2), Float32Array.of(2, 2), Float32Array.of(2, 2)];
     expect([...aggregateBucketed({ kind: 'centeredClipping', tau: 'median' }, same, [1, 1, 1], 0.2, state)]).toEqual([2, 2]);
+  });
+
+  it('runs FLTrust against the server update of the round, and refuses it without one', () => {
+    const serverUpdate = Float32Array.of(1, 1, 1);
+    expect(aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh(), { serverUpdate })).toEqual(flTrust(list, serverUpdate));
+    const clipped = aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh(), { serverUpdate, normBoundFirst: true });
+    expect(clipped).toEqual(flTrust(boundedToMedianNorm(list), serverUpdate));
+    expect(aggregateBucketed({ kind: 'flTrust', serverTrust: 1 }, list, examples, 0.2, fresh(), { serverUpdate })).toEqual(flTrust(list, serverUpdate, { serverTrust: 1 }));
+    // The two outliers (100, -100, 50) have cosine 0.19 with (1, 1, 1), so plain FLTrust trusts them a little; Multi-Krum first drops them.
+    expect(aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh(), { serverUpdate })[1]).toBeLessThan(0.95);
+    const krumFirst = aggregateBucketed({ kind: 'flTrust', krumFirst: true }, list, examples, 0.2, fresh(), { serverUpdate });
+    flTrust(list.slice(0, 9), serverUpdate).forEach((value, j) => expect(krumFirst[j]).toBeCloseTo(value, 6));
+    expect(() => aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh())).toThrow(expect.objectContaining({ code: 'ERR_FL_TRAINING_ARGUMENT', message: expect.stringMatching(/server update/) }));
+    try {
+      aggregateBucketed({ kind: 'flTrust' }, list, examples, 0.2, fresh(), { serverUpdate: null });
+      expect.unreachable();
+    } catch (error) {
+      expect(isTrainingError(error, 'ERR_FL_TRAINING_ARGUMENT')).toBe(true);
+    }
   });
 
   it('passes on the preconditions of the rules and refuses a share of half or more', () => {
