@@ -96,11 +96,18 @@ describe('x0tta6bl4 ca serve / revoke / list', () => {
     expect(json.revocations.entries.map((entry) => [entry.serialHex, entry.reason])).toEqual([[null, ''], ['0a1b', '']]);
   });
 
-  it('lists a fresh CA: no nodes, no issued identities, no tokens, revocation sequence 0', () => {
+  it('lists a fresh CA: no nodes, no issued identities, no tokens, revocation sequence 0, network key epoch 0 in use', () => {
     const dir = newCa();
     const listed = run('list', ['--dir', dir]);
-    expect(listed.out).toMatch(/enrolled nodes: 0\n\nissued identities \(ca issue\): 0\n\nunused join tokens: 0\n\nrevocations \(list sequence 0\): 0\n$/);
-    expect(JSON.parse(run('list', ['--dir', dir, '--json']).out)).toMatchObject({ trustDomain: 'mesh.test', nodes: [], issued: [], tokens: [], revocations: { sequence: 0, entries: [] } });
+    expect(listed.out).toMatch(/enrolled nodes: 0\n\nissued identities \(ca issue\): 0\n\nunused join tokens: 0\n\nrevocations \(list sequence 0\): 0\n\nnetwork key epochs: 1\n[^]*\n0 +from the start +- +in use\n$/);
+    expect(JSON.parse(run('list', ['--dir', dir, '--json']).out)).toMatchObject({
+      trustDomain: 'mesh.test',
+      nodes: [],
+      issued: [],
+      tokens: [],
+      revocations: { sequence: 0, entries: [] },
+      networkKeys: [{ epoch: 0, activeFrom: null, acceptedUntil: null, status: 'in use' }],
+    });
   });
 
   it('names what is wrong with a revoke, list or serve command line', async () => {
