@@ -10,7 +10,8 @@
  * are calibrated on validation windows. See docs/detector.md.
  */
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
-import type { BinaryMetrics, Calibration } from '../ml/classification.js';
+import type { BinaryMetrics } from '../ml/classification.js';
+import type { DetectorCalibration } from './class-calibration.js';
 import { Workspace } from '../ml/engine.js';
 import { denseFeatures } from '../ml/features.js';
 import type { GraphSage } from '../ml/model.js';
@@ -49,7 +50,7 @@ export interface DetectorOptions {
   readonly edgeEpochsMax?: number;
   readonly edgePatience?: number;
   /** How node and link thresholds are chosen on the validation windows. */
-  readonly calibration?: Calibration;
+  readonly calibration?: DetectorCalibration;
   /** Healthy node-windows this many windows after the node's own fault are left out of the node model's loss (detector-row-weights.ts). */
   readonly afterFaultWindows?: number;
   /** Loss factor of a healthy node-window next to a fault (detector-row-weights.ts). */
@@ -72,7 +73,7 @@ export const detectorDefaults = {
   edgeLearningRate: 0.02,
   edgeEpochsMax: 40,
   edgePatience: 5,
-  calibration: { objective: 'f1' } as Calibration,
+  calibration: { objective: 'f1' } as DetectorCalibration,
   afterFaultWindows: neutralRowWeighting.afterFaultWindows,
   nearFaultHealthyWeight: neutralRowWeighting.nearFaultHealthyWeight,
 } as const;
@@ -215,7 +216,7 @@ export class AnomalyDetector implements Scorer {
   }
 
   /** A copy with thresholds chosen on the scores of `validation` (see Calibration). */
-  calibrated(validation: readonly Dataset[], calibration: Calibration): { detector: AnomalyDetector; nodeCalibration: BinaryMetrics; linkCalibration: BinaryMetrics | null } {
+  calibrated(validation: readonly Dataset[], calibration: DetectorCalibration): { detector: AnomalyDetector; nodeCalibration: BinaryMetrics; linkCalibration: BinaryMetrics | null } {
     const { nodeCalibration, linkCalibration } = calibrateScored('AnomalyDetector.calibrated', scoreAll(this, validation), calibration);
     const detector = this.withThresholds(nodeCalibration.threshold, linkCalibration?.threshold ?? this.linkThreshold);
     return { detector, nodeCalibration, linkCalibration };
