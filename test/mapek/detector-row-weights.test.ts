@@ -40,6 +40,9 @@ describe('rowWeights', () => {
     expect([...rowWeights(soon, windowGraph(soon), [faulty, healthy(1)], weighting)]).toStrictEqual([1, 1, 0, 1, 1]);
     const later = healthy(3);
     expect([...rowWeights(later, windowGraph(later), [faulty, healthy(1), healthy(2)], weighting)]).toStrictEqual([1, 1, 1, 1, 1]);
+    // A history window of a smaller network says nothing about the nodes it did not have.
+    const smaller = windowOf({ index: 1, nodes: [[0, 0]], links: [], nodeLabels: [FaultClass.greyHole] });
+    expect([...rowWeights(soon, windowGraph(soon), [smaller], weighting)]).toStrictEqual([0, 1, 1, 1, 1]);
     // Without the window count, the node just after its fault counts as any healthy one.
     expect([...rowWeights(soon, windowGraph(soon), [faulty, healthy(1)], { ...weighting, afterFaultWindows: 0 })]).toStrictEqual([1, 1, 1, 1, 1]);
   });
