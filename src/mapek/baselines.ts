@@ -17,7 +17,7 @@ import { calibrateThreshold, type Calibration } from '../ml/classification.js';
 import { FaultClass, requiredLinkFeatures, requiredNodeFeatures, type Dataset, type TelemetryWindow } from '../telemetry/types.js';
 import { DetectorError, DetectorErrorCode, historyWindowsMax } from './detector-errors.js';
 import { baseFeatures, checkDataset, isScoredLink, type FeatureSchema } from './detector-features.js';
-import { collectItems, type CalibrationItems, type Scorer, type WindowScores } from './evaluation.js';
+import { calibrationItems, collectItems, type CalibrationItems, type Scorer, type WindowScores } from './evaluation.js';
 
 /** The rule baseline's limits, as shares of 1. */
 export const ruleLimits = { cpuMax: 0.9, memoryMax: 0.85, lossMax: 0.05 } as const;
@@ -149,7 +149,7 @@ export class ZScoreBaseline implements Scorer {
   /** A baseline whose node and link thresholds are calibrated on the scores of `validation`. */
   static calibrate(validation: readonly Dataset[], options: ZScoreOptions = {}, calibration: Calibration = { objective: 'f1' }): ZScoreBaseline {
     const uncalibrated = new ZScoreBaseline(options, 0.5, 0.5);
-    const items: CalibrationItems = { nodeScores: [], nodeLabels: [], linkScores: [], linkLabels: [] };
+    const items: CalibrationItems = calibrationItems();
     for (const dataset of validation) {
       uncalibrated.scoreDataset(dataset).forEach((scores, t) => collectItems(dataset.windows[t]!, scores, items));
     }

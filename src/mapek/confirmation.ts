@@ -12,7 +12,8 @@
  * below a lower band for `clearWindows` windows; here an item is flagged only in windows that
  * themselves confirm it, which is stricter (fewer flags) than the loop's hold.
  */
-import type { BinaryMetrics, Calibration } from '../ml/classification.js';
+import type { BinaryMetrics } from '../ml/classification.js';
+import type { DetectorCalibration } from './class-calibration.js';
 import type { Dataset, TelemetryWindow } from '../telemetry/types.js';
 import { DetectorError, DetectorErrorCode, windowNodesMax } from './detector-errors.js';
 import { calibrateScored, type Scorer, type WindowScores } from './evaluation.js';
@@ -79,7 +80,7 @@ export class ConfirmedScorer implements Scorer {
   }
 
   /** A copy with thresholds chosen on the confirmed scores of `validation`. */
-  calibrated(validation: readonly Dataset[], calibration: Calibration): { scorer: ConfirmedScorer; nodeCalibration: BinaryMetrics; linkCalibration: BinaryMetrics | null } {
+  calibrated(validation: readonly Dataset[], calibration: DetectorCalibration): { scorer: ConfirmedScorer; nodeCalibration: BinaryMetrics; linkCalibration: BinaryMetrics | null } {
     const scored = validation.map((dataset) => ({ dataset, scores: this.scoreDataset(dataset) }));
     const { nodeCalibration, linkCalibration } = calibrateScored('ConfirmedScorer.calibrated', scored, calibration);
     const scorer = new ConfirmedScorer(this.inner, this.confirmWindows, nodeCalibration.threshold, linkCalibration?.threshold ?? this.linkThreshold);

@@ -12,7 +12,8 @@
  * are each given their own preparation.
  */
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
-import type { BinaryMetrics, Calibration } from '../ml/classification.js';
+import type { BinaryMetrics } from '../ml/classification.js';
+import type { DetectorCalibration } from './class-calibration.js';
 import type { Dataset, TelemetryWindow } from '../telemetry/types.js';
 import { decodeEnsemble, encodeEnsemble, ensembleBytesMax, ensembleMembersMax } from './detector-ensemble-format.js';
 import { DetectorError, DetectorErrorCode, isDetectorError } from './detector-errors.js';
@@ -124,7 +125,7 @@ export class DetectorEnsemble implements Scorer {
   }
 
   /** A copy with thresholds chosen on the ensemble's scores of `validation`. */
-  calibrated(validation: readonly Dataset[], calibration: Calibration): { ensemble: DetectorEnsemble; nodeCalibration: BinaryMetrics; linkCalibration: BinaryMetrics | null } {
+  calibrated(validation: readonly Dataset[], calibration: DetectorCalibration): { ensemble: DetectorEnsemble; nodeCalibration: BinaryMetrics; linkCalibration: BinaryMetrics | null } {
     const scored = validation.map((dataset) => ({ dataset, scores: this.scoreDataset(dataset) }));
     const { nodeCalibration, linkCalibration } = calibrateScored('DetectorEnsemble.calibrated', scored, calibration);
     const ensemble = new DetectorEnsemble(this.members, nodeCalibration.threshold, linkCalibration?.threshold ?? this.linkThreshold);

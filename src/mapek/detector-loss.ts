@@ -64,26 +64,31 @@ function sigmoid(z: number): number {
  * The weighted loss of `rows` items with logits [rows x headWidth] and classes `labels`: the
  * weighted mean binary cross-entropy of column 0 plus classLossWeight times the weighted mean
  * cross-entropy of the softmax over columns 1..C on faulty items. When `gradient` is given,
- * writes d(loss)/d(logits) into its first rows x headWidth values.
+ * writes d(loss)/d(logits) into its first rows x headWidth values. `rowWeights` (one factor
+ * per row, default all 1) scales each item's weight in both parts, 0 leaving it out.
  */
-export function headLoss(logits: Float32Array, rows: number, labels: Uint8Array, weights: LossWeights, gradient: Float32Array | null): number {
+export function headLoss(logits: Float32Array, rows: number, labels: Uint8Array, weights: LossWeights, gradient: Float32Array | null, rowWeights: Float32Array | null = null): number {
   let binaryWeight = 0;
   let classWeight = 0;
   for (let r = 0; r < rows; r++) {
     const label = labels[r]!;
-    binaryWeight += label === 0 ? weights.healthy : weights.faulty;
-    classWeight += weights.classes[label]!;
+    const m = rowWeights === null ? 1 : rowWeights[r]!;
+    binaryWeight += m * (label === 0 ? weights.healthy : weights.faulty);
+    classWeight += m * weights.classes[label]!;
   }
+  // Every row weighted 0 (all left out): the loss and its gradient are 0, not 0 / 0.
+  if (binaryWeight === 0) binaryWeight = 1;
   let loss = 0;
   for (let r = 0; r < rows; r++) {
     const at = r * headWidth;
     const label = labels[r]!;
     const target = label === 0 ? 0 : 1;
-    const w = (label === 0 ? weights.healthy : weights.faulty) / binaryWeight;
+    const m = rowWeights === null ? 1 : rowWeights[r]!;
+    const w = (m * (label === 0 ? weights.healthy : weights.faulty)) / binaryWeight;
     const z = logits[at]!;
     loss += w * binaryCrossEntropy(z, target);
     if (gradient !== null) gradient[at] = w * (sigmoid(z) - target);
-    const v = classWeight === 0 ? 0 : (weights.classLossWeight * weights.classes[label]!) / classWeight;
+    const v = classWeight === 0 ? 0 : (m * weights.classLossWeight * weights.classes[label]!) / classWeight;
     loss += classPart(logits, at, label, v, gradient);
   }
   return loss;

@@ -34,6 +34,8 @@ export interface PreparedWindow {
   readonly graph: WindowGraph;
   readonly input: Float32Array;
   readonly labels: Uint8Array;
+  /** Loss factor of each row while training (detector-row-weights.ts); absent: all 1. */
+  readonly rowWeights?: Float32Array;
 }
 
 /** Settings of node-model training (defaults are in detector.ts). */
@@ -75,13 +77,15 @@ export function prepareWindow(builder: NodeInputBuilder, standardizer: Standardi
 }
 
 /** Several prepared windows as one block-diagonal graph with stacked inputs and labels. */
-export function unite(parts: readonly PreparedWindow[], dim: number): { graph: CsrGraph; features: DenseFeatures; labels: Uint8Array } {
+export function unite(parts: readonly PreparedWindow[], dim: number): { graph: CsrGraph; features: DenseFeatures; labels: Uint8Array; rowWeights: Float32Array | null } {
   const rows = parts.reduce((sum, part) => sum + part.graph.nodes.length, 0);
   const edges = parts.reduce((sum, part) => sum + part.graph.graph.neighbours.length, 0);
   const offsets = new Int32Array(rows + 1);
   const neighbours = new Int32Array(edges);
   const values = new Float32Array(rows * dim);
   const labels = new Uint8Array(rows);
+  const weighted = parts.some((part) => part.rowWeights !== undefined);
+  const rowWeights = weighted ? new Float32Array(rows).fill(1) : null;
   let row = 0;
   let edge = 0;
   for (const part of parts) {
@@ -90,10 +94,11 @@ export function unite(parts: readonly PreparedWindow[], dim: number): { graph: C
     for (let e = 0; e < partNeighbours.length; e++) neighbours[edge + e] = partNeighbours[e]! + row;
     values.set(part.input, row * dim);
     labels.set(part.labels, row);
+    if (rowWeights !== null && part.rowWeights !== undefined) rowWeights.set(part.rowWeights, row);
     row += nodeCount;
     edge += partNeighbours.length;
   }
-  return { graph: { nodeCount: rows, offsets, neighbours }, features: denseFeatures(rows, dim, values), labels };
+  return { graph: { nodeCount: rows, offsets, neighbours }, features: denseFeatures(rows, dim, values), labels, rowWeights };
 }
 
 /** Runs the model over a graph without dropout; the logits are ws.pre[K-1] and the last hidden layer ws.pre[K-2]. */
@@ -145,7 +150,7 @@ export function trainNodeModel(
       const blocks = fullGraphBlocks(batch.graph, depth);
       forward(model.layers, model.config.l2Normalize, blocks, batch.features, ws, dropout);
       ws.prepareBackward(model.layers, blocks);
-      const loss = headLoss(ws.pre[depth - 1]!, batch.graph.nodeCount, batch.labels, weights, ws.dPre[depth - 1]!);
+      const loss = headLoss(ws.pre[depth - 1]!, batch.graph.nodeCount, batch.labels, weights, ws.dPre[depth - 1]!, batch.rowWeights);
       gradients.fill(0);
       backward(model.layers, gradientLayers, model.config.l2Normalize, blocks, batch.features, ws, options.dropout);
       adam.step(model.parameters, gradients);

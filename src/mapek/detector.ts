@@ -10,7 +10,8 @@
  * are calibrated on validation windows. See docs/detector.md.
  */
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
-import type { BinaryMetrics, Calibration } from '../ml/classification.js';
+import type { BinaryMetrics } from '../ml/classification.js';
+import type { DetectorCalibration } from './class-calibration.js';
 import { Workspace } from '../ml/engine.js';
 import { denseFeatures } from '../ml/features.js';
 import type { GraphSage } from '../ml/model.js';
@@ -22,6 +23,7 @@ import { checkDataset, checkFeatureNames, checkWindow, isScoredLink, linkRows, N
 import { decodeDetector, encodeDetector, type DetectorParts } from './detector-format.js';
 import { countClasses, faultClassCount, lossWeights, scoresOfLogits } from './detector-loss.js';
 import { historyOf, prepareWindow, runModel, trainNodeModel, windowRefs, type EpochRecord, type PreparedWindow, type WindowRef } from './detector-train.js';
+import { checkRowWeighting, isNeutral, neutralRowWeighting, rowWeights } from './detector-row-weights.js';
 import { calibrateScored, scoreAll, type Scorer, type WindowScores } from './evaluation.js';
 
 /** Training settings; everything but the seed has a default (detectorDefaults). */
@@ -48,7 +50,11 @@ export interface DetectorOptions {
   readonly edgeEpochsMax?: number;
   readonly edgePatience?: number;
   /** How node and link thresholds are chosen on the validation windows. */
-  readonly calibration?: Calibration;
+  readonly calibration?: DetectorCalibration;
+  /** Healthy node-windows this many windows after the node's own fault are left out of the node model's loss (detector-row-weights.ts). */
+  readonly afterFaultWindows?: number;
+  /** Loss factor of a healthy node-window next to a fault (detector-row-weights.ts). */
+  readonly nearFaultHealthyWeight?: number;
 }
 
 /** The defaults of DetectorOptions. */
@@ -67,7 +73,9 @@ export const detectorDefaults = {
   edgeLearningRate: 0.02,
   edgeEpochsMax: 40,
   edgePatience: 5,
-  calibration: { objective: 'f1' } as Calibration,
+  calibration: { objective: 'f1' } as DetectorCalibration,
+  afterFaultWindows: neutralRowWeighting.afterFaultWindows,
+  nearFaultHealthyWeight: neutralRowWeighting.nearFaultHealthyWeight,
 } as const;
 
 /** What training did: loss per epoch, the epochs kept, and the calibration on validation windows. */
@@ -104,6 +112,7 @@ function resolveOptions(options: DetectorOptions): Required<DetectorOptions> {
   for (const name of positiveInteger) if (!Number.isInteger(o[name]) || o[name] < 1) throw argument(`AnomalyDetector.train: expected ${name} to be a positive integer, got ${o[name]}`);
   if (o.hiddenDims.length === 0) throw argument('AnomalyDetector.train: expected at least one hidden layer (the edge head reads the last one)');
   if (!(o.dropout >= 0 && o.dropout < 1)) throw argument(`AnomalyDetector.train: expected dropout in [0, 1), got ${o.dropout}`);
+  checkRowWeighting('AnomalyDetector.train', o);
   return o;
 }
 
@@ -164,7 +173,7 @@ export class AnomalyDetector implements Scorer {
     const validationRefs = windowRefs(validation);
     const { nodeStandardizer, linkStandardizer, nodeCounts, linkCounts } = fitInputs(builder, trainRefs);
     if (nodeCounts[0] === sum(nodeCounts)) throw argument('AnomalyDetector.train: the training windows hold no faulty node of a node that was up; nothing to learn from');
-    const prepare = (ref: WindowRef): PreparedWindow => prepareWindow(builder, nodeStandardizer, ref.dataset.windows[ref.index]!, historyOf(ref, o.deltaLags));
+    const prepare = trainingPreparation(builder, nodeStandardizer, o);
     const nodeWeights = lossWeights(nodeCounts, o.faultyWeightMax, o.classLossWeight);
     const nodeRun = trainNodeModel(trainRefs, validationRefs, prepare, nodeWeights, o, random, builder.inputDim);
     const hiddenDim = o.hiddenDims.at(-1)!;
@@ -207,7 +216,7 @@ export class AnomalyDetector implements Scorer {
   }
 
   /** A copy with thresholds chosen on the scores of `validation` (see Calibration). */
-  calibrated(validation: readonly Dataset[], calibration: Calibration): { detector: AnomalyDetector; nodeCalibration: BinaryMetrics; linkCalibration: BinaryMetrics | null } {
+  calibrated(validation: readonly Dataset[], calibration: DetectorCalibration): { detector: AnomalyDetector; nodeCalibration: BinaryMetrics; linkCalibration: BinaryMetrics | null } {
     const { nodeCalibration, linkCalibration } = calibrateScored('AnomalyDetector.calibrated', scoreAll(this, validation), calibration);
     const detector = this.withThresholds(nodeCalibration.threshold, linkCalibration?.threshold ?? this.linkThreshold);
     return { detector, nodeCalibration, linkCalibration };
@@ -300,6 +309,18 @@ export class AnomalyDetector implements Scorer {
     }
     return AnomalyDetector.decode(bytes, expected);
   }
+}
+
+/**
+ * How training prepares a window: as scoring does, plus each row's loss factor when the
+ * weighting of detector-row-weights.ts changes any (it reads the labels of the windows before).
+ */
+function trainingPreparation(builder: NodeInputBuilder, standardizer: Standardizer, o: Required<DetectorOptions>): (ref: WindowRef) => PreparedWindow {
+  return (ref) => {
+    const prepared = prepareWindow(builder, standardizer, ref.dataset.windows[ref.index]!, historyOf(ref, o.deltaLags));
+    if (isNeutral(o)) return prepared;
+    return { ...prepared, rowWeights: rowWeights(prepared.window, prepared.graph, historyOf(ref, o.afterFaultWindows), o) };
+  };
 }
 
 function sum(values: Float64Array): number {

@@ -11,8 +11,9 @@
  * unscored and not measured. An item is flagged when its score is >= the
  * scorer's threshold for its kind.
  */
-import { auroc, binaryMetrics, calibrateThreshold, ratesOf, type BinaryMetrics, type Calibration, type ConfusionCounts } from '../ml/classification.js';
+import { auroc, binaryMetrics, calibrateThreshold, ratesOf, type BinaryMetrics, type ConfusionCounts } from '../ml/classification.js';
 import { faultClassNames, type Dataset, type DatasetFault, type TelemetryWindow } from '../telemetry/types.js';
+import { calibrateMeanClassF1, type DetectorCalibration } from './class-calibration.js';
 import { DetectorError, DetectorErrorCode } from './detector-errors.js';
 
 /** A scorer's output for one window. */
@@ -398,12 +399,19 @@ function delayReport(episodes: number, delaysMs: readonly number[], delaysWindow
   };
 }
 
-/** Scores and 0/1 labels (faulty = any fault class) of scored items, for threshold calibration. */
+/** Scores, 0/1 labels (faulty = any fault class) and fault classes of scored items, for threshold calibration. */
 export interface CalibrationItems {
   readonly nodeScores: number[];
   readonly nodeLabels: number[];
+  readonly nodeClasses: number[];
   readonly linkScores: number[];
   readonly linkLabels: number[];
+  readonly linkClasses: number[];
+}
+
+/** Empty calibration items. */
+export function calibrationItems(): CalibrationItems {
+  return { nodeScores: [], nodeLabels: [], nodeClasses: [], linkScores: [], linkLabels: [], linkClasses: [] };
 }
 
 /** Appends the scored items of one window (NaN scores are left out) to `items`. */
@@ -413,12 +421,14 @@ export function collectItems(window: TelemetryWindow, scores: WindowScores, item
     if (Number.isNaN(score)) continue;
     items.nodeScores.push(score);
     items.nodeLabels.push(window.nodeLabels[v] === 0 ? 0 : 1);
+    items.nodeClasses.push(window.nodeLabels[v]!);
   }
   for (let i = 0; i < window.linkFrom.length; i++) {
     const score = scores.linkScores[i]!;
     if (Number.isNaN(score)) continue;
     items.linkScores.push(score);
     items.linkLabels.push(window.linkLabels[i] === 0 ? 0 : 1);
+    items.linkClasses.push(window.linkLabels[i]!);
   }
 }
 
@@ -433,11 +443,13 @@ export interface ScoreCalibration {
  * Chooses node and link thresholds on scores of validation datasets (see Calibration); `caller`
  * names the function in the error when the validation windows hold no node that was up.
  */
-export function calibrateScored(caller: string, scored: readonly ScoredDataset[], calibration: Calibration): ScoreCalibration {
-  const items: CalibrationItems = { nodeScores: [], nodeLabels: [], linkScores: [], linkLabels: [] };
+export function calibrateScored(caller: string, scored: readonly ScoredDataset[], calibration: DetectorCalibration): ScoreCalibration {
+  const items = calibrationItems();
   for (const { dataset, scores } of scored) scores.forEach((s, t) => collectItems(dataset.windows[t]!, s, items));
   if (items.nodeScores.length === 0) throw new DetectorError(DetectorErrorCode.ERR_DETECTOR_ARGUMENT, `${caller}: the validation windows hold no node that was up`);
-  const nodeCalibration = calibrateThreshold(items.nodeScores, items.nodeLabels, calibration);
-  const linkCalibration = items.linkScores.length === 0 ? null : calibrateThreshold(items.linkScores, items.linkLabels, calibration);
+  const calibrate = (scores: number[], labels: number[], classes: number[]): BinaryMetrics =>
+    calibration.objective === 'meanClassF1' ? calibrateMeanClassF1(scores, classes) : calibrateThreshold(scores, labels, calibration);
+  const nodeCalibration = calibrate(items.nodeScores, items.nodeLabels, items.nodeClasses);
+  const linkCalibration = items.linkScores.length === 0 ? null : calibrate(items.linkScores, items.linkLabels, items.linkClasses);
   return { nodeCalibration, linkCalibration };
 }

@@ -1,5 +1,6 @@
 export * from './actions.js';
 export * from './baselines.js';
+export * from './class-calibration.js';
 export * from './confirmation.js';
 export * from './core-actuator.js';
 export * from './detector.js';

@@ -50,6 +50,25 @@ describe('headLoss', () => {
     expect([...gradient.subarray(1, headWidth)].every((g) => g === 0)).toBe(true);
   });
 
+  test('row weights scale each row in both parts: all 1 is the unweighted loss, 0 leaves a row out, and the gradient still matches', () => {
+    expect(headLoss(logits, rows, labels, weights, null, new Float32Array(rows).fill(1))).toBeCloseTo(headLoss(logits, rows, labels, weights, null), 12);
+    const withoutLast = headLoss(logits, rows, labels, weights, null, Float32Array.from([1, 1, 1, 0]));
+    expect(withoutLast).toBeCloseTo(headLoss(logits, rows - 1, labels, weights, null), 6);
+    expect(headLoss(logits, rows, labels, weights, null, new Float32Array(rows))).toBe(0);
+    const rowWeights = Float32Array.from([3, 1, 0.5, 2]);
+    const gradient = new Float32Array(rows * headWidth);
+    headLoss(logits, rows, labels, weights, gradient, rowWeights);
+    const h = 1e-3;
+    for (let at = 0; at < logits.length; at++) {
+      const plus = Float64Array.from(logits);
+      const minus = Float64Array.from(logits);
+      plus[at]! += h;
+      minus[at]! -= h;
+      const numeric = (headLoss(new Float32Array(plus), rows, labels, weights, null, rowWeights) - headLoss(new Float32Array(minus), rows, labels, weights, null, rowWeights)) / (2 * h);
+      expect(gradient[at]).toBeCloseTo(numeric, 3);
+    }
+  });
+
   test('the loss by hand for one faulty row: BCE of the anomaly logit plus the weighted class cross-entropy', () => {
     const one = new Float32Array(headWidth);
     one[0] = 0; // sigmoid 0.5

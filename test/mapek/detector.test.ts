@@ -51,6 +51,15 @@ describe('training', () => {
     expect(other.encode()).not.toStrictEqual(detector.encode());
   });
 
+  test('weighting healthy rows near faults changes training, still deterministically', () => {
+    const weighting = { ...quick, epochsMax: 2, edgeEpochsMax: 1, afterFaultWindows: 3, nearFaultHealthyWeight: 4 };
+    const weighted = AnomalyDetector.train(train, validation, weighting).detector;
+    expect(AnomalyDetector.train(train, validation, weighting).detector.encode()).toStrictEqual(weighted.encode());
+    const plain = AnomalyDetector.train(train, validation, { ...weighting, afterFaultWindows: 0, nearFaultHealthyWeight: 1 }).detector;
+    expect(weighted.encode()).not.toStrictEqual(plain.encode());
+    expectDetectorError(() => AnomalyDetector.train(train, validation, { ...quick, nearFaultHealthyWeight: -1 }), DetectorErrorCode.ERR_DETECTOR_ARGUMENT, 'nearFaultHealthyWeight');
+  });
+
   test('it beats chance on held-out data and names causes', () => {
     const result = evaluate(detector, [make(9), make(10, 'lattice')]);
     expect(result.overall.node!.auroc).toBeGreaterThan(0.9);
@@ -155,6 +164,10 @@ describe('parts', () => {
     expect([...united.graph.neighbours]).toStrictEqual([1, 0, 4, 3]);
     expect([...united.features.values]).toStrictEqual([1, 2, 3, 1, 2]);
     expect([...united.labels]).toStrictEqual([0, 1, 2, 0, 1]);
+    expect(united.rowWeights).toBeNull();
+    // Row weights where a window has them, 1 for the rows of windows without.
+    const weighted = unite([a, { ...b, rowWeights: Float32Array.from([0]) }] as unknown as PreparedWindow[], 1);
+    expect([...weighted.rowWeights!]).toStrictEqual([1, 1, 0]);
   });
 
   test('shuffled is a seeded permutation', () => {

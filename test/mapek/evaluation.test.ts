@@ -1,7 +1,7 @@
 /** Evaluation of a scorer: every figure of a small hand-scored dataset checked by hand. */
 import { describe, expect, test } from 'vitest';
 import { DetectorErrorCode } from '../../src/mapek/detector-errors.js';
-import { collectItems, evaluate, evaluateScored, scoreAll, type Scorer, type WindowScores } from '../../src/mapek/evaluation.js';
+import { calibrationItems, collectItems, evaluate, evaluateScored, scoreAll, type Scorer, type WindowScores } from '../../src/mapek/evaluation.js';
 import type { Dataset, DatasetFault } from '../../src/telemetry/types.js';
 import { datasetOf, expectDetectorError, windowOf } from './helpers.js';
 
@@ -126,12 +126,13 @@ describe('evaluate', () => {
   test('scoreAll and collectItems', () => {
     const scored = scoreAll(new FixedScorer(new Map([[dataset, scores]])), [dataset]);
     expect(scored[0]!.scores).toBe(scores);
-    const items = { nodeScores: [] as number[], nodeLabels: [] as number[], linkScores: [] as number[], linkLabels: [] as number[] };
+    const items = calibrationItems();
     collectItems(windows[3]!, scores[3]!, items);
-    expect(items).toStrictEqual({ nodeScores: [f(0.7), f(0.2)], nodeLabels: [1, 0], linkScores: [], linkLabels: [] });
+    expect(items).toStrictEqual({ nodeScores: [f(0.7), f(0.2)], nodeLabels: [1, 0], nodeClasses: [6, 0], linkScores: [], linkLabels: [], linkClasses: [] });
     collectItems(windows[2]!, { ...scores[2]!, linkScores: Float32Array.from([Number.NaN, 0.25]) }, items);
     expect(items.linkScores).toStrictEqual([0.25]);
     expect(items.linkLabels).toStrictEqual([1]);
+    expect(items.linkClasses).toStrictEqual([5]);
   });
 });
 
