@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { hkdfSha256, sha256 } from '../crypto/hash.js';
@@ -81,6 +81,28 @@ export function readNetworkKeys(dir: string, opened: OpenedCa): NetworkKeyEpoch[
     throw filesError(`${path}: ${(error as Error).message}`);
   }
   return epochs;
+}
+
+/**
+ * readNetworkKeys for a long-running reader (the CA service, which needs the epochs for every
+ * revocation request): the file is read and opened again only when it was replaced or changed
+ * (inode, size, modification time), so a poll costs a stat.
+ */
+export class NetworkKeysFile {
+  private cached: { stamp: string; epochs: NetworkKeyEpoch[] } | null = null;
+
+  constructor(
+    private readonly dir: string,
+    private readonly opened: OpenedCa,
+  ) {}
+
+  /** The stored epochs now; throws as readNetworkKeys does. */
+  epochs(): NetworkKeyEpoch[] {
+    const stat = statSync(join(this.dir, networkKeysFile), { throwIfNoEntry: false });
+    const stamp = stat === undefined ? 'none' : `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    if (this.cached?.stamp !== stamp) this.cached = { stamp, epochs: readNetworkKeys(this.dir, this.opened) };
+    return this.cached.epochs;
+  }
 }
 
 /** The schedule of the stored epochs (numbers and times, no keys): what `ca list` shows without the passphrase. */

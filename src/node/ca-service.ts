@@ -13,7 +13,7 @@ import { RevocationSet, signRevocationList } from '../identity/revocation.js';
 import { checkRenewal, decodeRenewalRequest, renewalClockSkewMs, renewalRequestBytesMax } from '../identity/renewal.js';
 import { oid } from '../identity/x509.js';
 import { sealNetworkKeyGrant } from '../identity/network-key-grant.js';
-import { epochsInForce, networkKeyScheduleDigest, networkKeysDigestHeader, readNetworkKeys, sendingKeyAt } from './ca-network-keys.js';
+import { epochsInForce, networkKeyScheduleDigest, networkKeysDigestHeader, NetworkKeysFile, sendingKeyAt } from './ca-network-keys.js';
 import { openCaDirectory, readRevocations, readTokens, recordEnrolledNode, saveTokens, withCaLock, type OpenedCa } from './ca-store.js';
 
 /**
@@ -243,6 +243,7 @@ class CaAuthority {
   readonly #revocations: RevocationSource;
   readonly #replay = new RenewalReplayCache();
   readonly #networkKeysReplay = new RenewalReplayCache();
+  readonly #networkKeys: NetworkKeysFile;
   readonly #bundleJson: string;
 
   constructor(
@@ -253,6 +254,7 @@ class CaAuthority {
     const { ca } = opened;
     this.#keys = new EnrollmentKeyRing(ca, options.random);
     this.#revocations = new RevocationSource(dir, ca, options.log);
+    this.#networkKeys = new NetworkKeysFile(dir, opened);
     this.#bundleJson = encodeBundle({ trustDomain: ca.trustDomain, sequence: bundleSequence, refreshHintS: bundleRefreshHintS, caCertificates: [ca.certificateDer] });
   }
 
@@ -277,7 +279,7 @@ class CaAuthority {
   }
 
   private networkKeysInForce(nowMs: number): ReturnType<typeof epochsInForce> {
-    return epochsInForce(readNetworkKeys(this.dir, this.opened), nowMs);
+    return epochsInForce(this.#networkKeys.epochs(), nowMs);
   }
 
   /**
