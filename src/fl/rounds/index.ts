@@ -14,3 +14,15 @@ export { RoundParticipant, type ParticipantInput, type ParticipantOptions, type 
 export { checkSelectionRule, selectParticipants, type Selection, type SelectionRule } from './selection.js';
 export { aggregateUpdates, clipNormOf, ruleMinimumClients, strategyRecord, type DpContext, type RoundUpdates, type StrategySpec } from './strategy.js';
 export { checkUpdate } from './update-check.js';
+export {
+  checkSender,
+  decodeDistribution,
+  decodeRoundConfig,
+  decodeRoundMessage,
+  decodeUpdateSubmission,
+  encodeDistribution,
+  encodeRoundConfig,
+  encodeUpdateSubmission,
+  type WireRoundMessage,
+  type WireUpdate,
+} from './wire.js';
