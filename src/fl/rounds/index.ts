@@ -14,6 +14,8 @@ export { RoundParticipant, type ParticipantInput, type ParticipantOptions, type 
 export { checkSelectionRule, selectParticipants, type Selection, type SelectionRule } from './selection.js';
 export { aggregateUpdates, clipNormOf, ruleMinimumClients, strategyRecord, type DpContext, type RoundUpdates, type StrategySpec } from './strategy.js';
 export { checkUpdate } from './update-check.js';
+export { TransferEndpoint, transferDefaults, type TransferInput, type TransferOptions, type TransferStep } from './transfer.js';
+export { transferChunkBodyBytes, transferChunksMax, transferMessageBytesMax } from './transfer-frame.js';
 export {
   checkSender,
   decodeDistribution,
