@@ -62,6 +62,7 @@ abstract class TransferDriver<S extends DriverStep> {
     this.gather(nowMs, { kind: 'send', node, message }, step);
   }
 
+  /** Hands `input` to the transfer and gathers its output into `step`, handling each message it delivered. */
   protected gather(nowMs: number, input: TransferInput, step: Mutable<S>): void {
     const transferStep: TransferStep = this.transfer.handle(nowMs, input);
     this.transferDeadlineMs = transferStep.nextDeadlineMs;
@@ -88,6 +89,7 @@ abstract class TransferDriver<S extends DriverStep> {
     return this.finish(step);
   }
 
+  /** `step` with the driver's next deadline: the transfer's or the state machine's, whichever comes first. */
   protected finish(step: Mutable<S>): S {
     step.nextDeadlineMs = Math.min(this.transferDeadlineMs, this.ownDeadlineMs());
     return step;

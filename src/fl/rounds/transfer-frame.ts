@@ -41,6 +41,7 @@ if (ackHeaderBytes + transferChunksMax / 8 > e2eApplicationBytesMax || transferC
 export const AckStatus = { partial: 0, complete: 1, refused: 2 } as const;
 /** Why a receiver refused a transfer. */
 export const RefusalReason = { digest: 1, limit: 2, timeout: 3 } as const;
+/** One of the codes in RefusalReason. */
 export type RefusalReasonValue = (typeof RefusalReason)[keyof typeof RefusalReason];
 
 /** One chunk of a message. */
@@ -60,6 +61,7 @@ export type AckFrame =
   | { readonly kind: 'ack'; readonly status: 'complete'; readonly transferId: number; readonly count: number }
   | { readonly kind: 'ack'; readonly status: 'refused'; readonly transferId: number; readonly count: number; readonly reason: RefusalReasonValue };
 
+/** Any transfer datagram, decoded. */
 export type TransferFrame = ChunkFrame | AckFrame;
 
 /** Chunks of a message of `messageBytes` bytes (at least one). */
