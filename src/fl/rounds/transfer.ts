@@ -118,6 +118,9 @@ interface Outgoing {
   readonly acked: Uint8Array;
   /** When each chunk was last sent (-Infinity: never). */
   readonly sentAtMs: Float64Array;
+  /** The order of each chunk's last sending (0: never), to tell which were overtaken (see onAck). */
+  readonly sentOrder: Float64Array;
+  sends: number;
   readonly deadlineMs: number;
 }
 
@@ -168,6 +171,21 @@ function checkOptions(options: TransferOptions): void {
   rule(options.firstTransferId <= 0xffff_ffff, `firstTransferId must fit 32 bits, got ${options.firstTransferId}`);
 }
 
+/**
+ * Marks as due at once the unacknowledged chunks that were sent before a chunk `received` holds
+ * (RACK's rule, by sending order rather than time): on the single path the mesh routes a
+ * transfer along, a chunk overtaken by a later one was lost, so it need not wait for
+ * retransmitMs. A chunk sent again after the ack's newest one is left alone.
+ */
+function markOvertaken(outgoing: Outgoing, received: Uint8Array): void {
+  let newest = 0;
+  for (let index = 0; index < outgoing.count; index++) if (hasBit(received, index)) newest = Math.max(newest, outgoing.sentOrder[index]!);
+  for (let index = 0; index < outgoing.count; index++) {
+    const order = outgoing.sentOrder[index]!;
+    if (order !== 0 && order < newest && !hasBit(received, index) && !hasBit(outgoing.acked, index)) outgoing.sentAtMs[index] = -Infinity;
+  }
+}
+
 /** One node's side of the bulk transfer; see the module comment. */
 export class TransferEndpoint {
   private readonly options: TransferOptions;
@@ -215,6 +233,8 @@ export class TransferEndpoint {
       count,
       acked: new Uint8Array(bitmapBytesOf(count)),
       sentAtMs: new Float64Array(count).fill(-Infinity),
+      sentOrder: new Float64Array(count),
+      sends: 0,
       deadlineMs: nowMs + sendDeadlineMs,
     };
     this.outgoing.set(transferId, outgoing);
@@ -234,6 +254,7 @@ export class TransferEndpoint {
     }
     for (const index of due.slice(0, Math.max(0, windowChunks - inFlight))) {
       outgoing.sentAtMs[index] = nowMs;
+      outgoing.sentOrder[index] = ++outgoing.sends;
       this.step.datagrams.push({ node: outgoing.node, bytes: encodeChunk(outgoing.transferId, index, outgoing.message, outgoing.digest) });
     }
   }
@@ -255,6 +276,7 @@ export class TransferEndpoint {
     // An ack from another node, or for another message under a reused id, says nothing about ours.
     if (outgoing === undefined || outgoing.node !== from || outgoing.count !== ack.count) return;
     if (ack.status === 'partial') {
+      markOvertaken(outgoing, ack.received);
       for (let byte = 0; byte < ack.received.length; byte++) outgoing.acked[byte]! |= ack.received[byte]!;
       this.pump(nowMs, outgoing);
       return;

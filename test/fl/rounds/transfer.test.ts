@@ -291,6 +291,21 @@ describe('the transfer endpoint', () => {
     expect(tick.nextDeadlineMs).toBe(200);
   });
 
+  it('resends a chunk overtaken by a later one at once, without waiting for the timer', () => {
+    const sender = new TransferEndpoint({ windowChunks: 4 });
+    const receiver = new TransferEndpoint({ ackEveryChunks: 3 });
+    const first = sender.handle(0, { kind: 'send', node: b, message: messageOf(5000) });
+    const indexOf = (bytes: Uint8Array): number => new DataView(bytes.buffer, bytes.byteOffset).getUint16(5);
+    expect(first.datagrams.map((datagram) => indexOf(datagram.bytes))).toEqual([0, 1, 2, 3]);
+    // Chunk 1 is lost; 0, 2 and 3 arrive and make an ack.
+    let ack: Uint8Array | undefined;
+    for (const at of [0, 2, 3]) ack = receiver.handle(5, { kind: 'datagram', from: a, bytes: first.datagrams[at]!.bytes }).datagrams[0]?.bytes ?? ack;
+    const resent = sender.handle(10, { kind: 'datagram', from: b, bytes: ack! });
+    expect(resent.datagrams.map((datagram) => indexOf(datagram.bytes))).toEqual([1, 4]);
+    // An ack that says nothing newer leaves the resent chunk to its timer.
+    expect(sender.handle(11, { kind: 'datagram', from: b, bytes: ack! }).datagrams).toEqual([]);
+  });
+
   it('numbers transfers from firstTransferId, wrapping past 2^32 - 1 to 1', () => {
     const sender = new TransferEndpoint({ firstTransferId: 0xffff_ffff });
     expect(sender.handle(0, { kind: 'send', node: b, message: Uint8Array.of(1) }).transferId).toBe(0xffff_ffff);
