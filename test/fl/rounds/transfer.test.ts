@@ -306,6 +306,28 @@ describe('the transfer endpoint', () => {
     expect(sender.handle(11, { kind: 'datagram', from: b, bytes: ack! }).datagrams).toEqual([]);
   });
 
+  it('delivers a new message under a transfer id a restarted sender reuses', () => {
+    const receiver = new TransferEndpoint();
+    for (const seed of [1, 2]) {
+      const restarted = new TransferEndpoint();
+      const message = messageOf(100, seed);
+      const chunk = restarted.handle(0, { kind: 'send', node: b, message }).datagrams[0]!.bytes;
+      const step = receiver.handle(1, { kind: 'datagram', from: a, bytes: chunk });
+      expect(step.delivered.map((entry) => [entry.transferId, Buffer.from(entry.message).equals(Buffer.from(message))])).toEqual([[1, true]]);
+    }
+  });
+
+  it('is deterministic: the same seed gives the same datagrams and times', () => {
+    const run = (): string => {
+      const net = new TransferNet([1, 2], lossy, 5);
+      net.send(1, 2, messageOf(30_000));
+      net.send(2, 1, messageOf(20_000));
+      net.run();
+      return JSON.stringify([net.log.datagrams, net.log.bytes, net.log.sent, net.log.delivered.map((entry) => entry.atMs)]);
+    };
+    expect(run()).toBe(run());
+  });
+
   it('numbers transfers from firstTransferId, wrapping past 2^32 - 1 to 1', () => {
     const sender = new TransferEndpoint({ firstTransferId: 0xffff_ffff });
     expect(sender.handle(0, { kind: 'send', node: b, message: Uint8Array.of(1) }).transferId).toBe(0xffff_ffff);
