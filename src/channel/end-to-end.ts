@@ -2,10 +2,12 @@ import { consumeResponse, createInitiation, initiationToSend, Responder, type Cr
 import { HandshakeError } from '../crypto/handshake-errors.js';
 import { MessageType } from '../crypto/handshake-messages.js';
 import { aeadTagBytes } from '../crypto/aead.js';
+import { dataPayloadBytesMax } from '../crypto/data-frame.js';
 import { sha256 } from '../crypto/hash.js';
 import { rejectAfterMs, Session } from '../crypto/session.js';
 import { nodeIdOfSpiffeId, parseSpiffeId } from '../identity/spiffe-id.js';
 import type { NodeId } from '../wire/ids.js';
+import { dataHeaderBytes as meshDataHeaderBytes, packetHeaderBytes, tlvHeaderBytes } from '../wire/limits.js';
 import { poolBytes } from '../wire/pool-bytes.js';
 
 /**
@@ -42,6 +44,14 @@ const appIdBytes = 4;
 const certificateReferenceTag = 0x00;
 const fragmentHeaderBytes = 1 + 4 + 1 + 1;
 const dataHeaderBytes = 1 + 4 + 8;
+
+/**
+ * Largest application datagram that travels end to end in one mesh packet: a link datagram's
+ * payload (dataPayloadBytesMax, the SecureNode's mesh packet limit) less the mesh packet, TLV and
+ * Data headers, less this layer's data header, datagram id and AEAD tag. A larger one is dropped
+ * by the mesh; protocols that carry more (the FL bulk transfer) split their messages to fit.
+ */
+export const e2eApplicationBytesMax = dataPayloadBytesMax - packetHeaderBytes - tlvHeaderBytes - meshDataHeaderBytes - dataHeaderBytes - appIdBytes - aeadTagBytes;
 
 /** What one call produced: payloads to route to destinations, and payloads delivered to the application. */
 export interface E2eOutput {

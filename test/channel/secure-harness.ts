@@ -28,13 +28,22 @@ export interface NodeSpec {
   readonly endToEnd?: boolean;
 }
 
+/** Decides a link datagram's fate: its arrival time at the peer, or null to lose it. */
+export type LinkFate = (nowMs: number, from: number, link: LinkId, bytes: Uint8Array) => number | null;
+
+type QueuedItem = { node: number; input: MeshInput } | { node: number; call: () => void };
+
 /** Nodes on point-to-point links with a fixed one-way delay, driven by a virtual clock. */
 export class SecureHarness {
   readonly nodes = new Map<number, SecureNode>();
   readonly events: { at: number; node: number; event: MeshEvent }[] = [];
+  /** When set, decides each link datagram's fate (loss, queueing); the fixed delay otherwise. */
+  linkFate: LinkFate | null = null;
+  /** When set, sees every event as its node emits it (applications on top of the mesh). */
+  onEvent: ((node: number, event: MeshEvent) => void) | null = null;
   private readonly queue = new EventQueue();
   /** Queued items by the handle the queue orders. */
-  private readonly items: { node: number; input: MeshInput }[] = [];
+  private readonly items: QueuedItem[] = [];
   private readonly timers = new Map<number, number>();
   private readonly specs = new Map<number, NodeSpec>();
   nowMs = t0;
@@ -78,6 +87,10 @@ export class SecureHarness {
     while (this.queue.peekTimeMs() <= until) {
       const item = this.items[this.queue.pop()]!;
       this.nowMs = this.queue.lastTimeMs;
+      if ('call' in item) {
+        item.call();
+        continue;
+      }
       if (item.input.kind === 'timer' && this.timers.get(item.node) !== this.nowMs) continue;
       this.deliver(item.node, item.input);
     }
@@ -92,8 +105,11 @@ export class SecureHarness {
     for (const send of output.sends) {
       const [a, b] = this.edges[send.link]!;
       const peer = a === id ? b : a;
-      this.enqueue(this.nowMs + this.delayMs, { node: peer, input: { kind: 'datagram', link: send.link, bytes: send.bytes } });
+      const atMs = this.linkFate === null ? this.nowMs + this.delayMs : this.linkFate(this.nowMs, id, send.link, send.bytes);
+      if (atMs !== null) this.enqueue(atMs, { node: peer, input: { kind: 'datagram', link: send.link, bytes: send.bytes } });
     }
+    // Queued, not called: what the application does in turn (inject) must not re-enter this node's delivery.
+    for (const event of output.events) if (this.onEvent !== null) this.at(this.nowMs, () => this.onEvent?.(id, event));
     if (output.nextDeadlineMs < Infinity && output.nextDeadlineMs !== this.timers.get(id)) {
       const at = Math.max(this.nowMs, output.nextDeadlineMs);
       this.timers.set(id, at);
@@ -101,7 +117,12 @@ export class SecureHarness {
     }
   }
 
-  private enqueue(atMs: number, item: { node: number; input: MeshInput }): void {
+  /** Calls `call` at virtual time `atMs` (an application's timer). */
+  at(atMs: number, call: () => void): void {
+    this.enqueue(Math.max(atMs, this.nowMs), { node: 0, call });
+  }
+
+  private enqueue(atMs: number, item: QueuedItem): void {
     this.items.push(item);
     this.queue.push(atMs, this.items.length - 1);
   }

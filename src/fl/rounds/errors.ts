@@ -34,6 +34,18 @@ export const RoundErrorCode = {
   ERR_FL_ROUND_BUDGET: 'ERR_FL_ROUND_BUDGET',
   /** The aggregation rule refused the updates (a precondition it states). */
   ERR_FL_ROUND_AGGREGATION: 'ERR_FL_ROUND_AGGREGATION',
+  /** Bytes that are not a canonical round message or transfer datagram (magic, a length, a field); the message names the field. */
+  ERR_FL_ROUND_FORMAT: 'ERR_FL_ROUND_FORMAT',
+  /** An update whose participant field is not the node the channel authenticated as its sender. */
+  ERR_FL_ROUND_SENDER: 'ERR_FL_ROUND_SENDER',
+  /** A reassembled transfer whose bytes do not hash to the digest its chunks carried (a lying or broken sender). */
+  ERR_FL_ROUND_TRANSFER_DIGEST: 'ERR_FL_ROUND_TRANSFER_DIGEST',
+  /** A transfer refused by a receiver's limits (concurrent transfers or bytes per sender, bytes in all). */
+  ERR_FL_ROUND_TRANSFER_LIMIT: 'ERR_FL_ROUND_TRANSFER_LIMIT',
+  /** A transfer that did not finish in time: the sender's deadline, or a receiver that heard nothing new for too long. */
+  ERR_FL_ROUND_TRANSFER_TIMEOUT: 'ERR_FL_ROUND_TRANSFER_TIMEOUT',
+  /** The receiver refused the transfer (its acknowledgement says so); the sender gives up. */
+  ERR_FL_ROUND_TRANSFER_REFUSED: 'ERR_FL_ROUND_TRANSFER_REFUSED',
 } as const;
 
 /** One of the codes in RoundErrorCode. */

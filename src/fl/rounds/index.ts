@@ -14,3 +14,18 @@ export { RoundParticipant, type ParticipantInput, type ParticipantOptions, type 
 export { checkSelectionRule, selectParticipants, type Selection, type SelectionRule } from './selection.js';
 export { aggregateUpdates, clipNormOf, ruleMinimumClients, strategyRecord, type DpContext, type RoundUpdates, type StrategySpec } from './strategy.js';
 export { checkUpdate } from './update-check.js';
+export { CoordinatorDriver, ParticipantDriver, roundDatagramId, type CoordinatorDriverStep, type DriverStep, type ParticipantDriverStep } from './round-driver.js';
+export { TransferEndpoint, transferDefaults, type TransferInput, type TransferOptions, type TransferStep } from './transfer.js';
+export { transferChunkBodyBytes, transferChunksMax, transferMessageBytesMax } from './transfer-frame.js';
+export {
+  checkSender,
+  decodeDistribution,
+  decodeRoundConfig,
+  decodeRoundMessage,
+  decodeUpdateSubmission,
+  encodeDistribution,
+  encodeRoundConfig,
+  encodeUpdateSubmission,
+  type WireRoundMessage,
+  type WireUpdate,
+} from './wire.js';
