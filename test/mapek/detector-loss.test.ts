@@ -33,19 +33,24 @@ describe('headLoss', () => {
   countClasses([0, 0, 0, 1, 6, 6], counts);
   const weights = lossWeights(counts, 50, 0.7);
 
-  test('the gradient matches finite differences of the loss', () => {
-    const gradient = new Float32Array(rows * headWidth);
-    const loss = headLoss(logits, rows, labels, weights, gradient);
-    expect(headLoss(logits, rows, labels, weights, null)).toBe(loss);
+  /** Checks `gradient` (of headLoss at `logits`, with `rowWeights`) against central differences of the loss. */
+  function expectFiniteDifferences(gradient: Float32Array, rowWeights?: Float32Array): void {
     const h = 1e-3;
+    const lossAt = (values: Float64Array): number => headLoss(new Float32Array(values), rows, labels, weights, null, rowWeights);
     for (let at = 0; at < logits.length; at++) {
       const plus = Float64Array.from(logits);
       const minus = Float64Array.from(logits);
       plus[at]! += h;
       minus[at]! -= h;
-      const numeric = (headLoss(new Float32Array(plus), rows, labels, weights, null) - headLoss(new Float32Array(minus), rows, labels, weights, null)) / (2 * h);
-      expect(gradient[at]).toBeCloseTo(numeric, 3);
+      expect(gradient[at]).toBeCloseTo((lossAt(plus) - lossAt(minus)) / (2 * h), 3);
     }
+  }
+
+  test('the gradient matches finite differences of the loss', () => {
+    const gradient = new Float32Array(rows * headWidth);
+    const loss = headLoss(logits, rows, labels, weights, gradient);
+    expect(headLoss(logits, rows, labels, weights, null)).toBe(loss);
+    expectFiniteDifferences(gradient);
     // Healthy rows carry no class gradient.
     expect([...gradient.subarray(1, headWidth)].every((g) => g === 0)).toBe(true);
   });
@@ -58,15 +63,7 @@ describe('headLoss', () => {
     const rowWeights = Float32Array.from([3, 1, 0.5, 2]);
     const gradient = new Float32Array(rows * headWidth);
     headLoss(logits, rows, labels, weights, gradient, rowWeights);
-    const h = 1e-3;
-    for (let at = 0; at < logits.length; at++) {
-      const plus = Float64Array.from(logits);
-      const minus = Float64Array.from(logits);
-      plus[at]! += h;
-      minus[at]! -= h;
-      const numeric = (headLoss(new Float32Array(plus), rows, labels, weights, null, rowWeights) - headLoss(new Float32Array(minus), rows, labels, weights, null, rowWeights)) / (2 * h);
-      expect(gradient[at]).toBeCloseTo(numeric, 3);
-    }
+    expectFiniteDifferences(gradient, rowWeights);
   });
 
   test('the loss by hand for one faulty row: BCE of the anomaly logit plus the weighted class cross-entropy', () => {
